@@ -1,0 +1,293 @@
+"""The backup status model: what a Trezor's Features and our check history mean for its owner.
+
+Pure functions, no I/O, so the daemon, the CLI and the tests classify a device the same way.
+The state strings are part of the public D-Bus contract (docs/dbus-api.md); the wording of
+explanations and next steps is what the CLI, the tray and notifications show. Nothing here
+ever sees or mentions seed material: Features carry none, and a verdict is only pass or fail.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from trezorlib import messages
+
+
+class BackupState(enum.StrEnum):
+    """The backup state of one connected device, as published on D-Bus."""
+
+    NOT_INITIALIZED = "not_initialized"
+    NO_BACKUP = "no_backup"
+    BACKUP_FAILED = "backup_failed"
+    BACKUP_REQUIRED = "backup_required"
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    CHECK_FAILED = "check_failed"
+    CHECK_DUE = "check_due"
+    BUSY = "busy"
+    BOOTLOADER = "bootloader"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """The last finished dry run on this computer: only when and whether the words matched."""
+
+    when: datetime  # tz-aware UTC
+    passed: bool
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """Everything the daemon publishes about one device, minus where it is connected."""
+
+    state: BackupState
+    explanation: str
+    next_step: str
+    model: str
+    internal_model: str
+    label: str
+    firmware_version: str
+    backup_type: str
+    dry_run_in_progress: bool
+    last_check: CheckVerdict | None
+
+
+# The Model One leaves internal_model unset and reports model "1"; newer devices report both.
+# internal_model wins because it tells the hardware apart even when the marketing name is new.
+_MODEL_BY_INTERNAL = {
+    "T1B1": "One",
+    "T2T1": "T",
+    "T2B1": "Safe 3",
+    "T3B1": "Safe 3",
+    "T3T1": "Safe 5",
+    "T3W1": "Safe 7",
+}
+_MODEL_BY_NAME = {
+    "1": "One",
+    "T": "T",
+    "Safe 3": "Safe 3",
+    "Safe 5": "Safe 5",
+    "Safe 7": "Safe 7",
+}
+UNKNOWN_MODEL = "Unknown"
+
+_CHECK_NEXT_STEP = (
+    "Check your backup: have your written recovery words at hand, start a backup check "
+    "and follow the Trezor's screen."
+)
+_DRY_RUN_NEXT_STEP = (
+    "A backup check is running on the Trezor: finish it on the device, or cancel it there."
+)
+
+
+def status_from_features(
+    features: messages.Features,
+    last_check: CheckVerdict | None,
+    now: datetime,
+    recheck_interval: timedelta,
+) -> DeviceStatus:
+    """Classify a device from the Features it reported and its last check on this computer.
+
+    The order follows the firmware's meaning of the fields (see product.md): `NotAvailable`
+    backup availability means both "backed up" and "backup failed", so `unfinished_backup`
+    must be looked at before it; bootloader mode carries no wallet fields at all; a device
+    busy with another host's long operation (coinjoin) is reported as busy because nothing
+    can be done with it until it is free. `last_check` must belong to this device's current
+    `device_id` (a wiped device gets a new id, so old verdicts cannot leak onto a new wallet).
+    """
+    dry_run = (
+        features.recovery_status == messages.RecoveryStatus.Recovery
+        and features.recovery_type == messages.RecoveryType.DryRun
+    )
+    state, explanation, next_step = _classify(features, last_check, now, recheck_interval)
+    if dry_run and state in _CHECKABLE_STATES:
+        next_step = _DRY_RUN_NEXT_STEP
+    return DeviceStatus(
+        state=state,
+        explanation=explanation,
+        next_step=next_step,
+        model=_model_name(features),
+        internal_model=_internal_model(features),
+        label=features.label or "",
+        firmware_version=_firmware_version(features),
+        backup_type=_backup_type_name(features.backup_type),
+        dry_run_in_progress=dry_run,
+        last_check=last_check,
+    )
+
+
+def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
+    """Status for a device whose Features could not be read (held by another app, no access).
+
+    Only `busy` and `unknown` make sense without Features; `reason` becomes the explanation
+    and must already be worded for the owner.
+    """
+    if state not in (BackupState.BUSY, BackupState.UNKNOWN):
+        raise ValueError(f"state {state!s} needs Features; only busy and unknown do not")
+    if state is BackupState.BUSY:
+        next_step = (
+            "Nothing to do if you are using the Trezor in another app: the status updates "
+            "by itself. If it stays like this, close other wallet apps or reconnect the Trezor."
+        )
+    else:
+        next_step = (
+            "Reconnect the Trezor. If this keeps happening, update its firmware in "
+            "Trezor Suite or report the problem."
+        )
+    return DeviceStatus(
+        state=state,
+        explanation=reason,
+        next_step=next_step,
+        model=UNKNOWN_MODEL,
+        internal_model="",
+        label="",
+        firmware_version="",
+        backup_type="",
+        dry_run_in_progress=False,
+        last_check=None,
+    )
+
+
+# States of a backed-up wallet, where a dry run running on the device is the next step.
+_CHECKABLE_STATES = frozenset(
+    {BackupState.UNVERIFIED, BackupState.VERIFIED, BackupState.CHECK_DUE, BackupState.CHECK_FAILED}
+)
+
+
+def _classify(
+    features: messages.Features,
+    last_check: CheckVerdict | None,
+    now: datetime,
+    recheck_interval: timedelta,
+) -> tuple[BackupState, str, str]:
+    """Return (state, explanation, next step); the order of the tests is the product rule."""
+    if features.bootloader_mode:
+        if features.firmware_present is False:
+            return (
+                BackupState.BOOTLOADER,
+                "The Trezor is in bootloader mode and has no firmware installed, so it holds "
+                "no usable wallet right now.",
+                "Install the firmware with Trezor Suite.",
+            )
+        return (
+            BackupState.BOOTLOADER,
+            "The Trezor is in bootloader mode, where it shows no wallet information.",
+            "Unplug it and plug it in again without touching it, so that it starts normally.",
+        )
+    if features.busy:
+        return (
+            BackupState.BUSY,
+            "The Trezor is busy with a long task started by another app (for example a "
+            "coinjoin), so its backup status cannot be checked right now.",
+            "Nothing to do: the status updates by itself once the other app has finished.",
+        )
+    if features.initialized is None:
+        return (
+            BackupState.UNKNOWN,
+            "The Trezor did not say whether it holds a wallet, so its backup status is unknown.",
+            "Update the firmware with Trezor Suite, then reconnect the Trezor.",
+        )
+    if not features.initialized:
+        return (
+            BackupState.NOT_INITIALIZED,
+            "This Trezor has no wallet yet, so there is nothing to back up.",
+            "Set up a wallet in Trezor Suite and write down the recovery words it shows.",
+        )
+    if features.no_backup:
+        return (
+            BackupState.NO_BACKUP,
+            "This wallet was set up without a backup on purpose. If the Trezor is lost, "
+            "broken or wiped, its funds cannot be recovered.",
+            "",
+        )
+    if features.unfinished_backup:
+        return (
+            BackupState.BACKUP_FAILED,
+            "A backup of this wallet was started but not finished. The Trezor will never "
+            "show the recovery words again, so this wallet can no longer be backed up.",
+            "Send all funds to a wallet that has a checked backup. Then wipe this Trezor, "
+            "set it up as a new wallet, create the backup and check it.",
+        )
+    if features.backup_availability == messages.BackupAvailability.Required:
+        return (
+            BackupState.BACKUP_REQUIRED,
+            "This wallet has never been backed up. If the Trezor is lost, broken or wiped, "
+            "its funds cannot be recovered.",
+            "Create the backup now: take your time, find a private place and write down the "
+            "recovery words the Trezor shows, on paper only.",
+        )
+    return _classify_backed_up(last_check, now, recheck_interval)
+
+
+def _classify_backed_up(
+    last_check: CheckVerdict | None, now: datetime, recheck_interval: timedelta
+) -> tuple[BackupState, str, str]:
+    """The device says the wallet is backed up; only our own dry runs say the words are right."""
+    if last_check is None:
+        return (
+            BackupState.UNVERIFIED,
+            "The Trezor says this wallet is backed up, but the written words have never been "
+            "checked on this computer.",
+            _CHECK_NEXT_STEP,
+        )
+    day = last_check.when.date().isoformat()
+    if not last_check.passed:
+        return (
+            BackupState.CHECK_FAILED,
+            f"The backup check on {day} found that the written words do not restore this "
+            "wallet. Do not send any funds to it.",
+            "Check again, entering the words slowly and in order. If it fails again, send "
+            "the funds to a new wallet with a new, checked backup while this Trezor still works.",
+        )
+    due = last_check.when + recheck_interval
+    if now - last_check.when > recheck_interval:
+        return (
+            BackupState.CHECK_DUE,
+            f"Your backup last passed a check on {day}, more than {recheck_interval.days} "
+            "days ago.",
+            "Check your backup again to make sure the written words are still complete and "
+            "readable. " + _CHECK_NEXT_STEP,
+        )
+    return (
+        BackupState.VERIFIED,
+        f"Your written backup passed the check on {day}. The next check is due after "
+        f"{due.date().isoformat()}.",
+        "",
+    )
+
+
+def _model_name(features: messages.Features) -> str:
+    """The owner-facing model name; internal_model first as it names the hardware exactly."""
+    by_internal = _MODEL_BY_INTERNAL.get(features.internal_model or "")
+    if by_internal is not None:
+        return by_internal
+    return _MODEL_BY_NAME.get(features.model or "", UNKNOWN_MODEL)
+
+
+def _internal_model(features: messages.Features) -> str:
+    """The Model One does not report internal_model, but "1" can only be a T1B1."""
+    if features.model == "1":
+        return "T1B1"
+    return features.internal_model or ""
+
+
+def _firmware_version(features: messages.Features) -> str:
+    """In bootloader mode major/minor/patch are the bootloader's; fw_* name the firmware."""
+    if features.bootloader_mode:
+        if features.fw_major is None or features.fw_minor is None or features.fw_patch is None:
+            return ""
+        return f"{features.fw_major}.{features.fw_minor}.{features.fw_patch}"
+    return f"{features.major_version}.{features.minor_version}.{features.patch_version}"
+
+
+def _backup_type_name(backup_type: messages.BackupType | int | None) -> str:
+    """The enum name, keeping a number a newer firmware may send rather than failing."""
+    if backup_type is None:
+        return ""
+    try:
+        return messages.BackupType(backup_type).name
+    except ValueError:
+        return f"BackupType{int(backup_type)}"

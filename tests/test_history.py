@@ -1,0 +1,275 @@
+"""The history store: durable, recovers from a damaged file, refuses what it must not hold."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from trezor_backupd.history import (
+    DB_NAME,
+    SCHEMA_VERSION,
+    EventKind,
+    HistoryEvent,
+    HistoryStore,
+    HistoryUnavailable,
+)
+from trezor_backupd.status import CheckVerdict
+
+DEV = "AE3C744E355C817510C0EABF"
+OTHER = "0123456789ABCDEF01234567"
+T0 = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[HistoryStore]:
+    s = HistoryStore(tmp_path / "state")
+    yield s
+    s.close()
+
+
+def fill(store: HistoryStore, count: int) -> None:
+    for i in range(count):
+        store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(minutes=i), "x" * 500)
+
+
+def corrupt_files(state: Path) -> list[Path]:
+    return sorted(state.glob(f"{DB_NAME}.corrupt-*"))
+
+
+def test_creates_private_dir_and_file(tmp_path: Path) -> None:
+    state = tmp_path / "a" / "state"
+    HistoryStore(state).close()
+    assert (state / DB_NAME).is_file()
+    assert state.stat().st_mode & 0o777 == 0o700
+
+
+def test_wal_full_sync_and_schema_version(store: HistoryStore) -> None:
+    conn = sqlite3.connect(store.path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    finally:
+        conn.close()
+    # synchronous is per connection: ask the store's own one.
+    assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_record_is_committed_when_it_returns(store: HistoryStore) -> None:
+    store.record(DEV, EventKind.BACKUP, "completed", T0)
+    other = sqlite3.connect(store.path)
+    try:
+        assert other.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    finally:
+        other.close()
+    assert not store._conn.in_transaction
+
+
+def test_events_oldest_first_and_per_device(store: HistoryStore) -> None:
+    store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=2), "second")
+    store.record(DEV, EventKind.BACKUP, "completed", T0, "first")
+    store.record(OTHER, EventKind.CHECK, "mismatch", T0 + timedelta(days=1))
+    assert store.events(DEV) == [
+        HistoryEvent(DEV, EventKind.BACKUP, "completed", T0, "first"),
+        HistoryEvent(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=2), "second"),
+    ]
+    assert [e.result for e in store.events(OTHER)] == ["mismatch"]
+    assert store.events("FFFF") == []
+
+
+def test_times_come_back_in_utc(store: HistoryStore) -> None:
+    cest = timezone(timedelta(hours=2))
+    store.record(DEV, EventKind.CHECK, "passed", datetime(2025, 6, 1, 14, 0, 0, 123456, cest))
+    (event,) = store.events(DEV)
+    assert event.when == datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    assert event.when.utcoffset() == timedelta(0)
+
+
+def test_last_check_verdict_ignores_runs_without_verdict(store: HistoryStore) -> None:
+    assert store.last_check_verdict(DEV) is None
+    store.record(DEV, EventKind.CHECK, "cancelled", T0)
+    assert store.last_check_verdict(DEV) is None
+    store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=1))
+    store.record(DEV, EventKind.CHECK, "mismatch", T0 + timedelta(days=2))
+    for result in ("invalid_words", "disconnected", "refused", "error", "cancelled"):
+        store.record(DEV, EventKind.CHECK, result, T0 + timedelta(days=3))
+    store.record(DEV, EventKind.BACKUP, "completed", T0 + timedelta(days=4))
+    assert store.last_check_verdict(DEV) == CheckVerdict(T0 + timedelta(days=2), passed=False)
+    store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=5))
+    assert store.last_check_verdict(DEV) == CheckVerdict(T0 + timedelta(days=5), passed=True)
+    assert store.last_check_verdict(OTHER) is None
+
+
+def test_persists_across_reopen(tmp_path: Path) -> None:
+    first = HistoryStore(tmp_path)
+    first.record(DEV, EventKind.CHECK, "passed", T0, "ok")
+    first.close()
+    second = HistoryStore(tmp_path)
+    try:
+        assert second.events(DEV) == [HistoryEvent(DEV, EventKind.CHECK, "passed", T0, "ok")]
+        assert second.last_check_verdict(DEV) == CheckVerdict(T0, passed=True)
+    finally:
+        second.close()
+
+
+@pytest.mark.parametrize(
+    ("device_id", "kind", "result", "when", "detail", "message"),
+    [
+        ("", EventKind.CHECK, "passed", T0, "", "device id"),
+        ("A" * 129, EventKind.CHECK, "passed", T0, "", "device id"),
+        ("AB CD", EventKind.CHECK, "passed", T0, "", "device id"),
+        (DEV, EventKind.CHECK, "seed words", T0, "", "unknown check result"),
+        (DEV, EventKind.CHECK, "completed", T0, "", "unknown check result"),
+        (DEV, EventKind.BACKUP, "passed", T0, "", "unknown backup result"),
+        (DEV, EventKind.CHECK, "passed", datetime(2025, 1, 1), "", "timezone-aware"),
+        (DEV, EventKind.CHECK, "error", T0, "x" * 1001, "at most 1000"),
+    ],
+)
+def test_rejects_bad_input(
+    store: HistoryStore,
+    device_id: str,
+    kind: EventKind,
+    result: str,
+    when: datetime,
+    detail: str,
+    message: str,
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.record(device_id, kind, result, when, detail)
+    assert store.events(DEV) == []
+
+
+def test_accepts_the_longest_device_id(store: HistoryStore) -> None:
+    long_id = "at_" + "a" * 125
+    store.record(long_id, EventKind.CHECK, "refused", T0)
+    assert len(store.events(long_id)) == 1
+
+
+def test_garbage_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    garbage = b"this is not a database at all\n" * 200
+    (tmp_path / DB_NAME).write_bytes(garbage)
+    with caplog.at_level(logging.WARNING, logger="trezor_backupd.history"):
+        store = HistoryStore(tmp_path)
+    try:
+        (aside,) = corrupt_files(tmp_path)
+        assert aside.read_bytes() == garbage
+        assert str(tmp_path / DB_NAME) in caplog.text
+        assert str(aside) in caplog.text
+        store.record(DEV, EventKind.CHECK, "passed", T0)
+        assert len(store.events(DEV)) == 1
+    finally:
+        store.close()
+
+
+def test_truncated_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = HistoryStore(tmp_path)
+    fill(store, 200)
+    store.close()
+    db = tmp_path / DB_NAME
+    assert not (tmp_path / f"{DB_NAME}-wal").exists()  # checkpointed: all data in the main file
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.WARNING, logger="trezor_backupd.history"):
+        reopened = HistoryStore(tmp_path)
+    try:
+        (aside,) = corrupt_files(tmp_path)
+        assert aside.stat().st_size == len(data) // 2
+        assert "moved it to" in caplog.text and str(aside) in caplog.text
+        assert reopened.events(DEV) == []
+        reopened.record(DEV, EventKind.CHECK, "mismatch", T0)
+        assert reopened.last_check_verdict(DEV) == CheckVerdict(T0, passed=False)
+    finally:
+        reopened.close()
+
+
+def test_damaged_pages_are_found_at_open(tmp_path: Path) -> None:
+    """A file whose header is fine but whose data pages are not must not wait to be used."""
+    store = HistoryStore(tmp_path)
+    fill(store, 200)
+    store.close()
+    db = tmp_path / DB_NAME
+    size = db.stat().st_size
+    with db.open("r+b") as f:
+        f.seek(size // 2)
+        f.write(b"\xff" * (size // 2))
+    reopened = HistoryStore(tmp_path)
+    try:
+        assert len(corrupt_files(tmp_path)) == 1
+        assert reopened.events(DEV) == []
+    finally:
+        reopened.close()
+
+
+def test_damage_found_during_use_is_moved_aside_and_the_record_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = HistoryStore(tmp_path)
+    try:
+        fill(store, 200)
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store._conn.execute("PRAGMA shrink_memory")  # drop cached pages: read from disk again
+        db = tmp_path / DB_NAME
+        page_size = store._conn.execute("PRAGMA page_size").fetchone()[0]
+        size = db.stat().st_size
+        # Overwrite every page but the header behind SQLite's back, as a failing disk would.
+        with db.open("r+b") as f:
+            f.seek(page_size)
+            f.write(b"\xff" * (size - page_size))
+        with caplog.at_level(logging.WARNING, logger="trezor_backupd.history"):
+            store.record(DEV, EventKind.BACKUP, "completed", T0)
+        assert len(corrupt_files(tmp_path)) == 1
+        assert "is damaged" in caplog.text
+        assert store.events(DEV) == [HistoryEvent(DEV, EventKind.BACKUP, "completed", T0, "")]
+    finally:
+        store.close()
+
+
+def test_two_damaged_files_in_one_second_are_both_kept(tmp_path: Path) -> None:
+    for _ in range(2):
+        (tmp_path / DB_NAME).write_bytes(b"garbage" * 100)
+        HistoryStore(tmp_path).close()
+    assert len(corrupt_files(tmp_path)) == 2
+
+
+def test_state_dir_under_a_file_is_unavailable(tmp_path: Path) -> None:
+    """A path under a regular file cannot be written even by root, like a read-only dir."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(HistoryUnavailable, match="cannot create the state directory"):
+        HistoryStore(blocker / "state")
+
+
+def test_database_path_taken_by_a_directory_is_unavailable(tmp_path: Path) -> None:
+    (tmp_path / DB_NAME).mkdir()
+    with pytest.raises(HistoryUnavailable, match="cannot open the history file"):
+        HistoryStore(tmp_path)
+    assert corrupt_files(tmp_path) == []
+
+
+def test_newer_schema_is_refused_and_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    HistoryStore(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with (
+        caplog.at_level(logging.ERROR, logger="trezor_backupd.history"),
+        pytest.raises(HistoryUnavailable, match="newer trezor-backupd"),
+    ):
+        HistoryStore(tmp_path)
+    assert "schema version 2" in caplog.text
+    assert corrupt_files(tmp_path) == []
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    finally:
+        conn.close()
+
+
+def test_no_column_for_anything_but_the_event(store: HistoryStore) -> None:
+    columns = [row[1] for row in store._conn.execute("PRAGMA table_info(events)")]
+    assert columns == ["id", "device_id", "kind", "result", "at", "detail"]

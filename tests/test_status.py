@@ -1,0 +1,285 @@
+"""The classification rules of product.md, one state and one ordering rule at a time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from trezor_backupd.status import (
+    BackupState,
+    CheckVerdict,
+    DeviceStatus,
+    status_from_features,
+    status_without_features,
+)
+from trezorlib import messages
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+INTERVAL = timedelta(days=180)
+Avail = messages.BackupAvailability
+
+
+def features(**fields: Any) -> messages.Features:
+    """A backed-up Safe 3 unless the test says otherwise."""
+    base: dict[str, Any] = {
+        "vendor": "trezor.io",
+        "major_version": 2,
+        "minor_version": 8,
+        "patch_version": 9,
+        "model": "Safe 3",
+        "internal_model": "T2B1",
+        "initialized": True,
+        "no_backup": False,
+        "unfinished_backup": False,
+        "backup_availability": Avail.NotAvailable,
+        "backup_type": messages.BackupType.Bip39,
+        "label": "Savings",
+        "device_id": "AE3C744E355C817510C0EABF",
+    }
+    base.update(fields)
+    return messages.Features(**base)
+
+
+def classify(
+    f: messages.Features, last_check: CheckVerdict | None = None, now: datetime = NOW
+) -> DeviceStatus:
+    return status_from_features(f, last_check, now, INTERVAL)
+
+
+def passed(days_ago: float) -> CheckVerdict:
+    return CheckVerdict(when=NOW - timedelta(days=days_ago), passed=True)
+
+
+def test_state_strings_are_the_dbus_contract() -> None:
+    assert [s.value for s in BackupState] == [
+        "not_initialized",
+        "no_backup",
+        "backup_failed",
+        "backup_required",
+        "unverified",
+        "verified",
+        "check_failed",
+        "check_due",
+        "busy",
+        "bootloader",
+        "unknown",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "last_check", "expected"),
+    [
+        ({"initialized": False}, None, BackupState.NOT_INITIALIZED),
+        ({"no_backup": True}, None, BackupState.NO_BACKUP),
+        ({"unfinished_backup": True}, None, BackupState.BACKUP_FAILED),
+        ({"backup_availability": Avail.Required}, None, BackupState.BACKUP_REQUIRED),
+        ({}, None, BackupState.UNVERIFIED),
+        ({"backup_availability": Avail.Available}, None, BackupState.UNVERIFIED),
+        ({}, passed(10), BackupState.VERIFIED),
+        ({}, CheckVerdict(NOW - timedelta(days=1), passed=False), BackupState.CHECK_FAILED),
+        ({}, passed(200), BackupState.CHECK_DUE),
+        ({"busy": True}, None, BackupState.BUSY),
+        ({"bootloader_mode": True, "initialized": None}, None, BackupState.BOOTLOADER),
+        ({"initialized": None}, None, BackupState.UNKNOWN),
+    ],
+)
+def test_every_state(
+    fields: dict[str, Any], last_check: CheckVerdict | None, expected: BackupState
+) -> None:
+    status = classify(features(**fields), last_check)
+    assert status.state is expected
+    assert status.explanation
+    assert status.last_check == last_check
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # bootloader beats everything: its wallet fields mean nothing
+        (
+            {"bootloader_mode": True, "unfinished_backup": True, "busy": True},
+            BackupState.BOOTLOADER,
+        ),
+        # NotAvailable means "failed" as well as "backed up": unfinished_backup decides
+        (
+            {"unfinished_backup": True, "backup_availability": Avail.NotAvailable},
+            BackupState.BACKUP_FAILED,
+        ),
+        (
+            {"unfinished_backup": True, "backup_availability": Avail.Required},
+            BackupState.BACKUP_FAILED,
+        ),
+        ({"no_backup": True, "backup_availability": Avail.Required}, BackupState.NO_BACKUP),
+        ({"initialized": False, "no_backup": True}, BackupState.NOT_INITIALIZED),
+        ({"initialized": False, "busy": True}, BackupState.BUSY),
+    ],
+)
+def test_ordering_rules(fields: dict[str, Any], expected: BackupState) -> None:
+    assert classify(features(**fields), passed(1)).state is expected
+
+
+def test_device_states_beat_our_verdict() -> None:
+    """A verdict from the past must not hide that the device now needs a backup."""
+    f = features(backup_availability=Avail.Required)
+    assert classify(f, passed(1)).state is BackupState.BACKUP_REQUIRED
+    f = features(unfinished_backup=True)
+    assert classify(f, CheckVerdict(NOW, passed=False)).state is BackupState.BACKUP_FAILED
+
+
+def test_check_due_boundary() -> None:
+    f = features()
+    assert classify(f, passed(180)).state is BackupState.VERIFIED
+    just_over = CheckVerdict(NOW - INTERVAL - timedelta(seconds=1), passed=True)
+    assert classify(f, just_over).state is BackupState.CHECK_DUE
+    assert status_from_features(f, passed(31), NOW, timedelta(days=30)).state is (
+        BackupState.CHECK_DUE
+    )
+
+
+def test_a_failed_check_stays_failed_however_old() -> None:
+    old_failure = CheckVerdict(NOW - timedelta(days=1000), passed=False)
+    assert classify(features(), old_failure).state is BackupState.CHECK_FAILED
+
+
+def test_verified_mentions_the_date_and_asks_nothing() -> None:
+    status = classify(features(), CheckVerdict(datetime(2025, 3, 4, 9, tzinfo=UTC), True))
+    assert status.state is BackupState.VERIFIED
+    assert "2025-03-04" in status.explanation
+    assert "2025-08-31" in status.explanation  # next check due
+    assert status.next_step == ""
+
+
+def test_check_failed_warns_against_sending_funds() -> None:
+    status = classify(features(), CheckVerdict(NOW, passed=False))
+    assert "do not restore" in status.explanation
+    assert "Do not send any funds" in status.explanation
+    assert status.next_step
+
+
+def test_backup_failed_explains_the_way_out() -> None:
+    status = classify(features(unfinished_backup=True))
+    assert "never" in status.explanation
+    for step in ("funds", "wipe", "set it up", "backup", "check"):
+        assert step in status.next_step
+
+
+@pytest.mark.parametrize(
+    "state",
+    [BackupState.NOT_INITIALIZED, BackupState.BACKUP_REQUIRED, BackupState.UNVERIFIED],
+)
+def test_states_that_need_action_say_what_to_do(state: BackupState) -> None:
+    fields: dict[str, dict[str, Any]] = {
+        BackupState.NOT_INITIALIZED: {"initialized": False},
+        BackupState.BACKUP_REQUIRED: {"backup_availability": Avail.Required},
+        BackupState.UNVERIFIED: {},
+    }
+    status = classify(features(**fields[state]))
+    assert status.state is state
+    assert status.next_step
+
+
+def test_seedless_gets_no_reminder() -> None:
+    status = classify(features(no_backup=True))
+    assert status.next_step == ""
+    assert "without a backup" in status.explanation
+
+
+@pytest.mark.parametrize(
+    ("model", "internal_model", "name", "internal"),
+    [
+        ("1", None, "One", "T1B1"),
+        ("T", "T2T1", "T", "T2T1"),
+        ("T", None, "T", ""),
+        ("Safe 3", "T2B1", "Safe 3", "T2B1"),
+        ("Safe 3", "T3B1", "Safe 3", "T3B1"),
+        ("Safe 5", "T3T1", "Safe 5", "T3T1"),
+        ("Safe 7", "T3W1", "Safe 7", "T3W1"),
+        ("Something new", "T3T1", "Safe 5", "T3T1"),  # internal_model wins
+        ("Something new", "X9Z9", "Unknown", "X9Z9"),
+        (None, None, "Unknown", ""),
+    ],
+)
+def test_model_names(
+    model: str | None, internal_model: str | None, name: str, internal: str
+) -> None:
+    status = classify(features(model=model, internal_model=internal_model))
+    assert (status.model, status.internal_model) == (name, internal)
+
+
+def test_model_one_fields() -> None:
+    """The Model One leaves internal_model, backup_type and recovery_status unset."""
+    f = messages.Features(
+        vendor="trezor.io",
+        major_version=1,
+        minor_version=14,
+        patch_version=2,
+        model="1",
+        initialized=True,
+        no_backup=False,
+        unfinished_backup=False,
+        backup_availability=Avail.NotAvailable,
+    )
+    status = classify(f)
+    assert status.model == "One"
+    assert status.internal_model == "T1B1"
+    assert status.firmware_version == "1.14.2"
+    assert status.backup_type == ""
+    assert status.label == ""
+    assert status.dry_run_in_progress is False
+    assert status.state is BackupState.UNVERIFIED
+
+
+def test_reported_fields() -> None:
+    status = classify(features(backup_type=messages.BackupType.Slip39_Basic))
+    assert status.backup_type == "Slip39_Basic"
+    assert status.label == "Savings"
+    assert status.firmware_version == "2.8.9"
+
+
+def test_bootloader_reports_the_firmware_version_not_its_own() -> None:
+    f = features(bootloader_mode=True, fw_major=2, fw_minor=8, fw_patch=1)
+    assert classify(f).firmware_version == "2.8.1"
+    assert classify(features(bootloader_mode=True)).firmware_version == ""
+
+
+def test_bootloader_without_firmware_says_to_install_it() -> None:
+    status = classify(features(bootloader_mode=True, firmware_present=False))
+    assert status.state is BackupState.BOOTLOADER
+    assert "Install the firmware" in status.next_step
+
+
+def test_dry_run_in_progress() -> None:
+    running = features(
+        recovery_status=messages.RecoveryStatus.Recovery,
+        recovery_type=messages.RecoveryType.DryRun,
+    )
+    status = classify(running)
+    assert status.dry_run_in_progress is True
+    assert status.state is BackupState.UNVERIFIED
+    assert "running on the Trezor" in status.next_step
+
+    normal_recovery = features(
+        initialized=False,
+        recovery_status=messages.RecoveryStatus.Recovery,
+        recovery_type=messages.RecoveryType.NormalRecovery,
+    )
+    assert classify(normal_recovery).dry_run_in_progress is False
+    assert classify(features()).dry_run_in_progress is False
+
+
+@pytest.mark.parametrize("state", [BackupState.BUSY, BackupState.UNKNOWN])
+def test_status_without_features(state: BackupState) -> None:
+    reason = "Another app (Trezor Suite?) is using the Trezor."
+    status = status_without_features(state, reason)
+    assert status.state is state
+    assert status.explanation == reason
+    assert status.next_step
+    assert status.model == "Unknown"
+    assert (status.internal_model, status.firmware_version, status.backup_type) == ("", "", "")
+    assert status.last_check is None
+
+
+def test_status_without_features_refuses_states_that_need_features() -> None:
+    with pytest.raises(ValueError, match="needs Features"):
+        status_without_features(BackupState.VERIFIED, "x")
