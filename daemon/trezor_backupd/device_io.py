@@ -1,0 +1,182 @@
+"""Device I/O: find Trezors through trezorlib's transports and read their Features gently.
+
+Everything here is blocking and is meant to run in a worker thread. It knows nothing of
+D-Bus or of the backup status model: it answers "which Trezors can be reached, and what do
+they report about themselves", and it never holds a device after a call returns.
+
+The status read deliberately avoids trezorlib's ordinary entry point: ``get_client()`` sends
+``Cancel`` (in ``protocol_v1.probe``) and ``client.features`` sends ``Initialize``, and each
+silently aborts whatever runs on the device (a Cancel during a backup leaves it
+``backup_failed`` for good). ``GetFeatures`` alone has no side effects, so that is all we send.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from trezorlib import exceptions, mapping, messages, protocol_v1
+from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportException
+from trezorlib.transport.hid import HidTransport
+from trezorlib.transport.udp import UdpTransport
+from trezorlib.transport.webusb import WebUsbTransport
+
+LOG = logging.getLogger(__name__)
+
+FEATURES_TIMEOUT_SECONDS = 1.5
+"""How long a GetFeatures may take. A device that shows a confirmation on its screen drops
+the request without answering; past this we call it busy rather than wait."""
+
+
+class ReadProblem(StrEnum):
+    """Why Features could not be read; decides between retrying and reporting."""
+
+    HELD_BY_ANOTHER_APP = "held_by_another_app"
+    NO_PERMISSION = "no_permission"
+    NOT_ANSWERING = "not_answering"
+    GONE = "gone"
+    BAD_REPLY = "bad_reply"
+
+
+_EXPLANATIONS = {
+    ReadProblem.HELD_BY_ANOTHER_APP: (
+        "Another app (Trezor Suite, Trezor Bridge or trezorctl) is using this Trezor. "
+        "Its backup status will be read as soon as that app lets it go."
+    ),
+    ReadProblem.NO_PERMISSION: (
+        "This computer does not let you open the Trezor yet: the udev rules are missing or "
+        "not applied. Install them (see 'trezor-backupctl doctor') and plug the Trezor in again."
+    ),
+    ReadProblem.NOT_ANSWERING: (
+        "The Trezor does not answer: it may be waiting for you to confirm something on its "
+        "screen, or another app is talking to it. Its status will be read again shortly."
+    ),
+    ReadProblem.GONE: "The Trezor went away while its status was being read.",
+    ReadProblem.BAD_REPLY: "The Trezor answered something this program does not understand.",
+}
+
+
+class FeaturesReadError(Exception):
+    """A status read that did not produce Features. The message never holds device data."""
+
+    def __init__(self, problem: ReadProblem, detail: str = "") -> None:
+        self.problem = problem
+        self.detail = detail
+        super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
+
+    @property
+    def explanation(self) -> str:
+        """A sentence for the owner saying what is wrong and what happens next."""
+        return _EXPLANATIONS[self.problem]
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again soon may succeed (permissions appear, apps let go)."""
+        return self.problem is not ReadProblem.BAD_REPLY
+
+
+def usb_transports() -> list[Transport]:
+    """All Trezors on USB that trezorlib can see: WebUSB, and HID for old Model One firmware.
+
+    Enumerating does not open anything, so it never disturbs another app using a device.
+    """
+    found: list[Transport] = []
+    for kind in (WebUsbTransport, HidTransport):
+        if not kind.ENABLED:
+            continue
+        try:
+            found.extend(kind.enumerate())
+        except Exception as error:
+            LOG.warning("Listing %s devices failed: %s", kind.PATH_PREFIX, error)
+    return found
+
+
+def emulator_transport(endpoint: str) -> Transport | None:
+    """The emulator at ``udp:HOST:PORT`` if something answers its availability probe there.
+
+    The probe is the emulator's own PINGPING/PONGPONG handshake, which changes nothing on the
+    device (though the emulator then replies to us: poll rarely, see the README).
+    """
+    transport = UdpTransport(endpoint.removeprefix(f"{UdpTransport.PATH_PREFIX}:"))
+    try:
+        transport.open()
+        present = transport.is_ready()
+    except OSError:
+        present = False
+    finally:
+        transport.close()
+    return transport if present else None
+
+
+def read_features(transport: Transport) -> messages.Features:
+    """Send GetFeatures alone and return the reply, opening and closing the device around it.
+
+    Raises FeaturesReadError with a classified problem for everything that can go wrong, so
+    callers can decide to retry (busy, no permission yet) or report.
+    """
+    try:
+        transport.open()
+    except DeviceIsBusy as error:
+        raise FeaturesReadError(ReadProblem.HELD_BY_ANOTHER_APP) from error
+    except TransportException as error:
+        raise FeaturesReadError(ReadProblem.GONE, type(error).__name__) from error
+    except OSError as error:
+        raise FeaturesReadError(_problem_of_os_error(error), type(error).__name__) from error
+    except Exception as error:
+        raise FeaturesReadError(_problem_of_usb_error(error), type(error).__name__) from error
+    try:
+        return _get_features(transport)
+    finally:
+        transport.close()
+
+
+def _get_features(transport: Transport) -> messages.Features:
+    codec = mapping.DEFAULT_MAPPING
+    try:
+        protocol_v1.write(transport, *codec.encode(messages.GetFeatures()))
+        reply_type, reply_bytes = protocol_v1.read(transport, timeout=FEATURES_TIMEOUT_SECONDS)
+    except Timeout as error:
+        raise FeaturesReadError(ReadProblem.NOT_ANSWERING) from error
+    except exceptions.ProtocolError as error:
+        raise FeaturesReadError(ReadProblem.BAD_REPLY, "broken frame") from error
+    except (TransportException, OSError) as error:
+        raise FeaturesReadError(ReadProblem.GONE, type(error).__name__) from error
+    try:
+        reply = codec.decode(reply_type, reply_bytes)
+    except Exception as error:
+        raise FeaturesReadError(
+            ReadProblem.BAD_REPLY, f"undecodable message type {reply_type}"
+        ) from error
+    if not isinstance(reply, messages.Features):
+        raise FeaturesReadError(ReadProblem.BAD_REPLY, f"got {type(reply).__name__}")
+    return reply
+
+
+def _problem_of_os_error(error: OSError) -> ReadProblem:
+    if isinstance(error, PermissionError) or "Cannot open device" in str(error.args[:1]):
+        return ReadProblem.NO_PERMISSION
+    return ReadProblem.GONE
+
+
+def _problem_of_usb_error(error: Exception) -> ReadProblem:
+    name = type(error).__name__
+    if name == "USBErrorAccess":
+        return ReadProblem.NO_PERMISSION
+    if name == "USBErrorBusy":
+        return ReadProblem.HELD_BY_ANOTHER_APP
+    return ReadProblem.GONE
+
+
+@dataclass(frozen=True)
+class UsbLocation:
+    """Where a USB device sits, as udev reports it; enough to name its trezorlib path."""
+
+    busnum: int
+    port_numbers: tuple[int, ...]
+
+    @property
+    def webusb_path(self) -> str:
+        """The path trezorlib's WebUsbTransport gives this device (``webusb:001:1:4``)."""
+        ports = ":".join(str(port) for port in self.port_numbers)
+        return f"{WebUsbTransport.PATH_PREFIX}:{self.busnum:03d}:{ports}"

@@ -1,0 +1,321 @@
+"""The set of connected Trezors and their backup status, kept current from udev and polls.
+
+This is where device I/O, the status model and history meet. It is transport-agnostic and
+knows nothing of D-Bus: whoever wants to publish the devices implements DeviceListener.
+
+Rules it keeps:
+- a device is opened only for the length of one GetFeatures, then released;
+- a device that cannot be read yet (permissions not applied, another app holds it, a prompt
+  on its screen) is retried briefly, then reported busy and re-read every few seconds;
+- any number of udev events collapse into at most one running and one pending rescan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from trezorlib import messages
+from trezorlib.transport import Transport
+
+from . import device_io
+from .config import Config
+from .device_io import FeaturesReadError, ReadProblem
+from .history import HistoryStore
+from .status import BackupState, DeviceStatus, status_from_features, status_without_features
+from .udev_watch import TrezorUsbEvent
+
+LOG = logging.getLogger(__name__)
+
+QUICK_RETRY_DELAYS = (0.25, 0.5, 1.0)
+"""Right after plug-in the ACL may not be applied yet: retry this fast before saying busy."""
+
+BUSY_REREAD_SECONDS = 5.0
+"""How often a device reported busy is tried again, to notice when it is released."""
+
+MISSING_AFTER_ADD_RETRIES = (0.1, 0.3, 1.0)
+"""libusb learns about a new device from its own udev listener, maybe after we do."""
+
+
+@dataclass(frozen=True)
+class TrackedDevice:
+    """One connected Trezor as the rest of the daemon sees it."""
+
+    id: str
+    transport_path: str
+    status: DeviceStatus
+
+
+class DeviceListener(Protocol):
+    """Receives every change to the device set, in order, on the event loop."""
+
+    def device_added(self, device: TrackedDevice) -> None: ...
+
+    def device_changed(self, device: TrackedDevice) -> None: ...
+
+    def device_removed(self, device: TrackedDevice) -> None: ...
+
+
+@dataclass
+class _Entry:
+    """What we know about one transport path."""
+
+    transport: Transport
+    reader: asyncio.Task[None] | None = None
+    features: messages.Features | None = None
+    published: TrackedDevice | None = None
+    read_once: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the latest requested read has produced a status (or the device left)."""
+
+
+def fallback_id(transport_path: str) -> str:
+    """An id for a device that has not told us its device_id: where it is connected."""
+    return "at_" + re.sub(r"[^A-Za-z0-9]", "_", transport_path)
+
+
+class DeviceTracker:
+    """Keeps the connected-device set exact and every device's status current."""
+
+    def __init__(
+        self,
+        config: Config,
+        history: HistoryStore | None,
+        listener: DeviceListener,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._config = config
+        self._history = history
+        self._listener = listener
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._scan_lock = asyncio.Lock()
+        self._pending_scan: asyncio.Future[None] | None = None
+        self._expected_usb_paths: set[str] = set()
+        self._due_timer: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def devices(self) -> list[TrackedDevice]:
+        """The connected devices whose status has been read, in plug-in order."""
+        return [entry.published for entry in self._entries.values() if entry.published]
+
+    def device(self, device_id: str) -> TrackedDevice | None:
+        """One connected device by id, or None."""
+        return next((d for d in self.devices() if d.id == device_id), None)
+
+    # ---- events --------------------------------------------------------------------------
+
+    def usb_event(self, event: TrezorUsbEvent) -> None:
+        """React to udev: drop an unplugged device at once, and rescan for the rest."""
+        if event.location is not None:
+            path = event.location.webusb_path
+            if event.action == "remove":
+                self._expected_usb_paths.discard(path)
+                self._forget(path)
+            elif event.action == "add":
+                self._expected_usb_paths.add(path)
+        self.request_rescan()
+
+    def request_rescan(self) -> asyncio.Future[None]:
+        """Schedule a rescan; requests made while one is pending share it."""
+        if self._pending_scan is None:
+            future = asyncio.get_running_loop().create_future()
+            self._pending_scan = future
+            self._spawn(self._run_scan(future))
+        return self._pending_scan
+
+    async def settle(self) -> None:
+        """Wait for the current rescan and the first read of every device it found."""
+        await self.request_rescan()
+        pending = [e.read_once.wait() for e in self._entries.values() if not e.read_once.is_set()]
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def refresh(self) -> None:
+        """Re-read every connected device now (the owner changed something elsewhere)."""
+        for path, entry in self._entries.items():
+            if entry.reader is None:
+                entry.read_once = asyncio.Event()
+                entry.reader = self._spawn(self._read(path, entry))
+        await self.settle()
+
+    async def poll_emulators(self) -> None:
+        """Look for configured emulators now and then; only runs when some are configured."""
+        while True:
+            await asyncio.sleep(self._config.emulator_poll_seconds)
+            await self.request_rescan()
+
+    def close(self) -> None:
+        """Stop every background task and timer."""
+        if self._due_timer is not None:
+            self._due_timer.cancel()
+        for task in list(self._background):
+            task.cancel()
+
+    # ---- scanning ------------------------------------------------------------------------
+
+    async def _run_scan(self, future: asyncio.Future[None]) -> None:
+        async with self._scan_lock:
+            self._pending_scan = None
+            try:
+                present = await asyncio.to_thread(self._discover)
+                self._apply_scan(present)
+            except Exception:
+                LOG.exception("Rescanning for Trezors failed")
+            finally:
+                future.set_result(None)
+        missing = self._expected_usb_paths - self._entries.keys()
+        if missing:
+            self._spawn(self._rescan_for_missing(missing))
+
+    def _discover(self) -> dict[str, Transport]:
+        transports = device_io.usb_transports()
+        for endpoint in self._config.emulators:
+            emulator = device_io.emulator_transport(endpoint)
+            if emulator is not None:
+                transports.append(emulator)
+        return {transport.get_path(): transport for transport in transports}
+
+    def _apply_scan(self, present: dict[str, Transport]) -> None:
+        for path in self._entries.keys() - present.keys():
+            self._forget(path)
+        for path, transport in present.items():
+            if path not in self._entries:
+                entry = _Entry(transport)
+                self._entries[path] = entry
+                entry.reader = self._spawn(self._read(path, entry))
+
+    async def _rescan_for_missing(self, missing: set[str]) -> None:
+        for delay in MISSING_AFTER_ADD_RETRIES:
+            await asyncio.sleep(delay)
+            await self.request_rescan()
+            missing &= self._expected_usb_paths - self._entries.keys()
+            if not missing:
+                return
+        LOG.info("A Trezor announced by udev is not visible to trezorlib: %s", sorted(missing))
+        self._expected_usb_paths -= missing
+
+    def _forget(self, path: str) -> None:
+        entry = self._entries.pop(path, None)
+        if entry is None:
+            return
+        entry.read_once.set()
+        if entry.reader is not None and entry.reader is not asyncio.current_task():
+            entry.reader.cancel()
+        if entry.published is not None:
+            LOG.info("Trezor %s was disconnected", entry.published.id)
+            self._listener.device_removed(entry.published)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def _read(self, path: str, entry: _Entry) -> None:
+        retry_delays: Iterator[float] = iter(QUICK_RETRY_DELAYS)
+        try:
+            while True:
+                try:
+                    features = await asyncio.to_thread(device_io.read_features, entry.transport)
+                except FeaturesReadError as error:
+                    delay = next(retry_delays, None) if error.transient else None
+                    if delay is not None:
+                        LOG.debug("Reading %s failed (%s); retrying", path, error)
+                        await asyncio.sleep(delay)
+                        continue
+                    if error.problem is ReadProblem.GONE:
+                        LOG.info("Trezor at %s went away while being read", path)
+                        self._forget(path)
+                        return
+                    self._publish_unreadable(path, entry, error)
+                    if not error.transient:
+                        return
+                    await asyncio.sleep(BUSY_REREAD_SECONDS)
+                    continue
+                entry.features = features
+                self._publish(path, entry, self._classify(features, path))
+                return
+        finally:
+            if asyncio.current_task() is entry.reader:
+                entry.reader = None
+
+    def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:
+        state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
+        LOG.info("Trezor at %s cannot be read: %s", path, error)
+        if entry.published is not None and entry.published.status.state is state:
+            entry.read_once.set()
+            return
+        entry.features = None
+        self._publish(path, entry, status_without_features(state, error.explanation))
+
+    def _device_id(self, features: messages.Features | None, path: str) -> str:
+        device_id = features.device_id if features is not None else None
+        if not device_id or not re.fullmatch(r"[A-Za-z0-9]{1,64}", device_id):
+            return fallback_id(path)
+        clash = any(
+            other is not None and other.id == device_id and other_path != path
+            for other_path, other in ((p, e.published) for p, e in self._entries.items())
+        )
+        return fallback_id(path) if clash else device_id
+
+    def _classify(self, features: messages.Features, path: str) -> DeviceStatus:
+        device_id = self._device_id(features, path)
+        verdict = None
+        if self._history is not None and not device_id.startswith("at_"):
+            verdict = self._history.last_check_verdict(device_id)
+        return status_from_features(features, verdict, self._clock(), self._config.recheck_interval)
+
+    def _publish(self, path: str, entry: _Entry, status: DeviceStatus) -> None:
+        device = TrackedDevice(self._device_id(entry.features, path), path, status)
+        previous = entry.published
+        if previous == device:
+            entry.read_once.set()
+            return
+        entry.published = device
+        entry.read_once.set()
+        if previous is None:
+            LOG.info("Trezor %s (%s) connected: %s", device.id, status.model, status.state)
+            self._listener.device_added(device)
+        elif previous.id != device.id:
+            self._listener.device_removed(previous)
+            self._listener.device_added(device)
+        else:
+            LOG.info("Trezor %s is now %s", device.id, status.state)
+            self._listener.device_changed(device)
+        self._schedule_due_timer()
+
+    # ---- time ----------------------------------------------------------------------------
+
+    def _schedule_due_timer(self) -> None:
+        """Wake up when the first verified device becomes due for a re-check."""
+        if self._due_timer is not None:
+            self._due_timer.cancel()
+            self._due_timer = None
+        deadlines = [
+            entry.published.status.last_check.when + self._config.recheck_interval
+            for entry in self._entries.values()
+            if entry.published is not None
+            and entry.published.status.state is BackupState.VERIFIED
+            and entry.published.status.last_check is not None
+        ]
+        if not deadlines:
+            return
+        delay = max(0.0, (min(deadlines) - self._clock()).total_seconds()) + 1.0
+        loop = asyncio.get_running_loop()
+        self._due_timer = loop.call_later(delay, self.reclassify)
+
+    def reclassify(self) -> None:
+        """Recompute every status from cached Features and history, with no device I/O."""
+        for path, entry in self._entries.items():
+            if entry.features is not None and entry.published is not None:
+                status = self._classify(entry.features, path)
+                self._publish(path, entry, status)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task

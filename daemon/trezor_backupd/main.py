@@ -1,0 +1,190 @@
+"""trezor-backupd: wiring and lifecycle of the daemon.
+
+Start-up order matters: the bus objects are exported and udev is watched before the bus
+name is taken, and the first scan gets a moment to finish, so that a client activated by
+D-Bus (or a `Type=dbus` unit) sees the devices that are already plugged in.
+"""
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+from dbus_fast import BusType, RequestNameReply
+from dbus_fast.aio import MessageBus
+from dbus_fast.errors import DBusError
+
+from . import __version__
+from .config import Config, ConfigError, load_config, parse_emulator_endpoint, state_dir
+from .dbus_service import BUS_NAME, BusPublisher, ManagerObject
+from .device_tracker import DeviceTracker
+from .history import HistoryStore, HistoryUnavailable
+from .udev_watch import UdevWatcher
+
+LOG = logging.getLogger("trezor_backupd")
+
+COLDPLUG_WAIT_SECONDS = 3.0
+"""How long start-up waits for already-plugged devices before taking the bus name."""
+
+EXIT_CONFIG = 78  # EX_CONFIG
+EXIT_NAME_TAKEN = 75  # EX_TEMPFAIL: another instance owns the name
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="trezor-backupd",
+        description=(
+            "Watch connected Trezor hardware wallets and serve the state of their recovery-seed "
+            f"backup on the session D-Bus as {BUS_NAME}. Usually started by systemd --user or "
+            "by D-Bus activation; see trezor-backupctl for the command line client."
+        ),
+        epilog=(
+            "Configuration: $XDG_CONFIG_HOME/trezor-backup-guard/config.toml. "
+            "History: $XDG_STATE_HOME/trezor-backup-guard/history.sqlite3. "
+            f"Exit codes: 0 stopped cleanly, {EXIT_NAME_TAKEN} another instance is running, "
+            f"{EXIT_CONFIG} bad configuration."
+        ),
+    )
+    parser.add_argument(
+        "--emulator",
+        metavar="udp:HOST:PORT",
+        action="append",
+        default=[],
+        type=_endpoint_argument,
+        help=(
+            "also watch a Trezor emulator (or trezor-backup-sim) at this address; repeatable. "
+            "Emulators are polled every few seconds, which can steal a reply from another "
+            "program talking to the same emulator: use it for development only."
+        ),
+    )
+    parser.add_argument("--config", type=Path, help="read this config file instead")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("TREZOR_BACKUPD_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log to standard error (default: info)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def _endpoint_argument(text: str) -> str:
+    try:
+        return parse_emulator_endpoint(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+class JournalFormatter(logging.Formatter):
+    """Prefix each line with its syslog priority (``<4>``) so journald keeps the level."""
+
+    PRIORITIES: ClassVar[dict[int, int]] = {
+        logging.CRITICAL: 2,
+        logging.ERROR: 3,
+        logging.WARNING: 4,
+        logging.INFO: 6,
+    }
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{self.PRIORITIES.get(record.levelno, 7)}>{super().format(record)}"
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr; under systemd (JOURNAL_STREAM set) in the form journald understands."""
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    # trezorlib logs message contents at DEBUG; they must never reach our log.
+    logging.getLogger("trezorlib").setLevel(logging.WARNING)
+
+
+def open_history() -> HistoryStore | None:
+    """The history store, or None (with a clear log line) when the state dir is unusable."""
+    try:
+        return HistoryStore(state_dir())
+    except HistoryUnavailable as error:
+        LOG.error("Running without history (checks will not be remembered): %s", error)
+        return None
+
+
+async def serve(config: Config) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    history = open_history()
+    bus = await MessageBus(bus_type=BusType.SESSION).connect()
+    tracker: DeviceTracker | None = None
+    watcher: UdevWatcher | None = None
+    try:
+        publisher = BusPublisher(bus)
+        tracker = DeviceTracker(config, history, publisher)
+        publisher.export_manager(ManagerObject(tracker))
+
+        watcher = UdevWatcher(tracker.usb_event)
+        for event in watcher.start(loop):
+            tracker.usb_event(event)
+        coldplug = loop.create_task(tracker.settle())
+        await asyncio.wait({coldplug}, timeout=COLDPLUG_WAIT_SECONDS)
+        poller = loop.create_task(tracker.poll_emulators()) if config.emulators else None
+
+        reply = await bus.request_name(BUS_NAME)
+        if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
+            LOG.error("Another trezor-backupd already owns %s on this bus; exiting", BUS_NAME)
+            return EXIT_NAME_TAKEN
+        LOG.info(
+            "trezor-backupd %s serving %s with %d device(s)",
+            __version__,
+            BUS_NAME,
+            len(tracker.devices()),
+        )
+        disconnected = loop.create_task(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
+        stopped = loop.create_task(stop.wait())
+        await asyncio.wait({disconnected, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if disconnected.done():
+            LOG.error("Lost the session bus; exiting")
+            return 1
+        LOG.info("Stopping")
+        for task in (poller, coldplug, disconnected):
+            if task is not None:
+                task.cancel()
+        return 0
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if tracker is not None:
+            tracker.close()
+        bus.disconnect()
+        if history is not None:
+            history.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        LOG.error("%s", error)
+        sys.exit(EXIT_CONFIG)
+    if args.emulator:
+        emulators = tuple(dict.fromkeys(config.emulators + tuple(args.emulator)))
+        config = dataclasses.replace(config, emulators=emulators)
+    try:
+        sys.exit(asyncio.run(serve(config)))
+    except DBusError as error:
+        LOG.error("D-Bus error: %s", error)
+        sys.exit(1)
+    except OSError as error:
+        LOG.error("Cannot connect to the session bus: %s", error)
+        sys.exit(1)

@@ -1,0 +1,118 @@
+"""udev watching: tell the asyncio loop when a Trezor is plugged into or out of USB.
+
+Knows USB IDs and udev, nothing of trezorlib sessions or D-Bus. pyudev has no asyncio
+support of its own, so the monitor's socket is read with ``loop.add_reader``; the monitor is
+started before the coldplug listing so that no device can slip through the gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyudev
+
+from .device_io import UsbLocation
+
+LOG = logging.getLogger(__name__)
+
+TREZOR_USB_IDS = frozenset(
+    {
+        (0x1209, 0x53C1),  # firmware, WebUSB (all models)
+        (0x1209, 0x53C0),  # bootloader (all models)
+        (0x534C, 0x0001),  # Model One firmware before 1.7, HID
+    }
+)
+
+
+@dataclass(frozen=True)
+class TrezorUsbEvent:
+    """A Trezor appeared on or left the USB bus."""
+
+    action: str  # "add" or "remove"
+    location: UsbLocation | None
+
+
+def _usb_id(device: pyudev.Device) -> tuple[int, int] | None:
+    """Vendor and product id from the event itself: sysfs attributes are gone on remove."""
+    product = device.properties.get("PRODUCT")  # set by the kernel: "1209/53c1/100"
+    try:
+        if product:
+            vendor_hex, product_hex, *_ = product.split("/")
+            return int(vendor_hex, 16), int(product_hex, 16)
+        vendor_hex = device.properties.get("ID_VENDOR_ID") or device.attributes.asstring("idVendor")
+        product_hex = device.properties.get("ID_MODEL_ID") or device.attributes.asstring(
+            "idProduct"
+        )
+        return int(vendor_hex, 16), int(product_hex, 16)
+    except (KeyError, ValueError):
+        return None
+
+
+def _location(device: pyudev.Device) -> UsbLocation | None:
+    """Bus number and port chain from BUSNUM and the sysfs name (``1-1.4`` -> ports 1, 4)."""
+    busnum = device.properties.get("BUSNUM")
+    _, _, ports = device.sys_name.partition("-")
+    try:
+        return UsbLocation(int(busnum or ""), tuple(int(p) for p in ports.split(".")))
+    except ValueError:
+        return None
+
+
+def trezor_event(action: str, device: pyudev.Device) -> TrezorUsbEvent | None:
+    """The event as we care about it, or None when it is not a Trezor's USB device."""
+    if device.properties.get("DEVTYPE") != "usb_device":
+        return None
+    if _usb_id(device) not in TREZOR_USB_IDS:
+        return None
+    return TrezorUsbEvent(action, _location(device))
+
+
+class UdevWatcher:
+    """Delivers Trezor add/remove events to a callback on the running asyncio loop."""
+
+    def __init__(self, on_event: Callable[[TrezorUsbEvent], None]) -> None:
+        self._on_event = on_event
+        self._context = pyudev.Context()
+        self._monitor: pyudev.Monitor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> list[TrezorUsbEvent]:
+        """Start listening and return the Trezors already plugged in (coldplug)."""
+        monitor = pyudev.Monitor.from_netlink(self._context)
+        monitor.filter_by("usb")
+        monitor.start()
+        self._monitor = monitor
+        present = [
+            event
+            for device in self._context.list_devices(subsystem="usb", DEVTYPE="usb_device")
+            if (event := trezor_event("add", device)) is not None
+        ]
+        loop.add_reader(monitor.fileno(), self._drain)
+        self._loop = loop
+        return present
+
+    def _drain(self) -> None:
+        assert self._monitor is not None
+        while True:
+            try:
+                device = self._monitor.poll(0)
+            except OSError as error:
+                # A netlink overflow loses events; whoever listens must rescan.
+                LOG.warning("udev monitor error (%s); rescanning", error)
+                self._on_event(TrezorUsbEvent("rescan", None))
+                return
+            if device is None:
+                return
+            event = trezor_event(device.action or "", device)
+            if event is not None:
+                LOG.debug("udev %s of a Trezor at %s", event.action, event.location)
+                self._on_event(event)
+
+    def stop(self) -> None:
+        """Stop listening; safe to call twice."""
+        if self._monitor is not None and self._loop is not None:
+            self._loop.remove_reader(self._monitor.fileno())
+        self._monitor = None

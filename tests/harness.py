@@ -1,0 +1,260 @@
+"""The real parts the end-to-end tests run against: a private session bus, the daemon as a
+subprocess, umockdev hotplug, the CLI's `watch` as an event stream, and busctl.
+
+Every wait here is on an event (a line on a pipe, a bus name appearing, a process exiting),
+never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gi
+
+gi.require_version("UMockdev", "1.0")
+from gi.repository import UMockdev  # noqa: E402
+
+BUS_NAME = "io.github.TrezorBackupGuard"
+ROOT_PATH = "/io/github/TrezorBackupGuard"
+MANAGER = f"{BUS_NAME}.Manager1"
+DEVICE = f"{BUS_NAME}.Device1"
+EVENT_TIMEOUT = 20.0
+
+
+class SessionBus:
+    """A private dbus-daemon for one pytest session; its address is exported to children."""
+
+    def __init__(self) -> None:
+        out = subprocess.run(
+            ["dbus-daemon", "--session", "--print-address=1", "--print-pid=1", "--fork"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        self.address, self.pid = out[0], int(out[1])
+
+    def stop(self) -> None:
+        os.kill(self.pid, signal.SIGTERM)
+
+
+class LineReader:
+    """Reads a child's stdout lines on a thread so tests can wait for one with a timeout."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        assert process.stdout is not None
+        stream = process.stdout
+
+        def pump() -> None:
+            for line in stream:
+                self.lines.put(line.rstrip("\n"))
+            self.lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = EVENT_TIMEOUT) -> str:
+        """The first new line that satisfies predicate; fails when the stream ends or stalls."""
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(
+                    f"no matching line within {timeout} s; seen: {self.seen[-10:]}"
+                ) from None
+            if line is None:
+                raise AssertionError(f"stream ended; seen: {self.seen[-10:]}")
+            self.seen.append(line)
+            if predicate(line):
+                return line
+
+
+class Daemon:
+    """trezor-backupd as a real subprocess on the private bus."""
+
+    def __init__(self, home: Path, emulators: list[str], extra_env: dict[str, str]) -> None:
+        self.home = home
+        self.emulators = emulators
+        self.extra_env = extra_env
+        self.log_path = home / "daemon.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state" / "trezor-backup-guard"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.home / "config" / "trezor-backup-guard"
+
+    def start(self) -> None:
+        args = [sys.executable, "-m", "trezor_backupd", "--log-level", "debug"]
+        for endpoint in self.emulators:
+            args += ["--emulator", endpoint]
+        env = os.environ | self.extra_env
+        env["XDG_STATE_HOME"] = str(self.home / "state")
+        env["XDG_CONFIG_HOME"] = str(self.home / "config")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+        waited = subprocess.run(
+            ["gdbus", "wait", "--session", "--timeout", str(int(EVENT_TIMEOUT)), BUS_NAME],
+            capture_output=True,
+            text=True,
+        )
+        if waited.returncode != 0 or self.process.poll() is not None:
+            raise AssertionError(f"daemon did not come up: {waited.stderr}\n{self.log()}")
+
+    def stop(self) -> int:
+        """SIGTERM and wait; returns the exit code (0 for a clean stop)."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=EVENT_TIMEOUT)
+        self.process = None
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Watch:
+    """`trezor-backupctl watch`: one JSON event per line, as a script would read them."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "trezor_backupctl", "watch"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.reader = LineReader(self.process)
+
+    def next_event(
+        self, event: str, where: Callable[[dict[str, Any]], bool] = lambda _: True
+    ) -> dict[str, Any]:
+        """The next event of this kind that matches; earlier non-matching ones are skipped."""
+
+        def matches(line: str) -> bool:
+            data = json.loads(line)
+            return bool(data.get("event") == event and where(data))
+
+        return dict(json.loads(self.reader.wait_for(matches)))
+
+    def output(self) -> str:
+        return "\n".join(self.reader.seen)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=EVENT_TIMEOUT)
+
+
+class SignalMonitor:
+    """dbus-monitor on the daemon's Manager1 signals, to see DeviceAdded/DeviceRemoved."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            ["dbus-monitor", "--session", f"type='signal',interface='{MANAGER}'"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.reader = LineReader(self.process)
+        # dbus-monitor prints its own NameAcquired/NameLost once it is listening.
+        self.reader.wait_for(lambda line: "member=NameLost" in line)
+
+    def wait_signal(self, member: str, path: str) -> None:
+        self.reader.wait_for(lambda line: f"member={member}" in line)
+        self.reader.wait_for(lambda line: f'object path "{path}"' in line)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=EVENT_TIMEOUT)
+
+
+class UsbTestbed:
+    """Fake Trezor USB devices in a umockdev testbed, seen by the daemon's pyudev monitor."""
+
+    def __init__(self) -> None:
+        self.testbed = UMockdev.Testbed.new()
+        self._next_port = 1
+
+    @property
+    def root_dir(self) -> str:
+        return str(self.testbed.get_root_dir())
+
+    def plug(self, vendor: str = "1209", product: str = "53c1", serial: str = "1") -> str:
+        """Add a Trezor's usb_device (emits "add"); returns its syspath."""
+        port = self._next_port
+        self._next_port += 1
+        return str(
+            self.testbed.add_device(
+                "usb",
+                f"1-{port}",
+                None,
+                ["idVendor", vendor, "idProduct", product, "serial", serial, "busnum", "1"],
+                [
+                    "DEVTYPE", "usb_device",
+                    "PRODUCT", f"{int(vendor, 16):x}/{int(product, 16):x}/100",
+                    "ID_VENDOR_ID", vendor,
+                    "ID_MODEL_ID", product,
+                    "ID_SERIAL_SHORT", serial,
+                    "BUSNUM", "001",
+                    "DEVNUM", f"{port + 1:03d}",
+                ],
+            )
+        )  # fmt: skip
+
+    def unplug(self, syspath: str) -> None:
+        """Emit "remove" (umockdev's remove_device alone emits nothing), then remove it."""
+        self.testbed.uevent(syspath, "remove")
+        self.testbed.remove_device(syspath)
+
+
+def busctl(*args: str) -> Any:
+    """`busctl --user --json=short ...` parsed; raises with busctl's message on failure."""
+    done = subprocess.run(
+        ["busctl", "--user", "--json=short", *args], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise BusctlError(done.stderr.strip())
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+class BusctlError(Exception):
+    """A D-Bus call made with busctl failed; the message is busctl's."""
+
+
+def get_devices() -> list[dict[str, Any]]:
+    """Manager1.GetDevices through busctl, as {property: value} dicts."""
+    reply = busctl("call", BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+    return [{k: v["data"] for k, v in device.items()} for device in reply["data"][0]]
+
+
+def ctl(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run trezor-backupctl and capture what it prints."""
+    return subprocess.run(
+        [sys.executable, "-m", "trezor_backupctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=EVENT_TIMEOUT,
+    )
+
+
+@contextmanager
+def running(daemon: Daemon) -> Iterator[Daemon]:
+    """Start the daemon and make sure it stops cleanly afterwards."""
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        assert daemon.stop() == 0, daemon.log()

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install the Debian/Ubuntu packages that running the product and its tests needs.
+# As root it uses apt-get; otherwise it names the packages and the one command to run.
+set -eu
+
+PACKAGES="dbus dbus-bin libglib2.0-bin systemd libusb-1.0-0 umockdev gir1.2-umockdev-1.0
+libumockdev0 libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv"
+
+missing=""
+for package in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $package"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "These system packages are missing:$missing" >&2
+    echo "Install them once with:  sudo apt-get install$missing" >&2
+    exit 1
+fi
+apt="apt-get -o DPkg::Lock::Timeout=600 -q"
+$apt update
+DEBIAN_FRONTEND=noninteractive $apt install -y --no-install-recommends $missing
