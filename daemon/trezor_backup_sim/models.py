@@ -1,0 +1,281 @@
+"""Per-model identity and the Features message each firmware family builds.
+
+The Model One values are copied from recordings of the real legacy firmware 1.14.2
+(emulator build); the core values follow `core/src/apps/base.py:get_features` of the
+2.8 firmware line. Which fields are *absent* matters as much as their values: hosts
+(and our daemon) decide on presence, so every builder sets only what the firmware sets.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from trezorlib import messages
+
+Capability = messages.Capability
+
+
+class Model(enum.Enum):
+    """The models the simulator can play; the value is the CLI spelling."""
+
+    ONE = "one"
+    T = "t"
+    SAFE3 = "safe3"
+    SAFE5 = "safe5"
+
+
+class BackupState(enum.Enum):
+    """Backup situation of the simulated wallet; the value is the CLI spelling."""
+
+    BLANK = "blank"
+    BACKUP_REQUIRED = "backup_required"
+    BACKUP_FAILED = "backup_failed"
+    NO_BACKUP = "no_backup"
+    BACKED_UP = "backed_up"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Constants a firmware reports about itself."""
+
+    model: str
+    internal_model: str | None
+    version: tuple[int, int, int]
+    bootloader_version: tuple[int, int, int]
+    capabilities: tuple[Capability, ...]
+    homescreen_size: tuple[int, int] | None = None
+    has_sd_card: bool = False
+    has_optiga: bool = False
+    has_haptic: bool = False
+
+    @property
+    def is_core(self) -> bool:
+        """Core firmware (Model T and later) as opposed to the legacy Model One one."""
+        return self.internal_model is not None
+
+
+_CORE_CAPABILITIES = (
+    Capability.Bitcoin,
+    Capability.Bitcoin_like,
+    Capability.Binance,
+    Capability.Cardano,
+    Capability.Crypto,
+    Capability.Ethereum,
+    Capability.Monero,
+    Capability.Ripple,
+    Capability.Stellar,
+    Capability.Tezos,
+    Capability.U2F,
+    Capability.Shamir,
+    Capability.ShamirGroups,
+    Capability.PassphraseEntry,
+    Capability.Solana,
+    Capability.Translations,
+)
+
+MODELS: dict[Model, ModelInfo] = {
+    Model.ONE: ModelInfo(
+        model="1",
+        internal_model=None,
+        version=(1, 14, 2),
+        bootloader_version=(1, 12, 1),
+        capabilities=(
+            Capability.Bitcoin,
+            Capability.Bitcoin_like,
+            Capability.Crypto,
+            Capability.Ethereum,
+            Capability.NEM,
+            Capability.Stellar,
+            Capability.U2F,
+        ),
+    ),
+    Model.T: ModelInfo(
+        model="T",
+        internal_model="T2T1",
+        version=(2, 8, 9),
+        bootloader_version=(2, 1, 4),
+        capabilities=(
+            *_CORE_CAPABILITIES,
+            Capability.NEM,
+            Capability.EOS,
+            Capability.Brightness,
+        ),
+        homescreen_size=(240, 240),
+        has_sd_card=True,
+    ),
+    Model.SAFE3: ModelInfo(
+        model="Safe 3",
+        internal_model="T2B1",
+        version=(2, 8, 9),
+        bootloader_version=(2, 1, 8),
+        capabilities=_CORE_CAPABILITIES,
+        homescreen_size=(128, 64),
+        has_optiga=True,
+    ),
+    Model.SAFE5: ModelInfo(
+        model="Safe 5",
+        internal_model="T3T1",
+        version=(2, 8, 9),
+        bootloader_version=(2, 1, 10),
+        capabilities=(*_CORE_CAPABILITIES, Capability.Haptic, Capability.Brightness),
+        homescreen_size=(240, 240),
+        has_optiga=True,
+        has_haptic=True,
+    ),
+}
+
+# What the legacy emulator reports: its bootloader hash and an empty SCM revision.
+_T1_BOOTLOADER_HASH = bytes.fromhex(
+    "9378f2d641be25b1d9c62d9c4d249c7a440ad34eff6246d9cf25d623a755267b"
+)
+_CORE_REVISION = bytes.fromhex("5cc3b7a3f8e5c0d0e4f2a1b9c8d7e6f5a4b3c2d1")
+_AUTO_LOCK_DELAY_MS = 600_000
+
+
+@dataclass(frozen=True)
+class WalletStatus:
+    """The device-side facts that Features reveal; built by the device state machine."""
+
+    device_id: str
+    label: str | None
+    initialized: bool
+    pin_protection: bool
+    unlocked: bool
+    needs_backup: bool
+    unfinished_backup: bool
+    no_backup: bool
+    safety_checks: messages.SafetyCheckLevel
+    recovery_dry_run: bool = False
+
+
+def build_features(
+    info: ModelInfo, status: WalletStatus, session_id: bytes | None
+) -> messages.Features:
+    """Features as the model's firmware sends them (session_id only for Initialize)."""
+    build = _core_features if info.is_core else _legacy_features
+    features = build(info, status)
+    features.session_id = session_id
+    return features
+
+
+def _legacy_features(info: ModelInfo, status: WalletStatus) -> messages.Features:
+    """Model One 1.14: private fields stay public, wipe code/auto-lock only when unlocked."""
+    major, minor, patch = info.version
+    features = messages.Features(
+        vendor="trezor.io",
+        major_version=major,
+        minor_version=minor,
+        patch_version=patch,
+        device_id=status.device_id,
+        pin_protection=status.pin_protection,
+        passphrase_protection=False,
+        language="en-US",
+        label=status.label if status.initialized else None,
+        initialized=status.initialized,
+        revision=b"",
+        bootloader_hash=_T1_BOOTLOADER_HASH,
+        imported=True if status.initialized and status.unlocked else None,
+        unlocked=status.unlocked,
+        backup_availability=(
+            messages.BackupAvailability.Required
+            if status.needs_backup
+            else messages.BackupAvailability.NotAvailable
+        ),
+        model=info.model,
+        fw_vendor="EMULATOR",
+        unfinished_backup=status.unfinished_backup,
+        no_backup=status.no_backup,
+        capabilities=list(info.capabilities),
+        safety_checks=status.safety_checks,
+        busy=False,
+        language_version_matches=None,
+    )
+    if status.unlocked:
+        features.wipe_code_protection = False
+        features.auto_lock_delay_ms = _AUTO_LOCK_DELAY_MS
+    return features
+
+
+def _core_features(info: ModelInfo, status: WalletStatus) -> messages.Features:
+    """Core 2.8: backup and recovery facts are private, sent only while unlocked."""
+    major, minor, patch = info.version
+    assert info.homescreen_size is not None
+    width, height = info.homescreen_size
+    features = messages.Features(
+        vendor="trezor.io",
+        fw_vendor="EMULATOR",
+        language="en-US",
+        language_version_matches=True,
+        major_version=major,
+        minor_version=minor,
+        patch_version=patch,
+        revision=_CORE_REVISION,
+        model=info.model,
+        internal_model=info.internal_model,
+        device_id=status.device_id,
+        label=status.label if status.initialized else None,
+        pin_protection=status.pin_protection,
+        unlocked=status.unlocked,
+        busy=False,
+        homescreen_width=width,
+        homescreen_height=height,
+        bootloader_locked=False,
+        homescreen_format=(
+            messages.HomescreenFormat.ToiG
+            if info.internal_model == "T2B1"
+            else messages.HomescreenFormat.Jpeg
+        ),
+        capabilities=list(info.capabilities),
+        sd_card_present=info.has_sd_card,
+        initialized=status.initialized,
+    )
+    if info.has_haptic:
+        features.haptic_feedback = True
+    if info.has_optiga:
+        features.optiga_sec = 0
+    if status.unlocked:
+        features.passphrase_protection = False
+        features.backup_availability = (
+            messages.BackupAvailability.Required
+            if status.needs_backup
+            else messages.BackupAvailability.NotAvailable
+        )
+        features.unfinished_backup = status.unfinished_backup
+        features.no_backup = status.no_backup
+        features.flags = 0
+        if status.recovery_dry_run:
+            features.recovery_status = messages.RecoveryStatus.Recovery
+            features.recovery_type = messages.RecoveryType.DryRun
+        else:
+            features.recovery_status = messages.RecoveryStatus.Nothing
+        features.backup_type = messages.BackupType.Bip39
+        features.sd_protection = False
+        features.wipe_code_protection = False
+        features.passphrase_always_on_device = False
+        features.safety_checks = status.safety_checks
+        features.auto_lock_delay_ms = _AUTO_LOCK_DELAY_MS
+        features.display_rotation = messages.DisplayRotation.North
+        features.experimental_features = False
+        features.hide_passphrase_from_host = False
+    return features
+
+
+def build_bootloader_features(info: ModelInfo) -> messages.Features:
+    """Features of the model's bootloader: no wallet facts at all."""
+    major, minor, patch = info.bootloader_version
+    return messages.Features(
+        vendor="trezor.io",
+        major_version=major,
+        minor_version=minor,
+        patch_version=patch,
+        bootloader_mode=True,
+        model=info.model,
+        internal_model=info.internal_model,
+        firmware_present=True,
+        fw_major=info.version[0] if info.is_core else None,
+        fw_minor=info.version[1] if info.is_core else None,
+        fw_patch=info.version[2] if info.is_core else None,
+        fw_vendor="EMULATOR" if info.is_core else None,
+        language_version_matches=None,
+    )

@@ -1,0 +1,73 @@
+"""Mutable device state: the wallet in storage and what DebugLink can read out.
+
+Kept apart from the message handling so that the flows can change the wallet (a
+backup clears `needs_backup`, a failed one sets `unfinished_backup`) without knowing
+how messages reach them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trezorlib import messages
+
+from .models import BackupState
+
+
+@dataclass
+class Wallet:
+    """What the device's storage holds. `mnemonic is None` means not initialized."""
+
+    device_id: str
+    label: str | None
+    mnemonic: str | None
+    pin: str | None
+    needs_backup: bool = False
+    unfinished_backup: bool = False
+    no_backup: bool = False
+    unlocked: bool = True
+    safety_checks: messages.SafetyCheckLevel = messages.SafetyCheckLevel.Strict
+    # Core firmware persists a running dry run in storage (recovery_status in Features).
+    dry_run_in_progress: bool = False
+
+    @property
+    def initialized(self) -> bool:
+        """Whether a seed is stored."""
+        return self.mnemonic is not None
+
+    def wipe(self, device_id: str) -> None:
+        """Forget everything; a wiped device gets a new device id."""
+        self.device_id = device_id
+        self.label = self.mnemonic = self.pin = None
+        self.needs_backup = self.unfinished_backup = self.no_backup = False
+        self.unlocked = True
+        self.dry_run_in_progress = False
+        self.safety_checks = messages.SafetyCheckLevel.Strict
+
+    @classmethod
+    def create(
+        cls, state: BackupState, *, device_id: str, label: str, mnemonic: str, pin: str | None
+    ) -> Wallet:
+        """A wallet in one of the backup states the daemon distinguishes."""
+        if state is BackupState.BLANK:
+            return cls(device_id=device_id, label=label, mnemonic=None, pin=None)
+        return cls(
+            device_id=device_id,
+            label=label,
+            mnemonic=mnemonic,
+            pin=pin,
+            needs_backup=state is BackupState.BACKUP_REQUIRED,
+            unfinished_backup=state is BackupState.BACKUP_FAILED,
+            no_backup=state is BackupState.NO_BACKUP,
+        )
+
+
+@dataclass
+class DebugState:
+    """The DebugLinkState fields the flows maintain; stale values stay, as on the device."""
+
+    recovery_word_pos: int = 0
+    recovery_fake_word: str = ""
+    pin_matrix: str = ""
+    reset_word: str = ""
+    reset_word_pos: int = 0

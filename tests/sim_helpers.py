@@ -1,0 +1,288 @@
+"""Start the device simulator as a real process and talk to it like a host does.
+
+`start_simulator()` is meant for any test that needs a Trezor: it picks free ports,
+waits for the simulator's `ready` line (no sleeps) and always terminates and reaps
+the process. `HostPort` speaks protocol v1 through unmodified trezorlib.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from trezorlib import messages, protobuf, protocol_v1
+from trezorlib.mapping import DEFAULT_MAPPING
+from trezorlib.transport.udp import UdpTransport
+
+HOST = "127.0.0.1"
+ABANDON24 = " ".join(["abandon"] * 23 + ["art"])
+"""The simulated Model One's default seed (the BIP-39 zero-entropy vector)."""
+READY_TIMEOUT = 10.0
+REPLY_TIMEOUT = 5.0
+# How long "no reply" is waited for: the simulator answers in microseconds.
+SILENCE_TIMEOUT = 0.3
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """A running simulator process and where it listens."""
+
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def path(self) -> str:
+        """The trezorlib transport path of the wire port."""
+        return f"udp:{HOST}:{self.port}"
+
+    @property
+    def debug_port(self) -> int:
+        """The DebugLink port."""
+        return self.port + 1
+
+
+def free_port_pair() -> int:
+    """A UDP port P on loopback with P+1 free too (as the simulator needs both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
+            first.bind((HOST, 0))
+            port = int(first.getsockname()[1])
+            if port >= 65535:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
+                try:
+                    second.bind((HOST, port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free pair of UDP ports")
+
+
+def simulator_command(
+    model: str,
+    state: str,
+    port: int,
+    *,
+    label: str | None = None,
+    pin: str | None = None,
+    mnemonic: str | None = None,
+    device_id: str | None = None,
+    bootloader: bool = False,
+) -> list[str]:
+    """The argv that starts the simulator with these options."""
+    argv = [sys.executable, "-m", "trezor_backup_sim", "--model", model, "--state", state]
+    argv += ["--port", str(port)]
+    for flag, value in (
+        ("--label", label),
+        ("--pin", pin),
+        ("--mnemonic", mnemonic),
+        ("--device-id", device_id),
+    ):
+        if value is not None:
+            argv += [flag, value]
+    if bootloader:
+        argv.append("--bootloader")
+    return argv
+
+
+def _wait_for_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The first stdout line of `process`, or "" when it exits or times out."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            return ""
+    return process.stdout.readline().strip()
+
+
+@contextmanager
+def start_simulator(
+    model: str = "one",
+    state: str = "backed_up",
+    port: int | None = None,
+    *,
+    label: str | None = None,
+    pin: str | None = None,
+    mnemonic: str | None = None,
+    device_id: str | None = None,
+    bootloader: bool = False,
+) -> Iterator[Simulator]:
+    """Run `trezor-backup-sim` for the duration of the block; ports are free ones."""
+    port = port if port is not None else free_port_pair()
+    argv = simulator_command(
+        model,
+        state,
+        port,
+        label=label,
+        pin=pin,
+        mnemonic=mnemonic,
+        device_id=device_id,
+        bootloader=bootloader,
+    )
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        line = _wait_for_line(process, READY_TIMEOUT)
+        if line != f"ready udp:{HOST}:{port}":
+            raise RuntimeError(f"simulator did not get ready: {line!r}")
+        yield Simulator(process, port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+class HostPort:
+    """One simulator port seen from a host: trezorlib's UdpTransport + protocol_v1."""
+
+    def __init__(self, port: int) -> None:
+        self.transport = UdpTransport(f"{HOST}:{port}")
+        self.transport.open()
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.transport.close()
+
+    @property
+    def socket(self) -> socket.socket:
+        """The connected UDP socket, for raw datagrams."""
+        assert self.transport.socket is not None
+        return self.transport.socket
+
+    def send(self, msg: protobuf.MessageType) -> None:
+        """Encode and send a message, chunked like trezorlib does."""
+        protocol_v1.write(self.transport, *DEFAULT_MAPPING.encode(msg))
+
+    def send_payload(self, wire_type: int, payload: bytes) -> None:
+        """Send an already encoded payload (replays use the recorded bytes)."""
+        protocol_v1.write(self.transport, wire_type, payload)
+
+    def send_raw(self, datagram: bytes) -> None:
+        """Send one datagram as is."""
+        self.socket.send(datagram)
+
+    def receive(self, timeout: float = REPLY_TIMEOUT) -> tuple[int, bytes]:
+        """The next message as (wire type, payload)."""
+        return protocol_v1.read(self.transport, timeout=timeout)
+
+    def receive_message(self, timeout: float = REPLY_TIMEOUT) -> protobuf.MessageType:
+        """The next message, decoded by trezorlib."""
+        return DEFAULT_MAPPING.decode(*self.receive(timeout))
+
+    def receive_raw(self, timeout: float = REPLY_TIMEOUT) -> bytes:
+        """The next datagram as is."""
+        self.socket.settimeout(timeout)
+        try:
+            return self.socket.recv(1024)
+        finally:
+            self.socket.settimeout(0.1)
+
+    def is_silent(self, timeout: float = SILENCE_TIMEOUT) -> bool:
+        """True when no datagram arrives within `timeout` seconds."""
+        self.socket.settimeout(timeout)
+        try:
+            self.socket.recv(1024)
+        except TimeoutError:
+            return True
+        finally:
+            self.socket.settimeout(0.1)
+        return False
+
+    def call(self, msg: protobuf.MessageType) -> protobuf.MessageType:
+        """Send a message and return the decoded reply."""
+        self.send(msg)
+        return self.receive_message()
+
+
+@contextmanager
+def host_ports(simulator: Simulator) -> Iterator[tuple[HostPort, HostPort]]:
+    """(wire, debug) host sockets for a running simulator, closed afterwards."""
+    wire, debug = HostPort(simulator.port), HostPort(simulator.debug_port)
+    try:
+        yield wire, debug
+    finally:
+        wire.close()
+        debug.close()
+
+
+def wire_field_numbers(payload: bytes) -> set[int]:
+    """Field numbers present in a protobuf payload (what was really on the wire)."""
+    numbers: set[int] = set()
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        value = shift = 0
+        while True:
+            byte = payload[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    while pos < len(payload):
+        key = varint()
+        numbers.add(key >> 3)
+        wtype = key & 7
+        if wtype == 0:
+            varint()
+        elif wtype == 2:
+            length = varint()
+            pos += length
+        else:
+            raise ValueError(f"unexpected wire type {wtype}")
+    return numbers
+
+
+def wire_fields(wire_type: int, payload: bytes) -> dict[str, object]:
+    """`protobuf.to_dict` of a payload, limited to the fields that were on the wire."""
+    msg = DEFAULT_MAPPING.decode(wire_type, payload)
+    present = {msg.FIELDS[n].name for n in wire_field_numbers(payload) if n in msg.FIELDS}
+    return {k: v for k, v in protobuf.to_dict(msg).items() if k in present}
+
+
+def start_scrambled_dry_run(wire: HostPort) -> None:
+    """Start a 24-word scrambled-words dry run on a Model One, as a host would."""
+    request = wire.call(
+        messages.RecoveryDevice(
+            type=messages.RecoveryType.DryRun,
+            word_count=24,
+            input_method=messages.RecoveryDeviceInputMethod.ScrambledWords,
+            enforce_wordlist=True,
+        )
+    )
+    assert isinstance(request, messages.WordRequest)
+
+
+def type_requested_word(
+    wire: HostPort, debug: HostPort, mnemonic: str = ABANDON24
+) -> protobuf.MessageType:
+    """Answer the current WordRequest with the word DebugLink says is asked (real or fake)."""
+    state = debug.call(messages.DebugLinkGetState())
+    assert isinstance(state, messages.DebugLinkState)
+    position = state.recovery_word_pos or 0
+    word = mnemonic.split()[position - 1] if position else state.recovery_fake_word
+    assert word is not None
+    return wire.call(messages.WordAck(word=word))
+
+
+def finish_dry_run(
+    wire: HostPort, debug: HostPort, mnemonic: str = ABANDON24
+) -> protobuf.MessageType:
+    """Type words until the device stops asking, confirm its result screen, return the result."""
+    reply: protobuf.MessageType = messages.WordRequest(type=messages.WordRequestType.Plain)
+    while isinstance(reply, messages.WordRequest):
+        reply = type_requested_word(wire, debug, mnemonic)
+    assert isinstance(reply, messages.ButtonRequest), reply
+    debug.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+    return wire.call(messages.ButtonAck())
