@@ -1,0 +1,186 @@
+"""Command line of trezor-backupctl: argument parsing, exit codes and the subcommands.
+
+Each subcommand is an async function taking the parsed arguments and a connected DaemonClient
+and returning the exit code; `main` owns the connection and maps the client's errors to exit
+codes, so a new subcommand is one function plus one subparser.
+"""
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from importlib.metadata import version
+from typing import Any
+
+from trezor_backupctl.dbus_client import BUS_NAME, DaemonClient, DaemonError, DaemonUnreachable
+from trezor_backupctl.render import device_record, event_line, status_json, status_table
+from trezor_backupctl.watch import watch
+
+PROG = "trezor-backupctl"
+
+EXIT_OK = 0
+EXIT_DAEMON_ERROR = 1
+EXIT_UNREACHABLE = 2  # also argparse's code for usage errors; the help says so
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+Command = Callable[[argparse.Namespace, DaemonClient], Awaitable[int]]
+
+DESCRIPTION = """\
+Show whether the recovery seed of every connected Trezor is backed up and was checked.
+
+trezor-backupctl asks trezor-backupd, the Trezor Backup Guard daemon, over the session D-Bus
+(name io.github.TrezorBackupGuard). The daemon is started by D-Bus activation or by its
+systemd user unit when needed. trezor-backupctl never touches the USB device itself and never
+sees a recovery word or PIN.
+"""
+
+STATES_AND_EXIT_CODES = """\
+states (STATE column, "state" in JSON):
+  not_initialized  no wallet on the device yet: nothing to back up
+  no_backup        set up seedless on purpose; no reminders
+  backup_failed    a backup was started and not finished; the device will never show the
+                   words again: move the funds away, wipe, set up again and back up
+  backup_required  the wallet has never been backed up: create the backup now
+  unverified       backed up, but never checked on this computer with a dry run
+  verified         the last dry-run check passed
+  check_failed     the written words do not restore this wallet: send no funds to it
+  check_due        verified, but longer ago than the re-check interval (default 180 days)
+  busy             connected but cannot be read now (another app holds it, no permission
+                   yet, or it waits for a confirmation on its screen); re-read automatically
+  bootloader       in bootloader mode; no wallet information available
+  unknown          the device answered something the daemon does not understand
+
+exit status:
+  0    success (also when no Trezor is connected, and when watch is stopped with Ctrl-C,
+       SIGTERM, or by the reader closing the pipe)
+  1    the daemon answered with an error; its D-Bus error name and message are printed
+  2    the daemon cannot be reached: no session bus, or trezor-backupd is not running and
+       cannot be started; or the command line is wrong (usage error)
+  130  status interrupted with Ctrl-C
+
+environment:
+  DBUS_SESSION_BUS_ADDRESS  the session bus; if unset, $XDG_RUNTIME_DIR/bus is used
+"""
+
+STATUS_DESCRIPTION = """\
+Print one row per connected Trezor: its id (DEVICE), MODEL, LABEL, backup STATE and the
+NEXT STEP its owner should take. The table fits the terminal width; the next step wraps.
+Prints "No Trezor connected." when there is none.
+
+With --json, print instead a JSON object {"devices": [...]}, one object per device with the
+keys id, state, explanation, next_step, model, internal_model, label, firmware_version,
+backup_type, dry_run_in_progress (true/false), last_check_time (ISO 8601 UTC, or null for
+never), last_check_result ("passed", "mismatch", or null for never), transport and path (the
+device's D-Bus object path). Properties a newer daemon adds appear under their snake_case
+names as well.
+"""
+
+WATCH_DESCRIPTION = """\
+Print the connected devices, then every change, one JSON object per line, until interrupted:
+
+  {"event": "added", "path": PATH, "device": DEVICE}
+  {"event": "removed", "path": PATH, "id": ID}
+  {"event": "changed", "path": PATH, "device": DEVICE, "changed": [KEY, ...]}
+  {"event": "daemon_gone"}
+
+DEVICE is the object `status --json` prints per device, after the change; "changed" lists
+its keys that changed. The devices present at the start come as "added" events. When the
+daemon stops, "daemon_gone" is printed and all devices count as unknown; when it comes back,
+its devices are printed as "added" again. Each line is flushed at once, for pipes.
+"""
+
+
+async def _status(args: argparse.Namespace, client: DaemonClient) -> int:
+    devices = await client.get_devices()
+    records = [device_record(path, properties) for path, properties in devices.items()]
+    if args.json:
+        print(status_json(records))
+    else:
+        print(status_table(records, shutil.get_terminal_size().columns))
+    return EXIT_OK
+
+
+def _print_event(event: dict[str, Any]) -> None:
+    print(event_line(event), flush=True)
+
+
+async def _watch(args: argparse.Namespace, client: DaemonClient) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await watch(client, _print_event, stop)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; its --help texts double as the manual page."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=STATES_AND_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('trezor-backup-guard')}"
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    status = commands.add_parser(
+        "status",
+        help="show the backup state of every connected Trezor",
+        description=STATUS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(command=_status)
+
+    watch_parser = commands.add_parser(
+        "watch",
+        help="print device changes as JSON lines until interrupted",
+        description=WATCH_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    watch_parser.add_argument(
+        "--json",
+        action="store_true",
+        help="accepted for symmetry with status; watch always prints JSON lines",
+    )
+    watch_parser.set_defaults(command=_watch)
+    return parser
+
+
+async def _run(command: Command, args: argparse.Namespace) -> int:
+    async with DaemonClient.connect() as client:
+        return await command(args, client)
+
+
+def _unreachable_message(reason: str) -> str:
+    return (
+        f"{PROG}: cannot reach trezor-backupd on the session bus ({BUS_NAME}): "
+        f"{reason.rstrip('.')}. Is it running? Try: systemctl --user start trezor-backupd"
+    )
+
+
+def main() -> None:
+    """Entry point of the `trezor-backupctl` console script."""
+    args = build_parser().parse_args()
+    try:
+        code = asyncio.run(_run(args.command, args))
+    except DaemonUnreachable as error:
+        print(_unreachable_message(error.reason), file=sys.stderr)
+        code = EXIT_UNREACHABLE
+    except DaemonError as error:
+        print(f"{PROG}: {error.name}: {error.message}", file=sys.stderr)
+        code = EXIT_DAEMON_ERROR
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader (e.g. `head`) has all it wants. Point stdout at /dev/null so the
+        # interpreter's final flush does not report the same broken pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
+    sys.exit(code)
