@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from trezor_backupd.config import (
     Config,
     ConfigError,

@@ -8,12 +8,12 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import pytest
-from trezorlib import mapping, messages, protocol_v1
-from trezorlib.transport.udp import UdpTransport
+from trezorlib import messages
 
 from trezor_backupd.history import EventKind, HistoryStore
 
@@ -31,7 +31,14 @@ from harness import (
     get_devices,
     running,
 )
-from sim_helpers import free_port_pair, run_dry_run, start_simulator
+from sim_helpers import (
+    finish_dry_run,
+    free_port_pair,
+    host_ports,
+    start_scrambled_dry_run,
+    start_simulator,
+    type_requested_word,
+)
 
 STATE_OF_SIMULATED_BACKUP = [
     ("blank", "not_initialized"),
@@ -46,11 +53,11 @@ STATE_OF_SIMULATED_BACKUP = [
 def test_each_backup_state_is_reported_on_the_bus_and_by_the_cli(
     make_daemon: DaemonFactory, sim_state: str, expected: str
 ) -> None:
-    with start_simulator("one", sim_state) as sim, running(make_daemon(sim.endpoint)):
+    with start_simulator("one", sim_state) as sim, running(make_daemon(sim.path)):
         [device] = get_devices()
         assert device["State"] == expected
         assert device["Model"] == "One"
-        assert device["Transport"] == sim.endpoint
+        assert device["Transport"] == sim.path
         assert device["Explanation"]
 
         status = ctl("status", "--json")
@@ -72,7 +79,7 @@ def test_core_models_are_named_and_classified(
 ) -> None:
     with (
         start_simulator(model, "backup_required", label="Savings") as sim,
-        running(make_daemon(sim.endpoint)),
+        running(make_daemon(sim.path)),
     ):
         [device] = get_devices()
         assert (device["Model"], device["InternalModel"]) == (name, internal)
@@ -83,7 +90,7 @@ def test_core_models_are_named_and_classified(
 
 
 def test_gdbus_sees_the_same_state(make_daemon: DaemonFactory) -> None:
-    with start_simulator("one", "backup_failed") as sim, running(make_daemon(sim.endpoint)):
+    with start_simulator("one", "backup_failed") as sim, running(make_daemon(sim.path)):
         out = subprocess.run(
             ["gdbus", "call", "--session", "--dest", BUS_NAME, "--object-path", ROOT_PATH,
              "--method", f"{MANAGER}.GetDevices"],
@@ -95,7 +102,7 @@ def test_gdbus_sees_the_same_state(make_daemon: DaemonFactory) -> None:
 def test_bootloader_mode_is_reported_as_such(make_daemon: DaemonFactory) -> None:
     with (
         start_simulator("t", "backed_up", bootloader=True) as sim,
-        running(make_daemon(sim.endpoint)),
+        running(make_daemon(sim.path)),
     ):
         [device] = get_devices()
         assert device["State"] == "bootloader"
@@ -112,14 +119,16 @@ def test_usb_plug_and_unplug_add_and_remove_the_device(
         monitor = SignalMonitor()
         watch = Watch()
         try:
-            with start_simulator("one", "backup_required", port=port, device_id="C0FFEE0000000001"):
+            with start_simulator(
+                "one", "backup_required", port=port, device_id="C0FF00000000EE0000000001"
+            ):
                 syspath = usb.plug()
                 added = watch.next_event("added")
                 assert added["device"]["state"] == "backup_required"
-                path = f"{ROOT_PATH}/devices/C0FFEE0000000001"
+                path = f"{ROOT_PATH}/devices/C0FF00000000EE0000000001"
                 assert added["path"] == path
                 monitor.wait_signal("DeviceAdded", path)
-                assert [d["Id"] for d in get_devices()] == ["C0FFEE0000000001"]
+                assert [d["Id"] for d in get_devices()] == ["C0FF00000000EE0000000001"]
             usb.unplug(syspath)
             watch.next_event("removed", lambda e: e["path"] == path)
             monitor.wait_signal("DeviceRemoved", path)
@@ -133,77 +142,78 @@ def test_two_devices_at_once_and_unplugging_one(
     make_daemon: DaemonFactory, usb: UsbTestbed
 ) -> None:
     with (
-        start_simulator("one", "backup_required", device_id="AAAA000000000001") as first,
-        start_simulator("safe5", "backed_up", device_id="BBBB000000000002") as second,
-        running(make_daemon(first.endpoint, second.endpoint)),
+        start_simulator("safe5", "backed_up", device_id="BBBB00000000000000000002") as second,
+        ExitStack() as first_plugged,
     ):
-        states = {d["Id"]: d["State"] for d in get_devices()}
-        assert states == {"AAAA000000000001": "backup_required", "BBBB000000000002": "unverified"}
-        watch = Watch()
-        try:
-            first_syspath = usb.plug(serial="AAAA")
-            usb.plug(serial="BBBB")
-            first.stop()
-            usb.unplug(first_syspath)
-            removed = watch.next_event("removed")
-            assert removed["path"].endswith("/AAAA000000000001")
-            assert [d["Id"] for d in get_devices()] == ["BBBB000000000002"]
-        finally:
-            watch.stop()
-
-
-def _call(transport: UdpTransport, message: messages.MessageType) -> object:
-    protocol_v1.write(transport, *mapping.DEFAULT_MAPPING.encode(message))
-    return mapping.DEFAULT_MAPPING.decode(*protocol_v1.read(transport, timeout=5))
+        first = first_plugged.enter_context(
+            start_simulator("one", "backup_required", device_id="AAAA00000000000000000001")
+        )
+        with running(make_daemon(first.path, second.path)):
+            states = {d["Id"]: d["State"] for d in get_devices()}
+            assert states == {
+                "AAAA00000000000000000001": "backup_required",
+                "BBBB00000000000000000002": "unverified",
+            }
+            watch = Watch()
+            try:
+                for _device in states:  # watch lists what is there once it listens
+                    watch.next_event("added")
+                first_syspath = usb.plug(serial="AAAA")
+                usb.plug(serial="BBBB")
+                first_plugged.close()  # the simulator goes away with the USB device
+                usb.unplug(first_syspath)
+                removed = watch.next_event("removed")
+                assert removed["path"].endswith("/AAAA00000000000000000001")
+                assert [d["Id"] for d in get_devices()] == ["BBBB00000000000000000002"]
+            finally:
+                watch.stop()
 
 
 def test_a_device_waiting_for_a_confirmation_is_busy_until_released(
     make_daemon: DaemonFactory,
 ) -> None:
-    with start_simulator("one", "backed_up") as sim:
-        other_app = UdpTransport(f"127.0.0.1:{sim.port}")
-        other_app.open()
-        try:
-            prompt = _call(other_app, messages.Ping(message="hold", button_protection=True))
-            assert isinstance(prompt, messages.ButtonRequest)
-            with running(make_daemon(sim.endpoint)):
-                [device] = get_devices()
-                assert device["State"] == "busy"
-                assert "confirm" in device["Explanation"]
-                watch = Watch()
-                try:
-                    done = _call(other_app, messages.ButtonAck())
-                    assert isinstance(done, messages.Success)
-                    watch.next_event("changed", lambda e: e["device"]["state"] == "unverified")
-                finally:
-                    watch.stop()
-        finally:
-            other_app.close()
+    with start_simulator("one", "backed_up") as sim, host_ports(sim) as (other_app, buttons):
+        prompt = other_app.call(messages.Ping(message="hold", button_protection=True))
+        assert isinstance(prompt, messages.ButtonRequest)
+        with running(make_daemon(sim.path)):
+            [device] = get_devices()
+            assert device["State"] == "busy"
+            assert "confirm" in device["Explanation"]
+            watch = Watch()
+            try:
+                watch.next_event("added")
+                buttons.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+                assert isinstance(other_app.call(messages.ButtonAck()), messages.Success)
+                # Read at last, it is announced under its own device id.
+                watch.next_event("removed", lambda e: e["id"] == device["Id"])
+                watch.next_event("added", lambda e: e["device"]["state"] == "unverified")
+            finally:
+                watch.stop()
 
 
 def test_reading_status_does_not_disturb_a_dry_run_in_progress(
     make_daemon: DaemonFactory,
 ) -> None:
     """The daemon's read sends GetFeatures alone: no Cancel, no Initialize."""
-    with start_simulator("one", "backed_up") as sim:
-        with run_dry_run(sim) as dry_run:
-            daemon = make_daemon(sim.endpoint)
-            with running(daemon):
-                [device] = get_devices()
-                assert device["State"] == "unverified"
-            result = dry_run.finish()
-        assert isinstance(result, messages.Success)
-        assert "matches" in (result.message or "")
-        for word in set(sim.mnemonic.split()):
-            assert word not in daemon.log()
+    with start_simulator("one", "backed_up") as sim, host_ports(sim) as (wire, debug):
+        start_scrambled_dry_run(wire)
+        assert isinstance(type_requested_word(wire, debug), messages.WordRequest)
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            [device] = get_devices()
+            assert device["State"] == "unverified"
+        result = finish_dry_run(wire, debug)
+    assert isinstance(result, messages.Success)
+    assert result.message == "The seed is valid and matches the one in the device"
+    assert "abandon" not in daemon.log() and " art" not in daemon.log()
 
 
 def test_the_daemon_does_not_hold_the_device(make_daemon: DaemonFactory) -> None:
     with start_simulator("one", "backed_up", label="shared") as sim:
-        with running(make_daemon(sim.endpoint)):
+        with running(make_daemon(sim.path)):
             assert [d["State"] for d in get_devices()] == ["unverified"]
             trezorctl = subprocess.run(
-                [sys.executable, "-m", "trezorlib.cli.trezorctl", "-p", sim.endpoint,
+                [sys.executable, "-m", "trezorlib.cli.trezorctl", "-p", sim.path,
                  "get-features"],
                 capture_output=True, text=True, timeout=60,
             )  # fmt: skip
@@ -214,9 +224,9 @@ def test_the_daemon_does_not_hold_the_device(make_daemon: DaemonFactory) -> None
 def test_history_is_kept_across_restarts_and_drives_the_state(
     make_daemon: DaemonFactory,
 ) -> None:
-    device_id = "D00D000000000003"
+    device_id = "D00D00000000000000000003"
     with start_simulator("one", "backed_up", device_id=device_id) as sim:
-        daemon = make_daemon(sim.endpoint)
+        daemon = make_daemon(sim.path)
         with running(daemon):
             assert [d["State"] for d in get_devices()] == ["unverified"]
 
@@ -241,9 +251,9 @@ def test_history_is_kept_across_restarts_and_drives_the_state(
 
 
 def test_a_check_older_than_the_interval_is_due(make_daemon: DaemonFactory) -> None:
-    device_id = "D00D000000000004"
+    device_id = "D00D00000000000000000004"
     with start_simulator("one", "backed_up", device_id=device_id) as sim:
-        daemon = make_daemon(sim.endpoint, config="recheck_interval_days = 30\n")
+        daemon = make_daemon(sim.path, config="recheck_interval_days = 30\n")
         store = HistoryStore(daemon.state_dir)
         store.record(device_id, EventKind.CHECK, "passed", datetime.now(UTC) - timedelta(days=31))
         store.close()
@@ -255,7 +265,7 @@ def test_a_corrupt_state_file_is_moved_aside_and_the_daemon_serves(
     make_daemon: DaemonFactory,
 ) -> None:
     with start_simulator("one", "backed_up") as sim:
-        daemon = make_daemon(sim.endpoint)
+        daemon = make_daemon(sim.path)
         daemon.state_dir.mkdir(parents=True)
         (daemon.state_dir / "history.sqlite3").write_bytes(b"not a database\n" * 200)
         with running(daemon):
@@ -275,13 +285,13 @@ def test_get_device_errors_are_named(make_daemon: DaemonFactory) -> None:
         assert done.returncode != 0
         return done.stderr
 
-    with start_simulator("one", "backed_up", device_id="E000000000000005") as sim:
-        with running(make_daemon(sim.endpoint)):
+    with start_simulator("one", "backed_up", device_id="E00000000000000000000005") as sim:
+        with running(make_daemon(sim.path)):
             assert "org.freedesktop.DBus.Error.InvalidArgs" in gdbus_get_device("../etc")
-            missing = gdbus_get_device("F000000000000000")
+            missing = gdbus_get_device("F00000000000000000000000")
             assert "io.github.TrezorBackupGuard.Error.NoSuchDevice" in missing
             found = busctl("call", BUS_NAME, ROOT_PATH, MANAGER, "GetDevice", "s",
-                           "E000000000000005")  # fmt: skip
+                           "E00000000000000000000005")  # fmt: skip
             assert found["data"][0]["State"]["data"] == "unverified"
 
 
@@ -307,10 +317,10 @@ def test_shipped_introspection_matches_what_the_daemon_exports(
         resources.files("trezor_backupd").joinpath("data", f"{BUS_NAME}.xml").read_text()
     )
     assert set(shipped) == {MANAGER, DEVICE}
-    with start_simulator("one", "backed_up", device_id="F000000000000006") as sim:
-        with running(make_daemon(sim.endpoint)):
+    with start_simulator("one", "backed_up", device_id="F00000000000000000000006") as sim:
+        with running(make_daemon(sim.path)):
             live = _interfaces(busctl_xml(ROOT_PATH)) | _interfaces(
-                busctl_xml(f"{ROOT_PATH}/devices/F000000000000006")
+                busctl_xml(f"{ROOT_PATH}/devices/F00000000000000000000006")
             )
     for name, interface in shipped.items():
         assert _shape(interface) == _shape(live[name]), name

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from trezor_backupd.history import (
     DB_NAME,
     SCHEMA_VERSION,

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from trezorlib import messages
+
 from trezor_backupd.status import (
     BackupState,
     CheckVerdict,
@@ -13,7 +15,6 @@ from trezor_backupd.status import (
     status_from_features,
     status_without_features,
 )
-from trezorlib import messages
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 INTERVAL = timedelta(days=180)

@@ -24,7 +24,7 @@ from trezorlib.transport.webusb import WebUsbTransport
 
 LOG = logging.getLogger(__name__)
 
-FEATURES_TIMEOUT_SECONDS = 1.5
+FEATURES_TIMEOUT_SECONDS = 1.0
 """How long a GetFeatures may take. A device that shows a confirmation on its screen drops
 the request without answering; past this we call it busy rather than wait."""
 
@@ -69,6 +69,18 @@ class FeaturesReadError(Exception):
     def explanation(self) -> str:
         """A sentence for the owner saying what is wrong and what happens next."""
         return _EXPLANATIONS[self.problem]
+
+    @property
+    def worth_retrying_soon(self) -> bool:
+        """Whether a quick retry may succeed: the ACL right after plug-in, a brief hold.
+
+        A device that does not answer shows a prompt to its owner; that takes minutes.
+        """
+        return self.problem in (
+            ReadProblem.NO_PERMISSION,
+            ReadProblem.HELD_BY_ANOTHER_APP,
+            ReadProblem.GONE,
+        )
 
     @property
     def transient(self) -> bool:

@@ -221,7 +221,7 @@ class DeviceTracker:
                 try:
                     features = await asyncio.to_thread(device_io.read_features, entry.transport)
                 except FeaturesReadError as error:
-                    delay = next(retry_delays, None) if error.transient else None
+                    delay = next(retry_delays, None) if error.worth_retrying_soon else None
                     if delay is not None:
                         LOG.debug("Reading %s failed (%s); retrying", path, error)
                         await asyncio.sleep(delay)
