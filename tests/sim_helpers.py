@@ -3,10 +3,16 @@
 `start_simulator()` is meant for any test that needs a Trezor: it picks free ports,
 waits for the simulator's `ready` line (no sleeps) and always terminates and reaps
 the process. `HostPort` speaks protocol v1 through unmodified trezorlib.
+
+The dry-run helpers play the host's (or the user's) part: `finish_dry_run()` types
+the words a scrambled-words check asks for, `finish_matrix_dry_run()` presses the
+keypad positions of a Model One matrix check. Both only use what a debug host can
+read over DebugLink, so they work against any process running the simulator.
 """
 
 from __future__ import annotations
 
+import json
 import selectors
 import socket
 import subprocess
@@ -14,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from trezorlib import messages, protobuf, protocol_v1
 from trezorlib.mapping import DEFAULT_MAPPING
@@ -283,6 +290,133 @@ def finish_dry_run(
     reply: protobuf.MessageType = messages.WordRequest(type=messages.WordRequestType.Plain)
     while isinstance(reply, messages.WordRequest):
         reply = type_requested_word(wire, debug, mnemonic)
+    assert isinstance(reply, messages.ButtonRequest), reply
+    debug.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+    return wire.call(messages.ButtonAck())
+
+
+# -- Model One matrix input ---------------------------------------------------------
+
+MATRIX_COMPONENT = "RecoveryMatrix"
+"""`component` of the simulator's matrix screen token in DebugLinkState.tokens."""
+
+
+@dataclass(frozen=True)
+class MatrixScreen:
+    """A matrix screen as the simulator publishes it over DebugLink.
+
+    The real Model One only draws the screen into its OLED buffer
+    (`DebugLinkState.layout`); the simulator, whose layout is blank, adds the same
+    content as one JSON string in `DebugLinkState.tokens` (a field the legacy
+    firmware never sets). See `trezor_backup_sim/matrix.py`.
+    """
+
+    request: messages.WordRequestType
+    word: int
+    """Which word of the seed is being entered, from 1."""
+    level: int
+    """0..2: the Matrix9 letter-range screens; 3: the Matrix6 screen of words."""
+    keys: dict[str, str]
+    """Keypad position '1'..'9' (7 8 9 top row) -> what it shows; "-" is a blank cell."""
+
+
+def read_matrix_screen(state: messages.DebugLinkState) -> MatrixScreen | None:
+    """The matrix screen in a DebugLinkState, or None when none is up.
+
+    The tokens are joined first: trezorlib's own `DebugLink` joins them when it
+    reads a state, so a host using it gets the same single string.
+    """
+    joined = "".join(state.tokens)
+    if not joined:
+        return None
+    data: dict[str, Any] = json.loads(joined)
+    if data.get("component") != MATRIX_COMPONENT:
+        return None
+    return MatrixScreen(
+        request=messages.WordRequestType[str(data["request"])],
+        word=int(data["word"]),
+        level=int(data["level"]),
+        keys={str(key): str(label) for key, label in data["keys"].items()},
+    )
+
+
+def matrix_label_covers(label: str, word: str, level: int) -> bool:
+    """Whether a matrix choice stands for `word`, read the way a user reads the screen.
+
+    Labels: whole words on the last screen; else "S" / "ABU" (a prefix), "A-B" /
+    "AB-AC" / "WI-Z" (a range of prefixes), "AL A-C" / "WIN -K" (a prefix, then a
+    range of the next letter, where "" before "-" means the prefix itself ends).
+    """
+    if label == "-":
+        return False
+    if level == 3:
+        return label == word
+    upper = word.upper()
+    if " " in label:
+        prefix, letters = label.split(" ")
+        low, high = letters.split("-")
+        following = upper[len(prefix) : len(prefix) + 1]
+        return upper.startswith(prefix) and low <= following <= high
+    if "-" in label:
+        low, high = label.split("-")
+        return upper[: len(low)] >= low and upper[: len(high)] <= high
+    return upper.startswith(label)
+
+
+def matrix_key_for(screen: MatrixScreen, word: str) -> str:
+    """The keypad position ('1'..'9') to press on `screen` to get closer to `word`.
+
+    Raises ValueError for a word no choice covers (not in the BIP-39 wordlist):
+    matrix input cannot enter such a word.
+    """
+    for key in "123456789":
+        if matrix_label_covers(screen.keys[key], word, screen.level):
+            return key
+    raise ValueError("the word is not on this matrix screen (not a wordlist word?)")
+
+
+def start_matrix_dry_run(wire: HostPort, word_count: int = 12) -> messages.WordRequest:
+    """Start a matrix-input dry run on a Model One; returns the first WordRequest."""
+    request = wire.call(
+        messages.RecoveryDevice(
+            type=messages.RecoveryType.DryRun,
+            word_count=word_count,
+            input_method=messages.RecoveryDeviceInputMethod.Matrix,
+            enforce_wordlist=True,
+        )
+    )
+    assert isinstance(request, messages.WordRequest), request
+    assert request.type == messages.WordRequestType.Matrix9
+    return request
+
+
+def matrix_key(debug: HostPort, mnemonic: str) -> str:
+    """The key to press now to enter `mnemonic`, read over DebugLink only.
+
+    For a host whose WordAck goes another way (e.g. through the daemon's agent):
+    the screen says which word of the seed it is at, so no counting is needed.
+    """
+    state = debug.call(messages.DebugLinkGetState())
+    assert isinstance(state, messages.DebugLinkState)
+    screen = read_matrix_screen(state)
+    assert screen is not None, "no matrix screen is up"
+    return matrix_key_for(screen, mnemonic.split()[screen.word - 1])
+
+
+def press_matrix_key(wire: HostPort, debug: HostPort, mnemonic: str) -> protobuf.MessageType:
+    """Answer the current Matrix9/Matrix6 request for the word of `mnemonic` it is at."""
+    return wire.call(messages.WordAck(word=matrix_key(debug, mnemonic)))
+
+
+def finish_matrix_dry_run(wire: HostPort, debug: HostPort, mnemonic: str) -> protobuf.MessageType:
+    """Enter `mnemonic` on matrix screens until the device stops asking, confirm, return result.
+
+    Call it after `start_matrix_dry_run()` (or any WordRequest of a matrix check);
+    the word to enter next is taken from the screen, so earlier backspaces are fine.
+    """
+    reply: protobuf.MessageType = messages.WordRequest(type=messages.WordRequestType.Matrix9)
+    while isinstance(reply, messages.WordRequest):
+        reply = press_matrix_key(wire, debug, mnemonic)
     assert isinstance(reply, messages.ButtonRequest), reply
     debug.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
     return wire.call(messages.ButtonAck())

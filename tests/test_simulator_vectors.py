@@ -3,32 +3,44 @@
 Each transcript is replayed step by step against a simulator process over UDP with
 unmodified trezorlib: host messages are sent with their recorded bytes, device
 replies must match in type and in the exact set of fields on the wire. Where the
-real device chose at random (word order, PIN matrix) the host's answer is computed
-from the simulator's own DebugLinkState, the way the recorder computed it.
+real device chose at random (word order, PIN matrix, matrix-input cells) the host's
+answer is computed from the simulator's own DebugLinkState, the way the recorder
+computed it.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mnemonic import Mnemonic
 from trezorlib import messages
 from trezorlib.client import AppManifest, get_client
 from trezorlib.mapping import DEFAULT_MAPPING
 from trezorlib.transport import get_transport
 
+from trezor_backup_sim import matrix
+
 from sim_helpers import (
     ABANDON24,
     HostPort,
     Simulator,
+    finish_matrix_dry_run,
     host_ports,
+    matrix_key_for,
+    matrix_label_covers,
+    press_matrix_key,
+    read_matrix_screen,
+    start_matrix_dry_run,
     start_scrambled_dry_run,
     start_simulator,
     type_requested_word,
+    wire_field_numbers,
     wire_fields,
 )
 
@@ -37,8 +49,10 @@ VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "model-on
 DEVICE_ID = "AE3C744E355C817510C0EABF"
 MNEMONIC12 = "alcohol woman abuse must during monitor noble actual mixed trade anger aisle"
 ZOO24 = " ".join(["zoo"] * 23 + ["vote"])
+ALL12 = " ".join(["all"] * 12)
 BAD_CHECKSUM24 = " ".join(["abandon"] * 24)
 RECORDED_PIN = "1234"
+ENGLISH = Mnemonic("english")
 # `recovery.c:202:` and the like: the debug build's prefix in front of Failure texts.
 _DEBUG_PREFIX = re.compile(r"^[\w.]+:\d+:")
 
@@ -119,6 +133,13 @@ class Replay:
             word = self.typed_words[position - 1] if position else self.state.recovery_fake_word
             assert word is not None
             payload = DEFAULT_MAPPING.encode(messages.WordAck(word=word))[1]
+        elif step["type"] == "WordAck" and "target_label" in derived:
+            # Matrix input: press wherever *our* screen shows what the recorder chose.
+            assert self.state is not None
+            screen = read_matrix_screen(self.state)
+            assert screen is not None
+            key = min(k for k, label in screen.keys.items() if label == derived["target_label"])
+            payload = DEFAULT_MAPPING.encode(messages.WordAck(word=key))[1]
         elif step["type"] == "PinMatrixAck" and "pin" in derived:
             assert self.state is not None and self.state.matrix is not None
             keys = "".join(str(self.state.matrix.index(d) + 1) for d in derived["pin"])
@@ -166,7 +187,9 @@ class Replay:
         assert isinstance(state, messages.DebugLinkState)
         self.state = state
         recorded = step["fields"]
-        if "recovery_word_pos" in recorded:
+        if "screen_matrix_by_digit" in step.get("derived", {}):
+            self._check_matrix_screen(state, step, where)
+        elif "recovery_word_pos" in recorded:
             position = state.recovery_word_pos or 0
             assert (position > 0) == (recorded["recovery_word_pos"] > 0), where
             assert (state.recovery_fake_word == "") == (recorded["recovery_fake_word"] == ""), where
@@ -176,6 +199,27 @@ class Replay:
             assert sorted(state.matrix or "") == list("123456789"), where
         if "reset_word" in recorded:
             assert state.reset_word == recorded["reset_word"], where
+
+    @staticmethod
+    def _check_matrix_screen(state: messages.DebugLinkState, step: Step, where: str) -> None:
+        """The same choices as the recorder read off the OLED; only their cells differ.
+
+        `recovery_fake_word` is not compared: in matrix mode the device leaves a stale
+        value from an earlier scrambled session there (the recorder's was "glow").
+        """
+        derived = step["derived"]
+        assert (state.recovery_word_pos or 0) == step["fields"]["recovery_word_pos"] == 0, where
+        screen = read_matrix_screen(state)
+        assert screen is not None, where
+        assert screen.request.name == derived["request_type"], where
+        assert (screen.word, screen.level) == (derived["word_index"], derived["level"]), where
+        recorded = list(derived["screen_matrix_by_digit"].values())
+        ours = list(screen.keys.values())
+        if screen.request == messages.WordRequestType.Matrix9:
+            assert sorted(ours) == sorted(recorded), where
+        else:
+            # 2x3: the middle column repeats the right one, so only the words compare.
+            assert set(ours) - {"-"} == set(recorded) - {"-"}, where
 
 
 @pytest.fixture
@@ -227,6 +271,8 @@ def test_features_transcripts(name: str, replay_factory: Any) -> None:
         ("dryrun-24-scrambled-wrong", ABANDON24, ZOO24, None),
         ("dryrun-24-scrambled-badchecksum", ABANDON24, BAD_CHECKSUM24, None),
         ("dryrun-12-scrambled-strict", MNEMONIC12, MNEMONIC12, None),
+        ("dryrun-12-matrix-correct", MNEMONIC12, MNEMONIC12, None),
+        ("dryrun-12-matrix-wrong", MNEMONIC12, ALL12, None),
         ("dryrun-24-pin", ABANDON24, ABANDON24, RECORDED_PIN),
         ("dryrun-cancel", ABANDON24, ABANDON24, None),
         ("busy-or-unexpected", ABANDON24, ABANDON24, None),
@@ -326,6 +372,135 @@ def test_cancel_outside_flow_and_during_dry_run(simulator: Simulator) -> None:
             assert failure.code == messages.FailureType.ActionCancelled
             assert failure.message == "Action cancelled by user"
             _start_dry_run(wire, debug)
+
+
+def _matrix_state(debug: HostPort) -> tuple[messages.DebugLinkState, bytes]:
+    """The DebugLinkState, decoded and as the payload that was on the wire."""
+    debug.send(messages.DebugLinkGetState())
+    wire_type, payload = debug.receive()
+    state = DEFAULT_MAPPING.decode(wire_type, payload)
+    assert isinstance(state, messages.DebugLinkState)
+    return state, payload
+
+
+_TOKENS_FIELD = 13  # DebugLinkState.tokens; the legacy firmware never sends it
+
+
+def test_every_wordlist_word_can_be_entered_on_matrix_screens() -> None:
+    """Reading the labels like a user leads to each of the 2048 words, one choice a screen."""
+    rng = random.Random(7)
+    for word in matrix.WORDLIST:
+        path: list[int] = []
+        for level in range(matrix.LEVELS):
+            screen = matrix.MatrixScreen.scramble(1, tuple(path), rng)
+            view = read_matrix_screen(messages.DebugLinkState(tokens=[screen.token]))
+            assert view is not None and view.level == level
+            covering = {
+                screen.selected(key)
+                for key, label in view.keys.items()
+                if matrix_label_covers(label, word, level)
+            }
+            assert len(covering) == 1, (word, level, view.keys)
+            path.append(screen.selected(matrix_key_for(view, word)))
+        assert screen.options[path[-1]].label == word
+
+
+def test_blank_matrix_cell_selects_the_first_choice() -> None:
+    """As on the device, a "-" cell is not refused: it picks the screen's first choice."""
+    screen = matrix.MatrixScreen.scramble(1, (0, 1), random.Random(1))  # AB-AC: 6 choices
+    assert len(screen.options) < 9
+    blanks = [key for key, label in zip("123456789", screen.labels, strict=True) if label == "-"]
+    assert len(blanks) == 9 - len(screen.options)
+    assert all(screen.selected(key) == 0 for key in blanks)
+
+
+def test_matrix_key_for_refuses_a_word_outside_the_wordlist() -> None:
+    """Matrix input cannot enter a word that is not in the wordlist."""
+    screen = matrix.MatrixScreen.scramble(1, (), random.Random(0))
+    view = read_matrix_screen(messages.DebugLinkState(tokens=[screen.token]))
+    assert view is not None
+    with pytest.raises(ValueError):
+        matrix_key_for(view, "1abc")
+
+
+@pytest.mark.parametrize(
+    ("word_count", "typed", "matches"),
+    [(12, MNEMONIC12, True), (18, None, False), (24, ZOO24, False)],
+)
+def test_matrix_dry_run_word_counts(word_count: int, typed: str | None, matches: bool) -> None:
+    """12, 18 and 24 words: four requests a word, then the result, under Strict."""
+    loaded = MNEMONIC12 if word_count == 12 else ABANDON24
+    typed = typed or ENGLISH.to_mnemonic(bytes(24))  # a valid 18-word seed
+    with start_simulator("one", "backed_up", mnemonic=loaded) as running:
+        with host_ports(running) as (wire, debug):
+            start_matrix_dry_run(wire, word_count)
+            requests = [messages.WordRequestType.Matrix9]
+            reply = press_matrix_key(wire, debug, typed)
+            while isinstance(reply, messages.WordRequest):
+                requests.append(reply.type)
+                reply = press_matrix_key(wire, debug, typed)
+            m9, m6 = messages.WordRequestType.Matrix9, messages.WordRequestType.Matrix6
+            assert requests == [m9, m9, m9, m6] * word_count
+            assert isinstance(reply, messages.ButtonRequest)
+            assert reply.code == messages.ButtonRequestType.Other
+            assert read_matrix_screen(_matrix_state(debug)[0]) is None
+            debug.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+            result = wire.call(messages.ButtonAck())
+            if matches:
+                assert isinstance(result, messages.Success)
+            else:
+                assert isinstance(result, messages.Failure)
+                assert result.message == (
+                    "The seed is valid but does not match the one in the device"
+                )
+
+
+def test_matrix_backspace_and_ignored_keys() -> None:
+    """Backspace undoes a step (or a whole word); other keys repeat the same screen."""
+    with start_simulator("one", "backed_up", mnemonic=MNEMONIC12) as running:
+        with host_ports(running) as (wire, debug):
+            start_matrix_dry_run(wire)
+            for _ in range(5):  # the whole first word, then the first step of the second
+                assert isinstance(press_matrix_key(wire, debug, MNEMONIC12), messages.WordRequest)
+            for ignored in ("x", "0", ""):
+                before, _ = _matrix_state(debug)
+                request = wire.call(messages.WordAck(word=ignored))
+                assert isinstance(request, messages.WordRequest)
+                assert request.type == messages.WordRequestType.Matrix9
+                assert _matrix_state(debug)[0].tokens == before.tokens  # not reshuffled
+            expected = [(2, 0), (1, 0)]  # back one step, then back to the previous word
+            for word, level in expected:
+                request = wire.call(messages.WordAck(word="\b"))
+                assert isinstance(request, messages.WordRequest)
+                screen = read_matrix_screen(_matrix_state(debug)[0])
+                assert screen is not None and (screen.word, screen.level) == (word, level)
+            result = finish_matrix_dry_run(wire, debug, MNEMONIC12)
+            assert isinstance(result, messages.Success)
+            assert result.message == "The seed is valid and matches the one in the device"
+
+
+def test_matrix_screen_only_while_entering(simulator: Simulator) -> None:
+    """DebugLinkState.tokens is absent outside matrix entry and gone after an abort."""
+    with host_ports(simulator) as (wire, debug):
+        assert _TOKENS_FIELD not in wire_field_numbers(_matrix_state(debug)[1])
+        start_scrambled_dry_run(wire)
+        assert _TOKENS_FIELD not in wire_field_numbers(_matrix_state(debug)[1])
+        for abort in (messages.Initialize(), messages.Cancel()):
+            start_matrix_dry_run(wire, 24)
+            assert _TOKENS_FIELD in wire_field_numbers(_matrix_state(debug)[1])
+            wire.call(abort)
+            assert _TOKENS_FIELD not in wire_field_numbers(_matrix_state(debug)[1])
+
+
+def test_reseeded_matrix_is_deterministic(simulator: Simulator) -> None:
+    """DebugLinkReseedRandom makes the scramble repeatable, as on the emulator."""
+    with host_ports(simulator) as (wire, debug):
+        screens = []
+        for _ in range(2):
+            debug.call(messages.DebugLinkReseedRandom(value=5))
+            start_matrix_dry_run(wire, 24)
+            screens.append(_matrix_state(debug)[0].tokens)
+        assert screens[0] == screens[1]
 
 
 def test_tiny_mode_drops_get_features(simulator: Simulator) -> None:

@@ -327,4 +327,7 @@ class Device:
             recovery_fake_word=debug.recovery_fake_word,
             recovery_word_pos=debug.recovery_word_pos,
             reset_word_pos=debug.reset_word_pos,
+            # Not sent by the legacy firmware: the simulator's stand-in for the
+            # matrix screen it cannot draw into `layout` (see matrix.py).
+            tokens=[debug.matrix_token] if debug.matrix_token is not None else [],
         )

@@ -1,7 +1,8 @@
 """Model One (legacy firmware 1.14) workflows as prompt generators.
 
 Order of checks, texts and codes follow `legacy/firmware/fsm_msg_common.h`,
-`recovery.c` and `reset.c`, and the recordings of the real firmware.
+`recovery.c` and `reset.c`, and the recordings of the real firmware. The matrix
+word entry of a dry run lives in `matrix.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 from mnemonic import Mnemonic
 from trezorlib import messages
 
+from . import matrix
 from .address import p2pkh_address
 from .prompts import ButtonPrompt, Flow, WordPrompt, failure, require_pin, success
 from .state import DebugState, Wallet
@@ -53,8 +55,9 @@ def dry_run(
     if word_count not in (12, 18, 24):
         return failure(_FT.DataError, "Invalid word count")
     if msg.input_method == messages.RecoveryDeviceInputMethod.Matrix:
-        # The firmware's 3x3 letter-range grids are not simulated (yet): say so.
-        return failure(_FT.ProcessError, "Matrix input is not simulated")
+        # Allowed under Strict: the words never reach the computer.
+        typed_words = yield from matrix.enter_words(word_count, rng, debug)
+        return (yield from _dry_run_result(" ".join(typed_words), wallet))
     if (
         word_count < _SCRAMBLED_REQUESTS
         and wallet.safety_checks == messages.SafetyCheckLevel.Strict
@@ -77,7 +80,11 @@ def dry_run(
             return failure(_FT.DataError, "Word not found in a wordlist")
         words[position - 1] = typed
 
-    candidate = " ".join(words)
+    return (yield from _dry_run_result(" ".join(words), wallet))
+
+
+def _dry_run_result(candidate: str, wallet: Wallet) -> Flow:
+    """recovery_done() of a dry run: compare, show the confirm-only result screen."""
     if not ENGLISH.check(candidate):
         result = failure(_FT.DataError, "Invalid seed, are words in correct order?")
     elif candidate == wallet.mnemonic:

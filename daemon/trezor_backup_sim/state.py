@@ -71,3 +71,5 @@ class DebugState:
     pin_matrix: str = ""
     reset_word: str = ""
     reset_word_pos: int = 0
+    # The matrix screen on display (JSON, see matrix.MatrixScreen.token), else None.
+    matrix_token: str | None = None
