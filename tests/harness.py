@@ -28,6 +28,7 @@ BUS_NAME = "io.github.TrezorBackupGuard"
 ROOT_PATH = "/io/github/TrezorBackupGuard"
 MANAGER = f"{BUS_NAME}.Manager1"
 DEVICE = f"{BUS_NAME}.Device1"
+AGENT = f"{BUS_NAME}.Agent1"
 EVENT_TIMEOUT = 20.0
 
 

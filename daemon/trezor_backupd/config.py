@@ -26,6 +26,8 @@ APP_DIR = "trezor-backup-guard"
 MAX_RECHECK_INTERVAL_DAYS = 3650
 MIN_EMULATOR_POLL_SECONDS = 1.0
 MAX_EMULATOR_POLL_SECONDS = 86400.0
+MIN_AGENT_TIMEOUT_SECONDS = 1.0
+MAX_AGENT_TIMEOUT_SECONDS = 3600.0
 
 _HOST_LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -45,6 +47,9 @@ class Config:
     emulators: tuple[str, ...] = ()
     emulator_poll_seconds: float = 10.0
     notifications: bool = True
+    # How long the daemon waits for the owner to answer a prompt (PIN, word) before it
+    # cancels the operation on the device.
+    agent_timeout_seconds: float = 300.0
 
 
 def config_path() -> Path:
@@ -84,7 +89,13 @@ def load_config(path: Path | None = None) -> Config:
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:
     defaults = Config()
-    known = {"recheck_interval_days", "emulators", "emulator_poll_seconds", "notifications"}
+    known = {
+        "recheck_interval_days",
+        "emulators",
+        "emulator_poll_seconds",
+        "notifications",
+        "agent_timeout_seconds",
+    }
     for key in sorted(data.keys() - known):
         log.warning("%s: unknown key %r ignored (written for a newer version?)", path, key)
 
@@ -102,19 +113,20 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     if "emulators" in data:
         emulators = _parse_emulators(path, data["emulators"])
 
-    poll = defaults.emulator_poll_seconds
-    if "emulator_poll_seconds" in data:
-        value = data["emulator_poll_seconds"]
-        if (
-            not (_is_int(value) or isinstance(value, float))
-            or not math.isfinite(value)
-            or not MIN_EMULATOR_POLL_SECONDS <= value <= MAX_EMULATOR_POLL_SECONDS
-        ):
-            raise ConfigError(
-                f"{path}: emulator_poll_seconds must be a number of seconds from "
-                f"{MIN_EMULATOR_POLL_SECONDS:g} to {MAX_EMULATOR_POLL_SECONDS:g}, not {value!r}"
-            )
-        poll = float(value)
+    poll = _seconds(
+        path,
+        data,
+        "emulator_poll_seconds",
+        defaults.emulator_poll_seconds,
+        (MIN_EMULATOR_POLL_SECONDS, MAX_EMULATOR_POLL_SECONDS),
+    )
+    agent_timeout = _seconds(
+        path,
+        data,
+        "agent_timeout_seconds",
+        defaults.agent_timeout_seconds,
+        (MIN_AGENT_TIMEOUT_SECONDS, MAX_AGENT_TIMEOUT_SECONDS),
+    )
 
     notifications = defaults.notifications
     if "notifications" in data:
@@ -128,7 +140,27 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
         emulators=emulators,
         emulator_poll_seconds=poll,
         notifications=notifications,
+        agent_timeout_seconds=agent_timeout,
     )
+
+
+def _seconds(
+    path: Path, data: dict[str, Any], key: str, default: float, bounds: tuple[float, float]
+) -> float:
+    """A duration key: a finite number of seconds within bounds."""
+    if key not in data:
+        return default
+    value = data[key]
+    low, high = bounds
+    if (
+        not (_is_int(value) or isinstance(value, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise ConfigError(
+            f"{path}: {key} must be a number of seconds from {low:g} to {high:g}, not {value!r}"
+        )
+    return float(value)
 
 
 def _parse_emulators(path: Path, value: object) -> tuple[str, ...]:

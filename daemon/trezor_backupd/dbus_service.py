@@ -21,7 +21,11 @@ from dbus_fast.annotations import (
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from . import __version__
+from .agents import AgentRegistry, current_caller
+from .device_ops import OperationResult, Progress
 from .device_tracker import TrackedDevice
+from .history import HistoryEvent
+from .operations import OperationKind, OperationManager, OperationRefused
 
 BUS_NAME = "io.github.TrezorBackupGuard"
 ROOT_PATH = "/io/github/TrezorBackupGuard"
@@ -31,6 +35,8 @@ DEVICE_INTERFACE = f"{BUS_NAME}.Device1"
 ERROR_PREFIX = f"{BUS_NAME}.Error"
 
 DeviceDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
+StageAndMessage = Annotated[list[str], DBusSignature("ss")]
+FinishedSignal = Annotated[list[str], DBusSignature("sss")]
 DeviceDictList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
 
 DEVICE_PROPERTY_SIGNATURES: dict[str, str] = {
@@ -47,6 +53,7 @@ DEVICE_PROPERTY_SIGNATURES: dict[str, str] = {
     "LastCheckTime": "t",
     "LastCheckResult": "s",
     "Transport": "s",
+    "Operation": "s",
 }
 """Every Device1 property and its D-Bus type; GetDevices uses the same keys."""
 
@@ -74,6 +81,7 @@ def device_property_values(device: TrackedDevice) -> dict[str, Any]:
         "LastCheckTime": int(last_check.when.timestamp()) if last_check else 0,
         "LastCheckResult": ("passed" if last_check.passed else "mismatch") if last_check else "",
         "Transport": device.transport_path,
+        "Operation": device.operation,
     }
 
 
@@ -85,12 +93,66 @@ def device_dict(device: TrackedDevice) -> dict[str, Variant]:
     }
 
 
+class OperationGate:
+    """Who may start and cancel operations, and how refusals become named errors."""
+
+    def __init__(self, operations: OperationManager, agents: AgentRegistry) -> None:
+        self.operations = operations
+        self.agents = agents
+
+    async def start(self, device_id: str, kind: OperationKind, word_count: int | None) -> None:
+        caller = current_caller.get()
+        await self.require_own_user(caller)
+        try:
+            self.operations.start(device_id, kind, word_count, caller)
+        except OperationRefused as refusal:
+            raise DBusError(f"{ERROR_PREFIX}.{refusal.reason.value}", refusal.message) from None
+
+    async def cancel(self, device_id: str) -> None:
+        await self.require_own_user(current_caller.get())
+        try:
+            self.operations.cancel(device_id)
+        except OperationRefused as refusal:
+            raise DBusError(f"{ERROR_PREFIX}.{refusal.reason.value}", refusal.message) from None
+
+    async def require_own_user(self, caller: str | None) -> None:
+        if not await self.agents.caller_is_own_user(caller):
+            raise DBusError(
+                f"{ERROR_PREFIX}.PermissionDenied",
+                "Only the user running trezor-backupd may do this.",
+            )
+
+
+def _word_count_option(options: dict[str, Variant]) -> int | None:
+    """StartCheck's options: only word_count (u), 12, 18 or 24."""
+    unknown = sorted(set(options) - {"word_count"})
+    if unknown:
+        raise DBusError(
+            ErrorType.INVALID_ARGS,
+            f"unknown option {unknown[0]!r}: StartCheck takes only word_count (u)",
+        )
+    if "word_count" not in options:
+        return None
+    value = options["word_count"]
+    if value.signature not in ("u", "q", "i", "y", "t", "x", "n") or value.value not in (
+        12,
+        18,
+        24,
+    ):
+        raise DBusError(
+            ErrorType.INVALID_ARGS, "word_count must be an unsigned integer: 12, 18 or 24"
+        )
+    return int(value.value)
+
+
 class DeviceObject(ServiceInterface):
     """io.github.TrezorBackupGuard.Device1 for one connected Trezor."""
 
-    def __init__(self, device: TrackedDevice) -> None:
+    def __init__(self, device: TrackedDevice, gate: OperationGate) -> None:
         super().__init__(DEVICE_INTERFACE)
         self._values = device_property_values(device)
+        self._id = device.id
+        self._gate = gate
 
     def update(self, device: TrackedDevice) -> None:
         """Take the device's new status and announce the properties that changed."""
@@ -152,8 +214,46 @@ class DeviceObject(ServiceInterface):
     def Transport(self) -> DBusStr:
         return str(self._values["Transport"])
 
+    @dbus_property(access=PropertyAccess.READ)
+    def Operation(self) -> DBusStr:
+        return str(self._values["Operation"])
+
+    @dbus_method()
+    async def StartCheck(self, options: DeviceDict) -> None:
+        await self._gate.start(self._id, OperationKind.CHECK, _word_count_option(options))
+
+    @dbus_method()
+    async def StartBackup(self, options: DeviceDict) -> None:
+        if options:
+            raise DBusError(
+                ErrorType.INVALID_ARGS,
+                f"unknown option {sorted(options)[0]!r}: StartBackup takes no options",
+            )
+        await self._gate.start(self._id, OperationKind.BACKUP, None)
+
+    @dbus_method()
+    async def Cancel(self) -> None:
+        await self._gate.cancel(self._id)
+
+    @dbus_signal()
+    def OperationProgress(self, progress: Progress) -> StageAndMessage:
+        return [progress.stage, progress.message]
+
+    @dbus_signal()
+    def OperationFinished(self, kind: str, result: OperationResult) -> FinishedSignal:
+        return [kind, result.outcome.value, result.message]
+
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_]{1,80}")
+
+
+def _check_device_id(device_id: str) -> None:
+    if not _DEVICE_ID.fullmatch(device_id):
+        raise DBusError(
+            ErrorType.INVALID_ARGS,
+            "device id must be 1 to 80 letters, digits or underscores, "
+            "as in the Id property; see GetDevices",
+        )
 
 
 class DeviceDirectory(Protocol):
@@ -164,12 +264,20 @@ class DeviceDirectory(Protocol):
     async def refresh(self) -> None: ...
 
 
+class HistorySource(Protocol):
+    def events(self, device_id: str) -> list[HistoryEvent]: ...
+
+
 class ManagerObject(ServiceInterface):
     """io.github.TrezorBackupGuard.Manager1: the device list, for the applet, CLI and scripts."""
 
-    def __init__(self, directory: DeviceDirectory) -> None:
+    def __init__(
+        self, directory: DeviceDirectory, history: HistorySource | None, gate: OperationGate
+    ) -> None:
         super().__init__(MANAGER_INTERFACE)
         self._directory = directory
+        self._history = history
+        self._gate = gate
 
     @dbus_property(access=PropertyAccess.READ)
     def Version(self) -> DBusStr:
@@ -181,12 +289,7 @@ class ManagerObject(ServiceInterface):
 
     @dbus_method()
     def GetDevice(self, device_id: DBusStr) -> DeviceDict:
-        if not _DEVICE_ID.fullmatch(device_id):
-            raise DBusError(
-                ErrorType.INVALID_ARGS,
-                "device id must be 1 to 80 letters, digits or underscores, "
-                "as in the Id property; see GetDevices",
-            )
+        _check_device_id(device_id)
         for device in self._directory.devices():
             if device.id == device_id:
                 return device_dict(device)
@@ -197,6 +300,34 @@ class ManagerObject(ServiceInterface):
     @dbus_method()
     async def Refresh(self) -> None:
         await self._directory.refresh()
+
+    @dbus_method()
+    def GetHistory(self, device_id: DBusStr) -> DeviceDictList:
+        _check_device_id(device_id)
+        if self._history is None:
+            return []
+        return [
+            {
+                "Kind": Variant("s", event.kind.value),
+                "Result": Variant("s", event.result),
+                "Time": Variant("t", int(event.when.timestamp())),
+                "Detail": Variant("s", event.detail),
+            }
+            for event in self._history.events(device_id)
+        ]
+
+    @dbus_method()
+    async def RegisterAgent(self, path: DBusObjectPath) -> None:
+        caller = current_caller.get()
+        await self._gate.require_own_user(caller)
+        assert caller is not None
+        self._gate.agents.register(caller, path)
+
+    @dbus_method()
+    def UnregisterAgent(self, path: DBusObjectPath) -> None:
+        caller = current_caller.get()
+        if caller is None or not self._gate.agents.unregister(caller, path):
+            raise DBusError(f"{ERROR_PREFIX}.NoAgent", f"no agent of yours is registered at {path}")
 
     @dbus_signal()
     def DeviceAdded(self, path: str) -> DBusObjectPath:
@@ -213,16 +344,22 @@ class BusPublisher:
     def __init__(self, bus: MessageBus) -> None:
         self._bus = bus
         self._manager: ManagerObject | None = None
+        self._gate: OperationGate | None = None
         self._objects: dict[str, DeviceObject] = {}
+        self._removal_after_operation: set[str] = set()
 
-    def export_manager(self, manager: ManagerObject) -> None:
+    def export_manager(self, manager: ManagerObject, gate: OperationGate) -> None:
         """Export the root object; device objects are announced through its signals."""
         self._bus.export(ROOT_PATH, manager)
         self._manager = manager
+        self._gate = gate
 
     def device_added(self, device: TrackedDevice) -> None:
+        if device.id in self._removal_after_operation:
+            self._unexport(device.id)
         path = device_object_path(device.id)
-        interface = DeviceObject(device)
+        assert self._gate is not None, "export_manager() comes first"
+        interface = DeviceObject(device, self._gate)
         self._objects[device.id] = interface
         self._bus.export(path, interface)
         if self._manager is not None:
@@ -232,8 +369,27 @@ class BusPublisher:
         self._objects[device.id].update(device)
 
     def device_removed(self, device: TrackedDevice) -> None:
-        path = device_object_path(device.id)
-        if self._objects.pop(device.id, None) is not None:
+        if device.operation and device.id in self._objects:
+            # Unplugged mid-operation: the object stays until OperationFinished
+            # (disconnected) has been said on it, so clients learn how it ended.
+            self._removal_after_operation.add(device.id)
+            return
+        self._unexport(device.id)
+
+    def _unexport(self, device_id: str) -> None:
+        self._removal_after_operation.discard(device_id)
+        if self._objects.pop(device_id, None) is not None:
+            path = device_object_path(device_id)
             self._bus.unexport(path)
             if self._manager is not None:
                 self._manager.DeviceRemoved(path)
+
+    def operation_progress(self, device_id: str, progress: Progress) -> None:
+        if (interface := self._objects.get(device_id)) is not None:
+            interface.OperationProgress(progress)
+
+    def operation_finished(self, device_id: str, kind: str, result: OperationResult) -> None:
+        if (interface := self._objects.get(device_id)) is not None:
+            interface.OperationFinished(kind, result)
+        if device_id in self._removal_after_operation:
+            self._unexport(device_id)

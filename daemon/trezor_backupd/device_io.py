@@ -13,6 +13,7 @@ silently aborts whatever runs on the device (a Cancel during a backup leaves it
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -119,6 +120,24 @@ def emulator_transport(endpoint: str) -> Transport | None:
     finally:
         transport.close()
     return transport if present else None
+
+
+def emulator_listening(endpoint: str) -> bool:
+    """Whether something still listens at a known emulator endpoint, without a packet.
+
+    On loopback, a UDP port we cannot bind is one a process holds. Any datagram would do
+    harm instead: the emulator replies to the last sender, so a probe in the middle of a
+    check would steal the device's next answer. Elsewhere we cannot tell, and assume yes.
+    """
+    host, _, port = endpoint.removeprefix(f"{UdpTransport.PATH_PREFIX}:").rpartition(":")
+    if host not in ("localhost", "127.0.0.1"):
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", int(port)))
+        except OSError:
+            return True
+    return False
 
 
 def read_features(transport: Transport) -> messages.Features:

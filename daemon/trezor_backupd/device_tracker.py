@@ -49,6 +49,8 @@ class TrackedDevice:
     id: str
     transport_path: str
     status: DeviceStatus
+    operation: str = ""
+    """"check" or "backup" while one runs on the device, else empty."""
 
 
 class DeviceListener(Protocol):
@@ -69,6 +71,7 @@ class _Entry:
     reader: asyncio.Task[None] | None = None
     features: messages.Features | None = None
     published: TrackedDevice | None = None
+    operation: str = ""
     read_once: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the latest requested read has produced a status (or the device left)."""
 
@@ -98,6 +101,8 @@ class DeviceTracker:
         self._expected_usb_paths: set[str] = set()
         self._due_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.on_operation_device_gone: Callable[[str], None] = lambda _device_id: None
+        """Told when a device with an operation running goes away (set by the operations)."""
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -140,10 +145,48 @@ class DeviceTracker:
     async def refresh(self) -> None:
         """Re-read every connected device now (the owner changed something elsewhere)."""
         for path, entry in self._entries.items():
-            if entry.reader is None:
+            if entry.reader is None and not entry.operation:
                 entry.read_once = asyncio.Event()
                 entry.reader = self._spawn(self._read(path, entry))
         await self.settle()
+
+    def begin_operation(self, device_id: str, kind: str) -> Transport:
+        """Hand the device's transport to an operation; no status read touches it meanwhile.
+
+        Reading during an operation would be worse than useless: a device waiting for a
+        button drops the request, and an emulator would send its next reply to us.
+        """
+        path, entry = self._entry_of(device_id)
+        if entry.reader is not None:
+            entry.reader.cancel()
+            entry.reader = None
+        entry.operation = kind
+        assert entry.published is not None
+        self._publish(path, entry, entry.published.status)
+        return entry.transport
+
+    def end_operation(self, device_id: str) -> None:
+        """The operation is over: read the device again (its backup state may have changed)."""
+        found = next(
+            (
+                (p, e)
+                for p, e in self._entries.items()
+                if e.published and e.published.id == device_id
+            ),
+            None,
+        )
+        if found is None:
+            return  # unplugged meanwhile
+        path, entry = found
+        entry.operation = ""
+        entry.read_once = asyncio.Event()
+        entry.reader = self._spawn(self._read(path, entry))
+
+    def _entry_of(self, device_id: str) -> tuple[str, _Entry]:
+        for path, entry in self._entries.items():
+            if entry.published is not None and entry.published.id == device_id:
+                return path, entry
+        raise KeyError(device_id)
 
     async def poll_emulators(self) -> None:
         """Look for configured emulators now and then; only runs when some are configured."""
@@ -164,7 +207,8 @@ class DeviceTracker:
         async with self._scan_lock:
             self._pending_scan = None
             try:
-                present = await asyncio.to_thread(self._discover)
+                known = {path: entry.transport for path, entry in self._entries.items()}
+                present = await asyncio.to_thread(self._discover, known)
                 self._apply_scan(present)
             except Exception:
                 LOG.exception("Rescanning for Trezors failed")
@@ -174,9 +218,15 @@ class DeviceTracker:
         if missing:
             self._spawn(self._rescan_for_missing(missing))
 
-    def _discover(self) -> dict[str, Transport]:
+    def _discover(self, known: dict[str, Transport]) -> dict[str, Transport]:
         transports = device_io.usb_transports()
         for endpoint in self._config.emulators:
+            if endpoint in known:
+                # Known emulators are only checked for still listening: a probe would make
+                # the emulator send its next reply to us instead of to whoever talks to it.
+                if device_io.emulator_listening(endpoint):
+                    transports.append(known[endpoint])
+                continue
             emulator = device_io.emulator_transport(endpoint)
             if emulator is not None:
                 transports.append(emulator)
@@ -208,6 +258,8 @@ class DeviceTracker:
         entry.read_once.set()
         if entry.reader is not None and entry.reader is not asyncio.current_task():
             entry.reader.cancel()
+        if entry.operation and entry.published is not None:
+            self.on_operation_device_gone(entry.published.id)
         if entry.published is not None:
             LOG.info("Trezor %s was disconnected", entry.published.id)
             self._listener.device_removed(entry.published)
@@ -269,7 +321,7 @@ class DeviceTracker:
         return status_from_features(features, verdict, self._clock(), self._config.recheck_interval)
 
     def _publish(self, path: str, entry: _Entry, status: DeviceStatus) -> None:
-        device = TrackedDevice(self._device_id(entry.features, path), path, status)
+        device = TrackedDevice(self._device_id(entry.features, path), path, status, entry.operation)
         previous = entry.published
         if previous == device:
             entry.read_once.set()

@@ -20,10 +20,18 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
 from . import __version__
+from .agents import AgentRegistry
 from .config import Config, ConfigError, load_config, parse_emulator_endpoint, state_dir
-from .dbus_service import BUS_NAME, BusPublisher, ManagerObject
+from .dbus_service import (
+    BUS_NAME,
+    BusPublisher,
+    ManagerObject,
+    OperationGate,
+    device_object_path,
+)
 from .device_tracker import DeviceTracker
 from .history import HistoryStore, HistoryUnavailable
+from .operations import OperationManager
 from .udev_watch import UdevWatcher
 
 LOG = logging.getLogger("trezor_backupd")
@@ -129,7 +137,11 @@ async def serve(config: Config) -> int:
     try:
         publisher = BusPublisher(bus)
         tracker = DeviceTracker(config, history, publisher)
-        publisher.export_manager(ManagerObject(tracker))
+        agents = AgentRegistry(bus, config.agent_timeout_seconds, device_object_path)
+        await agents.start()
+        operations = OperationManager(tracker, history, agents, publisher)
+        gate = OperationGate(operations, agents)
+        publisher.export_manager(ManagerObject(tracker, history, gate), gate)
 
         watcher = UdevWatcher(tracker.usb_event)
         for event in watcher.start(loop):
@@ -155,6 +167,7 @@ async def serve(config: Config) -> int:
             LOG.error("Lost the session bus; exiting")
             return 1
         LOG.info("Stopping")
+        await operations.close()
         for task in (poller, coldplug, disconnected):
             if task is not None:
                 task.cancel()

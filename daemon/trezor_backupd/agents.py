@@ -1,0 +1,166 @@
+"""Agents on the bus: clients that answer the device's questions for the host (BlueZ style).
+
+An agent is an object implementing io.github.TrezorBackupGuard.Agent1 on some client's
+connection. The registry remembers them per connection, forgets a connection's agents when it
+leaves the bus, accepts them only from the daemon's own uid, and makes each one look like a
+plain HostAgent to the operations (which know nothing of D-Bus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+DevicePathOf = Callable[[str], str]
+
+AGENT_INTERFACE = "io.github.TrezorBackupGuard.Agent1"
+DBUS_NAME = "org.freedesktop.DBus"
+
+current_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_caller", default=None
+)
+"""The unique bus name of the client whose method call is being handled.
+
+dbus-fast does not hand the sender to service methods, so a message handler that runs just
+before dispatch records it here; async methods see it too (tasks copy the context)."""
+
+
+class AgentCallFailed(Exception):
+    """The agent answered with an error, timed out or left. Carries no answer text."""
+
+
+@dataclass(frozen=True)
+class BusAgent:
+    """One registered agent; calls its methods on the owner's connection."""
+
+    bus: MessageBus
+    owner: str
+    path: str
+    timeout: float
+    device_path_of: DevicePathOf
+
+    async def _call(self, member: str, signature: str, body: list[Any]) -> Any:
+        message = Message(
+            destination=self.owner,
+            path=self.path,
+            interface=AGENT_INTERFACE,
+            member=member,
+            signature=signature,
+            body=body,
+        )
+        try:
+            reply = await asyncio.wait_for(self.bus.call(message), self.timeout)
+        except TimeoutError:
+            raise AgentCallFailed(f"{member}: no answer within {self.timeout:.0f} s") from None
+        if reply is None or reply.message_type is MessageType.ERROR:
+            name = reply.error_name if reply is not None else "no reply"
+            raise AgentCallFailed(f"{member}: {name}")
+        return reply.body[0] if reply.body else None
+
+    async def request_pin(self, device_id: str, kind: str) -> str:
+        answer = await self._call("RequestPin", "os", [self.device_path_of(device_id), kind])
+        return _expect(answer, str, "RequestPin")
+
+    async def request_word(self, device_id: str, kind: str) -> str:
+        answer = await self._call("RequestWord", "os", [self.device_path_of(device_id), kind])
+        return _expect(answer, str, "RequestWord")
+
+    async def request_word_count(self, device_id: str) -> int:
+        answer = await self._call("RequestWordCount", "o", [self.device_path_of(device_id)])
+        return _expect(answer, int, "RequestWordCount")
+
+    async def cancel(self, device_id: str) -> None:
+        await self._call("Cancel", "o", [self.device_path_of(device_id)])
+
+
+def _expect(answer: Any, kind: type[T], member: str) -> T:
+    if not isinstance(answer, kind):
+        raise AgentCallFailed(f"{member}: the agent answered with the wrong type")
+    return answer
+
+
+class AgentRegistry:
+    """Agents per client connection; an AgentDirectory for the operations."""
+
+    def __init__(self, bus: MessageBus, timeout: float, device_path_of: DevicePathOf) -> None:
+        self._bus = bus
+        self._timeout = timeout
+        self._device_path_of = device_path_of
+        self._agents: list[BusAgent] = []  # most recent last
+
+    async def start(self) -> None:
+        """Follow clients leaving the bus and record each method call's sender."""
+        self._bus.add_message_handler(self._on_message)
+        await self._bus_call(
+            "AddMatch",
+            "s",
+            [f"type='signal',sender='{DBUS_NAME}',member='NameOwnerChanged',arg2=''"],
+        )
+
+    def _on_message(self, message: Message) -> None:
+        if message.message_type is MessageType.METHOD_CALL:
+            current_caller.set(message.sender)
+        elif (
+            message.message_type is MessageType.SIGNAL
+            and message.member == "NameOwnerChanged"
+            and message.sender == DBUS_NAME
+        ):
+            name, _old, new = message.body
+            if not new:
+                self._forget_owner(name)
+
+    def _forget_owner(self, owner: str) -> None:
+        before = len(self._agents)
+        self._agents = [agent for agent in self._agents if agent.owner != owner]
+        if len(self._agents) != before:
+            LOG.info("The agent of %s left the bus", owner)
+
+    async def caller_is_own_user(self, caller: str | None) -> bool:
+        """Only the daemon's own user may register agents and start operations."""
+        if caller is None:
+            return False
+        try:
+            uid = await self._bus_call("GetConnectionUnixUser", "s", [caller])
+        except AgentCallFailed:
+            return False
+        return bool(uid == os.getuid())
+
+    def register(self, owner: str, path: str) -> None:
+        self._agents = [a for a in self._agents if (a.owner, a.path) != (owner, path)]
+        self._agents.append(BusAgent(self._bus, owner, path, self._timeout, self._device_path_of))
+        LOG.info("Agent registered by %s", owner)
+
+    def unregister(self, owner: str, path: str) -> bool:
+        before = len(self._agents)
+        self._agents = [a for a in self._agents if (a.owner, a.path) != (owner, path)]
+        return len(self._agents) != before
+
+    def agent_for(self, caller: str | None) -> BusAgent | None:
+        own = [agent for agent in self._agents if agent.owner == caller]
+        candidates = own or self._agents
+        return candidates[-1] if candidates else None
+
+    async def _bus_call(self, member: str, signature: str, body: list[Any]) -> Any:
+        reply = await self._bus.call(
+            Message(
+                destination=DBUS_NAME,
+                path="/org/freedesktop/DBus",
+                interface=DBUS_NAME,
+                member=member,
+                signature=signature,
+                body=body,
+            )
+        )
+        if reply is None or reply.message_type is MessageType.ERROR:
+            raise AgentCallFailed(f"{member} failed")
+        return reply.body[0] if reply.body else None

@@ -1,0 +1,310 @@
+"""Device operations the owner asks for: the dry-run check and creating the backup.
+
+Blocking trezorlib workflows, run on a worker thread from start to end, with the device held
+only for that long. Like trezorlib's own `_recover()`, host input arrives through a
+callback interface (HostInput), so the same workflow serves a D-Bus agent, a test or anything
+else; this module knows nothing of D-Bus.
+
+Seed safety: what HostInput returns (words, PIN positions, matrix digits) is handed to
+trezorlib for the device and dropped. It is never logged, kept, or put in a result or an
+exception message; results carry only the device's own texts and our sentences.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+from trezorlib import device, exceptions, mapping, messages, protocol_v1
+from trezorlib.client import AppManifest, Session, get_client
+from trezorlib.transport import Transport, TransportException
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+AnySession = Session[Any, Any]
+
+_recover: Callable[..., None] = device.recover
+"""trezorlib's workflow decorator hides the signature from mypy; this is the same function."""
+
+APP_NAME = "Trezor Backup Guard"
+LEGACY_MODEL = "1"
+
+
+class HostInput(Protocol):
+    """Answers the device's questions for the host (a Model One asks the computer)."""
+
+    def pin(self, kind: str) -> str:
+        """The PIN as matrix positions; kind is "current"."""
+        ...
+
+    def word(self, kind: str) -> str:
+        """A BIP-39 word ("plain") or a matrix position ("matrix9", "matrix6")."""
+        ...
+
+    def word_count(self) -> int:
+        """How many words the written backup has: 12, 18 or 24."""
+        ...
+
+
+class HostCancelled(exceptions.Cancelled):
+    """The host gave no answer (the owner cancelled, the agent failed or left)."""
+
+
+class Outcome(StrEnum):
+    """How an operation ended; the API's result strings."""
+
+    PASSED = "passed"
+    MISMATCH = "mismatch"
+    INVALID_WORDS = "invalid_words"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    DISCONNECTED = "disconnected"
+    REFUSED = "refused"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    outcome: Outcome
+    message: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of a running operation, for the owner to follow."""
+
+    stage: str
+    message: str
+
+
+_FIRMWARE_PREFIX = re.compile(r"^[\w.]+:\d+:")
+"""Debug firmware puts `recovery.c:202:` in front of Failure texts; release firmware does not."""
+
+_CHECK_FAILURES: list[tuple[str, Outcome, str]] = [
+    (
+        "does not match",
+        Outcome.MISMATCH,
+        "The words you entered are a valid seed, but not the one in this Trezor: your written "
+        "backup does not restore this wallet. Do not send funds to it.",
+    ),
+    (
+        "Invalid seed",
+        Outcome.INVALID_WORDS,
+        "The words you entered do not form a valid seed (the checksum is wrong): a word is "
+        "missing, wrong or out of order. Check your written backup and try again.",
+    ),
+    (
+        "not found in a wordlist",
+        Outcome.INVALID_WORDS,
+        "A word you entered is not in the BIP-39 word list. Check your written backup.",
+    ),
+]
+
+
+class DeviceOperation:
+    """One check or backup on one device. Cancel and disconnect may come from any thread."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        host: HostInput,
+        on_progress: Callable[[Progress], None],
+    ) -> None:
+        self._transport = transport
+        self._host = host
+        self._on_progress = on_progress
+        self._lock = threading.Lock()
+        self._cancel_requested = False
+        self._disconnected = False
+        self._waiting_for_host = False
+        self._words_seen = 0
+
+    # ---- control from other threads ------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Ask the device to abandon the operation (it answers ActionCancelled)."""
+        with self._lock:
+            self._cancel_requested = True
+            if self._waiting_for_host:
+                return  # the host-input bridge sees the flag and raises HostCancelled
+        try:
+            protocol_v1.write(self._transport, *mapping.DEFAULT_MAPPING.encode(messages.Cancel()))
+        except Exception as error:  # the device may already be gone
+            LOG.info("Could not send Cancel: %s", type(error).__name__)
+
+    def disconnect(self) -> None:
+        """The device was unplugged: stop waiting for it."""
+        with self._lock:
+            self._disconnected = True
+        self._transport.close()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested
+
+    # ---- the workflows (worker thread) ---------------------------------------------------
+
+    def check(self, word_count: int | None) -> OperationResult:
+        """A dry-run recovery: the device compares the typed seed with its own."""
+        return self._run(lambda session: self._check(session, word_count), check=True)
+
+    def backup(self) -> OperationResult:
+        """BackupDevice: the device shows the words for the owner to write down."""
+
+        def run(session: AnySession) -> OperationResult:
+            self._on_progress(Progress("started", "Follow the instructions on your Trezor."))
+            device.backup(session)
+            return OperationResult(
+                Outcome.COMPLETED,
+                "The backup is created. Now check it: a dry-run check proves the words you "
+                "wrote restore this wallet.",
+            )
+
+        return self._run(run, check=False)
+
+    def _check(self, session: AnySession, word_count: int | None) -> OperationResult:
+        legacy = session.features.model == LEGACY_MODEL
+        if legacy:
+            count = word_count or self._ask(self._host.word_count)
+            if count not in (12, 18, 24):
+                return OperationResult(Outcome.ERROR, "The word count must be 12, 18 or 24.")
+            # 12 and 18 words need the matrix input: the firmware's strict safety checks
+            # refuse scrambled words for them, and we never relax safety checks.
+            method = (
+                messages.RecoveryDeviceInputMethod.ScrambledWords
+                if count == 24
+                else messages.RecoveryDeviceInputMethod.Matrix
+            )
+            self._on_progress(
+                Progress("started", f"Checking a {count}-word backup: follow your Trezor.")
+            )
+            _recover(
+                session,
+                word_count=count,
+                input_method=method,
+                input_callback=self._word,
+                type=messages.RecoveryType.DryRun,
+            )
+        else:
+            self._on_progress(Progress("started", "Enter the words of your backup on your Trezor."))
+            _recover(session, type=messages.RecoveryType.DryRun)
+        return OperationResult(
+            Outcome.PASSED,
+            "Your written backup is correct: it restores this wallet.",
+        )
+
+    def _run(
+        self, workflow: Callable[[AnySession], OperationResult], check: bool
+    ) -> OperationResult:
+        app = AppManifest(APP_NAME, button_callback=self._button, pin_callback=self._pin)
+        try:
+            with self._transport:
+                client = get_client(app, self._transport)
+                session = client.get_session(passphrase=None)
+                return workflow(session)
+        except exceptions.Cancelled:
+            return self._ended_early()
+        except exceptions.PinException:
+            return OperationResult(
+                Outcome.REFUSED, "The PIN was not accepted: the Trezor refused the operation."
+            )
+        except exceptions.TrezorFailure as failure:
+            return self._failure(failure, check)
+        except (TransportException, OSError):
+            # The link broke mid-operation: the device was unplugged or its emulator ended.
+            self._disconnected = True
+            return self._ended_early()
+        except Exception as error:  # any I/O error ends the operation
+            if self._disconnected:
+                return self._ended_early()
+            LOG.warning("Operation failed: %s", type(error).__name__)
+            return OperationResult(Outcome.ERROR, f"The operation failed ({type(error).__name__}).")
+
+    def _ended_early(self) -> OperationResult:
+        if self._disconnected:
+            return OperationResult(
+                Outcome.DISCONNECTED, "The Trezor was disconnected before the operation ended."
+            )
+        return OperationResult(Outcome.CANCELLED, "The operation was cancelled.")
+
+    def _failure(self, failure: exceptions.TrezorFailure, check: bool) -> OperationResult:
+        text = _FIRMWARE_PREFIX.sub("", failure.message or "").strip()
+        if check:
+            for needle, outcome, sentence in _CHECK_FAILURES:
+                if needle in text:
+                    return OperationResult(outcome, sentence)
+        reason = text or (failure.code.name if failure.code is not None else "no reason given")
+        return OperationResult(Outcome.REFUSED, f"The Trezor refused: {reason}")
+
+    # ---- callbacks from trezorlib (worker thread) ----------------------------------------
+
+    def _ask(self, question: Callable[[], T]) -> T:
+        """Ask the host, unless a cancel came first; a cancel during the question wins."""
+        with self._lock:
+            if self._cancel_requested or self._disconnected:
+                raise HostCancelled
+            self._waiting_for_host = True
+        try:
+            answer = question()
+        finally:
+            with self._lock:
+                self._waiting_for_host = False
+        if self._cancel_requested or self._disconnected:
+            raise HostCancelled
+        return answer
+
+    def _pin(self, request: messages.PinMatrixRequest) -> str:
+        self._on_progress(
+            Progress("pin", "Enter your PIN on the computer, using the matrix your Trezor shows.")
+        )
+        return self._ask(lambda: self._host.pin("current"))
+
+    def _word(self, kind: messages.WordRequestType) -> str:
+        self._words_seen += 1
+        self._on_progress(
+            Progress(
+                "word_entry",
+                "Type the word your Trezor asks for on the computer "
+                f"(request {self._words_seen}; the order is scrambled on purpose).",
+            )
+        )
+        return self._ask(lambda: self._host.word(kind.name.lower()))
+
+    def _button(self, request: messages.ButtonRequest) -> None:
+        self._on_progress(self._button_progress(request.code))
+
+    def _button_progress(self, code: messages.ButtonRequestType | None) -> Progress:
+        """Turn a ButtonRequest into a sentence the owner can act on."""
+        kind = messages.ButtonRequestType
+        if code == kind.ConfirmWord:
+            self._words_seen += 1
+            return Progress(
+                "show_words",
+                f"Write down word {self._words_seen} your Trezor shows, in order, "
+                "then confirm on the device.",
+            )
+        if code == kind.MnemonicInput:
+            self._words_seen += 1
+            return Progress(
+                "enter_word", f"Enter word {self._words_seen} of your backup on your Trezor."
+            )
+        if code == kind.MnemonicWordCount:
+            return Progress(
+                "word_count", "Select the number of words of your backup on your Trezor."
+            )
+        if code == kind.PinEntry:
+            return Progress("pin", "Enter your PIN on your Trezor.")
+        if code == kind.ProtectCall:
+            return Progress("confirm", "Confirm on your Trezor that you want to continue.")
+        if code == kind.RecoveryHomepage:
+            return Progress("confirm", "Confirm on your Trezor to start entering your words.")
+        if code in (kind.Other, kind.Success, kind.Warning):
+            return Progress("result", "Read the result on your Trezor and confirm it there.")
+        return Progress(
+            "confirm", "The Trezor is asking you to confirm something: look at its screen."
+        )

@@ -1,0 +1,269 @@
+"""Running checks and backups: one operation per device, any number of devices at once.
+
+Sits between the bus and the device: it decides whether an operation may start (the device's
+state, an agent to answer for the host, nothing else running), runs the blocking workflow of
+device_ops on a worker thread, bridges the device's questions to the agent on the event loop,
+records the outcome in the history and has the device re-read. It knows nothing of D-Bus: the
+agent is reached through the HostAgent protocol, and outcomes go out through a listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+from .device_ops import DeviceOperation, HostCancelled, OperationResult, Outcome, Progress
+from .device_tracker import DeviceTracker
+from .history import EventKind, HistoryStore, HistoryUnavailable
+from .status import BackupState
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CHECKABLE_STATES = frozenset(
+    {BackupState.UNVERIFIED, BackupState.VERIFIED, BackupState.CHECK_FAILED, BackupState.CHECK_DUE}
+)
+
+_NOT_CHECKABLE = {
+    BackupState.NOT_INITIALIZED: "This Trezor has no wallet yet: there is nothing to check.",
+    BackupState.NO_BACKUP: "This Trezor was set up without a backup (seedless): there are no "
+    "words to check.",
+    BackupState.BACKUP_REQUIRED: "This Trezor has not been backed up yet: create the backup "
+    "first, then check it.",
+    BackupState.BACKUP_FAILED: "This Trezor's backup failed and cannot be repeated: there are no "
+    "complete words to check. Move your funds to a new wallet.",
+}
+
+
+class OperationKind(StrEnum):
+    CHECK = "check"
+    BACKUP = "backup"
+
+
+class Refusal(StrEnum):
+    """Why an operation cannot start or be cancelled; the bus maps each to a named error."""
+
+    NO_SUCH_DEVICE = "NoSuchDevice"
+    BUSY = "Busy"
+    NO_AGENT = "NoAgent"
+    NOT_POSSIBLE = "NotPossible"
+    NO_OPERATION = "NoOperation"
+
+
+class OperationRefused(Exception):
+    """An operation request that cannot be honoured, with a sentence for the owner."""
+
+    def __init__(self, reason: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class HostAgent(Protocol):
+    """Whoever answers the device's questions for the host (the applet, the CLI)."""
+
+    async def request_pin(self, device_id: str, kind: str) -> str: ...
+
+    async def request_word(self, device_id: str, kind: str) -> str: ...
+
+    async def request_word_count(self, device_id: str) -> int: ...
+
+    async def cancel(self, device_id: str) -> None: ...
+
+
+class AgentDirectory(Protocol):
+    def agent_for(self, caller: str | None) -> HostAgent | None:
+        """The caller's own agent, else the most recently registered one."""
+        ...
+
+
+class OperationListener(Protocol):
+    def operation_progress(self, device_id: str, progress: Progress) -> None: ...
+
+    def operation_finished(self, device_id: str, kind: str, result: OperationResult) -> None: ...
+
+
+class _AgentBridge:
+    """HostInput for the worker thread: each question is an agent call on the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, agent: HostAgent, device_id: str) -> None:
+        self._loop = loop
+        self._agent = agent
+        self._device_id = device_id
+        self._pending: concurrent.futures.Future[Any] | None = None
+        self._aborted = False
+
+    def _ask(self, question: Coroutine[Any, Any, T]) -> T:
+        if self._aborted:
+            question.close()
+            raise HostCancelled
+        future = asyncio.run_coroutine_threadsafe(question, self._loop)
+        self._pending = future
+        try:
+            return future.result()
+        except BaseException:
+            # An error from the agent, a cancel, the agent leaving the bus: all cancel the
+            # operation. The agent's own error text is not kept: it could echo an answer.
+            raise HostCancelled from None
+        finally:
+            self._pending = None
+
+    def abort(self) -> None:
+        """Unblock a question in progress (cancel, unplug); later questions fail at once."""
+        self._aborted = True
+        if self._pending is not None:
+            self._loop.call_soon_threadsafe(self._pending.cancel)
+
+    def pin(self, kind: str) -> str:
+        return self._ask(self._agent.request_pin(self._device_id, kind))
+
+    def word(self, kind: str) -> str:
+        return self._ask(self._agent.request_word(self._device_id, kind))
+
+    def word_count(self) -> int:
+        return self._ask(self._agent.request_word_count(self._device_id))
+
+
+@dataclass
+class _Running:
+    kind: OperationKind
+    agent: HostAgent
+    bridge: _AgentBridge
+    operation: DeviceOperation
+    task: asyncio.Task[None] | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class OperationManager:
+    """Starts, cancels and finishes operations; one per device at a time."""
+
+    def __init__(
+        self,
+        tracker: DeviceTracker,
+        history: HistoryStore | None,
+        agents: AgentDirectory,
+        listener: OperationListener,
+    ) -> None:
+        self._tracker = tracker
+        self._history = history
+        self._agents = agents
+        self._listener = listener
+        self._running: dict[str, _Running] = {}
+        tracker.on_operation_device_gone = self._device_gone
+
+    def start(
+        self, device_id: str, kind: OperationKind, word_count: int | None, caller: str | None
+    ) -> None:
+        """Start an operation and return at once; raises OperationRefused when it cannot."""
+        device = self._tracker.device(device_id)
+        if device is None:
+            raise OperationRefused(Refusal.NO_SUCH_DEVICE, f"No Trezor {device_id} is connected.")
+        if device_id in self._running:
+            raise OperationRefused(
+                Refusal.BUSY, f"A {self._running[device_id].kind} is already running on it."
+            )
+        _require_state(kind, device.status.state)
+        agent = self._agents.agent_for(caller)
+        if agent is None:
+            raise OperationRefused(
+                Refusal.NO_AGENT,
+                "No agent is registered to answer the Trezor's questions: start the tray "
+                "applet or use trezor-backupctl.",
+            )
+        transport = self._tracker.begin_operation(device_id, kind.value)
+        loop = asyncio.get_running_loop()
+        bridge = _AgentBridge(loop, agent, device_id)
+
+        def progress(step: Progress) -> None:
+            loop.call_soon_threadsafe(self._listener.operation_progress, device_id, step)
+
+        running = _Running(kind, agent, bridge, DeviceOperation(transport, bridge, progress))
+        self._running[device_id] = running
+        running.task = loop.create_task(self._run(device_id, running, word_count))
+        LOG.info("Started a %s on Trezor %s", kind, device_id)
+
+    def cancel(self, device_id: str) -> None:
+        """Cancel the running operation on the device."""
+        running = self._running.get(device_id)
+        if running is None:
+            raise OperationRefused(Refusal.NO_OPERATION, "Nothing is running on this Trezor.")
+        LOG.info("Cancelling the %s on Trezor %s", running.kind, device_id)
+        running.bridge.abort()
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, running.operation.cancel)
+
+    async def close(self) -> None:
+        """The daemon is stopping: end every operation and wait for them.
+
+        A check is cancelled on the device. A backup is only let go of: cancelling it would
+        leave the device `backup_failed` for good.
+        """
+        for device_id, running in list(self._running.items()):
+            if running.kind is OperationKind.CHECK:
+                self.cancel(device_id)
+            else:
+                self._device_gone(device_id)
+        for running in list(self._running.values()):
+            await running.ended.wait()
+
+    def _device_gone(self, device_id: str) -> None:
+        running = self._running.get(device_id)
+        if running is not None:
+            LOG.info("Trezor %s was unplugged during a %s", device_id, running.kind)
+            running.bridge.abort()
+            running.operation.disconnect()
+
+    async def _run(self, device_id: str, running: _Running, word_count: int | None) -> None:
+        operation = running.operation
+        try:
+            if running.kind is OperationKind.CHECK:
+                result = await asyncio.to_thread(operation.check, word_count)
+            else:
+                result = await asyncio.to_thread(operation.backup)
+        except Exception:
+            LOG.exception("The %s on Trezor %s crashed", running.kind, device_id)
+            result = OperationResult(Outcome.ERROR, "The operation failed unexpectedly.")
+        LOG.info("The %s on Trezor %s ended: %s", running.kind, device_id, result.outcome)
+        self._record(device_id, running.kind, result)
+        del self._running[device_id]
+        self._tracker.end_operation(device_id)
+        if result.outcome not in (Outcome.PASSED, Outcome.MISMATCH, Outcome.COMPLETED):
+            await self._tell_agent_it_ended(running.agent, device_id)
+        self._listener.operation_finished(device_id, running.kind.value, result)
+        running.ended.set()
+
+    def _record(self, device_id: str, kind: OperationKind, result: OperationResult) -> None:
+        if self._history is None:
+            return
+        event = EventKind.CHECK if kind is OperationKind.CHECK else EventKind.BACKUP
+        try:
+            self._history.record(device_id, event, result.outcome.value, datetime.now(UTC))
+        except HistoryUnavailable as error:
+            LOG.error("Could not record the %s in the history: %s", kind, error)
+
+    @staticmethod
+    async def _tell_agent_it_ended(agent: HostAgent, device_id: str) -> None:
+        try:
+            await agent.cancel(device_id)
+        except Exception as error:  # the agent may have left; it only closes its prompt
+            LOG.debug("Agent did not take Cancel: %s", type(error).__name__)
+
+
+def _require_state(kind: OperationKind, state: BackupState) -> None:
+    if kind is OperationKind.CHECK and state not in CHECKABLE_STATES:
+        reason = _NOT_CHECKABLE.get(
+            state, f"The Trezor cannot be checked now (it is {state.value})."
+        )
+        raise OperationRefused(Refusal.NOT_POSSIBLE, reason)
+    if kind is OperationKind.BACKUP and state is not BackupState.BACKUP_REQUIRED:
+        raise OperationRefused(
+            Refusal.NOT_POSSIBLE,
+            f"The Trezor does not need a backup now (it is {state.value}); a backup can only "
+            "be created once, right after the wallet is set up.",
+        )

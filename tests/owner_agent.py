@@ -1,0 +1,192 @@
+"""A scripted Trezor owner for the end-to-end tests, run as its own process.
+
+It registers as the daemon's agent and does what a person would: reads the simulated
+Trezor's screen over DebugLink, answers the computer's questions (PIN positions, words,
+word count) and presses or types on the device when the daemon says the device asks.
+It prints one JSON line per step (stages and results only, never a word or a PIN) and
+exits when the operation ends.
+
+    python owner_agent.py DEVICE_ID DEBUG_PORT check|backup [--typed WORDS] [--pin PIN]
+        [--words N] [--cancel-at STAGE] [--hold-at STAGE] [--refuse-at METHOD]
+        [--vanish-at METHOD]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from dbus_fast import BusType, DBusError, Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt32
+from dbus_fast.service import ServiceInterface, dbus_method
+from trezorlib import messages
+
+from sim_helpers import ABANDON24, HostPort, matrix_key
+
+BUS_NAME = "io.github.TrezorBackupGuard"
+ROOT = "/io/github/TrezorBackupGuard"
+AGENT_PATH = "/test/owner"
+
+
+def say(**fields: Any) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+class Owner:
+    """The person in front of the simulated device."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.screen = HostPort(args.debug_port)  # DebugLink: what the device shows
+        self.typed = args.typed.split()
+        self.core_words_typed = 0
+
+    def state(self) -> messages.DebugLinkState:
+        reply = self.screen.call(messages.DebugLinkGetState())
+        assert isinstance(reply, messages.DebugLinkState)
+        return reply
+
+    def pin_positions(self) -> str:
+        matrix = self.state().matrix or ""
+        return "".join(str(matrix.index(digit) + 1) for digit in self.args.pin)
+
+    def requested_word(self, kind: str) -> str:
+        if kind in ("matrix9", "matrix6"):
+            return matrix_key(self.screen, " ".join(self.typed))
+        state = self.state()
+        position = state.recovery_word_pos or 0
+        return self.typed[position - 1] if position else (state.recovery_fake_word or "")
+
+    def act_on_device(self, stage: str) -> None:
+        """Press or type on the device as its screen asks (core models, and confirmations)."""
+        decision = messages.DebugLinkDecision(button=messages.DebugButton.YES)
+        if stage == "pin" and self.args.pin:
+            decision = messages.DebugLinkDecision(input=self.args.pin)
+        elif stage == "word_count":
+            decision = messages.DebugLinkDecision(input=str(len(self.typed)))
+        elif stage == "enter_word":
+            decision = messages.DebugLinkDecision(input=self.typed[self.core_words_typed])
+            self.core_words_typed += 1
+        elif stage in ("confirm", "show_words"):
+            reset_word = self.state().reset_word
+            if reset_word:  # a core backup asks to type back a word it showed
+                decision = messages.DebugLinkDecision(
+                    button=messages.DebugButton.YES, input=reset_word
+                )
+        elif stage not in ("result",):
+            return
+        self.screen.send(decision)
+
+
+class OwnerAgent(ServiceInterface):
+    def __init__(self, owner: Owner) -> None:
+        super().__init__("io.github.TrezorBackupGuard.Agent1")
+        self.owner = owner
+
+    def _maybe_misbehave(self, method: str) -> None:
+        if self.owner.args.vanish_at == method:
+            say(event="vanishing", at=method)
+            os._exit(0)
+        if self.owner.args.refuse_at == method:
+            say(event="refusing", at=method)
+            raise DBusError("io.github.TrezorBackupGuard.Agent.Error.Cancelled", "no")
+
+    @dbus_method()
+    def RequestPin(self, device: DBusObjectPath, kind: DBusStr) -> DBusStr:
+        self._maybe_misbehave("RequestPin")
+        say(event="asked", what="pin", kind=kind)
+        return self.owner.pin_positions()
+
+    @dbus_method()
+    def RequestWord(self, device: DBusObjectPath, kind: DBusStr) -> DBusStr:
+        self._maybe_misbehave("RequestWord")
+        say(event="asked", what="word", kind=kind)
+        return self.owner.requested_word(kind)
+
+    @dbus_method()
+    def RequestWordCount(self, device: DBusObjectPath) -> DBusUInt32:
+        self._maybe_misbehave("RequestWordCount")
+        say(event="asked", what="word_count")
+        return len(self.owner.typed)
+
+    @dbus_method()
+    def Cancel(self, device: DBusObjectPath) -> None:
+        say(event="agent_cancel")
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("device_id")
+    parser.add_argument("debug_port", type=int)
+    parser.add_argument("action", choices=["check", "backup"])
+    parser.add_argument("--typed", default=ABANDON24)
+    parser.add_argument("--pin", default="")
+    parser.add_argument("--words", type=int)
+    parser.add_argument("--cancel-at")
+    parser.add_argument("--hold-at", help="at this stage, do nothing (a slow owner)")
+    parser.add_argument("--refuse-at")
+    parser.add_argument("--vanish-at")
+    args = parser.parse_args()
+
+    owner = Owner(args)
+    bus = await MessageBus(bus_type=BusType.SESSION).connect()
+    bus.export(AGENT_PATH, OwnerAgent(owner))
+    device_path = f"{ROOT}/devices/{args.device_id}"
+    finished: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+    cancels: set[asyncio.Task[str | None]] = set()
+
+    def on_signal(message: Message) -> None:
+        if message.path != device_path or message.message_type is not MessageType.SIGNAL:
+            return
+        if message.member == "OperationProgress":
+            stage = message.body[0]
+            say(event="progress", stage=stage)
+            if args.cancel_at == stage:
+                cancel = asyncio.ensure_future(call(bus, device_path, "Device1", "Cancel", "", []))
+                cancels.add(cancel)
+            elif args.hold_at == stage:
+                say(event="holding", stage=stage)
+            else:
+                owner.act_on_device(stage)
+        elif message.member == "OperationFinished" and not finished.done():
+            finished.set_result(message.body)
+
+    bus.add_message_handler(on_signal)
+    await call(bus, "/org/freedesktop/DBus", None, "AddMatch", "s",
+               [f"type='signal',path='{device_path}'"])  # fmt: skip
+    await call(bus, ROOT, "Manager1", "RegisterAgent", "o", [AGENT_PATH])
+    options = {"word_count": Variant("u", args.words)} if args.words else {}
+    method = "StartCheck" if args.action == "check" else "StartBackup"
+    error = await call(bus, device_path, "Device1", method, "a{sv}", [options])
+    if error is not None:
+        say(event="start_error", name=error)
+        return 1
+    say(event="started")
+    kind, result, text = await finished
+    say(event="finished", kind=kind, result=result, message=text)
+    return 0
+
+
+async def call(
+    bus: MessageBus, path: str, interface: str | None, member: str, signature: str, body: list[Any]
+) -> str | None:
+    """Call the daemon (or the bus); returns the error name, None on success."""
+    reply = await bus.call(
+        Message(
+            destination="org.freedesktop.DBus" if interface is None else BUS_NAME,
+            path=path,
+            interface="org.freedesktop.DBus" if interface is None else f"{BUS_NAME}.{interface}",
+            member=member,
+            signature=signature,
+            body=body,
+        )
+    )
+    assert reply is not None
+    return reply.error_name if reply.message_type is MessageType.ERROR else None
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,332 @@
+"""End to end: dry-run checks and backups through D-Bus, driven by a scripted owner
+(tests/owner_agent.py) who answers the daemon's agent calls and presses the simulated
+Trezor's buttons. Every test that types words proves they reached no output."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import DaemonFactory
+from harness import (
+    BUS_NAME,
+    DEVICE,
+    EVENT_TIMEOUT,
+    MANAGER,
+    ROOT_PATH,
+    Daemon,
+    LineReader,
+    get_devices,
+    running,
+)
+from sim_helpers import ABANDON24, Simulator, start_simulator
+
+ZOO24 = " ".join(["zoo"] * 23 + ["vote"])
+BAD_CHECKSUM24 = " ".join(["abandon"] * 24)
+DEVICE_ID = "0123456789ABCDEF01234567"
+OWNER = Path(__file__).with_name("owner_agent.py")
+
+
+class BusCapture:
+    """dbus-monitor of the private bus, to prove no secret crossed it.
+
+    Everything but one kind of message: the agent's replies to the daemon's questions,
+    which carry the owner's answers to the device by design (the agent-to-device path).
+    Every signal, method call, error and every reply the daemon sends is captured.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = path.open("w")
+        self.process = subprocess.Popen(
+            ["dbus-monitor", "--session", "type='signal'", "type='method_call'",
+             "type='error'", f"type='method_return',sender='{BUS_NAME}'"],
+            stdout=self.file, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def text(self) -> str:
+        self.process.terminate()
+        self.process.wait(timeout=EVENT_TIMEOUT)
+        self.file.close()
+        return self.path.read_text(errors="replace")
+
+
+class OwnerRun:
+    """owner_agent.py as a process: its JSON lines, and everything it printed."""
+
+    def __init__(self, sim: Simulator, action: str, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(OWNER), DEVICE_ID, str(sim.debug_port), action, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.reader = LineReader(self.process)
+
+    def wait_for(self, event: str, **fields: str) -> dict[str, Any]:
+        def matches(line: str) -> bool:
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                return False
+            return bool(
+                data.get("event") == event and all(data.get(k) == v for k, v in fields.items())
+            )
+
+        return dict(json.loads(self.reader.wait_for(matches)))
+
+    def finished(self) -> dict[str, Any]:
+        result = self.wait_for("finished")
+        assert self.process.wait(timeout=EVENT_TIMEOUT) == 0
+        return result
+
+    def output(self) -> str:
+        return "\n".join(self.reader.seen)
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Iterator[BusCapture]:
+    bus = BusCapture(tmp_path / "bus.log")
+    yield bus
+    if bus.process.poll() is None:
+        bus.text()
+
+
+def assert_no_secret(words: str, *outputs: str) -> None:
+    """None of the words typed (nor a PIN) reached any output."""
+    for secret in set(words.split()):
+        alone = re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
+        for output in outputs:
+            found = alone.search(output)
+            assert found is None, f"a typed secret leaked: ...{output[found.start() - 80 :][:160]}"
+
+
+def gdbus(path: str, method: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["gdbus", "call", "--session", "--dest", BUS_NAME, "--object-path", path,
+         "--method", method, *args],
+        capture_output=True, text=True, timeout=EVENT_TIMEOUT,
+    )  # fmt: skip
+
+
+def device_path() -> str:
+    return f"{ROOT_PATH}/devices/{DEVICE_ID}"
+
+
+def history() -> list[tuple[str, str]]:
+    out = gdbus(ROOT_PATH, f"{MANAGER}.GetHistory", DEVICE_ID).stdout
+    return [
+        (kind, result)
+        for kind, result in zip(_values(out, "Kind"), _values(out, "Result"), strict=True)
+    ]
+
+
+def _values(gvariant_text: str, key: str) -> list[str]:
+    parts = gvariant_text.split(f"'{key}': <'")[1:]
+    return [part.split("'", 1)[0] for part in parts]
+
+
+def _daemon_outputs(daemon: Daemon) -> list[str]:
+    db = daemon.state_dir / "history.sqlite3"
+    return [daemon.log(), db.read_bytes().decode("latin-1") if db.exists() else ""]
+
+
+@pytest.mark.parametrize(
+    ("typed", "result", "state"),
+    [
+        (ABANDON24, "passed", "verified"),
+        (ZOO24, "mismatch", "check_failed"),
+        (BAD_CHECKSUM24, "invalid_words", "unverified"),
+    ],
+)
+def test_model_one_24_word_check(
+    make_daemon: DaemonFactory, capture: BusCapture, typed: str, result: str, state: str
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            owner = OwnerRun(sim, "check", "--typed", typed, "--words", "24")
+            finished = owner.finished()
+            assert (finished["kind"], finished["result"]) == ("check", result)
+            [device] = get_devices()
+            assert device["State"] == state
+            assert device["Operation"] == ""
+            assert history() == [("check", result)]
+            if result == "passed":
+                assert device["LastCheckResult"] == "passed" and device["LastCheckTime"] > 0
+            if result == "mismatch":
+                assert "Do not send funds" in finished["message"]
+                assert "send no funds" in device["Explanation"].lower() or (
+                    "funds" in device["Explanation"]
+                )
+        assert owner.output().count('"what": "word"') == 24
+        bus_text = capture.text()
+        assert "member=OperationFinished" in bus_text and "member=RequestWord" in bus_text
+        assert_no_secret(typed, owner.output(), bus_text, *_daemon_outputs(daemon))
+
+
+MNEMONIC12 = "alcohol woman abuse must during monitor noble actual mixed trade anger aisle"
+ALL12 = " ".join(["all"] * 12)
+
+
+@pytest.mark.parametrize(("typed", "result"), [(MNEMONIC12, "passed"), (ALL12, "mismatch")])
+def test_model_one_12_word_check_uses_the_matrix(
+    make_daemon: DaemonFactory, capture: BusCapture, typed: str, result: str
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID, mnemonic=MNEMONIC12) as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            owner = OwnerRun(sim, "check", "--typed", typed, "--words", "12")
+            assert owner.finished()["result"] == result
+        kinds = [json.loads(line).get("kind") for line in owner.reader.seen if '"word"' in line]
+        assert kinds == ["matrix9", "matrix9", "matrix9", "matrix6"] * 12
+        assert_no_secret(typed, owner.output(), capture.text(), *_daemon_outputs(daemon))
+
+
+def test_pin_protected_model_one_asks_the_agent_for_the_pin(
+    make_daemon: DaemonFactory, capture: BusCapture
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="7351") as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            owner = OwnerRun(sim, "check", "--pin", "7351")
+            owner.wait_for("asked", what="word_count")
+            owner.wait_for("asked", what="pin", kind="current")
+            assert owner.finished()["result"] == "passed"
+            assert [d["State"] for d in get_devices()] == ["verified"]
+        assert_no_secret(ABANDON24 + " 7351", owner.output(), capture.text(), daemon.log())
+
+
+def test_core_model_check_is_typed_on_the_device(make_daemon: DaemonFactory) -> None:
+    with start_simulator("t", "backed_up", device_id=DEVICE_ID, mnemonic=ABANDON24) as sim:
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "check")
+            owner.wait_for("progress", stage="enter_word")
+            assert owner.finished()["result"] == "passed"
+            assert '"what"' not in owner.output()  # nothing asked of the computer
+            assert [d["State"] for d in get_devices()] == ["verified"]
+
+
+def test_core_model_mismatch_fails_the_check(make_daemon: DaemonFactory) -> None:
+    with start_simulator("safe3", "backed_up", device_id=DEVICE_ID, mnemonic=ABANDON24) as sim:
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "check", "--typed", ZOO24)
+            assert owner.finished()["result"] == "mismatch"
+            [device] = get_devices()
+            assert device["State"] == "check_failed"
+            assert device["LastCheckResult"] == "mismatch"
+
+
+def test_model_one_backup_leaves_the_device_unverified(make_daemon: DaemonFactory) -> None:
+    with start_simulator("one", "backup_required", device_id=DEVICE_ID) as sim:
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "backup")
+            owner.wait_for("progress", stage="show_words")
+            finished = owner.finished()
+            assert (finished["kind"], finished["result"]) == ("backup", "completed")
+            assert "check" in finished["message"]
+            [device] = get_devices()
+            assert device["State"] == "unverified"
+            assert history() == [("backup", "completed")]
+
+
+def test_cancel_during_word_entry_changes_nothing_but_history(
+    make_daemon: DaemonFactory,
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "check", "--words", "24", "--cancel-at", "word_entry")
+            assert owner.finished()["result"] == "cancelled"
+            assert [d["State"] for d in get_devices()] == ["unverified"]
+            assert history() == [("check", "cancelled")]
+
+
+def test_an_agent_that_leaves_mid_prompt_cancels_the_operation(
+    make_daemon: DaemonFactory,
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "check", "--words", "24", "--vanish-at", "RequestWord")
+            owner.wait_for("vanishing")
+            watcher = subprocess.Popen(
+                ["gdbus", "monitor", "--session", "--dest", BUS_NAME],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            try:
+                reader = LineReader(watcher)
+                if history() != [("check", "cancelled")]:
+                    reader.wait_for(lambda line: "OperationFinished" in line)
+            finally:
+                watcher.terminate()
+                watcher.wait()
+            assert history() == [("check", "cancelled")]
+            assert [d["Operation"] for d in get_devices()] == [""]
+
+
+def test_one_operation_per_device_and_named_refusals(make_daemon: DaemonFactory) -> None:
+    with start_simulator("t", "backed_up", device_id=DEVICE_ID, mnemonic=ABANDON24) as sim:
+        with running(make_daemon(sim.path)):
+            no_agent = gdbus(device_path(), f"{DEVICE}.StartCheck", "{}")
+            assert "io.github.TrezorBackupGuard.Error.NoAgent" in no_agent.stderr
+
+            owner = OwnerRun(sim, "check", "--hold-at", "confirm")
+            owner.wait_for("holding")
+            assert [d["Operation"] for d in get_devices()] == ["check"]
+            second = gdbus(device_path(), f"{DEVICE}.StartCheck", "{}")
+            assert "io.github.TrezorBackupGuard.Error.Busy" in second.stderr
+
+            not_needed = gdbus(device_path(), f"{DEVICE}.StartBackup", "{}")
+            assert "io.github.TrezorBackupGuard.Error" in not_needed.stderr
+
+            cancel = gdbus(device_path(), f"{DEVICE}.Cancel")
+            assert cancel.returncode == 0, cancel.stderr
+            assert owner.finished()["result"] == "cancelled"
+            nothing = gdbus(device_path(), f"{DEVICE}.Cancel")
+            assert "io.github.TrezorBackupGuard.Error.NoOperation" in nothing.stderr
+
+
+def test_bad_options_get_invalid_args_and_unneeded_backups_are_refused(
+    make_daemon: DaemonFactory,
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        with running(make_daemon(sim.path)):
+            wrong_count = gdbus(
+                device_path(), f"{DEVICE}.StartCheck", "{'word_count': <uint32 13>}"
+            )
+            assert "org.freedesktop.DBus.Error.InvalidArgs" in wrong_count.stderr
+            assert "12, 18 or 24" in wrong_count.stderr
+            unknown = gdbus(device_path(), f"{DEVICE}.StartCheck", "{'colour': <'red'>}")
+            assert "InvalidArgs" in unknown.stderr and "colour" in unknown.stderr
+            owner = OwnerRun(sim, "backup")
+            refused = owner.wait_for("start_error")
+            assert refused["name"] == "io.github.TrezorBackupGuard.Error.NotPossible"
+
+
+def test_core_check_is_refused_up_front_without_a_backup(make_daemon: DaemonFactory) -> None:
+    with start_simulator("safe5", "backup_required", device_id=DEVICE_ID) as sim:
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "check")
+            assert owner.wait_for("start_error")["name"].endswith("Error.NotPossible")
+            assert history() == []
+
+
+def test_unplugging_mid_check_ends_it_disconnected(make_daemon: DaemonFactory, usb: Any) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        syspath = usb.plug()
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "check", "--words", "24", "--hold-at", "result")
+            owner.wait_for("holding")
+            sim.process.terminate()
+            sim.process.wait()
+            usb.unplug(syspath)
+            finished = owner.finished()
+            assert finished["result"] == "disconnected"
+            assert get_devices() == []
+            assert history() == [("check", "disconnected")]
