@@ -8,7 +8,7 @@ exits when the operation ends.
 
     python owner_agent.py DEVICE_ID DEBUG_PORT check|backup [--typed WORDS] [--pin PIN]
         [--words N] [--cancel-at STAGE] [--hold-at STAGE] [--refuse-at METHOD]
-        [--vanish-at METHOD]
+        [--vanish-at METHOD] [--stall-at RequestWord]
 """
 
 import argparse
@@ -101,8 +101,11 @@ class OwnerAgent(ServiceInterface):
         return self.owner.pin_positions()
 
     @dbus_method()
-    def RequestWord(self, device: DBusObjectPath, kind: DBusStr) -> DBusStr:
+    async def RequestWord(self, device: DBusObjectPath, kind: DBusStr) -> DBusStr:
         self._maybe_misbehave("RequestWord")
+        if self.owner.args.stall_at == "RequestWord":
+            say(event="stalling", at="RequestWord")
+            await asyncio.get_running_loop().create_future()
         say(event="asked", what="word", kind=kind)
         return self.owner.requested_word(kind)
 
@@ -129,6 +132,7 @@ async def main() -> int:
     parser.add_argument("--hold-at", help="at this stage, do nothing (a slow owner)")
     parser.add_argument("--refuse-at")
     parser.add_argument("--vanish-at")
+    parser.add_argument("--stall-at", help="this agent method never answers (an absent owner)")
     args = parser.parse_args()
 
     owner = Owner(args)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trezorlib import messages
 
 from conftest import DaemonFactory
 from harness import (
@@ -26,7 +27,7 @@ from harness import (
     get_devices,
     running,
 )
-from sim_helpers import ABANDON24, Simulator, start_simulator
+from sim_helpers import ABANDON24, Simulator, host_ports, start_simulator
 
 ZOO24 = " ".join(["zoo"] * 23 + ["vote"])
 BAD_CHECKSUM24 = " ".join(["abandon"] * 24)
@@ -330,3 +331,58 @@ def test_unplugging_mid_check_ends_it_disconnected(make_daemon: DaemonFactory, u
             assert finished["result"] == "disconnected"
             assert get_devices() == []
             assert history() == [("check", "disconnected")]
+
+
+def test_a_check_left_running_on_a_core_device_is_shown_and_resumed(
+    make_daemon: DaemonFactory,
+) -> None:
+    with start_simulator("t", "backed_up", device_id=DEVICE_ID, mnemonic=ABANDON24) as sim:
+        with host_ports(sim) as (wire, buttons):
+            # Another host started a check and went away after the owner confirmed it.
+            prompt = wire.call(
+                messages.RecoveryDevice(type=messages.RecoveryType.DryRun, enforce_wordlist=True)
+            )
+            assert isinstance(prompt, messages.ButtonRequest)
+            buttons.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+            assert isinstance(wire.call(messages.ButtonAck()), messages.ButtonRequest)
+            wire.call(messages.Initialize())  # the screen is interrupted; the check persists
+        with running(make_daemon(sim.path)):
+            [device] = get_devices()
+            assert device["DryRunInProgress"] is True
+            owner = OwnerRun(sim, "check")
+            owner.wait_for("progress", stage="word_count")
+            assert owner.finished()["result"] == "passed"
+            [device] = get_devices()
+            assert (device["State"], device["DryRunInProgress"]) == ("verified", False)
+
+
+def test_stopping_the_daemon_mid_check_leaves_no_stale_state(
+    make_daemon: DaemonFactory,
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            owner = OwnerRun(sim, "check", "--words", "24", "--stall-at", "RequestWord")
+            owner.wait_for("stalling")
+        # running() asserted a clean exit; the check was cancelled on the device.
+        assert owner.finished()["result"] == "cancelled"
+        with running(daemon):
+            [device] = get_devices()
+            assert (device["State"], device["Operation"]) == ("unverified", "")
+            assert history() == [("check", "cancelled")]
+            again = OwnerRun(sim, "check", "--words", "24")
+            assert again.finished()["result"] == "passed"
+
+
+def test_unplugging_mid_backup_ends_it_disconnected(make_daemon: DaemonFactory, usb: Any) -> None:
+    with start_simulator("one", "backup_required", device_id=DEVICE_ID) as sim:
+        syspath = usb.plug()
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "backup", "--hold-at", "show_words")
+            owner.wait_for("holding")
+            sim.process.terminate()
+            sim.process.wait()
+            usb.unplug(syspath)
+            finished = owner.finished()
+            assert (finished["kind"], finished["result"]) == ("backup", "disconnected")
+            assert get_devices() == []
