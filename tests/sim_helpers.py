@@ -80,6 +80,7 @@ def simulator_command(
     mnemonic: str | None = None,
     device_id: str | None = None,
     bootloader: bool = False,
+    fault: str | None = None,
 ) -> list[str]:
     """The argv that starts the simulator with these options."""
     argv = [sys.executable, "-m", "trezor_backup_sim", "--model", model, "--state", state]
@@ -94,6 +95,8 @@ def simulator_command(
             argv += [flag, value]
     if bootloader:
         argv.append("--bootloader")
+    if fault is not None:
+        argv += ["--fault", fault]
     return argv
 
 
@@ -118,6 +121,7 @@ def start_simulator(
     mnemonic: str | None = None,
     device_id: str | None = None,
     bootloader: bool = False,
+    fault: str | None = None,
 ) -> Iterator[Simulator]:
     """Run `trezor-backup-sim` for the duration of the block; ports are free ones."""
     port = port if port is not None else free_port_pair()
@@ -130,6 +134,7 @@ def start_simulator(
         mnemonic=mnemonic,
         device_id=device_id,
         bootloader=bootloader,
+        fault=fault,
     )
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:

@@ -8,6 +8,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ OPEN_BUS_CONFIG = """<busconfig>
 
 
 @pytest.fixture
-def bus_open_to_everyone(tmp_path: Path) -> str:
+def bus_open_to_everyone(tmp_path: Path) -> Iterator[str]:
     """A bus that admits any local user, so a client of another uid can reach the daemon."""
     if os.getuid() != 0:
         pytest.fail("this test switches to the 'nobody' user and must run as root (CI does)")

@@ -21,6 +21,7 @@ import sys
 from mnemonic import Mnemonic
 
 from .device import Channel, Device
+from .faults import Fault
 from .models import MODELS, BackupState, Model
 from .state import Wallet
 from .udp_link import UdpLink
@@ -76,6 +77,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mnemonic", type=_mnemonic, default=DEFAULT_MNEMONIC)
     parser.add_argument("--device-id", type=_device_id, help="default: random per run")
     parser.add_argument("--bootloader", action="store_true", help="play the bootloader instead")
+    parser.add_argument(
+        "--fault",
+        choices=[f.value for f in Fault],
+        help="play a broken device: every reply on the wire port is replaced (for tests)",
+    )
     return parser.parse_args(argv)
 
 
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="trezor-backup-sim: %(message)s")
     device = build_device(args)
     try:
-        link = UdpLink(device, args.port, HOST)
+        link = UdpLink(device, args.port, HOST, Fault(args.fault) if args.fault else None)
     except OSError as exc:
         sys.exit(f"trezor-backup-sim: cannot bind {HOST}:{args.port}/{args.port + 1}: {exc}")
     LOG.info("model %s, state %s%s", args.model, args.state, " (bootloader)" * args.bootloader)

@@ -18,6 +18,7 @@ from trezorlib import messages
 
 from . import codec
 from .device import TINY_MESSAGES, Channel, Device, Reply
+from .faults import Fault, faulty_chunks
 
 LOG = logging.getLogger(__name__)
 
@@ -39,8 +40,11 @@ class _PartialMessage:
 class UdpLink:
     """Binds the wire port P and the DebugLink port P+1 and feeds the device."""
 
-    def __init__(self, device: Device, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, device: Device, port: int, host: str = "127.0.0.1", fault: Fault | None = None
+    ) -> None:
         self._device = device
+        self._fault = fault
         self.sockets: dict[Channel, socket.socket] = {}
         for channel, channel_port in ((Channel.WIRE, port), (Channel.DEBUG, port + 1)):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -129,7 +133,11 @@ class UdpLink:
         """Send each reply, chunked, to the last sender of its port."""
         for channel, msg in replies:
             LOG.debug("reply on %s: %s", channel.value, type(msg).__name__)
-            for chunk in codec.encode_chunks(msg):
+            if self._fault is not None and channel is Channel.WIRE:
+                chunks = faulty_chunks(self._fault, msg)
+            else:
+                chunks = codec.encode_chunks(msg)
+            for chunk in chunks:
                 self._sendto(channel, chunk)
 
     def _sendto(self, channel: Channel, data: bytes) -> None:
