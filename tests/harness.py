@@ -89,6 +89,8 @@ class Daemon:
         self.extra_env = extra_env
         self.log_path = home / "daemon.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.wrap: list[str] = []
+        """A command the daemon runs under (e.g. unshare for a private mount)."""
 
     @property
     def state_dir(self) -> Path:
@@ -99,7 +101,7 @@ class Daemon:
         return self.home / "config" / "trezor-backup-guard"
 
     def start(self) -> None:
-        args = [sys.executable, "-m", "trezor_backupd", "--log-level", "debug"]
+        args = [*self.wrap, sys.executable, "-m", "trezor_backupd", "--log-level", "debug"]
         for endpoint in self.emulators:
             args += ["--emulator", endpoint]
         env = os.environ | self.extra_env
