@@ -19,6 +19,7 @@ from test_operations import DEVICE_ID, OwnerRun
 
 WRITER = """
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from trezor_backupd.history import EventKind, HistoryStore
 store = HistoryStore(Path(sys.argv[1]))
