@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PREFIX ?= /usr/local
 
-.PHONY: demo test lint system-packages
+.PHONY: demo test lint system-packages install uninstall
 
 system-packages:
 	sh tests/setup-system.sh
@@ -29,3 +29,47 @@ test: system-packages $(VENV)/.installed lint
 
 demo: system-packages $(VENV)/.installed
 	sh tests/demo.sh $(PY)
+
+# For packagers: `make install PY=/usr/bin/python3 PREFIX=/usr DESTDIR=$(pkgdir)` (PY becomes
+# the scripts' #! line; it needs setuptools>=70.1). Installs the Python package
+# (offline: no dependencies are fetched, the build backend must be installed), the systemd user
+# unit, the D-Bus activation file, the udev rules and the introspection XML. The tray applet's
+# autostart and applications entries and icons join here when the applet exists.
+BINDIR = $(PREFIX)/bin
+SYSTEMD_USER_DIR = $(PREFIX)/lib/systemd/user
+DBUS_SERVICES_DIR = $(PREFIX)/share/dbus-1/services
+DBUS_INTERFACES_DIR = $(PREFIX)/share/dbus-1/interfaces
+UDEV_RULES_DIR = $(PREFIX)/lib/udev/rules.d
+INSTALLED_DATA = \
+	$(SYSTEMD_USER_DIR)/trezor-backupd.service \
+	$(DBUS_SERVICES_DIR)/io.github.TrezorBackupGuard.service \
+	$(DBUS_INTERFACES_DIR)/io.github.TrezorBackupGuard.xml \
+	$(UDEV_RULES_DIR)/70-trezor-backup-guard.rules
+PIP ?= $(PY) -m pip
+SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
+PACKAGES = trezor_backupd trezor_backupctl trezor_backup_sim
+SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-sim
+
+install:
+	$(PIP) install --quiet --root "$(DESTDIR)/" --prefix "$(PREFIX)" --no-deps \
+		--no-build-isolation --no-warn-script-location --ignore-installed .
+	install -d "$(DESTDIR)$(SYSTEMD_USER_DIR)" "$(DESTDIR)$(DBUS_SERVICES_DIR)" \
+		"$(DESTDIR)$(DBUS_INTERFACES_DIR)" "$(DESTDIR)$(UDEV_RULES_DIR)"
+	sed 's|@bindir@|$(BINDIR)|g' systemd/trezor-backupd.service \
+		>"$(DESTDIR)$(SYSTEMD_USER_DIR)/trezor-backupd.service"
+	sed 's|@bindir@|$(BINDIR)|g' systemd/io.github.TrezorBackupGuard.service \
+		>"$(DESTDIR)$(DBUS_SERVICES_DIR)/io.github.TrezorBackupGuard.service"
+	chmod 644 "$(DESTDIR)$(SYSTEMD_USER_DIR)/trezor-backupd.service" \
+		"$(DESTDIR)$(DBUS_SERVICES_DIR)/io.github.TrezorBackupGuard.service"
+	install -m 644 daemon/trezor_backupd/data/io.github.TrezorBackupGuard.xml \
+		"$(DESTDIR)$(DBUS_INTERFACES_DIR)/"
+	install -m 644 udev/70-trezor-backup-guard.rules "$(DESTDIR)$(UDEV_RULES_DIR)/"
+	@# Hook for the tray applet (another issue): its .desktop entries go to
+	@# $(PREFIX)/share/applications and /etc/xdg/autostart, its icons to $(PREFIX)/share/icons.
+
+# Removes what `install` put under $(DESTDIR)$(PREFIX) (pip cannot uninstall from a --root).
+uninstall:
+	rm -f $(foreach f,$(INSTALLED_DATA),"$(DESTDIR)$(f)")
+	rm -f $(foreach s,$(SCRIPTS),"$(DESTDIR)$(BINDIR)/$(s)")
+	rm -rf $(foreach p,$(PACKAGES),"$(DESTDIR)$(SITE_PACKAGES)/$(p)") \
+		"$(DESTDIR)$(SITE_PACKAGES)"/trezor_backup_guard-*.dist-info

@@ -3,7 +3,7 @@
 # As root it uses apt-get; otherwise it names the packages and the one command to run.
 set -eu
 
-PACKAGES="dbus dbus-bin libglib2.0-bin systemd libusb-1.0-0 umockdev gir1.2-umockdev-1.0
+PACKAGES="dbus dbus-bin dbus-user-session libglib2.0-bin systemd udev desktop-file-utils libusb-1.0-0 umockdev gir1.2-umockdev-1.0
 libumockdev0 libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv"
 
 missing=""

@@ -2,18 +2,22 @@
 
 This is the only module that knows dbus-fast. It turns the bus's failure modes into two
 exceptions the CLI can map to exit codes: `DaemonUnreachable` (there is no daemon to talk to)
-and `DaemonError` (the daemon answered with an error).
+and `DaemonError` (the daemon answered with an error). It also serves the CLI's agent: any
+object with the `Agent` methods is exported as io.github.TrezorBackupGuard.Agent1, so the
+terminal prompts themselves know nothing of D-Bus.
 """
 
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from dbus_fast import DBusFastError, Message, MessageFlag, MessageType, Variant
+from dbus_fast import DBusError, DBusFastError, Message, MessageFlag, MessageType, Variant
 from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt32
+from dbus_fast.service import ServiceInterface, dbus_method
 
 BUS_NAME = "io.github.TrezorBackupGuard"
 MANAGER_PATH = "/io/github/TrezorBackupGuard"
@@ -21,6 +25,10 @@ DEVICES_PATH = f"{MANAGER_PATH}/devices"
 MANAGER_INTERFACE = f"{BUS_NAME}.Manager1"
 DEVICE_INTERFACE = f"{BUS_NAME}.Device1"
 PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+AGENT_INTERFACE = f"{BUS_NAME}.Agent1"
+# Where this connection serves its agent; one agent per CLI process, so a fixed path will do.
+AGENT_PATH = f"{MANAGER_PATH}/ctl/agent"
+AGENT_CANCELLED_ERROR = f"{BUS_NAME}.Agent.Error.Cancelled"
 
 # dbus-fast waits for a reply forever; a hung daemon must not hang a script that calls us.
 # Generous enough for D-Bus activation, which the bus itself gives 25 s.
@@ -39,6 +47,9 @@ _UNREACHABLE_ERRORS = frozenset(
     }
 )
 _SPAWN_ERROR_PREFIX = "org.freedesktop.DBus.Error.Spawn."
+# For calls that only make sense to the daemon already running (a device it announced, an
+# agent registered with it): they must not start a new daemon the user has just stopped.
+_NO_AUTOSTART = MessageFlag.NO_AUTOSTART
 
 # Signals a `watch` needs. The sender is the well-known name: dbus-daemon matches it against the
 # name's owner at delivery time, so the rules keep working across a daemon restart.
@@ -102,7 +113,90 @@ class DaemonOwnerChanged:
     new_owner: str
 
 
-BusEvent = DeviceAdded | DeviceRemoved | DevicePropertiesChanged | DaemonOwnerChanged
+@dataclass(frozen=True)
+class OperationProgress:
+    """`Device1.OperationProgress`: a step of the running check or backup."""
+
+    path: str
+    stage: str
+    message: str
+
+
+@dataclass(frozen=True)
+class OperationFinished:
+    """`Device1.OperationFinished`: the check or backup ended with `result`."""
+
+    path: str
+    kind: str
+    result: str
+    message: str
+
+
+BusEvent = (
+    DeviceAdded
+    | DeviceRemoved
+    | DevicePropertiesChanged
+    | DaemonOwnerChanged
+    | OperationProgress
+    | OperationFinished
+)
+
+
+class AgentCancelled(Exception):
+    """The agent has no answer (end of input, Ctrl-C, prompt closed): the operation must end.
+
+    Its text goes to the daemon as the D-Bus error message, so it must never contain what the
+    owner typed.
+    """
+
+
+class Agent(Protocol):
+    """What the daemon may ask the host during an operation (docs/dbus-api.md, Agent1).
+
+    `device` is the device's object path. The request methods raise AgentCancelled when there
+    is no answer; `cancel` closes any prompt because the operation ended.
+    """
+
+    async def request_pin(self, device: str, kind: str) -> str: ...
+
+    async def request_word(self, device: str, kind: str) -> str: ...
+
+    async def request_word_count(self, device: str) -> int: ...
+
+    def cancel(self, device: str) -> None: ...
+
+
+class _AgentInterface(ServiceInterface):
+    """Agent1 on the bus, delegating to an `Agent`; its answers go into the reply only."""
+
+    def __init__(self, agent: Agent) -> None:
+        super().__init__(AGENT_INTERFACE)
+        self._agent = agent
+
+    @dbus_method()
+    async def RequestPin(self, device: DBusObjectPath, kind: DBusStr) -> DBusStr:
+        try:
+            return await self._agent.request_pin(device, kind)
+        except AgentCancelled as error:
+            raise DBusError(AGENT_CANCELLED_ERROR, str(error)) from None
+
+    @dbus_method()
+    async def RequestWord(self, device: DBusObjectPath, kind: DBusStr) -> DBusStr:
+        try:
+            return await self._agent.request_word(device, kind)
+        except AgentCancelled as error:
+            raise DBusError(AGENT_CANCELLED_ERROR, str(error)) from None
+
+    @dbus_method()
+    async def RequestWordCount(self, device: DBusObjectPath) -> DBusUInt32:
+        try:
+            return await self._agent.request_word_count(device)
+        except AgentCancelled as error:
+            raise DBusError(AGENT_CANCELLED_ERROR, str(error)) from None
+
+    @dbus_method()
+    def Cancel(self, device: DBusObjectPath) -> None:
+        self._agent.cancel(device)
 
 
 def _plain(value: Any) -> Any:
@@ -159,6 +253,17 @@ def _signal_event(msg: Message) -> BusEvent | None:
         and msg.body[0] == BUS_NAME
     ):
         return DaemonOwnerChanged(msg.body[1], msg.body[2])
+    return None
+
+
+def _operation_event(msg: Message) -> OperationProgress | OperationFinished | None:
+    """The Device1 operation signal `msg` is, or None."""
+    if msg.message_type is not MessageType.SIGNAL or msg.interface != DEVICE_INTERFACE:
+        return None
+    if msg.member == "OperationProgress" and msg.signature == "ss":
+        return OperationProgress(msg.path or "", *msg.body)
+    if msg.member == "OperationFinished" and msg.signature == "sss":
+        return OperationFinished(msg.path or "", *msg.body)
     return None
 
 
@@ -257,14 +362,39 @@ class DaemonClient:
         The handler runs in the order messages arrive, and a method reply is processed after
         every signal sent before it: subscribe first, then list, and no event is lost.
         """
+        await self._subscribe(_MATCH_RULES, _signal_event, on_event)
 
-        def handle(msg: Message) -> None:
+    async def subscribe_operation(self, path: str, on_event: Callable[[BusEvent], None]) -> None:
+        """Deliver the operation signals of the device at `path`, and the daemon's leaving.
+
+        Call it before starting the operation, so that no progress and no end is missed.
+        """
+
+        def event_of(msg: Message) -> BusEvent | None:
+            if msg.path == path:
+                return _operation_event(msg)
             event = _signal_event(msg)
+            return event if isinstance(event, DaemonOwnerChanged) else None
+
+        rules = (
+            f"type='signal',sender='{BUS_NAME}',path='{path}',interface='{DEVICE_INTERFACE}'",
+            _MATCH_RULES[2],
+        )
+        await self._subscribe(rules, event_of, on_event)
+
+    async def _subscribe(
+        self,
+        rules: tuple[str, ...],
+        event_of: Callable[[Message], BusEvent | None],
+        on_event: Callable[[BusEvent], None],
+    ) -> None:
+        def handle(msg: Message) -> None:
+            event = event_of(msg)
             if event is not None:
                 on_event(event)
 
         self._bus.add_message_handler(handle)
-        for rule in _MATCH_RULES:
+        for rule in rules:
             await self._call(
                 "/org/freedesktop/DBus",
                 "org.freedesktop.DBus",
@@ -280,3 +410,71 @@ class DaemonClient:
             await self._bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
         except Exception:  # whatever the cause, the connection is gone all the same
             return
+
+    async def get_history(self, device_id: str) -> list[dict[str, Any]]:
+        """`Manager1.GetHistory(id)`: the device's recorded checks and backups, oldest first."""
+        (events,) = await self._call(
+            MANAGER_PATH, MANAGER_INTERFACE, "GetHistory", "s", [device_id]
+        )
+        result: list[dict[str, Any]] = _plain(events)
+        return result
+
+    async def start_check(self, path: str, word_count: int | None) -> None:
+        """`Device1.StartCheck`: returns at once; the outcome comes as OperationFinished."""
+        options = {} if word_count is None else {"word_count": Variant("u", word_count)}
+        await self._call(
+            path, DEVICE_INTERFACE, "StartCheck", "a{sv}", [options], flags=_NO_AUTOSTART
+        )
+
+    async def start_backup(self, path: str) -> None:
+        """`Device1.StartBackup`: returns at once; the outcome comes as OperationFinished."""
+        await self._call(path, DEVICE_INTERFACE, "StartBackup", "a{sv}", [{}], flags=_NO_AUTOSTART)
+
+    async def cancel_operation(self, path: str) -> None:
+        """`Device1.Cancel`: ask the daemon to cancel the operation running on the device."""
+        await self._call(path, DEVICE_INTERFACE, "Cancel", flags=_NO_AUTOSTART)
+
+    async def register_agent(self, agent: Agent) -> None:
+        """Serve `agent` as Agent1 at AGENT_PATH and register it with the daemon.
+
+        Only the daemon's current connection may call it: any other program on the session
+        bus could otherwise make the terminal ask for recovery words in the daemon's name.
+        """
+        (daemon,) = await self._call(
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "GetNameOwner",
+            "s",
+            [BUS_NAME],
+            destination="org.freedesktop.DBus",
+        )
+
+        def only_the_daemon(msg: Message) -> Message | None:
+            if (
+                msg.message_type is MessageType.METHOD_CALL
+                and msg.path == AGENT_PATH
+                and msg.sender != daemon
+            ):
+                return Message.new_error(
+                    msg,
+                    "org.freedesktop.DBus.Error.AccessDenied",
+                    f"this agent answers only {BUS_NAME}",
+                )
+            return None
+
+        self._bus.add_message_handler(only_the_daemon)
+        self._bus.export(AGENT_PATH, _AgentInterface(agent))
+        await self._call(MANAGER_PATH, MANAGER_INTERFACE, "RegisterAgent", "o", [AGENT_PATH])
+
+    async def unregister_agent(self) -> None:
+        """Withdraw the agent from the daemon and the bus; a daemon already gone is fine."""
+        with suppress(DaemonError, DaemonUnreachable):
+            await self._call(
+                MANAGER_PATH,
+                MANAGER_INTERFACE,
+                "UnregisterAgent",
+                "o",
+                [AGENT_PATH],
+                flags=_NO_AUTOSTART,
+            )
+        self._bus.unexport(AGENT_PATH)

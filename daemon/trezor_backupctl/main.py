@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from typing import Any
 
+from trezor_backupctl import doctor, setup
+from trezor_backupctl.backup_commands import add_parsers as add_backup_parsers
 from trezor_backupctl.dbus_client import BUS_NAME, DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backupctl.render import device_record, event_line, status_json, status_table
 from trezor_backupctl.watch import watch
@@ -29,12 +31,14 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 Command = Callable[[argparse.Namespace, DaemonClient], Awaitable[int]]
 
 DESCRIPTION = """\
-Show whether the recovery seed of every connected Trezor is backed up and was checked.
+Show whether the recovery seed of every connected Trezor is backed up and was checked;
+create the backup and check it with a dry run.
 
 trezor-backupctl asks trezor-backupd, the Trezor Backup Guard daemon, over the session D-Bus
 (name io.github.TrezorBackupGuard). The daemon is started by D-Bus activation or by its
-systemd user unit when needed. trezor-backupctl never touches the USB device itself and never
-sees a recovery word or PIN.
+systemd user unit when needed. trezor-backupctl never touches the USB device itself. What you
+type for a Model One during `check` (words, PIN or grid positions) is passed to the daemon for
+the Trezor only: it is never shown, printed, logged or stored.
 """
 
 STATES_AND_EXIT_CODES = """\
@@ -55,11 +59,17 @@ states (STATE column, "state" in JSON):
 
 exit status:
   0    success (also when no Trezor is connected, and when watch is stopped with Ctrl-C,
-       SIGTERM, or by the reader closing the pipe)
-  1    the daemon answered with an error; its D-Bus error name and message are printed
+       SIGTERM, or by the reader closing the pipe); check: passed; backup: completed
+  1    the daemon answered with an error; its D-Bus error name and message are printed;
+       check: mismatch, invalid_words or error; backup: error
   2    the daemon cannot be reached: no session bus, or trezor-backupd is not running and
        cannot be started; or the command line is wrong (usage error)
+  3    check/backup: cancelled, disconnected, refused by the Trezor, or not possible now
+       (NotPossible, Busy); backup: not confirmed
+  64   check/backup/history: DEVICE left out while none or several Trezors are connected,
+       or DEVICE is not connected (history: none or several)
   130  status interrupted with Ctrl-C
+  See `trezor-backupctl COMMAND --help` for each command's details.
 
 environment:
   DBUS_SESSION_BUS_ADDRESS  the session bus; if unset, $XDG_RUNTIME_DIR/bus is used
@@ -150,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted for symmetry with status; watch always prints JSON lines",
     )
     watch_parser.set_defaults(command=_watch)
+    add_backup_parsers(commands)
+    # These two work without (or before there is) a daemon: they set `standalone`, not `command`.
+    setup.add_parser(commands)
+    doctor.add_parser(commands)
     return parser
 
 
@@ -168,6 +182,8 @@ def _unreachable_message(reason: str) -> str:
 def main() -> None:
     """Entry point of the `trezor-backupctl` console script."""
     args = build_parser().parse_args()
+    if "standalone" in args:
+        sys.exit(args.standalone(args))
     try:
         code = asyncio.run(_run(args.command, args))
     except DaemonUnreachable as error:

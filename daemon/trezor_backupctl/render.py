@@ -8,7 +8,7 @@ D-Bus names.
 import json
 import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,3 +120,45 @@ def status_table(records: list[dict[str, Any]], width: int) -> str:
         lines.append(line([*row[:4], wrapped[0]]))
         lines.extend(line(["", "", "", "", more]) for more in wrapped[1:])
     return "\n".join(lines)
+
+
+def history_record(event: Mapping[str, Any]) -> dict[str, Any]:
+    """One `Manager1.GetHistory` entry as `history --json` prints it (time in ISO 8601 UTC)."""
+    return {
+        "kind": event.get("Kind", ""),
+        "result": event.get("Result", ""),
+        "time": datetime.fromtimestamp(event.get("Time", 0), UTC).isoformat(),
+        "detail": event.get("Detail", ""),
+    }
+
+
+def history_json(device_id: str, events: Sequence[Mapping[str, Any]]) -> str:
+    """The document of `history --json`: the device id and its events, oldest first."""
+    return json.dumps(
+        {"device": device_id, "events": [history_record(event) for event in events]}, indent=2
+    )
+
+
+def history_table(device_id: str, events: Sequence[Mapping[str, Any]]) -> str:
+    """The human form of `history`: local time, kind, result and detail, oldest first."""
+    if not events:
+        return f"No check or backup of {device_id} recorded on this computer."
+    headers = ("TIME", "KIND", "RESULT", "DETAIL")
+    rows = [
+        [
+            datetime.fromtimestamp(event.get("Time", 0), UTC)
+            .astimezone()
+            .strftime("%Y-%m-%d %H:%M %Z"),
+            _cell(event.get("Kind")),
+            _cell(event.get("Result")),
+            _cell(event.get("Detail")),
+        ]
+        for event in events
+    ]
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(3)]
+
+    def line(cells: list[str]) -> str:
+        padded = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:3])]
+        return _COLUMN_GAP.join([*padded, cells[3]]).rstrip()
+
+    return "\n".join([line(list(headers)), *(line(row) for row in rows)])

@@ -1,0 +1,457 @@
+"""`trezor-backupctl check`, `backup` and `history`: following an operation of the daemon.
+
+An operation runs in the daemon and takes minutes; the CLI registers its terminal agent (the
+owner's answers go through it to the device), subscribes to the device's operation signals
+before starting so that nothing is missed, prints each progress sentence, and turns the result
+into an exit code. Ctrl-C asks the daemon to cancel and still waits for the outcome, so the
+exit code says what the device did, not what the CLI hoped.
+
+The three subcommands, with their --help texts, are added to main's parser by `add_parsers`,
+so main.py stays the place for the shared parts (the connection, the daemon's errors).
+"""
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
+from typing import Any, TextIO
+
+from trezor_backupctl.dbus_client import (
+    BusEvent,
+    DaemonClient,
+    DaemonError,
+    DaemonOwnerChanged,
+    DaemonUnreachable,
+    OperationFinished,
+    OperationProgress,
+    device_path,
+)
+from trezor_backupctl.render import history_json, history_table
+from trezor_backupctl.terminal_agent import WORD_COUNTS, TerminalAgent
+from trezor_backupctl.terminal_input import TerminalLines
+
+PROG = "trezor-backupctl"
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1  # mismatch, invalid words, or an error in the daemon or on the device
+EXIT_CANCELLED = 3  # cancelled, unplugged, refused by the device or by the daemon's rules
+EXIT_USAGE = 64  # EX_USAGE: which device is meant cannot be told
+
+RESULT_EXIT_CODES = {
+    "passed": EXIT_PASSED,
+    "completed": EXIT_PASSED,
+    "mismatch": EXIT_FAILED,
+    "invalid_words": EXIT_FAILED,
+    "error": EXIT_FAILED,
+    "cancelled": EXIT_CANCELLED,
+    "disconnected": EXIT_CANCELLED,
+    "refused": EXIT_CANCELLED,
+}
+
+_ERROR_PREFIX = "io.github.TrezorBackupGuard.Error."
+# Start errors that mean "not now / not this device" rather than a fault: the device is in a
+# state that does not allow it, another operation runs, or it was unplugged meanwhile.
+_START_REFUSALS = frozenset({"NotPossible", "Busy", "NoSuchDevice"})
+
+# A second Ctrl-C within this time confirms cancelling a backup; one alone could be a slip.
+BACKUP_CANCEL_CONFIRM_SECONDS = 5.0
+
+BEFORE_BACKUP = """\
+Before you create the backup, make sure that:
+  - you have enough time: a few minutes without interruption;
+  - you are in a private place, away from other people's eyes and from cameras;
+  - you understand that these words are the only backup of your wallet: anyone who sees
+    them can take your coins, and without them a lost or broken Trezor means lost coins;
+  - you have paper and a pen: write the words on paper, never make a digital copy (no
+    photo, no file, no cloud, no password manager, no typing them anywhere).
+
+Warning: once the Trezor shows the first word, do not cancel. Cancelling a started backup
+leaves the Trezor in backup_failed for good: it never shows the words again, and the only
+way out is to move the funds away, wipe it and set it up again.
+"""
+
+AFTER_BACKUP = """\
+Backup created. Before you put the paper away, make sure that:
+  - you wrote down every word, in the order shown, spelled exactly as on the Trezor;
+  - you made no digital copy of the words (no photo, no file, no cloud);
+  - you will keep the paper hidden in a safe place, away from other people's eyes.
+"""
+
+BACKUP_CANCEL_WARNING = (
+    "Cancelling a started backup leaves this Trezor in backup_failed for good. "
+    f"Press Ctrl-C again within {BACKUP_CANCEL_CONFIRM_SECONDS:g} s to cancel anyway."
+)
+
+
+class UsageError(Exception):
+    """The command line does not say which device is meant (exit EXIT_USAGE)."""
+
+
+def exit_code_for_result(result: str) -> int:
+    """The exit code of an OperationFinished result; an unknown result counts as an error."""
+    return RESULT_EXIT_CODES.get(result, EXIT_FAILED)
+
+
+def exit_code_for_start_error(name: str) -> int:
+    """The exit code when StartCheck/StartBackup fails with the D-Bus error `name`."""
+    short = name.removeprefix(_ERROR_PREFIX)
+    if name.startswith(_ERROR_PREFIX) and short in _START_REFUSALS:
+        return EXIT_CANCELLED
+    return EXIT_FAILED
+
+
+def choose_device(
+    devices: Mapping[str, Mapping[str, Any]], given: str | None, *, connected: bool = True
+) -> str:
+    """The device id the command is about: `given`, or the only connected one.
+
+    `devices` is GetDevices by object path. With `connected`, the given id must be connected
+    (checks and backups need the device; the history does not).
+    """
+    ids = sorted(str(properties.get("Id", "")) for properties in devices.values())
+    listing = ", ".join(ids)
+    if given is not None:
+        if not connected or given in ids:
+            return given
+        if not ids:
+            raise UsageError(f"no Trezor with id {given} is connected; no Trezor is connected")
+        raise UsageError(f"no Trezor with id {given} is connected; connected: {listing}")
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise UsageError("no Trezor is connected: plug it in, or give the DEVICE id")
+    raise UsageError(f"several Trezors are connected: give the DEVICE id, one of {listing}")
+
+
+def _say(out: TextIO, text: str) -> None:
+    print(text, file=out, flush=True)
+
+
+async def _follow(
+    client: DaemonClient,
+    device_id: str,
+    kind: str,
+    agent: TerminalAgent,
+    start: Callable[[], Awaitable[None]],
+    out: TextIO,
+    err: TextIO,
+) -> OperationFinished | int:
+    """Run one operation with `agent` registered; its end, or the exit code if it never ran."""
+    loop = asyncio.get_running_loop()
+    path = device_path(device_id)
+    finished: asyncio.Future[OperationFinished] = loop.create_future()
+    daemon_gone = asyncio.Event()
+    give_up = asyncio.Event()
+
+    def on_event(event: BusEvent) -> None:
+        if isinstance(event, OperationProgress):
+            _say(out, event.message)
+        elif isinstance(event, OperationFinished):
+            if event.kind == kind and not finished.done():
+                finished.set_result(event)
+        elif isinstance(event, DaemonOwnerChanged) and event.old_owner:
+            daemon_gone.set()
+
+    await client.subscribe_operation(path, on_event)
+    await client.register_agent(agent)
+    try:
+        try:
+            await start()
+        except DaemonError as error:
+            _say(err, f"{PROG}: {error.message or error.name}")
+            return exit_code_for_start_error(error.name)
+
+        cancelling: list[asyncio.Task[None]] = []
+        warned_at: float | None = None
+
+        async def cancel_on_device() -> None:
+            # NoOperation (it ended meanwhile) or the daemon gone: either way the wait ends.
+            with suppress(DaemonError, DaemonUnreachable):
+                await client.cancel_operation(path)
+
+        def cancel() -> None:
+            if cancelling:
+                give_up.set()  # asked twice: stop waiting for a daemon that does not answer
+                return
+            _say(out, "\nCancelling on the Trezor...")
+            agent.close_prompts()
+            cancelling.append(asyncio.create_task(cancel_on_device()))
+
+        def on_ctrl_c() -> None:
+            nonlocal warned_at
+            confirmed = warned_at is not None and (
+                loop.time() - warned_at <= BACKUP_CANCEL_CONFIRM_SECONDS
+            )
+            if kind == "backup" and not cancelling and not confirmed:
+                warned_at = loop.time()
+                _say(out, "\n" + BACKUP_CANCEL_WARNING)
+                return
+            cancel()
+
+        loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
+        loop.add_signal_handler(signal.SIGTERM, cancel)
+        waits: list[asyncio.Future[Any]] = [
+            asyncio.create_task(daemon_gone.wait()),
+            asyncio.create_task(give_up.wait()),
+            asyncio.create_task(client.wait_for_disconnect()),
+        ]
+        try:
+            await asyncio.wait([finished, *waits], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+            for task in [*waits, *cancelling]:
+                task.cancel()
+        if finished.done():
+            return finished.result()
+        if give_up.is_set():
+            _say(err, f"{PROG}: stopped waiting for the Trezor; see: {PROG} status")
+            return EXIT_CANCELLED
+        raise DaemonUnreachable(f"trezor-backupd left the session bus during the {kind}")
+    finally:
+        agent.close_prompts()
+        if not daemon_gone.is_set():
+            await client.unregister_agent()
+
+
+async def run_check(
+    client: DaemonClient,
+    given: str | None,
+    word_count: int | None,
+    lines: TerminalLines,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """`check`: a dry-run check of the written words; the exit code tells the result."""
+    devices = await client.get_devices()
+    device_id = choose_device(devices, given)
+    if devices[device_path(device_id)].get("DryRunInProgress"):
+        _say(out, "A check is already running on this Trezor; it continues from there.")
+    agent = TerminalAgent(device_path(device_id), lines, out, word_count=word_count)
+    ended = await _follow(
+        client,
+        device_id,
+        "check",
+        agent,
+        lambda: client.start_check(device_path(device_id), word_count),
+        out,
+        err,
+    )
+    if isinstance(ended, int):
+        return ended
+    _say(out, f"\nCheck result: {ended.result}")
+    if ended.message:
+        _say(out, ended.message)
+    return exit_code_for_result(ended.result)
+
+
+async def run_backup(
+    client: DaemonClient,
+    given: str | None,
+    assume_yes: bool,
+    lines: TerminalLines,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """`backup`: the checklist, the confirmation, the backup itself, then what comes next."""
+    devices = await client.get_devices()
+    device_id = choose_device(devices, given)
+    properties = devices[device_path(device_id)]
+    state = properties.get("State", "")
+    if state != "backup_required":
+        explanation = properties.get("Explanation", "")
+        _say(err, f"{PROG}: {device_id} needs no backup now (state {state}). {explanation}")
+        return EXIT_CANCELLED
+    _say(out, BEFORE_BACKUP)
+    if not assume_yes:
+        # On a terminal the answer goes on the question's line; a script gets a whole line.
+        out.write("Start the backup now? [y/N] " + ("" if lines.is_tty else "\n"))
+        out.flush()
+        try:
+            answer = await lines.read_line(secret=False)
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            _say(out, "No backup was started.")
+            return EXIT_CANCELLED
+    agent = TerminalAgent(device_path(device_id), lines, out)
+    ended = await _follow(
+        client,
+        device_id,
+        "backup",
+        agent,
+        lambda: client.start_backup(device_path(device_id)),
+        out,
+        err,
+    )
+    if isinstance(ended, int):
+        return ended
+    _say(out, f"\nBackup result: {ended.result}")
+    if ended.message:
+        _say(out, ended.message)
+    if ended.result == "completed":
+        _say(out, "\n" + AFTER_BACKUP)
+        _say(out, f"Now check your backup: {PROG} check {device_id}")
+    else:
+        _say(out, f"See what this means for the Trezor now: {PROG} status")
+    return exit_code_for_result(ended.result)
+
+
+async def show_history(client: DaemonClient, given: str | None, as_json: bool, out: TextIO) -> int:
+    """`history`: the checks and backups recorded for a device, connected or not."""
+    device_id = choose_device(await client.get_devices(), given, connected=False)
+    events = await client.get_history(device_id)
+    _say(out, history_json(device_id, events) if as_json else history_table(device_id, events))
+    return EXIT_PASSED
+
+
+_DEVICE_HELP = "the device id `status` shows; may be left out when exactly one Trezor is connected"
+
+_EXIT_CODES_HELP = """\
+  2   trezor-backupd cannot be reached, or left the bus during the operation
+  64  DEVICE left out while none or several Trezors are connected, or DEVICE is not connected
+Other daemon errors (for example NoAgent, PermissionDenied) print the daemon's message, exit 1."""
+
+CHECK_DESCRIPTION = f"""\
+Check the recovery words you wrote down with a dry run on the Trezor (RecoveryDevice, type
+DryRun): you enter the words, the Trezor compares them with its seed and says whether they
+restore this wallet. Nothing else changes on the Trezor.
+
+Model T and Safe family: you enter the words on the Trezor itself; this command prints what
+the Trezor asks of you. Model One: the Trezor asks for the words through this terminal:
+  24 words      type each word the Trezor's screen asks for. It also asks for words that are
+                not in your backup, in random order, so the computer never learns your seed.
+                The first 4 letters are enough; a word not in the BIP-39 list is asked again.
+  12, 18 words  the Trezor shows choices on a grid; type the position of the right one
+                (keypad layout 7 8 9 / 4 5 6 / 1 2 3; b goes back one step).
+  PIN           type the positions of your PIN digits on the Trezor's shuffled grid.
+Nothing you type is shown, printed, logged or stored: it goes to the Trezor and nowhere else.
+
+Ctrl-C or SIGTERM cancels the check on the Trezor and waits for it to end (exit 3); a
+second one stops waiting.
+
+When standard input is not a terminal, the answers are read from it one per line, in the
+order the Trezor asks: the word count (12, 18 or 24; Model One without --words only), the
+PIN positions (PIN-protected Model One only), then one line per word request: a word or its
+first 4+ letters (24 words), or one position digit or "b" (12 and 18 words). A rejected line
+is asked again with the next line; the end of input cancels the check.
+
+exit status:
+  0   passed         the words restore this wallet; the Trezor is now verified
+  1   mismatch       valid words, but of another wallet: send no funds to this one
+  1   invalid_words  the words fail the BIP-39 checksum: one is wrong or out of order
+  1   error          the check failed; the message says why
+  3   cancelled, disconnected (unplugged), refused (the Trezor said no, and why), or the
+      daemon would not start it: NotPossible (e.g. not backed up yet), Busy (another
+      operation runs on this Trezor), NoSuchDevice (unplugged meanwhile)
+{_EXIT_CODES_HELP}
+"""
+
+BACKUP_DESCRIPTION = f"""\
+Create the backup of a Trezor whose state is backup_required: the Trezor shows the recovery
+words one by one, you write each one on paper and confirm it on the Trezor.
+
+Before starting, the checklist of Trezor Suite is shown (enough time, a private place, the
+words are the only backup and anyone who sees them can take the coins, paper only, never a
+digital copy) and you are asked to confirm, unless --yes is given. Afterwards: the checklist
+for the written words, and the next step: check the backup with `{PROG} check DEVICE`.
+
+Cancelling a started backup leaves the Trezor in backup_failed for good: it never shows the
+words again. So Ctrl-C asks to be pressed twice within {BACKUP_CANCEL_CONFIRM_SECONDS:g} s;
+SIGTERM cancels at once.
+
+When standard input is not a terminal, the confirmation is its first line ("y" or "yes"
+starts; anything else, or no line, does not), unless --yes; then the PIN positions if the
+Trezor asks for its PIN.
+
+exit status:
+  0   completed: the Trezor is now unverified; check the backup next
+  1   error: the backup failed; the message says why
+  3   not confirmed; cancelled, disconnected (unplugged), refused (the Trezor said no); the
+      Trezor needs no backup (its state is not backup_required); or the daemon would not
+      start it (NotPossible, Busy, NoSuchDevice)
+{_EXIT_CODES_HELP}
+"""
+
+HISTORY_DESCRIPTION = """\
+Print the checks and backups recorded on this computer for a Trezor, connected or not,
+oldest first: local TIME, KIND (check or backup), RESULT and DETAIL.
+
+With --json, print {"device": ID, "events": [{"kind", "result", "time", "detail"}, ...]},
+with "time" in ISO 8601 UTC.
+
+exit status: 0 printed (also when nothing is recorded), 1 daemon error, 2 daemon not
+reachable, 64 DEVICE left out while none or several Trezors are connected.
+"""
+
+
+def _usage_guarded(
+    command: Callable[[argparse.Namespace, DaemonClient], Awaitable[int]],
+) -> Callable[[argparse.Namespace, DaemonClient], Awaitable[int]]:
+    """A command whose UsageError is printed and exits EXIT_USAGE."""
+
+    async def guarded(args: argparse.Namespace, client: DaemonClient) -> int:
+        try:
+            return await command(args, client)
+        except UsageError as error:
+            _say(sys.stderr, f"{PROG}: {error}")
+            return EXIT_USAGE
+
+    return guarded
+
+
+async def _check(args: argparse.Namespace, client: DaemonClient) -> int:
+    lines = TerminalLines(sys.stdin.fileno())
+    return await run_check(client, args.device, args.words, lines, sys.stdout, sys.stderr)
+
+
+async def _backup(args: argparse.Namespace, client: DaemonClient) -> int:
+    lines = TerminalLines(sys.stdin.fileno())
+    return await run_backup(client, args.device, args.yes, lines, sys.stdout, sys.stderr)
+
+
+async def _history(args: argparse.Namespace, client: DaemonClient) -> int:
+    return await show_history(client, args.device, args.json, sys.stdout)
+
+
+def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add `check`, `backup` and `history` to the command line of main.build_parser."""
+    check = commands.add_parser(
+        "check",
+        help="check the written recovery words with a dry run on the Trezor",
+        description=CHECK_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
+    check.add_argument(
+        "--words",
+        type=int,
+        choices=WORD_COUNTS,
+        metavar="N",
+        help="how many words the backup has (12, 18 or 24; Model One only; asked if left out)",
+    )
+    check.set_defaults(command=_usage_guarded(_check))
+
+    backup = commands.add_parser(
+        "backup",
+        help="create the backup: write down the words the Trezor shows",
+        description=BACKUP_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backup.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
+    backup.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation before starting"
+    )
+    backup.set_defaults(command=_usage_guarded(_backup))
+
+    history = commands.add_parser(
+        "history",
+        help="show the checks and backups recorded for a Trezor",
+        description=HISTORY_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    history.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.set_defaults(command=_usage_guarded(_history))

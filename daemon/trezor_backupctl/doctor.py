@@ -1,0 +1,261 @@
+"""`trezor-backupctl doctor`: find what commonly keeps Trezor Backup Guard from working.
+
+Each check gives OK, WARN (works, but something will be missing) or FAIL (the guard cannot
+do its job), with the fix in the same line. The daemon is only asked over D-Bus, like every
+other client; the rest is read from sysfs, /dev, /proc and a TCP connect, so doctor works
+even when the daemon or the session bus is missing, which is when it is needed most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbus_fast import DBusFastError, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from trezor_backupctl.dbus_client import BUS_NAME, DaemonUnreachable, session_bus_address
+from trezor_backupctl.setup import RULES_NAME, rules_command
+from trezor_backupd.udev_watch import TREZOR_USB_IDS
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+RULES_DIRS = (
+    Path("/etc/udev/rules.d"),
+    Path("/run/udev/rules.d"),
+    Path("/usr/lib/udev/rules.d"),
+    Path("/lib/udev/rules.d"),
+)
+SYSFS_USB = Path("/sys/bus/usb/devices")
+BRIDGE_ADDRESS = ("127.0.0.1", 21325)
+BUS_TIMEOUT_SECONDS = 5.0
+TRAY_WATCHER = "org.kde.StatusNotifierWatcher"
+NOTIFICATIONS = "org.freedesktop.Notifications"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one check: its level, what was found and, unless OK, the fix."""
+
+    level: str
+    check: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.level:<4} {self.check}: {self.message}"
+
+
+def check_rules() -> Finding:
+    """Our rules file in any directory udev reads."""
+    for directory in RULES_DIRS:
+        if (directory / RULES_NAME).is_file():
+            return Finding(OK, "udev rules", str(directory / RULES_NAME))
+    return Finding(
+        FAIL,
+        "udev rules",
+        f"{RULES_NAME} is not installed, so only root can open a Trezor and plugging one in "
+        f"does not start the daemon. Fix: {rules_command()}",
+    )
+
+
+def _plugged_trezors() -> Iterator[tuple[str, Path]]:
+    """(sysfs name, /dev/bus/usb node) of every plugged Trezor, from sysfs alone."""
+    if not SYSFS_USB.is_dir():
+        return
+    for device in sorted(SYSFS_USB.iterdir()):
+        try:
+            usb_id = (
+                int((device / "idVendor").read_text(), 16),
+                int((device / "idProduct").read_text(), 16),
+            )
+            busnum = int((device / "busnum").read_text())
+            devnum = int((device / "devnum").read_text())
+        except (OSError, ValueError):
+            continue
+        if usb_id in TREZOR_USB_IDS:
+            yield device.name, Path(f"/dev/bus/usb/{busnum:03d}/{devnum:03d}")
+
+
+def check_device_access() -> Finding:
+    """A plugged Trezor's device node must be readable and writable by this user."""
+    findings = []
+    for name, node in _plugged_trezors():
+        if not os.access(node, os.R_OK | os.W_OK):
+            return Finding(
+                FAIL,
+                "device access",
+                f"the Trezor at USB {name} ({node}) cannot be opened by you: the udev rules "
+                "are missing or were not applied to it. Fix: install the rules (see above), "
+                "then unplug and replug the Trezor",
+            )
+        findings.append(f"{name} ({node})")
+    if not findings:
+        return Finding(OK, "device access", "no Trezor plugged in; nothing to check")
+    return Finding(OK, "device access", f"you can open {', '.join(findings)}")
+
+
+async def _bus_call(bus: MessageBus, member: str, body: list[str]) -> object:
+    """A call to org.freedesktop.DBus itself, bounded in time."""
+    msg = Message(
+        destination="org.freedesktop.DBus",
+        path="/org/freedesktop/DBus",
+        interface="org.freedesktop.DBus",
+        member=member,
+        signature="s" if body else "",
+        body=body,
+    )
+    async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
+        reply = await bus.call(msg)
+    if reply is None or reply.message_type is MessageType.ERROR:
+        raise DBusFastError(f"{member} failed")
+    return reply.body[0]
+
+
+async def check_session(bus: MessageBus) -> list[Finding]:
+    """Daemon, tray host and notification server, as names on the session bus."""
+    activatable = set(await _bus_call(bus, "ListActivatableNames", []))  # type: ignore[call-overload]
+
+    async def owned(name: str) -> bool:
+        return bool(await _bus_call(bus, "NameHasOwner", [name]))
+
+    if await owned(BUS_NAME):
+        daemon = Finding(OK, "daemon", f"trezor-backupd is running ({BUS_NAME})")
+    elif BUS_NAME in activatable:
+        daemon = Finding(OK, "daemon", "not running, but D-Bus starts it on first use")
+    else:
+        daemon = Finding(
+            FAIL,
+            "daemon",
+            f"{BUS_NAME} is neither running nor activatable. Fix: trezor-backupctl setup --user "
+            "(pip/pipx installs), or reinstall the package; then "
+            "systemctl --user enable --now trezor-backupd",
+        )
+    if await owned(TRAY_WATCHER):
+        tray = Finding(OK, "tray host", f"{TRAY_WATCHER} is present")
+    else:
+        # An XEmbed tray (_NET_SYSTEM_TRAY_S0) would need an X11 library we do not depend on.
+        tray = Finding(
+            WARN,
+            "tray host",
+            f"no {TRAY_WATCHER} on the session bus, so the tray icon cannot show (an X11 "
+            "XEmbed tray is not checked). Fix: on GNOME install and enable the AppIndicator "
+            "extension (gnome-shell-extension-appindicator)",
+        )
+    if await owned(NOTIFICATIONS) or NOTIFICATIONS in activatable:
+        notify = Finding(OK, "notifications", f"{NOTIFICATIONS} is available")
+    else:
+        notify = Finding(
+            WARN,
+            "notifications",
+            f"no {NOTIFICATIONS} server, so backup reminders cannot pop up. Fix: run your "
+            "desktop's notification daemon (e.g. dunst, mako, or the desktop's own)",
+        )
+    return [daemon, tray, notify]
+
+
+async def check_bus() -> list[Finding]:
+    """The session-bus checks, or why they could not run."""
+    try:
+        address = session_bus_address()
+        async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
+            bus = await MessageBus(bus_address=address).connect()
+    except (DaemonUnreachable, OSError, EOFError, DBusFastError, TimeoutError) as error:
+        reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+        return [
+            Finding(
+                FAIL,
+                "session bus",
+                f"cannot connect ({reason}). Fix: run this inside your desktop session, "
+                "where DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus is set",
+            )
+        ]
+    try:
+        return [Finding(OK, "session bus", address), *await check_session(bus)]
+    except (DBusFastError, TimeoutError, EOFError, OSError) as error:
+        return [Finding(FAIL, "session bus", f"the bus stopped answering: {error}")]
+    finally:
+        bus.disconnect()
+
+
+def check_bridge() -> Finding:
+    """Trezor Bridge listening on its port: it may hold the device."""
+    try:
+        with socket.create_connection(BRIDGE_ADDRESS, timeout=1.0):
+            pass
+    except OSError:
+        return Finding(OK, "Trezor Bridge", "not running")
+    return Finding(
+        WARN,
+        "Trezor Bridge",
+        f"listening on {BRIDGE_ADDRESS[0]}:{BRIDGE_ADDRESS[1]}: while it holds the Trezor, its "
+        "status shows as busy. Fix: stop Bridge when you do not need it (Suite no longer needs it)",
+    )
+
+
+def _suite_processes() -> list[int]:
+    """Pids whose name or command line is Trezor Suite's."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip().lower()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+        except OSError:
+            continue
+        program = Path(cmdline).name.lower()
+        if "trezor-suite" in comm or "trezor-suite" in program or "trezor suite" in program:
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def check_suite() -> Finding:
+    """Trezor Suite running: it claims the device while it is open."""
+    pids = _suite_processes()
+    if not pids:
+        return Finding(OK, "Trezor Suite", "not running")
+    return Finding(
+        WARN,
+        "Trezor Suite",
+        f"running (pid {', '.join(map(str, pids))}): while it holds the Trezor, its status "
+        "shows as busy. Fix: close Suite to let the guard read the device",
+    )
+
+
+def diagnose() -> list[Finding]:
+    """Every check, in the order a user would fix things."""
+    return [
+        check_rules(),
+        check_device_access(),
+        *asyncio.run(check_bus()),
+        check_bridge(),
+        check_suite(),
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    """The `doctor` subcommand: print one line per check; 1 if any FAILed."""
+    findings = diagnose()
+    for finding in findings:
+        print(finding.line())
+    return 1 if any(finding.level == FAIL for finding in findings) else 0
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `doctor` on the CLI's subcommands."""
+    parser = commands.add_parser(
+        "doctor",
+        help="check the installation and the desktop session, and say how to fix problems",
+        description=(
+            "Check the udev rules, access to a plugged Trezor, the daemon on the session bus "
+            "(running or D-Bus activatable), a tray host, a notification server, and whether "
+            "Trezor Bridge or Trezor Suite may hold the device. Prints one line per check: "
+            "OK, WARN (works, something is missing) or FAIL, with the fix. "
+            "Exit status 0 when nothing FAILed, 1 otherwise."
+        ),
+    )
+    parser.set_defaults(standalone=run)
