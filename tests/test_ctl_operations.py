@@ -1,0 +1,137 @@
+"""trezor-backupctl check / backup / history end to end: the CLI as its own process,
+answered through a pipe the way a person answers its prompts (reading the simulated Trezor's
+screen over DebugLink), against the real daemon and simulator. Exit codes and scrollback are
+what a user would see; no typed word may be in it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from trezorlib import messages
+
+from conftest import DaemonFactory
+from harness import EVENT_TIMEOUT, LineReader, get_devices, running
+from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
+from test_operations import DEVICE_ID, MNEMONIC12, ZOO24, assert_no_secret, history
+
+WORD_PROMPT = "Word requested by your Trezor"
+GRID_PROMPT = "Position on your Trezor's grid"
+PIN_PROMPT = "PIN positions"
+
+
+class CtlSession:
+    """trezor-backupctl with a person at the keyboard who looks at the Trezor's screen."""
+
+    def __init__(self, sim: Simulator, *args: str) -> None:
+        self.sim = sim
+        self.screen = HostPort(sim.debug_port)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "trezor_backupctl", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.reader = LineReader(self.process)
+
+    def answer(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+
+    def run(self, typed: str, pin: str = "", press_buttons: bool = False) -> int:
+        """Answer every prompt until the CLI exits; returns its exit code."""
+        while True:
+            try:
+                line = self.reader.wait_for(lambda _line: True)
+            except AssertionError:  # the output ended: the CLI is done
+                break
+            if line.startswith(WORD_PROMPT):
+                self.answer(self.requested_word(typed))
+            elif line.startswith(GRID_PROMPT):
+                self.answer(matrix_key(self.screen, typed))
+            elif line.startswith(PIN_PROMPT):
+                matrix = self.state().matrix or ""
+                self.answer("".join(str(matrix.index(d) + 1) for d in pin))
+            elif press_buttons and line.startswith(("Write down", "Read the result")):
+                self.screen.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+        code = self.process.wait(timeout=EVENT_TIMEOUT)
+        self.screen.close()
+        return code
+
+    def state(self) -> messages.DebugLinkState:
+        reply = self.screen.call(messages.DebugLinkGetState())
+        assert isinstance(reply, messages.DebugLinkState)
+        return reply
+
+    def requested_word(self, typed: str) -> str:
+        state = self.state()
+        position = state.recovery_word_pos or 0
+        return typed.split()[position - 1] if position else (state.recovery_fake_word or "")
+
+    def output(self) -> str:
+        return "\n".join(self.reader.seen)
+
+
+@pytest.mark.parametrize(
+    ("typed", "code", "state"), [(ABANDON24, 0, "verified"), (ZOO24, 1, "check_failed")]
+)
+def test_check_through_the_cli(
+    make_daemon: DaemonFactory, typed: str, code: int, state: str
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="2468") as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            cli = CtlSession(sim, "check", "--words", "24")  # the only device: no id needed
+            assert cli.run(typed, pin="2468", press_buttons=True) == code
+            assert [d["State"] for d in get_devices()] == [state]
+        assert PIN_PROMPT in cli.output()
+        assert cli.output().count(WORD_PROMPT) == 24
+        assert_no_secret(typed + " 2468", cli.output(), daemon.log())
+
+
+def test_twelve_word_check_through_the_cli_uses_the_grid(make_daemon: DaemonFactory) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID, mnemonic=MNEMONIC12) as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            cli = CtlSession(sim, "check", DEVICE_ID, "--words", "12")
+            assert cli.run(MNEMONIC12, press_buttons=True) == 0
+        assert cli.output().count(GRID_PROMPT) == 48
+        assert_no_secret(MNEMONIC12, cli.output(), daemon.log())
+
+
+def test_end_of_input_cancels_the_check(make_daemon: DaemonFactory) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        with running(make_daemon(sim.path)):
+            cli = CtlSession(sim, "check", DEVICE_ID, "--words", "24")
+            cli.reader.wait_for(lambda line: line.startswith(WORD_PROMPT))
+            assert cli.process.stdin is not None
+            cli.process.stdin.close()
+            assert cli.process.wait(timeout=EVENT_TIMEOUT) == 3
+            assert history() == [("check", "cancelled")]
+
+
+def test_backup_through_the_cli_then_history(make_daemon: DaemonFactory) -> None:
+    with start_simulator("one", "backup_required", device_id=DEVICE_ID) as sim:
+        with running(make_daemon(sim.path)):
+            cli = CtlSession(sim, "backup", "--yes")
+            assert cli.run("", press_buttons=True) == 0
+            out = cli.output()
+            assert "private place" in out or "private" in out
+            assert f"check {DEVICE_ID}" in out
+            assert [d["State"] for d in get_devices()] == ["unverified"]
+            again = subprocess.run(
+                [sys.executable, "-m", "trezor_backupctl", "backup", "--yes"],
+                capture_output=True, text=True, timeout=EVENT_TIMEOUT,
+            )  # fmt: skip
+            assert again.returncode == 3
+            shown = subprocess.run(
+                [sys.executable, "-m", "trezor_backupctl", "history", "--json"],
+                capture_output=True, text=True, timeout=EVENT_TIMEOUT,
+            )  # fmt: skip
+            assert shown.returncode == 0, shown.stderr
+            events = json.loads(shown.stdout)["events"]
+            assert [(e["kind"], e["result"]) for e in events] == [("backup", "completed")]
