@@ -16,9 +16,9 @@ from harness import Daemon, SessionBus, UsbTestbed
 
 
 @pytest.fixture(scope="session", autouse=True)
-def session_bus() -> Iterator[SessionBus]:
+def session_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBus]:
     """A bus of our own: the tests never touch the desktop's session bus."""
-    bus = SessionBus()
+    bus = SessionBus(tmp_path_factory.mktemp("bus") / "capture.log")
     previous = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus.address
     yield bus

@@ -24,6 +24,8 @@ import gi
 gi.require_version("UMockdev", "1.0")
 from gi.repository import UMockdev  # noqa: E402
 
+from seed_safety import file_text, produced  # noqa: E402
+
 BUS_NAME = "io.github.TrezorBackupGuard"
 ROOT_PATH = "/io/github/TrezorBackupGuard"
 MANAGER = f"{BUS_NAME}.Manager1"
@@ -33,9 +35,13 @@ EVENT_TIMEOUT = 20.0
 
 
 class SessionBus:
-    """A private dbus-daemon for one pytest session; its address is exported to children."""
+    """A private dbus-daemon for one pytest session; its address is exported to children.
 
-    def __init__(self) -> None:
+    Everything on it is captured for the final seed-safety grep, except the agents'
+    replies to the daemon, which carry the owner's answers to the device by design.
+    """
+
+    def __init__(self, capture: Path) -> None:
         out = subprocess.run(
             ["dbus-daemon", "--session", "--print-address=1", "--print-pid=1", "--fork"],
             capture_output=True,
@@ -43,8 +49,18 @@ class SessionBus:
             check=True,
         ).stdout.split()
         self.address, self.pid = out[0], int(out[1])
+        self._capture_file = capture.open("w")
+        self._monitor = subprocess.Popen(
+            ["dbus-monitor", "--address", self.address, "type='signal'", "type='method_call'",
+             "type='error'", f"type='method_return',sender='{BUS_NAME}'"],
+            stdout=self._capture_file, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        produced("session bus capture", file_text(capture))
 
     def stop(self) -> None:
+        self._monitor.terminate()
+        self._monitor.wait()
+        self._capture_file.close()
         os.kill(self.pid, signal.SIGTERM)
 
 
@@ -109,6 +125,9 @@ class Daemon:
         env["XDG_CONFIG_HOME"] = str(self.home / "config")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+        produced(f"daemon log {self.log_path}", file_text(self.log_path))
+        for name in ("history.sqlite3", "history.sqlite3-wal"):
+            produced(f"state file {name}", file_text(self.state_dir / name))
         waited = subprocess.run(
             ["gdbus", "wait", "--session", "--timeout", str(int(EVENT_TIMEOUT)), BUS_NAME],
             capture_output=True,

@@ -12,6 +12,7 @@ import sys
 import pytest
 from trezorlib import messages
 
+import seed_safety
 from conftest import DaemonFactory
 from harness import EVENT_TIMEOUT, LineReader, get_devices, running
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
@@ -36,6 +37,7 @@ class CtlSession:
             text=True,
         )
         self.reader = LineReader(self.process)
+        seed_safety.produced("trezor-backupctl scrollback", self.output)
 
     def answer(self, text: str) -> None:
         assert self.process.stdin is not None
@@ -44,6 +46,7 @@ class CtlSession:
 
     def run(self, typed: str, pin: str = "", press_buttons: bool = False) -> int:
         """Answer every prompt until the CLI exits; returns its exit code."""
+        seed_safety.typed(typed, pin)
         while True:
             try:
                 line = self.reader.wait_for(lambda _line: True)
@@ -82,15 +85,15 @@ class CtlSession:
 def test_check_through_the_cli(
     make_daemon: DaemonFactory, typed: str, code: int, state: str
 ) -> None:
-    with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="2468") as sim:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="248613579") as sim:
         daemon = make_daemon(sim.path)
         with running(daemon):
             cli = CtlSession(sim, "check", "--words", "24")  # the only device: no id needed
-            assert cli.run(typed, pin="2468", press_buttons=True) == code
+            assert cli.run(typed, pin="248613579", press_buttons=True) == code
             assert [d["State"] for d in get_devices()] == [state]
         assert PIN_PROMPT in cli.output()
         assert cli.output().count(WORD_PROMPT) == 24
-        assert_no_secret(typed + " 2468", cli.output(), daemon.log())
+        assert_no_secret(typed + " 248613579", cli.output(), daemon.log())
 
 
 def test_twelve_word_check_through_the_cli_uses_the_grid(make_daemon: DaemonFactory) -> None:

@@ -4,6 +4,7 @@ Trezor's buttons. Every test that types words proves they reached no output."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from trezorlib import messages
 
+import seed_safety
 from conftest import DaemonFactory
 from harness import (
     BUS_NAME,
@@ -63,6 +65,11 @@ class OwnerRun:
     """owner_agent.py as a process: its JSON lines, and everything it printed."""
 
     def __init__(self, sim: Simulator, action: str, *args: str) -> None:
+        for option, value in itertools.pairwise(args):
+            if option in ("--typed", "--pin"):
+                seed_safety.typed(value)
+        if action == "check":
+            seed_safety.typed(ABANDON24)  # the default typed seed
         self.process = subprocess.Popen(
             [sys.executable, str(OWNER), DEVICE_ID, str(sim.debug_port), action, *args],
             stdout=subprocess.PIPE,
@@ -70,6 +77,7 @@ class OwnerRun:
             text=True,
         )
         self.reader = LineReader(self.process)
+        seed_safety.produced("owner agent output", self.output)
 
     def wait_for(self, event: str, **fields: str) -> dict[str, Any]:
         def matches(line: str) -> bool:
@@ -194,15 +202,15 @@ def test_model_one_12_word_check_uses_the_matrix(
 def test_pin_protected_model_one_asks_the_agent_for_the_pin(
     make_daemon: DaemonFactory, capture: BusCapture
 ) -> None:
-    with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="7351") as sim:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="735192468") as sim:
         daemon = make_daemon(sim.path)
         with running(daemon):
-            owner = OwnerRun(sim, "check", "--pin", "7351")
+            owner = OwnerRun(sim, "check", "--pin", "735192468")
             owner.wait_for("asked", what="word_count")
             owner.wait_for("asked", what="pin", kind="current")
             assert owner.finished()["result"] == "passed"
             assert [d["State"] for d in get_devices()] == ["verified"]
-        assert_no_secret(ABANDON24 + " 7351", owner.output(), capture.text(), daemon.log())
+        assert_no_secret(ABANDON24 + " 735192468", owner.output(), capture.text(), daemon.log())
 
 
 def test_core_model_check_is_typed_on_the_device(make_daemon: DaemonFactory) -> None:
