@@ -20,8 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check daemon tests
-	$(VENV)/bin/ruff format --check daemon tests
+	$(VENV)/bin/ruff check daemon applet tests
+	$(VENV)/bin/ruff format --check daemon applet tests
 	$(VENV)/bin/mypy
 
 test: system-packages $(VENV)/.installed lint
@@ -34,21 +34,27 @@ demo: system-packages $(VENV)/.installed
 # the scripts' #! line; it needs setuptools>=70.1). Installs the Python package
 # (offline: no dependencies are fetched, the build backend must be installed), the systemd user
 # unit, the D-Bus activation file, the udev rules and the introspection XML. The tray applet's
-# autostart and applications entries and icons join here when the applet exists.
+# applications and autostart entries (AUTOSTART_DIR, default /etc/xdg/autostart) and its icon.
 BINDIR = $(PREFIX)/bin
 SYSTEMD_USER_DIR = $(PREFIX)/lib/systemd/user
 DBUS_SERVICES_DIR = $(PREFIX)/share/dbus-1/services
 DBUS_INTERFACES_DIR = $(PREFIX)/share/dbus-1/interfaces
 UDEV_RULES_DIR = $(PREFIX)/lib/udev/rules.d
+APPLICATIONS_DIR = $(PREFIX)/share/applications
+ICONS_DIR = $(PREFIX)/share/icons/hicolor/256x256/apps
+AUTOSTART_DIR ?= /etc/xdg/autostart
 INSTALLED_DATA = \
 	$(SYSTEMD_USER_DIR)/trezor-backupd.service \
 	$(DBUS_SERVICES_DIR)/io.github.TrezorBackupGuard.service \
 	$(DBUS_INTERFACES_DIR)/io.github.TrezorBackupGuard.xml \
-	$(UDEV_RULES_DIR)/70-trezor-backup-guard.rules
+	$(UDEV_RULES_DIR)/70-trezor-backup-guard.rules \
+	$(APPLICATIONS_DIR)/io.github.TrezorBackupGuard.Applet.desktop \
+	$(AUTOSTART_DIR)/io.github.TrezorBackupGuard.Applet-autostart.desktop \
+	$(ICONS_DIR)/io.github.TrezorBackupGuard.Applet.png
 PIP ?= $(PY) -m pip
 SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
-PACKAGES = trezor_backupd trezor_backupctl trezor_backup_sim
-SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-sim
+PACKAGES = trezor_backupd trezor_backupctl trezor_backup_sim trezor_backup_applet
+SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-sim trezor-backup-applet
 
 install:
 	$(PIP) install --quiet --root "$(DESTDIR)/" --prefix "$(PREFIX)" --no-deps \
@@ -64,8 +70,12 @@ install:
 	install -m 644 daemon/trezor_backupd/data/io.github.TrezorBackupGuard.xml \
 		"$(DESTDIR)$(DBUS_INTERFACES_DIR)/"
 	install -m 644 udev/70-trezor-backup-guard.rules "$(DESTDIR)$(UDEV_RULES_DIR)/"
-	@# Hook for the tray applet (another issue): its .desktop entries go to
-	@# $(PREFIX)/share/applications and /etc/xdg/autostart, its icons to $(PREFIX)/share/icons.
+	install -d "$(DESTDIR)$(APPLICATIONS_DIR)" "$(DESTDIR)$(AUTOSTART_DIR)" "$(DESTDIR)$(ICONS_DIR)"
+	install -m 644 applet/data/io.github.TrezorBackupGuard.Applet.desktop \
+		"$(DESTDIR)$(APPLICATIONS_DIR)/"
+	install -m 644 applet/data/io.github.TrezorBackupGuard.Applet-autostart.desktop \
+		"$(DESTDIR)$(AUTOSTART_DIR)/"
+	install -m 644 applet/data/io.github.TrezorBackupGuard.Applet.png "$(DESTDIR)$(ICONS_DIR)/"
 
 # Removes what `install` put under $(DESTDIR)$(PREFIX) (pip cannot uninstall from a --root).
 uninstall:

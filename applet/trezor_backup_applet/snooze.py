@@ -1,0 +1,61 @@
+""" "Remind me later": per-device snooze times in `$XDG_STATE_HOME/trezor-backup-guard/applet.json`.
+
+The daemon's config is the owner's policy (written by hand); a snooze is state the applet
+writes on a click, so it lives next to the daemon's state, in a file only the applet touches.
+A damaged file means "nothing snoozed": a reminder too many is better than a lost one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from trezor_backupd.config import state_dir
+
+log = logging.getLogger(__name__)
+
+DAY = 86400
+WEEK = 7 * DAY
+
+
+def snooze_path() -> Path:
+    """Where the applet keeps its snooze times."""
+    return state_dir() / "applet.json"
+
+
+class SnoozeStore:
+    """Snooze-until times per device id, read once and written on every change."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = snooze_path() if path is None else path
+        self._until: dict[str, float] = {}
+        try:
+            data = json.loads(self.path.read_text())
+            self._until = {str(k): float(v) for k, v in data.get("snoozed_until", {}).items()}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, AttributeError, TypeError) as e:
+            log.warning("%s cannot be read (%s); nothing is snoozed", self.path, e)
+
+    def snooze(self, device_id: str, seconds: float) -> None:
+        """No reminders for this device for `seconds` from now."""
+        self._until[device_id] = time.time() + seconds
+        self._save()
+
+    def is_snoozed(self, device_id: str) -> bool:
+        """Whether reminders for this device are put off now."""
+        return self._until.get(device_id, 0.0) > time.time()
+
+    def _save(self) -> None:
+        now = time.time()
+        live = {k: v for k, v in self._until.items() if v > now}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(json.dumps({"snoozed_until": live}, indent=1))
+            os.replace(temporary, self.path)
+        except OSError as e:
+            log.warning("cannot save the snooze in %s: %s", self.path, e)

@@ -1,0 +1,246 @@
+"""The tray icon and its menu (pystray, on the GTK main loop of the main thread).
+
+The menu is a plain model first (`menu_entries`, a pure function of the device list), then
+pystray items: the model is what tests and the tooltip read, pystray only draws it. pystray's
+setters for icon, title and menu schedule their work with GLib's idle_add, so `Tray.show` may
+be called from the asyncio thread. Backends: appindicator (StatusNotifier, with its own
+XEmbed fallback), else gtk (XEmbed); never xorg, which has no menu.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Protocol
+
+from .daemon_client import Device
+from .icons import Look, draw, look_for
+
+log = logging.getLogger(__name__)
+
+TRAY_BACKENDS = ("appindicator", "gtk")
+BACKED_UP_STATES = frozenset({"unverified", "verified", "check_due", "check_failed"})
+FAILED_STATES = frozenset({"backup_failed", "check_failed"})
+STATE_WORDS = {
+    "not_initialized": "not set up yet",
+    "no_backup": "seedless (no backup by choice)",
+    "backup_failed": "backup failed",
+    "backup_required": "needs a backup",
+    "unverified": "backup not checked yet",
+    "verified": "backup checked",
+    "check_failed": "backup check failed: do not send funds",
+    "check_due": "backup check due",
+    "busy": "busy",
+    "bootloader": "in bootloader mode",
+    "unknown": "state unknown",
+}
+OPERATION_WORDS = {"check": "checking the backup", "backup": "creating the backup"}
+
+
+class TrayActions(Protocol):
+    """What the menu's items do; implemented by the applet (called on the GTK thread)."""
+
+    def check(self, device_id: str) -> None:
+        """Check backup..."""
+
+    def backup(self, device_id: str) -> None:
+        """Create backup..."""
+
+    def what_to_do(self, device_id: str) -> None:
+        """What to do..."""
+
+    def cancel(self, device_id: str) -> None:
+        """Cancel the running operation."""
+
+    def snooze_all(self, seconds: float) -> None:
+        """Remind me later."""
+
+    def quit(self) -> None:
+        """Quit the applet."""
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One menu line: a text, whether it can be clicked, and what it does."""
+
+    text: str
+    action: Callable[[], None] | None = None
+    enabled: bool = True
+    submenu: tuple[MenuEntry, ...] = field(default_factory=tuple)
+
+    @property
+    def separator(self) -> bool:
+        """A divider line."""
+        return self.text == "-"
+
+
+SEPARATOR = MenuEntry("-", enabled=False)
+
+
+def state_words(device: Device) -> str:
+    """The device's state as the owner reads it (the raw name for a state this version lacks)."""
+    if device.operation:
+        return OPERATION_WORDS.get(device.operation, device.operation)
+    return STATE_WORDS.get(device.state, device.state.replace("_", " "))
+
+
+def device_line(device: Device) -> str:
+    """ "My Trezor (Model One): needs a backup"."""
+    return f"{device.name} ({device.model}): {state_words(device)}"
+
+
+def summary(devices: Sequence[Device], daemon_running: bool) -> str:
+    """The tooltip: the whole state in words."""
+    if not daemon_running:
+        return "Trezor Backup Guard: the backup service is not running"
+    connected = [d for d in devices if d.connected]
+    if not connected:
+        return "Trezor Backup Guard: no Trezor connected"
+    return "Trezor Backup Guard: " + "; ".join(device_line(d) for d in connected)
+
+
+def menu_entries(
+    devices: Sequence[Device], daemon_running: bool, actions: TrayActions
+) -> list[MenuEntry]:
+    """The menu for this device list: a line per device, its actions enabled where they fit."""
+    entries: list[MenuEntry] = []
+    connected = [d for d in devices if d.connected]
+    if not daemon_running:
+        entries.append(MenuEntry("The backup service is not running", enabled=False))
+    elif not connected:
+        entries.append(MenuEntry("No Trezor connected", enabled=False))
+    for device in connected:
+        idle = not device.operation
+        device_id = device.id
+        entries.append(MenuEntry(device_line(device), enabled=False))
+        entries.append(
+            MenuEntry(
+                "    Check backup...",
+                functools.partial(actions.check, device_id),
+                idle and device.state in BACKED_UP_STATES,
+            )
+        )
+        entries.append(
+            MenuEntry(
+                "    Create backup...",
+                functools.partial(actions.backup, device_id),
+                idle and device.state == "backup_required",
+            )
+        )
+        if device.state in FAILED_STATES:
+            entries.append(
+                MenuEntry("    What to do...", functools.partial(actions.what_to_do, device_id))
+            )
+        if device.operation:
+            entries.append(MenuEntry("    Cancel", functools.partial(actions.cancel, device_id)))
+    last_known = [d for d in devices if not d.connected]
+    if last_known:
+        entries.append(SEPARATOR)
+        entries += [MenuEntry(f"Last seen: {device_line(d)}", enabled=False) for d in last_known]
+    entries.append(SEPARATOR)
+    entries.append(
+        MenuEntry(
+            "Remind me later",
+            submenu=(
+                MenuEntry("In 1 day", functools.partial(actions.snooze_all, 86400)),
+                MenuEntry("In 1 week", functools.partial(actions.snooze_all, 7 * 86400)),
+            ),
+            enabled=bool(connected),
+        )
+    )
+    entries.append(MenuEntry("Quit", actions.quit))
+    return entries
+
+
+def load_pystray() -> ModuleType:
+    """pystray with the first backend that works here: appindicator, then gtk."""
+    wanted = os.environ.get("PYSTRAY_BACKEND")
+    errors = []
+    for backend in (wanted,) if wanted in TRAY_BACKENDS else TRAY_BACKENDS:
+        os.environ["PYSTRAY_BACKEND"] = str(backend)
+        try:
+            return importlib.import_module("pystray")
+        except Exception as e:  # pystray raises ImportError, GI may raise ValueError
+            errors.append(f"{backend}: {e}")
+            for name in [m for m in sys.modules if m.startswith("pystray")]:
+                del sys.modules[name]
+    raise ImportError("no tray backend works here: " + "; ".join(errors))
+
+
+class Tray:
+    """The pystray icon; `run()` owns the main thread's GTK loop until `stop()`."""
+
+    ICON_SIZE = 64
+
+    def __init__(self, pystray: ModuleType, actions: TrayActions) -> None:
+        self.pystray = pystray
+        self.actions = actions
+        self.entries: list[MenuEntry] = menu_entries([], False, actions)
+        self.look = Look.OK
+        self.icon: Any = pystray.Icon(
+            "trezor-backup-guard",
+            icon=draw(Look.OK, self.ICON_SIZE),
+            title=summary([], False),
+            menu=pystray.Menu(lambda: self._items(self.entries)),
+        )
+
+    def _items(self, entries: Sequence[MenuEntry]) -> list[Any]:
+        pystray = self.pystray
+        items: list[Any] = []
+        for entry in entries:
+            if entry.separator:
+                items.append(pystray.Menu.SEPARATOR)
+            elif entry.submenu:
+                items.append(
+                    pystray.MenuItem(
+                        entry.text, pystray.Menu(*self._items(entry.submenu)), enabled=entry.enabled
+                    )
+                )
+            else:
+                items.append(
+                    pystray.MenuItem(entry.text, _guarded(entry.action), enabled=entry.enabled)
+                )
+        return items
+
+    def show(self, devices: Sequence[Device], daemon_running: bool) -> None:
+        """Redraw icon, tooltip and menu for this device list (any thread)."""
+        self.entries = menu_entries(devices, daemon_running, self.actions)
+        look = look_for(devices)
+        if look is not self.look:
+            self.look = look
+            self.icon.icon = draw(look, self.ICON_SIZE)
+        self.icon.title = summary(devices, daemon_running)
+        self.icon.update_menu()
+
+    def run(self, setup: Callable[[], None]) -> None:
+        """Show the icon and run the GTK loop; `setup` runs once it is visible."""
+
+        def started(icon: Any) -> None:
+            icon.visible = True
+            setup()
+
+        self.icon.run(setup=started)
+
+    def stop(self) -> None:
+        """End the GTK loop (any thread)."""
+        self.icon.stop()
+
+
+def _guarded(action: Callable[[], None] | None) -> Callable[[], None]:
+    """A menu callback that logs instead of raising into the GTK loop."""
+
+    def run() -> None:
+        if action is None:
+            return
+        try:
+            action()
+        except Exception:
+            log.exception("menu action failed")
+
+    return run

@@ -1,0 +1,169 @@
+"""The applet as the owner meets it: a real process in a tray (trayer) with a real notification
+server (dunst), the daemon as a subprocess and a simulated Trezor.
+
+Proves: the icon is embedded and its pixels follow the state; plugging a device that needs a
+backup raises the notification with the right text and buttons, read back from the server; a
+button of the notification starts the operation on the daemon; the applet starts before the
+daemon and survives its restart (its agent is registered again). Screenshots for the README are
+written to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from PIL import Image
+
+from trezor_backup_applet.icons import _COLOURS, Look
+
+from conftest import DaemonFactory
+from desktop_fixtures import Desktop, desktop
+from harness import DEVICE, ROOT_PATH, Daemon, LineReader, busctl, running
+from sim_helpers import start_simulator
+
+__all__ = ["desktop"]  # the fixture, imported for pytest
+
+SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
+DEVICE_ID = "A1B2C3D4E5F60718293A4B5C"
+DEVICE_PATH = f"{ROOT_PATH}/devices/{DEVICE_ID}"
+
+
+def tray_look(image: Image.Image) -> Look | None:
+    """Which of the icon's looks the tray shows, by the colour most of its pixels have."""
+    counts = dict.fromkeys(Look, 0)
+    data = image.convert("RGB").tobytes()
+    for r, g, b in zip(data[0::3], data[1::3], data[2::3], strict=True):
+        for look, (lr, lg, lb) in _COLOURS.items():
+            if abs(r - lr) + abs(g - lg) + abs(b - lb) < 60:
+                counts[look] += 1
+    look, count = max(counts.items(), key=lambda item: item[1])
+    return look if count >= 20 else None
+
+
+def icon_crop(image: Image.Image) -> Image.Image:
+    """The icon itself, cut out of the tray strip (the right end, where trayer puts it)."""
+    return image.crop((image.width - 40, 0, image.width, image.height))
+
+
+class AppletProcess:
+    """trezor-backup-applet as the session would start it (with --autostart)."""
+
+    def __init__(self, daemon: Daemon, desk: Desktop) -> None:
+        env = desk.env() | {
+            "XDG_STATE_HOME": str(daemon.home / "state"),
+            "XDG_CONFIG_HOME": str(daemon.home / "config"),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "trezor_backup_applet", "--autostart", "--log-level", "debug"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self.log = LineReader(self.process)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        assert self.process.wait(timeout=20) == 0, "\n".join(self.log.seen)
+
+
+@contextmanager
+def applet(daemon: Daemon, desk: Desktop) -> Iterator[AppletProcess]:
+    process = AppletProcess(daemon, desk)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+class SignalWatch:
+    """dbus-monitor of the device's signals, to wait for an operation's steps."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            ["dbus-monitor", "--session", f"type='signal',path='{DEVICE_PATH}'"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        self.reader = LineReader(self.process)
+        self.reader.wait_for(lambda line: "member=NameLost" in line)
+
+    def wait(self, member: str, argument: str) -> None:
+        self.reader.wait_for(lambda line: f"member={member}" in line)
+        self.reader.wait_for(lambda line: f'string "{argument}"' in line)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def operation() -> str:
+    return str(busctl("get-property", "io.github.TrezorBackupGuard", DEVICE_PATH, DEVICE,
+                      "Operation")["data"])  # fmt: skip
+
+
+def test_plugging_a_device_without_backup_raises_a_notification_and_turns_the_icon_to_danger(
+    make_daemon: DaemonFactory, desktop: Desktop
+) -> None:
+    mark = len(desktop.history())
+    with start_simulator("one", "backup_required", device_id=DEVICE_ID, label="My Trezor") as sim:
+        daemon = make_daemon(sim.path)
+        # The applet comes first, as at login: no daemon yet, nothing to warn about.
+        with applet(daemon, desktop) as app:
+            calm = desktop.wait_tray(lambda i: tray_look(i) is Look.OK, "the calm icon")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            icon_crop(calm).save(SCREENSHOTS / "tray-ok.png")
+            with running(daemon):
+                danger = desktop.wait_tray(lambda i: tray_look(i) is Look.DANGER, "danger")
+                icon_crop(danger).save(SCREENSHOTS / "tray-danger.png")
+                desktop.wait_displayed()
+                desktop.screenshot().crop((440, 0, 800, 220)).save(
+                    SCREENSHOTS / "notification-backup-required.png"
+                )
+                menu = desktop.choose_action("Later")
+                app.log.wait_for(lambda line: "snoozed for a day" in line)
+                [shown] = desktop.new_history(mark)
+                assert shown["summary"] == "My Trezor has no backup"
+                assert "never been backed up" in shown["body"]
+                assert shown["appname"] == "Trezor Backup Guard"
+                labels = [line.split(" (", 1)[0].lstrip("#") for line in menu]
+                assert [label for label in labels if label] == ["Create backup", "Later"]
+            # A daemon restart is not a plug-in: no second notification, still danger.
+            assert "applet.json" in {p.name for p in daemon.state_dir.iterdir()}
+            with running(daemon):
+                desktop.wait_tray(lambda i: tray_look(i) is Look.DANGER, "danger again")
+            assert len(desktop.new_history(mark)) == 1
+
+
+def test_check_now_starts_the_check_and_its_end_is_notified(
+    make_daemon: DaemonFactory, desktop: Desktop
+) -> None:
+    mark = len(desktop.history())
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID, label="My Trezor") as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            with applet(daemon, desktop) as app:
+                desktop.wait_tray(lambda i: tray_look(i) is Look.ATTENTION, "attention")
+                icon_crop(desktop.tray_area()).save(SCREENSHOTS / "tray-attention.png")
+                # The daemon restarts: the applet registers its agent with the new one.
+                assert daemon.stop() == 0
+                app.log.wait_for(lambda line: "the daemon left the bus" in line)
+                daemon.start()
+                app.log.wait_for(lambda line: "registered as the daemon's agent" in line)
+                signals = SignalWatch()
+                try:
+                    menu = desktop.choose_action("Check now")
+                    assert any(line.startswith("#Check now") for line in menu), menu
+                    # The Model One asks the computer how many words: the dialog is up.
+                    signals.wait("PropertiesChanged", "check")
+                    assert operation() == "check"
+                    busy = desktop.wait_tray(lambda i: tray_look(i) is Look.BUSY, "busy")
+                    icon_crop(busy).save(SCREENSHOTS / "tray-busy.png")
+                    busctl("call", "io.github.TrezorBackupGuard", DEVICE_PATH, DEVICE, "Cancel")
+                    signals.wait("OperationFinished", "cancelled")
+                finally:
+                    signals.stop()
+                desktop.wait_tray(lambda i: tray_look(i) is Look.ATTENTION, "attention again")
+                summaries = [n["summary"] for n in desktop.new_history(mark)]
+                assert "Backup check cancelled" in summaries
+                assert "Check the backup of My Trezor" in summaries

@@ -1,0 +1,310 @@
+"""The applet's menu and dialogs, driven in-process against the real daemon and a simulated
+Trezor: the menu's items are enabled per state and call the daemon; the Model One dialogs (word
+count, scrambled words with completion, PIN matrix, matrix word entry) complete real dry runs;
+a backup goes through Suite's confirmations and ends with the offer to check.
+
+The test plays the owner: it reads what the simulated Trezor shows over DebugLink (as
+tests/owner_agent.py does) and presses the dialogs' own widgets on the Tk thread.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import ImageGrab
+from trezorlib import messages
+
+from trezor_backup_applet.daemon_client import Device
+from trezor_backup_applet.dialogs import (
+    Checklist,
+    MatrixWordPrompt,
+    PinPrompt,
+    ProgressWindow,
+    WordCountPrompt,
+    WordPrompt,
+)
+from trezor_backup_applet.icons import Look, look_for
+from trezor_backup_applet.main import Applet
+from trezor_backup_applet.snooze import SnoozeStore
+from trezor_backup_applet.tray import MenuEntry, menu_entries, summary
+from trezor_backupd.config import Config
+
+from conftest import DaemonFactory
+from desktop_fixtures import Desktop, desktop
+from harness import EVENT_TIMEOUT, running
+from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
+
+__all__ = ["desktop"]
+
+SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
+DEVICE_ID = "0A1B2C3D4E5F60718293A4B5"
+MNEMONIC12 = "alcohol woman abuse must during monitor noble actual mixed trade anger aisle"
+# In Matrix6 the device counts its middle column as the right one.
+MATRIX6_RIGHT = {"8": "9", "5": "6", "2": "3"}
+
+Event = tuple[str, Any]
+
+
+class RecordingApplet(Applet):
+    """The real applet, also reporting what happens to the test's queue."""
+
+    def __init__(self, events: queue.Queue[Event], tmp: Path) -> None:
+        super().__init__(Config(notifications=False), SnoozeStore(tmp / "applet.json"))
+        self.events = events
+        self.dialogs.add_listener(lambda window: self.events.put(("window", window)))
+
+    def operation_progress(self, device: Device, stage: str, message: str) -> None:
+        super().operation_progress(device, stage, message)
+        self.events.put(("stage", stage))
+
+    def operation_finished(self, device: Device, kind: str, result: str, message: str) -> None:
+        super().operation_finished(device, kind, result, message)
+        self.events.put(("finished", (kind, result)))
+
+    def devices_changed(self, devices: list[Device], daemon_running: bool) -> None:
+        super().devices_changed(devices, daemon_running)
+        self.events.put(("devices", (list(devices), daemon_running)))
+
+
+class Owner:
+    """The test in front of the simulated Trezor and the applet's windows."""
+
+    def __init__(self, app: RecordingApplet, events: queue.Queue[Event], sim: Simulator,
+                 mnemonic: str = ABANDON24, pin: str = "") -> None:  # fmt: skip
+        self.app = app
+        self.events = events
+        self.screen = HostPort(sim.debug_port)
+        self.words = mnemonic.split()
+        self.pin = pin
+        self.shots: set[str] = set()
+
+    def next(self) -> Event:
+        return self.events.get(timeout=EVENT_TIMEOUT)
+
+    def on_tk(self, fn: Callable[[], Any]) -> Any:
+        return self.app.dialogs.call(fn).result(EVENT_TIMEOUT)
+
+    def state(self) -> messages.DebugLinkState:
+        reply = self.screen.call(messages.DebugLinkGetState())
+        assert isinstance(reply, messages.DebugLinkState)
+        return reply
+
+    def screenshot(self, window: Any, name: str) -> None:
+        """Save a window once, for the README."""
+        if name in self.shots:
+            return
+        self.shots.add(name)
+
+        def box() -> tuple[int, int, int, int]:
+            top = window.window
+            top.update()
+            x, y = top.winfo_rootx(), top.winfo_rooty()
+            return (x, y, x + top.winfo_width(), y + top.winfo_height())
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        ImageGrab.grab(bbox=self.on_tk(box), xdisplay=None).save(SCREENSHOTS / f"{name}.png")
+
+    def answer(self, window: Any) -> None:
+        """Do what the owner would in this window."""
+        if isinstance(window, ProgressWindow):
+            self.screenshot(window, "dialog-progress")
+        elif isinstance(window, WordCountPrompt):
+            self.screenshot(window, "dialog-word-count")
+            self.on_tk(window.choices[len(self.words)].invoke)
+        elif isinstance(window, WordPrompt):
+            state = self.state()
+            position = state.recovery_word_pos or 0
+            word = self.words[position - 1] if position else (state.recovery_fake_word or "")
+
+            def type_word() -> None:
+                # BIP-39 words are unique in their first four letters: the prompt completes.
+                window.text.set(word[:4])
+                window.ok.invoke()
+
+            self.screenshot(window, "dialog-word")
+            self.on_tk(type_word)
+        elif isinstance(window, PinPrompt):
+            self.screenshot(window, "dialog-pin")
+            matrix = self.state().matrix or ""
+
+            def enter_pin() -> None:
+                for digit in self.pin:
+                    window.keys[str(matrix.index(digit) + 1)].invoke()
+                window.ok.invoke()
+
+            self.on_tk(enter_pin)
+        elif isinstance(window, MatrixWordPrompt):
+            self.screenshot(window, "dialog-matrix")
+            key = matrix_key(self.screen, " ".join(self.words))
+            key = MATRIX6_RIGHT.get(key, key) if key not in window.keys else key
+            self.on_tk(window.keys[key].invoke)
+        elif isinstance(window, Checklist):
+            self.screenshot(window, "dialog-before-backup" if window.go.cget("text")
+                            == "Create backup" else "dialog-after-backup")  # fmt: skip
+
+            def tick_all() -> None:
+                for box in window.boxes:
+                    box.invoke()
+                window.go.invoke()
+
+            self.on_tk(tick_all)
+
+    def act_on_device(self, stage: str) -> None:
+        """Press the Trezor's button where its screen asks for a confirmation."""
+        if stage in ("confirm", "show_words", "result"):
+            self.screen.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+
+    def until_finished(self) -> tuple[str, str]:
+        """Answer windows and device screens until the operation ends."""
+        while True:
+            what, data = self.next()
+            if what == "window":
+                self.answer(data)
+            elif what == "stage":
+                self.act_on_device(data)
+            elif what == "finished":
+                return tuple(data)
+
+    def close(self) -> None:
+        self.screen.close()
+
+
+@pytest.fixture(scope="module")
+def shared_applet(
+    desktop: Desktop, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RecordingApplet]:
+    """One applet for the module, as on a desktop: it follows each test's daemon coming and
+    going. (Tk allows one interpreter thread per process to be torn down safely.)"""
+    app = RecordingApplet(queue.Queue(), tmp_path_factory.mktemp("applet"))
+    assert app.start()
+    yield app
+    app.stop()
+
+
+@contextmanager
+def applet(app: RecordingApplet) -> Iterator[tuple[RecordingApplet, queue.Queue[Event]]]:
+    """The shared applet with a fresh event queue for one test."""
+    app.events = queue.Queue()
+    yield app, app.events
+
+
+def wait_devices(events: queue.Queue[Event], where: Callable[[list[Device]], bool]) -> list[Device]:
+    while True:
+        what, data = events.get(timeout=EVENT_TIMEOUT)
+        if what == "devices" and where(data[0]):
+            return list(data[0])
+
+
+class Actions:
+    """Records which action a menu item calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def __getattr__(self, name: str) -> Callable[[object], None]:
+        def record(arg: object = None) -> None:
+            self.calls.append((name, arg))
+
+        return record
+
+
+def entry(entries: list[MenuEntry], text: str) -> MenuEntry | None:
+    return next((e for e in entries if e.text.strip() == text), None)
+
+
+def test_menu_items_are_enabled_where_they_make_sense() -> None:
+    actions = Actions()
+    cases = {
+        "backup_required": ("Create backup...", ["Check backup..."]),
+        "unverified": ("Check backup...", ["Create backup..."]),
+        "check_due": ("Check backup...", ["Create backup..."]),
+        "check_failed": ("What to do...", ["Create backup..."]),
+        "backup_failed": ("What to do...", ["Check backup...", "Create backup..."]),
+    }
+    for state, (enabled, disabled) in cases.items():
+        device = Device(id="D1", state=state, model="T", label="Mine")
+        entries = menu_entries([device], True, actions)  # type: ignore[arg-type]
+        item = entry(entries, enabled)
+        assert item is not None and item.enabled and item.action is not None, state
+        for text in disabled:
+            other = entry(entries, text)
+            assert other is not None and not other.enabled, (state, text)
+        item.action()
+    assert [name for name, _ in actions.calls] == [
+        "backup", "check", "check", "what_to_do", "what_to_do"
+    ]  # fmt: skip
+    # Nothing plugged: say so, keep what was last seen; an unknown state never crashes.
+    gone = Device(id="D2", state="frobnicated", model="One", connected=False)
+    entries = menu_entries([gone], True, actions)  # type: ignore[arg-type]
+    assert entries[0].text == "No Trezor connected"
+    assert any(e.text == "Last seen: Trezor One (One): frobnicated" for e in entries)
+    assert summary([gone], False).endswith("the backup service is not running")
+    assert look_for([Device(id="D3", state="frobnicated")]) is Look.ATTENTION
+    busy = Device(id="D4", state="unverified", operation="check")
+    assert look_for([busy]) is Look.BUSY
+    assert entry(menu_entries([busy], True, actions), "Cancel") is not None  # type: ignore[arg-type]
+
+
+def test_menu_check_runs_a_24_word_model_one_check_through_the_dialogs(
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        with applet(shared_applet) as (app, events), running(daemon):
+            [device] = wait_devices(events, lambda d: len(d) == 1 and d[0].connected)
+            assert device.state == "unverified"
+            entries = menu_entries([device], True, app)
+            check = entry(entries, "Check backup...")
+            backup = entry(entries, "Create backup...")
+            assert check is not None and check.enabled and check.action is not None
+            assert backup is not None and not backup.enabled
+            owner = Owner(app, events, sim)
+            try:
+                check.action()
+                assert owner.until_finished() == ("check", "passed")
+            finally:
+                owner.close()
+            wait_devices(events, lambda d: d[0].state == "verified" and not d[0].operation)
+            # Work on the Tk thread runs in order: the window's close was queued before this.
+            assert app.dialogs.call(lambda: dict(app.dialogs.progress)).result() == {}
+    assert "abandon" not in daemon.log()
+
+
+def test_pin_and_matrix_dialogs_complete_a_12_word_check(
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="7351",
+                         mnemonic=MNEMONIC12) as sim:  # fmt: skip
+        daemon = make_daemon(sim.path)
+        with applet(shared_applet) as (app, events), running(daemon):
+            wait_devices(events, lambda d: len(d) == 1 and d[0].connected)
+            owner = Owner(app, events, sim, MNEMONIC12, pin="7351")
+            try:
+                app.check(DEVICE_ID)
+                assert owner.until_finished() == ("check", "passed")
+            finally:
+                owner.close()
+            assert {"dialog-pin", "dialog-matrix", "dialog-word-count"} <= owner.shots
+
+
+def test_backup_asks_suites_questions_first_and_offers_the_check_after(
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet
+) -> None:
+    with start_simulator("one", "backup_required", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        with applet(shared_applet) as (app, events), running(daemon):
+            wait_devices(events, lambda d: len(d) == 1 and d[0].state == "backup_required")
+            owner = Owner(app, events, sim)
+            try:
+                app.backup(DEVICE_ID)
+                assert owner.until_finished() == ("backup", "completed")
+                # The after-backup checklist offers the check; ticking it starts one.
+                assert owner.until_finished() == ("check", "passed")
+            finally:
+                owner.close()
+            assert {"dialog-before-backup", "dialog-after-backup"} <= owner.shots
