@@ -1,0 +1,921 @@
+"""The performance benchmark of trezor-backupd: `bench/run [--quick]` from the project root.
+
+Runs everything on this machine against real parts: a private dbus-daemon, the daemon as a
+subprocess, umockdev for udev events, the project's simulator for the devices. Prints one table
+with each figure beside its target and writes bench/results.json. The method behind every row
+is described in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import secrets
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = VENV_BIN / "python"
+HOST = "127.0.0.1"
+BUS_NAME = "io.github.TrezorBackupGuard"
+ROOT_PATH = "/io/github/TrezorBackupGuard"
+DEVICES_PATH = f"{ROOT_PATH}/devices"
+MANAGER = f"{BUS_NAME}.Manager1"
+DEVICE = f"{BUS_NAME}.Device1"
+TIMEOUT = 20.0
+NO_POLL = "emulator_poll_seconds = 3600\n"
+SIM_ARGV = [str(PYTHON), "-m", "trezor_backup_sim", "--model", "one", "--state", "backed_up"]
+
+
+def ensure_environment() -> None:
+    """Re-execute under the project's venv and umockdev-wrapper unless already there."""
+    preload = "umockdev" in os.environ.get("LD_PRELOAD", "")
+    if preload and Path(sys.executable).parent == VENV_BIN:
+        return
+    if not PYTHON.exists():
+        sys.exit("bench: .venv is missing; run `make test` or `make demo` once first")
+    wrapper = shutil.which("umockdev-wrapper")
+    if wrapper is None:
+        sys.exit("bench: umockdev-wrapper not found (apt-get install umockdev)")
+    argv = [str(PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]]
+    if not preload:
+        argv = [wrapper, *argv]
+    os.execv(argv[0], argv)
+
+
+ensure_environment()
+
+import gi  # noqa: E402
+
+gi.require_version("UMockdev", "1.0")
+from dbus_fast import Message, MessageType  # noqa: E402
+from dbus_fast.aio import MessageBus  # noqa: E402
+from gi.repository import UMockdev  # noqa: E402
+
+from trezor_backupd import device_io  # noqa: E402
+
+# ---- statistics ---------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile, linear between closest ranks."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary(values_s: list[float]) -> dict[str, float]:
+    """Median, p95, p99, min and max of durations given in seconds, in milliseconds."""
+    ms = [v * 1000 for v in values_s]
+    return {
+        "n": len(ms),
+        "median_ms": statistics.median(ms),
+        "p95_ms": percentile(ms, 95),
+        "p99_ms": percentile(ms, 99),
+        "min_ms": min(ms),
+        "max_ms": max(ms),
+    }
+
+
+# ---- the parts ----------------------------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of a user's shell: no umockdev preload."""
+    env = dict(os.environ)
+    for name in ("LD_PRELOAD", "UMOCKDEV_DIR"):
+        env.pop(name, None)
+    return env
+
+
+class SessionBus:
+    """A private dbus-daemon; nothing here touches the desktop's session bus."""
+
+    def __init__(self) -> None:
+        out = subprocess.run(
+            ["dbus-daemon", "--session", "--print-address=1", "--print-pid=1", "--fork"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=clean_env(),
+        ).stdout.split()
+        self.address, self.pid = out[0], int(out[1])
+
+    def env(self) -> dict[str, str]:
+        return clean_env() | {"DBUS_SESSION_BUS_ADDRESS": self.address}
+
+    def stop(self) -> None:
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+
+
+def free_port_pair(taken: set[int]) -> int:
+    """A loopback UDP port P with P+1 free too, not among (or next to) those already taken."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
+            first.bind((HOST, 0))
+            port = int(first.getsockname()[1])
+            if port >= 65534 or {port - 1, port, port + 1} & taken:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
+                try:
+                    second.bind((HOST, port + 1))
+                except OSError:
+                    continue
+            taken.update({port, port + 1})
+            return port
+    raise RuntimeError("no free pair of UDP ports")
+
+
+def endpoint(port: int) -> str:
+    return f"udp:{HOST}:{port}"
+
+
+def read_line(stream: Any, timeout: float) -> str:
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise RuntimeError("no answer from a helper process")
+    return str(stream.readline()).strip()
+
+
+class SimHost:
+    """bench/simhost.py: simulated Trezors switched on and off by a bind() or close()."""
+
+    def __init__(self, ports: list[int]) -> None:
+        specs = [f"{port}:{secrets.token_hex(12).upper()}" for port in ports]
+        self.ports = ports
+        self.process = subprocess.Popen(
+            [str(PYTHON), str(Path(__file__).with_name("simhost.py")), *specs],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+        )
+        assert read_line(self.process.stdout, TIMEOUT) == "ready"
+
+    def _command(self, command: str, indexes: list[int]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{command} {','.join(map(str, indexes))}\n")
+        self.process.stdin.flush()
+        assert read_line(self.process.stdout, TIMEOUT) == "ok"
+
+    def up(self, *indexes: int) -> None:
+        self._command("up", list(indexes))
+
+    def down(self, *indexes: int) -> None:
+        self._command("down", list(indexes))
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=TIMEOUT)
+
+
+@contextmanager
+def simulator_processes(ports: list[int]) -> Iterator[list[subprocess.Popen[str]]]:
+    """One real `trezor-backup-sim` process per port, started in parallel, ready on return."""
+    processes = [
+        subprocess.Popen(
+            [*SIM_ARGV, "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=clean_env(),
+        )
+        for port in ports
+    ]
+    try:
+        for process, port in zip(processes, ports, strict=True):
+            line = read_line(process.stdout, 60.0)
+            if line != f"ready {endpoint(port)}":
+                raise RuntimeError(f"simulator on {port} did not start: {line!r}")
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=TIMEOUT)
+
+
+class Testbed:
+    """Fake Trezor USB devices in umockdev; adding or removing one emits the udev event."""
+
+    def __init__(self) -> None:
+        self.testbed = UMockdev.Testbed.new()
+        self.root_dir = str(self.testbed.get_root_dir())
+        self._next = 1
+
+    def add(self, with_location: bool) -> str:
+        """A Trezor's usb_device; with_location adds BUSNUM, so the daemon expects a USB path."""
+        port = self._next
+        self._next += 1
+        props = ["DEVTYPE", "usb_device", "PRODUCT", "1209/53c1/100"]
+        props += ["ID_VENDOR_ID", "1209", "ID_MODEL_ID", "53c1", "ID_SERIAL_SHORT", str(port)]
+        if with_location:
+            props += ["BUSNUM", "001", "DEVNUM", f"{port % 250 + 2:03d}"]
+        attrs = ["idVendor", "1209", "idProduct", "53c1", "serial", str(port), "busnum", "1"]
+        return str(self.testbed.add_device("usb", f"1-{port}", None, attrs, props))
+
+    def remove(self, syspath: str) -> None:
+        self.testbed.uevent(syspath, "remove")
+        self.testbed.remove_device(syspath)
+
+
+class Daemon:
+    """trezor-backupd as a subprocess with its own home, config and log."""
+
+    def __init__(
+        self, bus: SessionBus, testbed: Testbed, emulators: list[str], config: str
+    ) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
+        config_dir = self.home / "config" / "trezor-backup-guard"
+        config_dir.mkdir(parents=True)
+        if emulators:
+            config += "emulators = [" + ", ".join(f'"{e}"' for e in emulators) + "]\n"
+        (config_dir / "config.toml").write_text(config)
+        env = bus.env() | {
+            "LD_PRELOAD": os.environ["LD_PRELOAD"],
+            "UMOCKDEV_DIR": testbed.root_dir,
+            "XDG_CONFIG_HOME": str(self.home / "config"),
+            "XDG_STATE_HOME": str(self.home / "state"),
+        }
+        self.log_path = self.home / "daemon.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(PYTHON), "-m", "trezor_backupd", "--log-level", "info"],
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        waited = subprocess.run(
+            ["gdbus", "wait", "--session", "--timeout", str(int(TIMEOUT)), BUS_NAME],
+            env=bus.env(),
+            capture_output=True,
+            text=True,
+        )
+        if waited.returncode != 0 or self.process.poll() is not None:
+            raise RuntimeError(f"daemon did not come up:\n{self.log()}")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def cpu(self) -> tuple[float, float]:
+        """(utime+stime from /proc/PID/stat, on-CPU time summed from every thread's schedstat)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        ticks = int(fields[11]) + int(fields[12])
+        ns = 0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            with suppress(FileNotFoundError, ProcessLookupError):
+                ns += int((task / "schedstat").read_text().split()[0])
+        return ticks / os.sysconf("SC_CLK_TCK"), ns / 1e9
+
+    def memory(self) -> dict[str, float]:
+        """VmRSS and VmHWM in MiB, and the thread count."""
+        values: dict[str, float] = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+                values[name + "_mib"] = int(rest.split()[0]) / 1024
+            elif name == "Threads":
+                values["threads"] = int(rest)
+        for line in Path(f"/proc/{self.pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):  # shared library pages divided among their users
+                values["Pss_mib"] = int(line.split()[1]) / 1024
+        return values
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=TIMEOUT)
+        shutil.rmtree(self.home, ignore_errors=True)
+        return code
+
+
+@dataclass
+class Client:
+    """An in-process dbus-fast client that timestamps Manager1 signals as they arrive."""
+
+    bus: MessageBus
+    signals: asyncio.Queue[tuple[str, str, float]] = field(default_factory=asyncio.Queue)
+
+    @classmethod
+    async def connect(cls, address: str) -> Client:
+        client = cls(await MessageBus(bus_address=address).connect())
+        client.bus.add_message_handler(client._on_message)
+        await client.call(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "AddMatch",
+            "s",
+            [f"type='signal',interface='{MANAGER}'"],
+        )
+        return client
+
+    def _on_message(self, message: Message) -> None:
+        if message.message_type is MessageType.SIGNAL and message.interface == MANAGER:
+            self.signals.put_nowait((str(message.member), message.body[0], time.perf_counter()))
+
+    async def call(
+        self,
+        destination: str,
+        path: str,
+        interface: str,
+        member: str,
+        signature: str = "",
+        body: list[Any] | None = None,
+    ) -> list[Any]:
+        reply = await self.bus.call(
+            Message(
+                destination=destination,
+                path=path,
+                interface=interface,
+                member=member,
+                signature=signature,
+                body=body or [],
+            )
+        )
+        assert reply is not None
+        if reply.message_type is MessageType.ERROR:
+            raise RuntimeError(f"{member}: {reply.error_name} {reply.body}")
+        return list(reply.body)
+
+    async def get_devices(self) -> list[dict[str, Any]]:
+        (devices,) = await self.call(BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+        return [{k: v.value for k, v in device.items()} for device in devices]
+
+    async def child_nodes(self) -> set[str]:
+        """The device objects exported, from introspection (a ghost would show here)."""
+        (xml,) = await self.call(
+            BUS_NAME, DEVICES_PATH, "org.freedesktop.DBus.Introspectable", "Introspect"
+        )
+        names = {part.split('"')[1] for part in str(xml).split("<node name=")[1:] if '"' in part}
+        return {name for name in names if "/" not in name}  # the children, not the node itself
+
+    async def next_signal(self, timeout: float = TIMEOUT) -> tuple[str, str, float]:
+        return await asyncio.wait_for(self.signals.get(), timeout)
+
+    def drain(self) -> list[tuple[str, str, float]]:
+        drained = []
+        while not self.signals.empty():
+            drained.append(self.signals.get_nowait())
+        return drained
+
+
+# ---- the measurements ---------------------------------------------------------------------
+
+
+def measure_io(port: int, testbed: Testbed, cycles: int) -> dict[str, Any]:
+    """The trezorlib I/O a plug-in costs, called directly and in-process, `cycles` times each.
+
+    The same calls the daemon makes on a plug-in: list USB Trezors (libusb, under umockdev with
+    one fake device present), probe the new emulator (PINGPING), read Features (GetFeatures
+    alone); and on an unplug the "still listening" check of a known emulator.
+    """
+    syspath = testbed.add(with_location=False)
+    timings: dict[str, list[float]] = {"usb_enumerate": [], "emulator_probe": [], "features": []}
+    timings["still_listening"] = []
+    for _ in range(cycles):
+        start = time.perf_counter()
+        device_io.usb_transports()
+        timings["usb_enumerate"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        transport = device_io.emulator_transport(endpoint(port))
+        timings["emulator_probe"].append(time.perf_counter() - start)
+        assert transport is not None, "the simulator does not answer"
+        start = time.perf_counter()
+        device_io.read_features(transport)
+        timings["features"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        device_io.emulator_listening(endpoint(port))
+        timings["still_listening"].append(time.perf_counter() - start)
+    testbed.remove(syspath)
+    return {name: summary(values) for name, values in timings.items()}
+
+
+async def measure_plug_cycles(
+    client: Client, testbed: Testbed, sims: SimHost, cycles: int
+) -> dict[str, Any]:
+    """Plug in, wait for DeviceAdded; unplug, wait for DeviceRemoved; `cycles` times."""
+    plug: list[float] = []
+    unplug: list[float] = []
+    uevent_call: list[float] = []
+    states: set[str] = set()
+    client.drain()
+    for _ in range(cycles):
+        sims.up(0)  # the emulator is listening before udev speaks (not timed)
+        start = time.perf_counter()
+        syspath = testbed.add(with_location=False)
+        uevent_call.append(time.perf_counter() - start)
+        member, path, arrived = await client.next_signal()
+        assert member == "DeviceAdded", (member, path)
+        plug.append(arrived - start)
+        # Outside the timed window: the object carries its state already.
+        (state,) = await client.call(
+            BUS_NAME, path, "org.freedesktop.DBus.Properties", "Get", "ss", [DEVICE, "State"]
+        )
+        states.add(str(state.value))
+        sims.down(0)
+        start = time.perf_counter()
+        testbed.remove(syspath)
+        member, path, arrived = await client.next_signal()
+        assert member == "DeviceRemoved", (member, path)
+        unplug.append(arrived - start)
+    return {
+        "plug_to_state": summary(plug),
+        "unplug_to_removed": summary(unplug),
+        "umockdev_add_call": summary(uevent_call),
+        "states_seen": sorted(states),
+    }
+
+
+async def measure_get_devices(client: Client, bus: SessionBus, calls: int, spawns: int) -> Any:
+    """GetDevices in-process through dbus-fast, and through busctl (one process per call)."""
+    devices = await client.get_devices()
+    in_process: list[float] = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        await client.call(BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+        in_process.append(time.perf_counter() - start)
+    peer: list[float] = []
+    for _ in range(min(calls, 500)):
+        start = time.perf_counter()
+        await client.call(
+            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId"
+        )
+        peer.append(time.perf_counter() - start)
+    env = bus.env()
+    busctl = ["busctl", "--user", "call", BUS_NAME, ROOT_PATH, MANAGER, "GetDevices"]
+    baseline = ["busctl", "--user", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus"]
+    baseline += ["org.freedesktop.DBus", "GetId"]
+    spawned: list[float] = []
+    spawned_baseline: list[float] = []
+    for _ in range(spawns):
+        for argv, into in ((busctl, spawned), (baseline, spawned_baseline)):
+            start = time.perf_counter()
+            subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+            into.append(time.perf_counter() - start)
+    return {
+        "devices": len(devices),
+        "dbus_fast": summary(in_process),
+        "dbus_fast_bus_daemon_GetId": summary(peer),
+        "busctl": summary(spawned),
+        "busctl_bus_daemon_GetId": summary(spawned_baseline),
+    }
+
+
+def measure_cli(bus: SessionBus, port: int, runs: int) -> dict[str, Any]:
+    """Wall time of `status --json` vs `trezorctl get-features`, alternated, plus baselines."""
+    env = bus.env()
+    trezorctl = str(VENV_BIN / "trezorctl")
+    commands = {
+        "status_json": [str(VENV_BIN / "trezor-backupctl"), "status", "--json"],
+        "trezorctl_get_features": [trezorctl, "-p", endpoint(port), "get-features"],
+        "python_startup": [str(PYTHON), "-c", "pass"],
+        "import_backupctl": [str(PYTHON), "-c", "import trezor_backupctl.main"],
+        "import_status_needs": [
+            str(PYTHON),
+            "-c",
+            "import trezor_backupctl.dbus_client, trezor_backupctl.render",
+        ],
+        "import_trezorctl": [str(PYTHON), "-c", "import trezorlib.cli.trezorctl"],
+    }
+    timings: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            done = subprocess.run(argv, env=env, capture_output=True, text=True)
+            timings[name].append(time.perf_counter() - start)
+            if done.returncode != 0 and name in ("trezorctl_get_features", "import_trezorctl"):
+                raise RuntimeError(f"{name} failed: {done.stderr[-500:]}")
+            if name == "status_json":
+                json.loads(done.stdout)  # it answered, with JSON
+    return {name: summary(values) for name, values in timings.items()}
+
+
+async def measure_many(bus: SessionBus, testbed: Testbed, count: int) -> dict[str, Any]:
+    """`count` simulators (real processes) come up, then one udev add: time until all are on."""
+    taken: set[int] = set()
+    ports = [free_port_pair(taken) for _ in range(count)]
+    daemon = Daemon(bus, testbed, [endpoint(p) for p in ports], NO_POLL)
+    client = await Client.connect(bus.address)
+    try:
+        with simulator_processes(ports):
+            client.drain()
+            start = time.perf_counter()
+            syspath = testbed.add(with_location=False)
+            arrivals: list[float] = []
+            while len(arrivals) < count:
+                member, _path, arrived = await client.next_signal()
+                assert member == "DeviceAdded"
+                arrivals.append(arrived - start)
+            devices = await client.get_devices()
+            assert len(devices) == count and all(d["State"] for d in devices)
+            get_devices: list[float] = []
+            for _ in range(500):
+                t = time.perf_counter()
+                await client.call(BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+                get_devices.append(time.perf_counter() - t)
+            memory = daemon.memory()
+            testbed.remove(syspath)
+        return {
+            "devices": count,
+            "first_ms": arrivals[0] * 1000,
+            "all_ms": arrivals[-1] * 1000,
+            "get_devices_with_all": summary(get_devices),
+            "memory": memory,
+        }
+    finally:
+        client.bus.disconnect()
+        daemon.stop()
+
+
+async def measure_storm(
+    bus: SessionBus, testbed: Testbed, events: int, sim_count: int
+) -> dict[str, Any]:
+    """`events` udev add/remove events as fast as they come, while simulators come and go."""
+    taken: set[int] = set()
+    ports = [free_port_pair(taken) for _ in range(sim_count)]
+    sims = SimHost(ports)
+    daemon = Daemon(bus, testbed, [endpoint(p) for p in ports], NO_POLL)
+    client = await Client.connect(bus.address)
+    rng = random.Random(6)
+    up: set[int] = set()
+    plugged: list[str] = []
+    toggles = 0
+    try:
+        start = time.perf_counter()
+        for _ in range(events):
+            if rng.random() < 0.2:  # a device is plugged in or out before this event
+                index = rng.randrange(sim_count)
+                (sims.down if index in up else sims.up)(index)
+                up ^= {index}
+                toggles += 1
+            if plugged and (rng.random() < 0.5 or len(plugged) > 20):
+                testbed.remove(plugged.pop(rng.randrange(len(plugged))))
+            else:
+                plugged.append(testbed.add(with_location=rng.random() < 0.5))
+            await asyncio.sleep(0)  # let the client read the signals as they come
+        end = time.perf_counter()
+        expected = set(up)
+        # Every signal in order: the device set a client following them would believe in.
+        believed: set[str] = set()
+        last_arrival = end
+        while True:
+            try:
+                member, path, arrived = await client.next_signal(timeout=2.0)
+            except TimeoutError:
+                break  # nothing moved for 2 s: settled
+            last_arrival = max(last_arrival, arrived)
+            (believed.add if member == "DeviceAdded" else believed.discard)(path)
+        devices = await client.get_devices()
+        nodes = await client.child_nodes()
+        ids = {d["Id"] for d in devices}
+        by_port = {int(d["Transport"].rpartition(":")[2]): d for d in devices}
+        present = {ports.index(p) for p in by_port if p in ports}
+        ghosts = sorted(present - expected) + sorted(set(by_port) - set(ports))
+        lost = sorted(expected - present)
+        unlisted_objects = sorted(nodes - ids)
+        signal_view = {path.rpartition("/")[2] for path in believed}
+        states = sorted({d["State"] for d in devices})
+        for syspath in plugged:
+            testbed.remove(syspath)
+        return {
+            "events": events,
+            "simulator_toggles": toggles,
+            "emit_seconds": end - start,
+            "settled_after_last_event_ms": (last_arrival - end) * 1000,
+            "expected_devices": len(expected),
+            "on_bus": len(devices),
+            "exported_objects": len(nodes),
+            "ghosts": ghosts,
+            "lost": lost,
+            "exported_but_not_listed": unlisted_objects,
+            "signals_agree": signal_view == ids,
+            "states": states,
+            "exact": not ghosts and not lost and not unlisted_objects and signal_view == ids,
+            "daemon_alive": daemon.process.poll() is None,
+        }
+    finally:
+        client.bus.disconnect()
+        daemon.stop()
+        sims.stop()
+
+
+def measure_idle(testbed: Testbed, sims: SimHost, port: int, window: float) -> dict[str, Any]:
+    """CPU and memory of two idle daemons side by side, each on a bus of its own."""
+    buses = [SessionBus(), SessionBus()]
+    sims.up(0)  # present from the start, as an emulator a developer keeps running
+    daemons = {
+        "no_emulator": Daemon(buses[0], testbed, [], ""),
+        "one_emulator_default_poll": Daemon(buses[1], testbed, [endpoint(port)], ""),
+    }
+    try:
+        time.sleep(1.0)  # start-up is over (coldplug settled, name taken)
+        before = {name: d.cpu() for name, d in daemons.items()}
+        time.sleep(window)
+        after = {name: d.cpu() for name, d in daemons.items()}
+        result: dict[str, Any] = {"window_s": window}
+        for name, daemon in daemons.items():
+            ticks = after[name][0] - before[name][0]
+            precise = after[name][1] - before[name][1]
+            result[name] = {
+                "cpu_ms_per_min_stat": ticks * 1000 * 60 / window,
+                "cpu_ms_per_min_schedstat": precise * 1000 * 60 / window,
+                "memory": daemon.memory(),
+            }
+        return result
+    finally:
+        sims.down(0)
+        for daemon in daemons.values():
+            daemon.stop()
+        for bus in buses:
+            bus.stop()
+
+
+# ---- report -------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    value: str
+    target: str = ""
+    ratio: float | None = None  # value / target: below 1 meets a "less than" target
+    met: bool | None = None
+
+
+def _ms(x: dict[str, float], tail: str = "p95_ms") -> str:
+    digits = 3 if x["median_ms"] < 1 else (2 if x["median_ms"] < 20 else 0)
+    return f"median {x['median_ms']:.{digits}f}, {tail[:3]} {x[tail]:.{digits}f} ms"
+
+
+def _below(name: str, value: float, shown: str, limit: float, target: str) -> Row:
+    return Row(name, shown, target, value / limit, value < limit)
+
+
+def _mem(name: str, memory: dict[str, float]) -> Row:
+    mb = memory["VmRSS_mib"] * 1.048576
+    shown = f"{memory['VmRSS_mib']:.1f} MiB = {mb:.1f} MB (PSS {memory.get('Pss_mib', 0):.1f} MiB)"
+    return _below(name, mb, shown, 40, "< 40 MB")
+
+
+def rows_of(results: dict[str, Any]) -> list[Row]:
+    """The table: one row per figure, targets beside the ones the issue sets."""
+    io, plug = results["trezorlib_io"], results["plug_cycles"]
+    parts = ("usb_enumerate", "emulator_probe", "features")
+    trezorlib_ms = sum(io[k]["median_ms"] for k in parts)
+    p = plug["plug_to_state"]
+    own_ms = p["median_ms"] - trezorlib_ms
+    results["plug_own_ms"] = own_ms
+    g, c, idle = results["get_devices"], results["cli"], results["idle"]
+    m, s = results["many_devices"], results["storm"]
+    status, features = c["status_json"]["median_ms"], c["trezorctl_get_features"]["median_ms"]
+    speedup = features / status
+    results["status_speedup"] = speedup
+    rows = [
+        Row(f"plug-in -> DeviceAdded, state on bus (n={p['n']})", _ms(p)),
+        Row(
+            "  trezorlib I/O: USB list + probe + GetFeatures",
+            f"{trezorlib_ms:.2f} ms = " + " + ".join(f"{io[k]['median_ms']:.2f}" for k in parts),
+        ),
+        Row(
+            "  umockdev emitting the uevent (inside)",
+            f"{plug['umockdev_add_call']['median_ms']:.2f} ms",
+        ),
+        _below(
+            "  daemon's own (plug-in - trezorlib I/O)", own_ms, f"{own_ms:.2f} ms", 50, "< 50 ms"
+        ),
+        Row("unplug -> DeviceRemoved", _ms(plug["unplug_to_removed"])),
+        _below(
+            f"GetDevices, dbus-fast (n={g['dbus_fast']['n']}, 1 device)",
+            g["dbus_fast"]["median_ms"],
+            _ms(g["dbus_fast"], "p99_ms"),
+            1,
+            "< 1 ms median",
+        ),
+        Row(
+            "  scale: dbus-daemon GetId, dbus-fast", _ms(g["dbus_fast_bus_daemon_GetId"], "p99_ms")
+        ),
+        Row(
+            f"GetDevices, busctl (n={g['busctl']['n']}, 1 process each)", _ms(g["busctl"], "p99_ms")
+        ),
+        Row("  scale: dbus-daemon GetId, busctl", _ms(g["busctl_bus_daemon_GetId"], "p99_ms")),
+        Row(
+            f"trezor-backupctl status --json (n={c['status_json']['n']})", f"median {status:.0f} ms"
+        ),
+        Row("trezorctl -p udp:... get-features", f"median {features:.0f} ms"),
+        Row(
+            "status speed-up over get-features",
+            f"{speedup:.2f}x",
+            ">= 4x",
+            4 / speedup,
+            speedup >= 4,
+        ),
+        Row("  scale: python -c pass", f"median {c['python_startup']['median_ms']:.0f} ms"),
+        Row(
+            "  scale: import trezor_backupctl.main",
+            f"median {c['import_backupctl']['median_ms']:.0f} ms",
+        ),
+        Row(
+            "  scale: import dbus_client + render",
+            f"median {c['import_status_needs']['median_ms']:.0f} ms",
+        ),
+        Row(
+            "  scale: import trezorlib.cli.trezorctl",
+            f"median {c['import_trezorctl']['median_ms']:.0f} ms",
+        ),
+    ]
+    for name, label in (
+        ("no_emulator", "no emulator"),
+        ("one_emulator_default_poll", "1 emulator, 10 s poll"),
+    ):
+        i = idle[name]
+        cpu = i["cpu_ms_per_min_schedstat"]
+        shown = f"{cpu:.2f} ms/min (stat ticks: {i['cpu_ms_per_min_stat']:.0f})"
+        rows.append(
+            _below(f"idle CPU, {label}, {idle['window_s']:.0f} s", cpu, shown, 10, "< 10 ms/min")
+        )
+    rows += [
+        _mem("RSS idle, no emulator", idle["no_emulator"]["memory"]),
+        _mem("RSS idle, 1 emulator", idle["one_emulator_default_poll"]["memory"]),
+        _mem("RSS after plug cycles, GetDevices, CLI", results["memory_after_plug_cycles"]),
+        _below(
+            f"{m['devices']} devices at once, all on bus",
+            m["all_ms"],
+            f"{m['all_ms']:.0f} ms (first {m['first_ms']:.0f} ms)",
+            1000,
+            "< 1000 ms",
+        ),
+        Row(f"  GetDevices with {m['devices']} devices", _ms(m["get_devices_with_all"], "p99_ms")),
+        _mem(f"  RSS with {m['devices']} devices", m["memory"]),
+        Row(
+            f"storm: {s['events']} uevents, {s['simulator_toggles']} (un)plugs",
+            f"{s['on_bus']}/{s['expected_devices']} on bus, {len(s['ghosts'])} ghost, "
+            f"{len(s['lost'])} lost, settled +{s['settled_after_last_event_ms']:.0f} ms",
+            "exact",
+            None,
+            bool(s["exact"]) and bool(s["daemon_alive"]),
+        ),
+    ]
+    return rows
+
+
+def print_table(rows: list[Row]) -> str:
+    header = ("measurement", "result", "target", "ratio", "")
+    table = [header] + [
+        (
+            r.name,
+            r.value,
+            r.target,
+            f"{r.ratio:.2f}" if r.ratio is not None else "",
+            {True: "met", False: "MISSED", None: ""}[r.met],
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(5)]
+    lines = []
+    for index, line in enumerate(table):
+        lines.append(" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+        if index == 0:
+            lines.append("-+-".join("-" * w for w in widths))
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+# ---- main ---------------------------------------------------------------------------------
+
+
+def step(name: str) -> Callable[[], None]:
+    start = time.perf_counter()
+    print(f"bench: {name} ...", file=sys.stderr, flush=True)
+
+    def done() -> None:
+        print(f"bench:   {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+
+    return done
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    cycles, calls, spawns, runs = (20, 200, 20, 5) if quick else (200, 2000, 200, 20)
+    idle_window = 10.0 if quick else 60.0
+    storm_events = 200 if quick else 1000
+    results: dict[str, Any] = {
+        "quick": quick,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "kernel": platform.release(),
+            "loadavg_at_start": os.getloadavg(),
+        },
+    }
+    bus = SessionBus()
+    testbed = Testbed()
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus.address
+    taken: set[int] = set()
+    port = free_port_pair(taken)
+    sims = SimHost([port])
+    try:
+        done = step(f"trezorlib I/O in-process, {cycles} x each")
+        sims.up(0)
+        results["trezorlib_io"] = measure_io(port, testbed, cycles)
+        sims.down(0)
+        done()
+
+        done = step(f"{cycles} plug cycles")
+        daemon = Daemon(bus, testbed, [endpoint(port)], NO_POLL)
+        client = await Client.connect(bus.address)
+        results["plug_cycles"] = await measure_plug_cycles(client, testbed, sims, cycles)
+        done()
+
+        done = step(f"GetDevices x {calls}, busctl x {spawns}")
+        sims.up(0)
+        syspath = testbed.add(with_location=False)
+        await client.next_signal()
+        results["get_devices"] = await measure_get_devices(client, bus, calls, spawns)
+        done()
+
+        done = step(f"status --json vs trezorctl get-features, {runs} x each")
+        results["cli"] = measure_cli(bus, port, runs)
+        results["memory_after_plug_cycles"] = daemon.memory()
+        testbed.remove(syspath)
+        sims.down(0)
+        client.bus.disconnect()
+        results["plug_daemon_exit"] = daemon.stop()
+        done()
+
+        done = step("32 devices at once")
+        results["many_devices"] = await measure_many(bus, testbed, 32)
+        done()
+
+        done = step(f"storm of {storm_events} udev events")
+        results["storm"] = await measure_storm(bus, testbed, storm_events, 4)
+        done()
+
+        done = step(f"idle, {idle_window:.0f} s")
+        results["idle"] = measure_idle(testbed, sims, port, idle_window)
+        done()
+    finally:
+        sims.stop()
+        bus.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="20 cycles and a 10 s idle window: a smoke run"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "bench" / "results.json",
+        help="where to write the results (default: bench/results.json)",
+    )
+    args = parser.parse_args()
+    started = time.perf_counter()
+    results = asyncio.run(run(args.quick))
+    rows = rows_of(results)
+    results["table"] = print_table(rows).splitlines()
+    results["targets"] = [
+        {"measurement": r.name.strip(), "result": r.value, "target": r.target, "met": r.met}
+        for r in rows
+        if r.target
+    ]
+    results["total_seconds"] = time.perf_counter() - started
+    results["machine"]["loadavg_at_end"] = os.getloadavg()
+    temporary = args.output.with_name(args.output.name + ".tmp")
+    temporary.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    temporary.replace(args.output)
+    print(f"\n{results['total_seconds']:.0f} s; written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

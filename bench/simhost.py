@@ -1,0 +1,87 @@
+"""Simulated Trezors that the benchmark can switch on and off without a process start.
+
+One process hosts several `trezor-backup-sim` devices (the simulator's own Device and UdpLink
+classes, unchanged), each on its own pair of UDP ports. Commands arrive on stdin, one a line:
+
+    up I      bind device I's ports: an emulator starts listening there ("plugged in")
+    down I    close them: the emulator is gone ("unplugged")
+    quit
+
+Each command is answered with one `ok` line once it has taken effect. Switching a device is a
+bind() or a close(), so a plug cycle does not pay a Python start-up (about 0.3 s) that a real
+device or a running emulator never costs the daemon. The device keeps its identity and state
+across cycles, like the same Trezor being replugged.
+
+Usage: simhost.py PORT:DEVICE_ID [PORT:DEVICE_ID ...]   (all devices start down)
+"""
+
+from __future__ import annotations
+
+import argparse
+import selectors
+import sys
+
+from trezor_backup_sim.device import Channel, Device
+from trezor_backup_sim.main import DEFAULT_MNEMONIC, HOST, build_device
+from trezor_backup_sim.udp_link import UdpLink
+
+
+def _device(device_id: str) -> Device:
+    args = argparse.Namespace(
+        model="one",
+        state="backed_up",
+        device_id=device_id,
+        label="Bench",
+        mnemonic=DEFAULT_MNEMONIC,
+        pin=None,
+        bootloader=False,
+    )
+    return build_device(args)
+
+
+def main(argv: list[str]) -> None:
+    slots: list[tuple[int, Device]] = []
+    for spec in argv:
+        port, _, device_id = spec.partition(":")
+        slots.append((int(port), _device(device_id)))
+    links: dict[int, UdpLink] = {}
+    selector = selectors.DefaultSelector()
+    selector.register(sys.stdin, selectors.EVENT_READ, None)
+
+    def up(index: int) -> None:
+        if index in links:
+            return
+        port, device = slots[index]
+        link = UdpLink(device, port, HOST)
+        links[index] = link
+        for channel, sock in link.sockets.items():
+            selector.register(sock, selectors.EVENT_READ, (link, channel))
+
+    def down(index: int) -> None:
+        link = links.pop(index, None)
+        if link is None:
+            return
+        for sock in link.sockets.values():
+            selector.unregister(sock)
+        link.close()
+
+    print("ready", flush=True)
+    while True:
+        for key, _ in selector.select():
+            if key.data is None:
+                line = sys.stdin.readline()
+                command, _, argument = line.strip().partition(" ")
+                if command in ("", "quit"):
+                    return
+                for index in (int(i) for i in argument.split(",")):
+                    (up if command == "up" else down)(index)
+                print("ok", flush=True)
+                continue
+            link, channel = key.data
+            assert isinstance(channel, Channel)
+            if link in links.values():  # not switched off earlier in this same batch
+                link.receive(channel)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
