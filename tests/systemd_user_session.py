@@ -51,6 +51,10 @@ def install_units(bindir: str, config: Path, data: Path) -> None:
     (dropin / "log.conf").write_text(
         f"[Service]\nStandardOutput=append:{log}\nStandardError=append:{log}\n"
     )
+    # A checkout under /tmp (CI clones there) is hidden by PrivateTmp=, and the venv with
+    # it: bring just the checkout back in, read-only. The sandbox is otherwise the shipped one.
+    if SOURCE.is_relative_to("/tmp") or SOURCE.is_relative_to("/var/tmp"):
+        (dropin / "checkout-under-tmp.conf").write_text(f"[Service]\nBindReadOnlyPaths={SOURCE}\n")
 
 
 def start_manager(work: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
