@@ -21,7 +21,7 @@ from dbus_fast.aio import MessageBus
 
 from trezor_backupctl.dbus_client import BUS_NAME, DaemonUnreachable, session_bus_address
 from trezor_backupctl.setup import RULES_NAME, rules_command
-from trezor_backupd.udev_watch import TREZOR_USB_IDS
+from trezor_backupd.usb_ids import TREZOR_USB_IDS
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 RULES_DIRS = (

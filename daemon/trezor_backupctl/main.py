@@ -12,7 +12,6 @@ import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from importlib.metadata import version
 from typing import Any
 
 from trezor_backupctl import doctor, setup
@@ -20,6 +19,7 @@ from trezor_backupctl.backup_commands import add_parsers as add_backup_parsers
 from trezor_backupctl.dbus_client import BUS_NAME, DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backupctl.render import device_record, event_line, status_json, status_table
 from trezor_backupctl.watch import watch
+from trezor_backupd import __version__
 
 PROG = "trezor-backupctl"
 
@@ -134,9 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=STATES_AND_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version('trezor-backup-guard')}"
-    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     status = commands.add_parser(

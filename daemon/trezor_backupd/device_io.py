@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
-from trezorlib import exceptions, mapping, messages, protocol_v1
+from trezorlib import exceptions, mapping, messages
 from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportException
 from trezorlib.transport.hid import HidTransport
 from trezorlib.transport.udp import UdpTransport
@@ -163,6 +163,10 @@ def read_features(transport: Transport) -> messages.Features:
 
 
 def _get_features(transport: Transport) -> messages.Features:
+    # Imported on first use: protocol_v1 brings trezorlib's client and THP stack (about
+    # 9 MiB), which a daemon that never sees a Trezor has no reason to carry.
+    from trezorlib import protocol_v1
+
     codec = mapping.DEFAULT_MAPPING
     try:
         protocol_v1.write(transport, *codec.encode(messages.GetFeatures()))

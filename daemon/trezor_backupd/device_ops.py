@@ -1,7 +1,7 @@
 """Device operations the owner asks for: the dry-run check and creating the backup.
 
 Blocking trezorlib workflows, run on a worker thread from start to end, with the device held
-only for that long. Like trezorlib's own `_recover()`, host input arrives through a
+only for that long. Like trezorlib's own `recover()`, host input arrives through a
 callback interface (HostInput), so the same workflow serves a D-Bus agent, a test or anything
 else; this module knows nothing of D-Bus.
 
@@ -18,18 +18,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from trezorlib import device, exceptions, mapping, messages, protocol_v1
-from trezorlib.client import AppManifest, Session, get_client
+from trezorlib import exceptions, mapping, messages
 from trezorlib.transport import Transport, TransportException
+
+if TYPE_CHECKING:
+    from trezorlib.client import Session
+
+    AnySession = Session[Any, Any]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
-AnySession = Session[Any, Any]
-
-_recover: Callable[..., None] = device.recover
-"""trezorlib's workflow decorator hides the signature from mypy; this is the same function."""
 
 APP_NAME = "Trezor Backup Guard"
 LEGACY_MODEL = "1"
@@ -132,6 +132,8 @@ class DeviceOperation:
             self._cancel_requested = True
             if self._waiting_for_host:
                 return  # the host-input bridge sees the flag and raises HostCancelled
+        from trezorlib import protocol_v1
+
         try:
             protocol_v1.write(self._transport, *mapping.DEFAULT_MAPPING.encode(messages.Cancel()))
         except Exception as error:  # the device may already be gone
@@ -157,6 +159,8 @@ class DeviceOperation:
         """BackupDevice: the device shows the words for the owner to write down."""
 
         def run(session: AnySession) -> OperationResult:
+            from trezorlib import device
+
             self._on_progress(Progress("started", "Follow the instructions on your Trezor."))
             device.backup(session)
             return OperationResult(
@@ -168,6 +172,10 @@ class DeviceOperation:
         return self._run(run, check=False)
 
     def _check(self, session: AnySession, word_count: int | None) -> OperationResult:
+        from trezorlib import device
+
+        # trezorlib's workflow decorator hides recover()'s signature from mypy.
+        recover: Callable[..., None] = device.recover
         legacy = session.features.model == LEGACY_MODEL
         if legacy:
             count = word_count or self._ask(self._host.word_count)
@@ -183,7 +191,7 @@ class DeviceOperation:
             self._on_progress(
                 Progress("started", f"Checking a {count}-word backup: follow your Trezor.")
             )
-            _recover(
+            recover(
                 session,
                 word_count=count,
                 input_method=method,
@@ -192,7 +200,7 @@ class DeviceOperation:
             )
         else:
             self._on_progress(Progress("started", "Enter the words of your backup on your Trezor."))
-            _recover(session, type=messages.RecoveryType.DryRun)
+            recover(session, type=messages.RecoveryType.DryRun)
         return OperationResult(
             Outcome.PASSED,
             "Your written backup is correct: it restores this wallet.",
@@ -201,6 +209,10 @@ class DeviceOperation:
     def _run(
         self, workflow: Callable[[AnySession], OperationResult], check: bool
     ) -> OperationResult:
+        # trezorlib's client (and its THP stack) is loaded when the owner first asks for an
+        # operation, not at daemon start: see device_io._get_features.
+        from trezorlib.client import AppManifest, get_client
+
         app = AppManifest(APP_NAME, button_callback=self._button, pin_callback=self._pin)
         try:
             with self._transport:

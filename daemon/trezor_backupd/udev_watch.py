@@ -15,16 +15,9 @@ from dataclasses import dataclass
 import pyudev
 
 from .device_io import UsbLocation
+from .usb_ids import TREZOR_USB_IDS
 
 LOG = logging.getLogger(__name__)
-
-TREZOR_USB_IDS = frozenset(
-    {
-        (0x1209, 0x53C1),  # firmware, WebUSB (all models)
-        (0x1209, 0x53C0),  # bootloader (all models)
-        (0x534C, 0x0001),  # Model One firmware before 1.7, HID
-    }
-)
 
 
 @dataclass(frozen=True)
