@@ -6,7 +6,7 @@ word count) and presses or types on the device when the daemon says the device a
 It prints one JSON line per step (stages and results only, never a word or a PIN) and
 exits when the operation ends.
 
-    python owner_agent.py DEVICE_ID DEBUG_PORT check|backup [--typed WORDS] [--pin PIN]
+    python owner_agent.py DEVICE_ID DEBUG_PORT check|backup|answer [--typed WORDS] [--pin PIN]
         [--words N] [--cancel-at STAGE] [--hold-at STAGE] [--refuse-at METHOD]
         [--vanish-at METHOD] [--stall-at RequestWord]
 """
@@ -43,6 +43,7 @@ class Owner:
         self.screen = HostPort(args.debug_port)  # DebugLink: what the device shows
         self.typed = args.typed.split()
         self.core_words_typed = 0
+        self.questions_answered = 0
 
     def state(self) -> messages.DebugLinkState:
         reply = self.screen.call(messages.DebugLinkGetState())
@@ -107,6 +108,7 @@ class OwnerAgent(ServiceInterface):
             say(event="stalling", at="RequestWord")
             await asyncio.get_running_loop().create_future()
         say(event="asked", what="word", kind=kind)
+        self.owner.questions_answered += 1
         return self.owner.requested_word(kind)
 
     @dbus_method()
@@ -124,7 +126,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("device_id")
     parser.add_argument("debug_port", type=int)
-    parser.add_argument("action", choices=["check", "backup"])
+    parser.add_argument("action", choices=["check", "backup", "answer"])
     parser.add_argument("--typed", default=ABANDON24)
     parser.add_argument("--pin", default="")
     parser.add_argument("--words", type=int)
@@ -156,12 +158,19 @@ async def main() -> int:
             else:
                 owner.act_on_device(stage)
         elif message.member == "OperationFinished" and not finished.done():
+            if args.action == "answer" and not owner.questions_answered:
+                return  # someone else's operation, answered by someone else's agent
             finished.set_result(message.body)
 
     bus.add_message_handler(on_signal)
     await call(bus, "/org/freedesktop/DBus", None, "AddMatch", "s",
                [f"type='signal',path='{device_path}'"])  # fmt: skip
     await call(bus, ROOT, "Manager1", "RegisterAgent", "o", [AGENT_PATH])
+    if args.action == "answer":  # only answer for operations someone else starts
+        say(event="registered")
+        kind, result, text = await finished
+        say(event="finished", kind=kind, result=result, message=text)
+        return 0
     options = {"word_count": Variant("u", args.words)} if args.words else {}
     method = "StartCheck" if args.action == "check" else "StartBackup"
     error = await call(bus, device_path, "Device1", method, "a{sv}", [options])

@@ -394,3 +394,21 @@ def test_unplugging_mid_backup_ends_it_disconnected(make_daemon: DaemonFactory, 
             finished = owner.finished()
             assert (finished["kind"], finished["result"]) == ("backup", "disconnected")
             assert get_devices() == []
+
+
+def test_with_two_agents_the_starter_is_asked_else_the_latest(
+    make_daemon: DaemonFactory,
+) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        with running(make_daemon(sim.path)):
+            bystander = OwnerRun(sim, "answer")
+            bystander.wait_for("registered")
+            starter = OwnerRun(sim, "check", "--words", "24")
+            assert starter.finished()["result"] == "passed"
+            assert starter.output().count('"what": "word"') == 24
+            # The starter's agent left with it: a client without an agent of its own
+            # gets the one that remains.
+            started = gdbus(device_path(), f"{DEVICE}.StartCheck", "{'word_count': <uint32 24>}")
+            assert started.returncode == 0, started.stderr
+            assert bystander.finished()["result"] == "passed"
+            assert bystander.output().count('"what": "word"') == 24
