@@ -64,6 +64,38 @@ class SessionBus:
         os.kill(self.pid, signal.SIGTERM)
 
 
+CUSTOM_BUS_CONFIG = """<busconfig>
+  <type>session</type>
+  <listen>{listen}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    {users}
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+@contextmanager
+def custom_bus(config_dir: Path, listen: str, any_user: bool = False) -> Iterator[str]:
+    """A dbus-daemon with no service directories (nothing can be activated on it), optionally
+    admitting every local user; yields its address."""
+    config = config_dir / "bus.conf"
+    users = '<allow user="*"/>' if any_user else ""
+    config.write_text(CUSTOM_BUS_CONFIG.format(listen=listen, users=users))
+    address, pid = subprocess.run(
+        ["dbus-daemon", f"--config-file={config}", "--print-address=1", "--print-pid=1",
+         "--fork"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    try:
+        yield address
+    finally:
+        os.kill(int(pid), signal.SIGTERM)
+
+
 class LineReader:
     """Reads a child's stdout lines on a thread so tests can wait for one with a timeout."""
 

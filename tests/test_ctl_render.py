@@ -23,6 +23,8 @@ from trezor_backupctl.render import (
     status_table,
 )
 
+from harness import custom_bus
+
 PATH = "/io/github/TrezorBackupGuard/devices/AE3C744E355C817510C0EABF"
 
 NEXT_STEP = (
@@ -144,38 +146,12 @@ def test_table_shows_empty_values_as_dash() -> None:
     ]
 
 
-# A bus without service directories: nothing can be activated, so the daemon is surely absent
-# even on a machine where trezor-backupd is installed.
-BUS_CONFIG = """\
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={dir}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-
 @pytest.fixture
 def empty_bus(tmp_path: Path) -> Iterator[str]:
-    """The address of a private session bus on which trezor-backupd is not running."""
-    config = tmp_path / "bus.conf"
-    config.write_text(BUS_CONFIG.format(dir=tmp_path))
-    started = subprocess.run(
-        ["dbus-daemon", f"--config-file={config}", "--print-address=1", "--print-pid=1", "--fork"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    address, pid = started.stdout.split()
-    yield address
-    os.kill(int(pid), 15)
+    """A private session bus on which trezor-backupd is surely absent: nothing can be
+    activated on it, even on a machine where trezor-backupd is installed."""
+    with custom_bus(tmp_path, f"unix:dir={tmp_path}") as address:
+        yield address
 
 
 def run_ctl(bus_address: str) -> subprocess.CompletedProcess[str]:

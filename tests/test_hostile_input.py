@@ -17,7 +17,7 @@ from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from conftest import DaemonFactory
-from harness import BUS_NAME, DEVICE, MANAGER, ROOT_PATH, get_devices, running
+from harness import BUS_NAME, DEVICE, MANAGER, ROOT_PATH, custom_bus, get_devices, running
 from sim_helpers import start_simulator
 from test_operations import DEVICE_ID, OwnerRun, device_path, gdbus, history
 
@@ -117,20 +117,6 @@ def test_an_answer_that_is_not_a_word_ends_the_check_without_a_crash(
             assert [d["State"] for d in get_devices()] == ["unverified"]
 
 
-OPEN_BUS_CONFIG = """<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-
 @pytest.fixture
 def bus_open_to_everyone(tmp_path: Path) -> Iterator[str]:
     """A bus that admits any local user, so a client of another uid can reach the daemon."""
@@ -139,15 +125,9 @@ def bus_open_to_everyone(tmp_path: Path) -> Iterator[str]:
     run_dir = Path(f"/tmp/tbg-open-bus-{os.getpid()}")
     run_dir.mkdir(mode=0o755, exist_ok=True)
     socket = run_dir / "bus"
-    config = tmp_path / "bus.conf"
-    config.write_text(OPEN_BUS_CONFIG.format(socket=socket))
-    out = subprocess.run(
-        ["dbus-daemon", f"--config-file={config}", "--print-pid=1", "--fork"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    socket.chmod(0o777)
-    yield f"unix:path={socket}"
-    os.kill(int(out.split()[0]), 15)
+    with custom_bus(tmp_path, f"unix:path={socket}", any_user=True) as address:
+        socket.chmod(0o777)
+        yield address
     shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -15,10 +15,10 @@ from dbus_fast import DBusError
 from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_method
 
-from .daemon_client import BUS_NAME
+from trezor_backupd.bus_names import AGENT_INTERFACE, BUS_NAME
+
 from .dialogs import DialogHost
 
-AGENT_INTERFACE = f"{BUS_NAME}.Agent1"
 AGENT_PATH = "/io/github/TrezorBackupGuard/applet/agent"
 CANCELLED_ERROR = f"{BUS_NAME}.Agent.Error.Cancelled"
 

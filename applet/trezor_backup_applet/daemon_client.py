@@ -19,14 +19,17 @@ from typing import Any, Protocol
 from dbus_fast import Message, MessageFlag, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
+from trezor_backupd.bus_names import (
+    BUS_NAME,
+    DEVICE_INTERFACE,
+    DEVICES_PATH,
+    MANAGER_INTERFACE,
+)
+from trezor_backupd.bus_names import ROOT_PATH as MANAGER_PATH
+
 log = logging.getLogger(__name__)
 
-BUS_NAME = "io.github.TrezorBackupGuard"
-MANAGER_PATH = "/io/github/TrezorBackupGuard"
-DEVICES_PATH = f"{MANAGER_PATH}/devices"
-MANAGER_INTERFACE = f"{BUS_NAME}.Manager1"
-DEVICE_INTERFACE = f"{BUS_NAME}.Device1"
-PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+
 # The bus gives activation 25 s; a daemon that hangs longer must not hang the applet.
 CALL_TIMEOUT_SECONDS = 30.0
 

@@ -19,13 +19,16 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_method
 
-BUS_NAME = "io.github.TrezorBackupGuard"
-MANAGER_PATH = "/io/github/TrezorBackupGuard"
-DEVICES_PATH = f"{MANAGER_PATH}/devices"
-MANAGER_INTERFACE = f"{BUS_NAME}.Manager1"
-DEVICE_INTERFACE = f"{BUS_NAME}.Device1"
-PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
-AGENT_INTERFACE = f"{BUS_NAME}.Agent1"
+from trezor_backupd.bus_names import (
+    AGENT_INTERFACE,
+    BUS_NAME,
+    DEVICE_INTERFACE,
+    DEVICES_PATH,
+    MANAGER_INTERFACE,
+    PROPERTIES_INTERFACE,
+)
+from trezor_backupd.bus_names import ROOT_PATH as MANAGER_PATH
+
 # Where this connection serves its agent; one agent per CLI process, so a fixed path will do.
 AGENT_PATH = f"{MANAGER_PATH}/ctl/agent"
 AGENT_CANCELLED_ERROR = f"{BUS_NAME}.Agent.Error.Cancelled"

@@ -19,8 +19,9 @@ from pathlib import Path
 from dbus_fast import DBusFastError, Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from trezor_backupctl.dbus_client import BUS_NAME, DaemonUnreachable, session_bus_address
+from trezor_backupctl.dbus_client import DaemonUnreachable, session_bus_address
 from trezor_backupctl.setup import RULES_NAME, rules_command
+from trezor_backupd.bus_names import BUS_NAME
 from trezor_backupd.usb_ids import TREZOR_USB_IDS
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"

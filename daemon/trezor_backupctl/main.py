@@ -16,10 +16,11 @@ from typing import Any
 
 from trezor_backupctl import doctor, setup
 from trezor_backupctl.backup_commands import add_parsers as add_backup_parsers
-from trezor_backupctl.dbus_client import BUS_NAME, DaemonClient, DaemonError, DaemonUnreachable
+from trezor_backupctl.dbus_client import DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backupctl.render import device_record, event_line, status_json, status_table
 from trezor_backupctl.watch import watch
 from trezor_backupd import __version__
+from trezor_backupd.bus_names import BUS_NAME
 
 PROG = "trezor-backupctl"
 

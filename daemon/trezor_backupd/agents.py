@@ -19,11 +19,12 @@ from typing import Any, TypeVar
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from .bus_names import AGENT_INTERFACE
+
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 DevicePathOf = Callable[[str], str]
 
-AGENT_INTERFACE = "io.github.TrezorBackupGuard.Agent1"
 DBUS_NAME = "org.freedesktop.DBus"
 
 current_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar(

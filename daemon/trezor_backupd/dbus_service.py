@@ -22,17 +22,17 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus
 
 from . import __version__
 from .agents import AgentRegistry, current_caller
+from .bus_names import (
+    DEVICE_INTERFACE,
+    DEVICES_PATH,
+    ERROR_PREFIX,
+    MANAGER_INTERFACE,
+    ROOT_PATH,
+)
 from .device_ops import OperationResult, Progress
 from .device_tracker import TrackedDevice
-from .history import HistoryEvent
+from .history import HistoryEvent, HistoryUnavailable
 from .operations import OperationKind, OperationManager, OperationRefused
-
-BUS_NAME = "io.github.TrezorBackupGuard"
-ROOT_PATH = "/io/github/TrezorBackupGuard"
-DEVICES_PATH = f"{ROOT_PATH}/devices"
-MANAGER_INTERFACE = f"{BUS_NAME}.Manager1"
-DEVICE_INTERFACE = f"{BUS_NAME}.Device1"
-ERROR_PREFIX = f"{BUS_NAME}.Error"
 
 DeviceDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StageAndMessage = Annotated[list[str], DBusSignature("ss")]
@@ -306,6 +306,10 @@ class ManagerObject(ServiceInterface):
         _check_device_id(device_id)
         if self._history is None:
             return []
+        try:
+            events = self._history.events(device_id)
+        except HistoryUnavailable as error:
+            raise DBusError(f"{ERROR_PREFIX}.HistoryUnavailable", str(error)) from None
         return [
             {
                 "Kind": Variant("s", event.kind.value),
@@ -313,7 +317,7 @@ class ManagerObject(ServiceInterface):
                 "Time": Variant("t", int(event.when.timestamp())),
                 "Detail": Variant("s", event.detail),
             }
-            for event in self._history.events(device_id)
+            for event in events
         ]
 
     @dbus_method()

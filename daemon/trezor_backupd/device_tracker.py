@@ -26,7 +26,7 @@ from trezorlib.transport import Transport
 from . import device_io
 from .config import Config
 from .device_io import FeaturesReadError, ReadProblem
-from .history import HistoryStore
+from .history import HistoryStore, HistoryUnavailable
 from .status import BackupState, DeviceStatus, status_from_features, status_without_features
 from .udev_watch import TrezorUsbEvent
 
@@ -317,7 +317,10 @@ class DeviceTracker:
         device_id = self._device_id(features, path)
         verdict = None
         if self._history is not None and not device_id.startswith("at_"):
-            verdict = self._history.last_check_verdict(device_id)
+            try:
+                verdict = self._history.last_check_verdict(device_id)
+            except HistoryUnavailable as error:
+                LOG.error("Cannot read the history of Trezor %s: %s", device_id, error)
         return status_from_features(features, verdict, self._clock(), self._config.recheck_interval)
 
     def _publish(self, path: str, entry: _Entry, status: DeviceStatus) -> None:

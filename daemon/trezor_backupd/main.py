@@ -21,9 +21,9 @@ from dbus_fast.errors import DBusError
 
 from . import __version__
 from .agents import AgentRegistry
+from .bus_names import BUS_NAME
 from .config import Config, ConfigError, load_config, parse_emulator_endpoint, state_dir
 from .dbus_service import (
-    BUS_NAME,
     BusPublisher,
     ManagerObject,
     OperationGate,
