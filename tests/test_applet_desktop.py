@@ -167,3 +167,31 @@ def test_check_now_starts_the_check_and_its_end_is_notified(
                 summaries = [n["summary"] for n in desktop.new_history(mark)]
                 assert "Backup check cancelled" in summaries
                 assert "Check the backup of My Trezor" in summaries
+
+
+def test_a_failed_backup_is_notified_with_critical_urgency(
+    make_daemon: DaemonFactory, desktop: Desktop
+) -> None:
+    notify_calls = subprocess.Popen(
+        ["dbus-monitor", "--session",
+         "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    calls = LineReader(notify_calls)
+    calls.wait_for(lambda line: "member=NameLost" in line)
+    mark = len(desktop.history())
+    try:
+        with start_simulator("one", "backup_failed", device_id=DEVICE_ID) as sim:
+            daemon = make_daemon(sim.path)
+            with running(daemon), applet(daemon, desktop):
+                calls.wait_for(lambda line: "member=Notify" in line)
+                calls.wait_for(lambda line: 'string "urgency"' in line)
+                urgency = calls.wait_for(lambda line: "variant" in line)
+                assert urgency.split()[-2:] == ["byte", "2"]  # critical
+                desktop.wait_displayed()
+                desktop.choose_action("Later")
+                [shown] = desktop.new_history(mark)
+                assert "backup" in shown["summary"].lower()
+    finally:
+        notify_calls.terminate()
+        notify_calls.wait(timeout=20)
