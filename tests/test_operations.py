@@ -233,13 +233,15 @@ def test_core_model_mismatch_fails_the_check(make_daemon: DaemonFactory) -> None
             assert device["LastCheckResult"] == "mismatch"
 
 
-def test_model_one_backup_leaves_the_device_unverified(make_daemon: DaemonFactory) -> None:
-    with start_simulator("one", "backup_required", device_id=DEVICE_ID) as sim:
+@pytest.mark.parametrize("model", ["one", "t", "safe5"])
+def test_a_backup_leaves_the_device_unverified(make_daemon: DaemonFactory, model: str) -> None:
+    with start_simulator(model, "backup_required", device_id=DEVICE_ID) as sim:
         with running(make_daemon(sim.path)):
             owner = OwnerRun(sim, "backup")
-            owner.wait_for("progress", stage="show_words")
             finished = owner.finished()
             assert (finished["kind"], finished["result"]) == ("backup", "completed")
+            shown = '"stage": "show_words"' if model == "one" else '"stage": "confirm"'
+            assert owner.output().count(shown) >= 3  # the owner was walked through the words
             assert "check" in finished["message"]
             [device] = get_devices()
             assert device["State"] == "unverified"
