@@ -38,6 +38,7 @@ class ReadProblem(StrEnum):
     NOT_ANSWERING = "not_answering"
     GONE = "gone"
     BAD_REPLY = "bad_reply"
+    NEEDS_THP = "needs_thp"
 
 
 _EXPLANATIONS = {
@@ -55,6 +56,10 @@ _EXPLANATIONS = {
     ),
     ReadProblem.GONE: "The Trezor went away while its status was being read.",
     ReadProblem.BAD_REPLY: "The Trezor answered something this program does not understand.",
+    ReadProblem.NEEDS_THP: (
+        "This Trezor (a Safe 7) speaks the newer THP protocol, which needs a one-time pairing "
+        "this program cannot do yet. Check its backup with Trezor Suite for now."
+    ),
 }
 
 
@@ -86,7 +91,7 @@ class FeaturesReadError(Exception):
     @property
     def transient(self) -> bool:
         """Whether trying again soon may succeed (permissions appear, apps let go)."""
-        return self.problem is not ReadProblem.BAD_REPLY
+        return self.problem not in (ReadProblem.BAD_REPLY, ReadProblem.NEEDS_THP)
 
 
 def usb_transports() -> list[Transport]:
@@ -183,6 +188,9 @@ def _get_features(transport: Transport) -> messages.Features:
         raise FeaturesReadError(
             ReadProblem.BAD_REPLY, f"undecodable message type {reply_type}"
         ) from error
+    if isinstance(reply, messages.Failure) and reply.code == messages.FailureType.InvalidProtocol:
+        # How a THP device (Safe 7) answers protocol v1, as trezorlib's own probe expects.
+        raise FeaturesReadError(ReadProblem.NEEDS_THP)
     if not isinstance(reply, messages.Features):
         raise FeaturesReadError(ReadProblem.BAD_REPLY, f"got {type(reply).__name__}")
     return reply
