@@ -59,7 +59,7 @@ class CtlSession:
             elif line.startswith(PIN_PROMPT):
                 matrix = self.state().matrix or ""
                 self.answer("".join(str(matrix.index(d) + 1) for d in pin))
-            elif press_buttons and line.startswith(("Write down", "Read the result")):
+            elif press_buttons and ("your Trezor shows" in line or "Read the result" in line):
                 self.screen.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
         code = self.process.wait(timeout=EVENT_TIMEOUT)
         self.screen.close()

@@ -305,7 +305,10 @@ class ManagerObject(ServiceInterface):
     def GetHistory(self, device_id: DBusStr) -> DeviceDictList:
         _check_device_id(device_id)
         if self._history is None:
-            return []
+            raise DBusError(
+                f"{ERROR_PREFIX}.HistoryUnavailable",
+                "the daemon runs without history: its state directory cannot be used (see its log)",
+            )
         try:
             events = self._history.events(device_id)
         except HistoryUnavailable as error:

@@ -90,7 +90,8 @@ class FeaturesReadError(Exception):
 
     @property
     def transient(self) -> bool:
-        """Whether trying again soon may succeed (permissions appear, apps let go)."""
+        """Whether the device is worth reading again now and then (reported busy till then);
+        a reply we cannot understand will not change by itself (reported unknown)."""
         return self.problem not in (ReadProblem.BAD_REPLY, ReadProblem.NEEDS_THP)
 
 

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trezorlib import exceptions, mapping, messages
-from trezorlib.transport import Transport, TransportException
+from trezorlib.transport import DeviceIsBusy, Transport, TransportException
 
 if TYPE_CHECKING:
     from trezorlib.client import Session
@@ -112,13 +112,16 @@ class DeviceOperation:
     def __init__(
         self,
         transport: Transport,
+        io_lock: threading.Lock,
         host: HostInput,
         on_progress: Callable[[Progress], None],
     ) -> None:
         self._transport = transport
+        self._io_lock = io_lock  # shared with the status reads of the same device
         self._host = host
         self._on_progress = on_progress
         self._lock = threading.Lock()
+        self._talking = False  # between opening the device's session and the end
         self._cancel_requested = False
         self._disconnected = False
         self._waiting_for_host = False
@@ -127,27 +130,29 @@ class DeviceOperation:
     # ---- control from other threads ------------------------------------------------------
 
     def cancel(self) -> None:
-        """Ask the device to abandon the operation (it answers ActionCancelled)."""
-        with self._lock:
-            self._cancel_requested = True
-            if self._waiting_for_host:
-                return  # the host-input bridge sees the flag and raises HostCancelled
+        """Ask the device to abandon the operation (it answers ActionCancelled).
+
+        Cancel is only written while this operation talks to the device: before, the
+        operation sees the flag and does not start; after, a late Cancel must not reach
+        whatever talks to the device next (on a backup it would be fatal).
+        """
         from trezorlib import protocol_v1
 
-        try:
-            protocol_v1.write(self._transport, *mapping.DEFAULT_MAPPING.encode(messages.Cancel()))
-        except Exception as error:  # the device may already be gone
-            LOG.info("Could not send Cancel: %s", type(error).__name__)
+        with self._lock:
+            self._cancel_requested = True
+            if self._waiting_for_host or not self._talking:
+                return  # the host-input bridge or the start of _run sees the flag
+            try:
+                cancel = mapping.DEFAULT_MAPPING.encode(messages.Cancel())
+                protocol_v1.write(self._transport, *cancel)
+            except Exception as error:  # the device may already be gone
+                LOG.info("Could not send Cancel: %s", type(error).__name__)
 
     def disconnect(self) -> None:
         """The device was unplugged: stop waiting for it."""
         with self._lock:
             self._disconnected = True
         self._transport.close()
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel_requested
 
     # ---- the workflows (worker thread) ---------------------------------------------------
 
@@ -215,10 +220,24 @@ class DeviceOperation:
 
         app = AppManifest(APP_NAME, button_callback=self._button, pin_callback=self._pin)
         try:
-            with self._transport:
+            with self._io_lock, self._transport:
                 client = get_client(app, self._transport)
                 session = client.get_session(passphrase=None)
-                return workflow(session)
+                with self._lock:
+                    if self._cancel_requested:
+                        return self._ended_early()
+                    self._talking = True
+                try:
+                    return workflow(session)
+                finally:
+                    with self._lock:
+                        self._talking = False
+        except DeviceIsBusy:
+            return OperationResult(
+                Outcome.REFUSED,
+                "Another app (Trezor Suite, Trezor Bridge or trezorctl) is using the Trezor: "
+                "close it and try again.",
+            )
         except exceptions.Cancelled:
             return self._ended_early()
         except exceptions.PinException:
@@ -297,8 +316,8 @@ class DeviceOperation:
             self._words_seen += 1
             return Progress(
                 "show_words",
-                f"Write down word {self._words_seen} your Trezor shows, in order, "
-                "then confirm on the device.",
+                f"Screen {self._words_seen}: write down the word your Trezor shows (it shows "
+                "every word twice: write them all, then check them), then confirm on the device.",
             )
         if code == kind.MnemonicInput:
             self._words_seen += 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,10 @@ BUSY_REREAD_SECONDS = 5.0
 
 MISSING_AFTER_ADD_RETRIES = (0.1, 0.3, 1.0)
 """libusb learns about a new device from its own udev listener, maybe after we do."""
+
+MAX_TIMER_SECONDS = 3600.0
+"""The re-check timer runs on the monotonic clock, which stands still while the laptop
+sleeps: wake up at least hourly to compare against the wall clock again."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,9 @@ class _Entry:
     features: messages.Features | None = None
     published: TrackedDevice | None = None
     operation: str = ""
+    io_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held by whoever talks to the device: a status read, or an operation from start to end.
+    Cancelling a reader task does not stop its worker thread; this lock does."""
     read_once: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the latest requested read has produced a status (or the device left)."""
 
@@ -100,6 +108,7 @@ class DeviceTracker:
         self._pending_scan: asyncio.Future[None] | None = None
         self._expected_usb_paths: set[str] = set()
         self._due_timer: asyncio.TimerHandle | None = None
+        self._missing_retry: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.on_operation_device_gone: Callable[[str], None] = lambda _device_id: None
         """Told when a device with an operation running goes away (set by the operations)."""
@@ -118,7 +127,7 @@ class DeviceTracker:
 
     def usb_event(self, event: TrezorUsbEvent) -> None:
         """React to udev: drop an unplugged device at once, and rescan for the rest."""
-        if event.location is not None:
+        if event.location is not None and event.webusb:
             path = event.location.webusb_path
             if event.action == "remove":
                 self._expected_usb_paths.discard(path)
@@ -150,7 +159,7 @@ class DeviceTracker:
                 entry.reader = self._spawn(self._read(path, entry))
         await self.settle()
 
-    def begin_operation(self, device_id: str, kind: str) -> Transport:
+    def begin_operation(self, device_id: str, kind: str) -> tuple[Transport, threading.Lock]:
         """Hand the device's transport to an operation; no status read touches it meanwhile.
 
         Reading during an operation would be worse than useless: a device waiting for a
@@ -163,22 +172,19 @@ class DeviceTracker:
         entry.operation = kind
         assert entry.published is not None
         self._publish(path, entry, entry.published.status)
-        return entry.transport
+        return entry.transport, entry.io_lock
 
     def end_operation(self, device_id: str) -> None:
         """The operation is over: read the device again (its backup state may have changed)."""
-        found = next(
-            (
-                (p, e)
-                for p, e in self._entries.items()
-                if e.published and e.published.id == device_id
-            ),
-            None,
-        )
-        if found is None:
+        try:
+            path, entry = self._entry_of(device_id)
+        except KeyError:
             return  # unplugged meanwhile
-        path, entry = found
+        if not entry.operation:
+            return  # unplugged and plugged in again meanwhile: a fresh entry, read already
         entry.operation = ""
+        if entry.reader is not None:
+            entry.reader.cancel()
         entry.read_once = asyncio.Event()
         entry.reader = self._spawn(self._read(path, entry))
 
@@ -215,8 +221,8 @@ class DeviceTracker:
             finally:
                 future.set_result(None)
         missing = self._expected_usb_paths - self._entries.keys()
-        if missing:
-            self._spawn(self._rescan_for_missing(missing))
+        if missing and self._missing_retry is None:
+            self._missing_retry = self._spawn(self._rescan_for_missing(missing))
 
     def _discover(self, known: dict[str, Transport]) -> dict[str, Transport]:
         transports = device_io.usb_transports()
@@ -242,14 +248,17 @@ class DeviceTracker:
                 entry.reader = self._spawn(self._read(path, entry))
 
     async def _rescan_for_missing(self, missing: set[str]) -> None:
-        for delay in MISSING_AFTER_ADD_RETRIES:
-            await asyncio.sleep(delay)
-            await self.request_rescan()
-            missing &= self._expected_usb_paths - self._entries.keys()
-            if not missing:
-                return
-        LOG.info("A Trezor announced by udev is not visible to trezorlib: %s", sorted(missing))
-        self._expected_usb_paths -= missing
+        try:
+            for delay in MISSING_AFTER_ADD_RETRIES:
+                await asyncio.sleep(delay)
+                await self.request_rescan()
+                missing = self._expected_usb_paths - self._entries.keys()
+                if not missing:
+                    return
+            LOG.info("A Trezor announced by udev is not visible to trezorlib: %s", sorted(missing))
+            self._expected_usb_paths -= missing
+        finally:
+            self._missing_retry = None
 
     def _forget(self, path: str) -> None:
         entry = self._entries.pop(path, None)
@@ -271,7 +280,7 @@ class DeviceTracker:
         try:
             while True:
                 try:
-                    features = await asyncio.to_thread(device_io.read_features, entry.transport)
+                    features = await asyncio.to_thread(_locked_read, entry)
                 except FeaturesReadError as error:
                     delay = next(retry_delays, None) if error.worth_retrying_soon else None
                     if delay is not None:
@@ -281,6 +290,9 @@ class DeviceTracker:
                     if error.problem is ReadProblem.GONE:
                         LOG.info("Trezor at %s went away while being read", path)
                         self._forget(path)
+                        # It may be back already under the same path (a quick re-plug, a
+                        # reboot): the scan that saw it came before it was forgotten.
+                        self.request_rescan()
                         return
                     self._publish_unreadable(path, entry, error)
                     if not error.transient:
@@ -297,9 +309,6 @@ class DeviceTracker:
     def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:
         state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
         LOG.info("Trezor at %s cannot be read: %s", path, error)
-        if entry.published is not None and entry.published.status.state is state:
-            entry.read_once.set()
-            return
         entry.features = None
         self._publish(path, entry, status_without_features(state, error.explanation))
 
@@ -359,6 +368,7 @@ class DeviceTracker:
         if not deadlines:
             return
         delay = max(0.0, (min(deadlines) - self._clock()).total_seconds()) + 1.0
+        delay = min(delay, MAX_TIMER_SECONDS)
         loop = asyncio.get_running_loop()
         self._due_timer = loop.call_later(delay, self.reclassify)
 
@@ -374,3 +384,9 @@ class DeviceTracker:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+
+def _locked_read(entry: _Entry) -> messages.Features:
+    """A status read that waits for (and excludes) an operation on the same device."""
+    with entry.io_lock:
+        return device_io.read_features(entry.transport)

@@ -163,15 +163,16 @@ async def serve(config: Config) -> int:
         disconnected = loop.create_task(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
         stopped = loop.create_task(stop.wait())
         await asyncio.wait({disconnected, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if disconnected.done():
+        lost_bus = disconnected.done()
+        if lost_bus:
             LOG.error("Lost the session bus; exiting")
-            return 1
-        LOG.info("Stopping")
+        else:
+            LOG.info("Stopping")
         await operations.close()
-        for task in (poller, coldplug, disconnected):
+        for task in (poller, coldplug, disconnected, stopped):
             if task is not None:
                 task.cancel()
-        return 0
+        return 1 if lost_bus else 0
     finally:
         if watcher is not None:
             watcher.stop()

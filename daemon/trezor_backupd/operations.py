@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,14 +22,13 @@ from typing import Any, Protocol, TypeVar
 from .device_ops import DeviceOperation, HostCancelled, OperationResult, Outcome, Progress
 from .device_tracker import DeviceTracker
 from .history import EventKind, HistoryStore, HistoryUnavailable
-from .status import BackupState
+from .status import CHECKABLE_STATES, BackupState
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CHECKABLE_STATES = frozenset(
-    {BackupState.UNVERIFIED, BackupState.VERIFIED, BackupState.CHECK_FAILED, BackupState.CHECK_DUE}
-)
+AGENT_CANCEL_TIMEOUT_SECONDS = 5.0
+
 
 _NOT_CHECKABLE = {
     BackupState.NOT_INITIALIZED: "This Trezor has no wallet yet: there is nothing to check.",
@@ -98,13 +98,15 @@ class _AgentBridge:
         self._device_id = device_id
         self._pending: concurrent.futures.Future[Any] | None = None
         self._aborted = False
+        self._lock = threading.Lock()
 
     def _ask(self, question: Coroutine[Any, Any, T]) -> T:
-        if self._aborted:
-            question.close()
-            raise HostCancelled
-        future = asyncio.run_coroutine_threadsafe(question, self._loop)
-        self._pending = future
+        with self._lock:  # an abort either sees this question pending or comes first
+            if self._aborted:
+                question.close()
+                raise HostCancelled
+            future = asyncio.run_coroutine_threadsafe(question, self._loop)
+            self._pending = future
         try:
             return future.result()
         except BaseException:
@@ -116,9 +118,11 @@ class _AgentBridge:
 
     def abort(self) -> None:
         """Unblock a question in progress (cancel, unplug); later questions fail at once."""
-        self._aborted = True
-        if self._pending is not None:
-            self._loop.call_soon_threadsafe(self._pending.cancel)
+        with self._lock:
+            self._aborted = True
+            pending = self._pending
+        if pending is not None:
+            self._loop.call_soon_threadsafe(pending.cancel)
 
     def pin(self, kind: str) -> str:
         return self._ask(self._agent.request_pin(self._device_id, kind))
@@ -176,14 +180,15 @@ class OperationManager:
                 "No agent is registered to answer the Trezor's questions: start the tray "
                 "applet or use trezor-backupctl.",
             )
-        transport = self._tracker.begin_operation(device_id, kind.value)
+        transport, io_lock = self._tracker.begin_operation(device_id, kind.value)
         loop = asyncio.get_running_loop()
         bridge = _AgentBridge(loop, agent, device_id)
 
         def progress(step: Progress) -> None:
             loop.call_soon_threadsafe(self._listener.operation_progress, device_id, step)
 
-        running = _Running(kind, agent, bridge, DeviceOperation(transport, bridge, progress))
+        operation = DeviceOperation(transport, io_lock, bridge, progress)
+        running = _Running(kind, agent, bridge, operation)
         self._running[device_id] = running
         running.task = loop.create_task(self._run(device_id, running, word_count))
         LOG.info("Started a %s on Trezor %s", kind, device_id)
@@ -232,10 +237,10 @@ class OperationManager:
         LOG.info("The %s on Trezor %s ended: %s", running.kind, device_id, result.outcome)
         self._record(device_id, running.kind, result)
         del self._running[device_id]
+        self._listener.operation_finished(device_id, running.kind.value, result)
         self._tracker.end_operation(device_id)
         if result.outcome not in (Outcome.PASSED, Outcome.MISMATCH, Outcome.COMPLETED):
             await self._tell_agent_it_ended(running.agent, device_id)
-        self._listener.operation_finished(device_id, running.kind.value, result)
         running.ended.set()
 
     def _record(self, device_id: str, kind: OperationKind, result: OperationResult) -> None:
@@ -243,14 +248,17 @@ class OperationManager:
             return
         event = EventKind.CHECK if kind is OperationKind.CHECK else EventKind.BACKUP
         try:
-            self._history.record(device_id, event, result.outcome.value, datetime.now(UTC))
+            self._history.record(
+                device_id, event, result.outcome.value, datetime.now(UTC), result.message
+            )
         except HistoryUnavailable as error:
             LOG.error("Could not record the %s in the history: %s", kind, error)
 
     @staticmethod
     async def _tell_agent_it_ended(agent: HostAgent, device_id: str) -> None:
+        """Let the agent close its prompt; a stuck agent holds up nothing else."""
         try:
-            await agent.cancel(device_id)
+            await asyncio.wait_for(agent.cancel(device_id), AGENT_CANCEL_TIMEOUT_SECONDS)
         except Exception as error:  # the agent may have left; it only closes its prompt
             LOG.debug("Agent did not take Cancel: %s", type(error).__name__)
 

@@ -103,7 +103,7 @@ def status_from_features(
         and features.recovery_type == messages.RecoveryType.DryRun
     )
     state, explanation, next_step = _classify(features, last_check, now, recheck_interval)
-    if dry_run and state in _CHECKABLE_STATES:
+    if dry_run and state in CHECKABLE_STATES:
         next_step = _DRY_RUN_NEXT_STEP
     return DeviceStatus(
         state=state,
@@ -152,7 +152,7 @@ def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
 
 
 # States of a backed-up wallet, where a dry run running on the device is the next step.
-_CHECKABLE_STATES = frozenset(
+CHECKABLE_STATES = frozenset(
     {BackupState.UNVERIFIED, BackupState.VERIFIED, BackupState.CHECK_DUE, BackupState.CHECK_FAILED}
 )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pyudev
 
 from .device_io import UsbLocation
-from .usb_ids import TREZOR_USB_IDS
+from .usb_ids import TREZOR_USB_IDS, WEBUSB_IDS
 
 LOG = logging.getLogger(__name__)
 
@@ -24,8 +24,10 @@ LOG = logging.getLogger(__name__)
 class TrezorUsbEvent:
     """A Trezor appeared on or left the USB bus."""
 
-    action: str  # "add" or "remove"
+    action: str  # "add", "remove", or "rescan" after lost events
     location: UsbLocation | None
+    webusb: bool = False
+    """The device speaks WebUSB, so trezorlib names it by its location (not HID's hidraw)."""
 
 
 def _usb_id(device: pyudev.Device) -> tuple[int, int] | None:
@@ -58,9 +60,10 @@ def trezor_event(action: str, device: pyudev.Device) -> TrezorUsbEvent | None:
     """The event as we care about it, or None when it is not a Trezor's USB device."""
     if device.properties.get("DEVTYPE") != "usb_device":
         return None
-    if _usb_id(device) not in TREZOR_USB_IDS:
+    usb_id = _usb_id(device)
+    if usb_id not in TREZOR_USB_IDS:
         return None
-    return TrezorUsbEvent(action, _location(device))
+    return TrezorUsbEvent(action, _location(device), webusb=usb_id in WEBUSB_IDS)
 
 
 class UdevWatcher:

@@ -8,3 +8,6 @@ TREZOR_USB_IDS = frozenset(
         (0x534C, 0x0001),  # Model One firmware before 1.7, HID
     }
 )
+
+WEBUSB_IDS = frozenset({(0x1209, 0x53C1), (0x1209, 0x53C0)})
+"""The ids trezorlib reaches over WebUSB (named by bus and ports); 534c:0001 is HID."""
