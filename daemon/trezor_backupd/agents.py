@@ -51,22 +51,9 @@ class BusAgent:
     device_path_of: DevicePathOf
 
     async def _call(self, member: str, signature: str, body: list[Any]) -> Any:
-        message = Message(
-            destination=self.owner,
-            path=self.path,
-            interface=AGENT_INTERFACE,
-            member=member,
-            signature=signature,
-            body=body,
+        return await call_first(
+            self.bus, self.owner, self.path, AGENT_INTERFACE, member, signature, body, self.timeout
         )
-        try:
-            reply = await asyncio.wait_for(self.bus.call(message), self.timeout)
-        except TimeoutError:
-            raise AgentCallFailed(f"{member}: no answer within {self.timeout:.0f} s") from None
-        if reply is None or reply.message_type is MessageType.ERROR:
-            name = reply.error_name if reply is not None else "no reply"
-            raise AgentCallFailed(f"{member}: {name}")
-        return reply.body[0] if reply.body else None
 
     async def request_pin(self, device_id: str, kind: str) -> str:
         answer = await self._call("RequestPin", "os", [self.device_path_of(device_id), kind])
@@ -152,16 +139,39 @@ class AgentRegistry:
         return candidates[-1] if candidates else None
 
     async def _bus_call(self, member: str, signature: str, body: list[Any]) -> Any:
-        reply = await self._bus.call(
-            Message(
-                destination=DBUS_NAME,
-                path="/org/freedesktop/DBus",
-                interface=DBUS_NAME,
-                member=member,
-                signature=signature,
-                body=body,
-            )
+        return await call_first(
+            self._bus, DBUS_NAME, "/org/freedesktop/DBus", DBUS_NAME, member, signature, body
         )
-        if reply is None or reply.message_type is MessageType.ERROR:
-            raise AgentCallFailed(f"{member} failed")
-        return reply.body[0] if reply.body else None
+
+
+async def call_first(
+    bus: MessageBus,
+    destination: str,
+    path: str,
+    interface: str,
+    member: str,
+    signature: str,
+    body: list[Any],
+    timeout: float | None = None,
+) -> Any:
+    """Call a method and return the first value of its reply.
+
+    Every failure (an error reply, no reply, the timeout) is an AgentCallFailed naming only
+    the method and the error: a peer's error text is never kept, it could echo an answer.
+    """
+    message = Message(
+        destination=destination,
+        path=path,
+        interface=interface,
+        member=member,
+        signature=signature,
+        body=body,
+    )
+    try:
+        reply = await asyncio.wait_for(bus.call(message), timeout)
+    except TimeoutError:
+        raise AgentCallFailed(f"{member}: no answer within {timeout:.0f} s") from None
+    if reply is None or reply.message_type is MessageType.ERROR:
+        name = reply.error_name if reply is not None else "no reply"
+        raise AgentCallFailed(f"{member}: {name}")
+    return reply.body[0] if reply.body else None
