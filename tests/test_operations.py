@@ -328,21 +328,6 @@ def test_core_check_is_refused_up_front_without_a_backup(make_daemon: DaemonFact
             assert history() == []
 
 
-def test_unplugging_mid_check_ends_it_disconnected(make_daemon: DaemonFactory, usb: Any) -> None:
-    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
-        syspath = usb.plug()
-        with running(make_daemon(sim.path)):
-            owner = OwnerRun(sim, "check", "--words", "24", "--hold-at", "result")
-            owner.wait_for("holding")
-            sim.process.terminate()
-            sim.process.wait()
-            usb.unplug(syspath)
-            finished = owner.finished()
-            assert finished["result"] == "disconnected"
-            assert get_devices() == []
-            assert history() == [("check", "disconnected")]
-
-
 def test_a_check_left_running_on_a_core_device_is_shown_and_resumed(
     make_daemon: DaemonFactory,
 ) -> None:
@@ -384,18 +369,26 @@ def test_stopping_the_daemon_mid_check_leaves_no_stale_state(
             assert again.finished()["result"] == "passed"
 
 
-def test_unplugging_mid_backup_ends_it_disconnected(make_daemon: DaemonFactory, usb: Any) -> None:
-    with start_simulator("one", "backup_required", device_id=DEVICE_ID) as sim:
+@pytest.mark.parametrize(
+    ("action", "state", "stage"),
+    [("check", "backed_up", "result"), ("backup", "backup_required", "show_words")],
+)
+def test_unplugging_mid_operation_ends_it_disconnected(
+    make_daemon: DaemonFactory, usb: Any, action: str, state: str, stage: str
+) -> None:
+    with start_simulator("one", state, device_id=DEVICE_ID) as sim:
         syspath = usb.plug()
         with running(make_daemon(sim.path)):
-            owner = OwnerRun(sim, "backup", "--hold-at", "show_words")
+            args = ["--words", "24"] if action == "check" else []
+            owner = OwnerRun(sim, action, *args, "--hold-at", stage)
             owner.wait_for("holding")
             sim.process.terminate()
             sim.process.wait()
             usb.unplug(syspath)
             finished = owner.finished()
-            assert (finished["kind"], finished["result"]) == ("backup", "disconnected")
+            assert (finished["kind"], finished["result"]) == (action, "disconnected")
             assert get_devices() == []
+            assert history() == [(action, "disconnected")]
 
 
 def test_with_two_agents_the_starter_is_asked_else_the_latest(
