@@ -1,5 +1,10 @@
-"""Fixtures: one private session bus per pytest session, a umockdev testbed per test, and a
-factory for the daemon under test. pytest must run under `umockdev-wrapper` (see Makefile)."""
+"""Fixtures: a private session bus, started for the first test that needs one (the daemon and
+desktop fixtures ask for it) and shared by the rest of the session; a umockdev testbed per test;
+a factory for the daemon under test.
+
+Tests under tests/unit use none of these: they run without dbus-daemon, umockdev or a display.
+Everything else must run under `umockdev-wrapper` (see Makefile).
+"""
 
 from __future__ import annotations
 
@@ -14,19 +19,30 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Daemon, SessionBus, UsbTestbed
 
+NO_BUS = "unix:path=/nonexistent/ask-for-the-session_bus-fixture"
+"""The bus address of a test that did not ask for one: a D-Bus client it starts fails at once
+instead of reaching the desktop's own session bus."""
+
 
 @pytest.fixture(scope="session", autouse=True)
-def session_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBus]:
-    """A bus of our own: the tests never touch the desktop's session bus."""
+def no_desktop_bus() -> Iterator[None]:
+    """Keep every test off the desktop's session bus, whether or not it asks for ours."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBUS_SESSION_BUS_ADDRESS", NO_BUS)
+        yield
+
+
+@pytest.fixture(scope="session")
+def session_bus(
+    no_desktop_bus: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SessionBus]:
+    """A bus of our own, exported to the tests and their children from the first test that
+    needs it to the end of the session."""
     bus = SessionBus(tmp_path_factory.mktemp("bus") / "capture.log")
-    previous = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
-    os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus.address
-    yield bus
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
+        yield bus
     bus.stop()
-    if previous is None:
-        del os.environ["DBUS_SESSION_BUS_ADDRESS"]
-    else:
-        os.environ["DBUS_SESSION_BUS_ADDRESS"] = previous
 
 
 @pytest.fixture
@@ -43,7 +59,9 @@ DaemonFactory = Callable[..., Daemon]
 
 
 @pytest.fixture
-def make_daemon(tmp_path: Path, usb: UsbTestbed) -> Iterator[DaemonFactory]:
+def make_daemon(
+    session_bus: SessionBus, tmp_path: Path, usb: UsbTestbed
+) -> Iterator[DaemonFactory]:
     """Build (not start) daemons that share one home, so a restart keeps its history."""
     made: list[Daemon] = []
 

@@ -19,12 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import gi
-
-gi.require_version("UMockdev", "1.0")
-from gi.repository import UMockdev  # noqa: E402
-
-from seed_safety import file_text, produced  # noqa: E402
+from seed_safety import file_text, produced
 
 BUS_NAME = "io.github.TrezorBackupGuard"
 ROOT_PATH = "/io/github/TrezorBackupGuard"
@@ -239,6 +234,13 @@ class UsbTestbed:
     """Fake Trezor USB devices in a umockdev testbed, seen by the daemon's pyudev monitor."""
 
     def __init__(self) -> None:
+        # Imported here, not at the top: tests/unit load this module too (through conftest)
+        # and need no umockdev.
+        import gi
+
+        gi.require_version("UMockdev", "1.0")
+        from gi.repository import UMockdev
+
         self.testbed = UMockdev.Testbed.new()
         self._next_port = 1
 

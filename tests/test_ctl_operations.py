@@ -1,20 +1,24 @@
 """trezor-backupctl check / backup / history end to end: the CLI as its own process,
 answered through a pipe the way a person answers its prompts (reading the simulated Trezor's
 screen over DebugLink), against the real daemon and simulator. Exit codes and scrollback are
-what a user would see; no typed word may be in it."""
+what a user would see; no typed word may be in it. Last, what the CLI says when the daemon is
+not there."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from trezorlib import messages
 
 import seed_safety
 from conftest import DaemonFactory
-from harness import EVENT_TIMEOUT, LineReader, get_devices, running
+from harness import EVENT_TIMEOUT, LineReader, custom_bus, get_devices, running
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
 from test_operations import DEVICE_ID, MNEMONIC12, ZOO24, assert_no_secret, history
 
@@ -138,3 +142,45 @@ def test_backup_through_the_cli_then_history(make_daemon: DaemonFactory) -> None
             assert shown.returncode == 0, shown.stderr
             events = json.loads(shown.stdout)["events"]
             assert [(e["kind"], e["result"]) for e in events] == [("backup", "completed")]
+
+
+# --- no daemon to talk to
+
+
+@pytest.fixture
+def empty_bus(tmp_path: Path) -> Iterator[str]:
+    """A private session bus on which trezor-backupd is surely absent: nothing can be
+    activated on it, even on a machine where trezor-backupd is installed."""
+    with custom_bus(tmp_path, f"unix:dir={tmp_path}") as address:
+        yield address
+
+
+def ctl_status_on(bus_address: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": bus_address}
+    return subprocess.run(
+        [sys.executable, "-m", "trezor_backupctl", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_exit_2_with_a_clear_message_when_the_daemon_is_not_on_the_bus(empty_bus: str) -> None:
+    result = ctl_status_on(empty_bus)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "trezor-backupctl: cannot reach trezor-backupd on the session bus "
+        "(io.github.TrezorBackupGuard): "
+    )
+    assert "systemctl --user start trezor-backupd" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_exit_2_when_there_is_no_session_bus(tmp_path: Path) -> None:
+    result = ctl_status_on(f"unix:path={tmp_path}/no-such-socket")
+    assert result.returncode == 2
+    assert "cannot reach trezor-backupd" in result.stderr
+    assert "no-such-socket" in result.stderr
+    assert "Traceback" not in result.stderr

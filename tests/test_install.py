@@ -243,6 +243,7 @@ def test_setup_user_writes_and_uninstall_removes(tmp_path: Path) -> None:
     assert installed_files(tmp_path) == set()
 
 
+@pytest.mark.usefixtures("session_bus")
 def test_doctor_names_what_is_missing() -> None:
     """On the private bus without the daemon: the daemon FAILs, the tray host WARNs."""
     done = ctl("doctor")

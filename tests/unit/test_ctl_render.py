@@ -1,18 +1,11 @@
-"""trezor-backupctl: its output formats, and its exit code when the daemon is not there.
+"""trezor-backupctl's output formats, from the properties the client hands the renderer.
 
-The rendering tests need no bus. The unreachable-daemon test runs the real CLI against a
-private bus without the daemon; the end-to-end tests against the real daemon live elsewhere.
+What the CLI prints when the daemon is not there is tested with the real CLI in
+tests/test_ctl_operations.py.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from trezor_backupctl.render import (
     MIN_NEXT_STEP_WIDTH,
@@ -22,8 +15,6 @@ from trezor_backupctl.render import (
     status_json,
     status_table,
 )
-
-from harness import custom_bus
 
 PATH = "/io/github/TrezorBackupGuard/devices/AE3C744E355C817510C0EABF"
 
@@ -144,42 +135,3 @@ def test_table_shows_empty_values_as_dash() -> None:
         "unverified",
         "-",
     ]
-
-
-@pytest.fixture
-def empty_bus(tmp_path: Path) -> Iterator[str]:
-    """A private session bus on which trezor-backupd is surely absent: nothing can be
-    activated on it, even on a machine where trezor-backupd is installed."""
-    with custom_bus(tmp_path, f"unix:dir={tmp_path}") as address:
-        yield address
-
-
-def run_ctl(bus_address: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": bus_address}
-    return subprocess.run(
-        [sys.executable, "-m", "trezor_backupctl", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
-def test_exit_2_with_a_clear_message_when_the_daemon_is_not_on_the_bus(empty_bus: str) -> None:
-    result = run_ctl(empty_bus)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr.startswith(
-        "trezor-backupctl: cannot reach trezor-backupd on the session bus "
-        "(io.github.TrezorBackupGuard): "
-    )
-    assert "systemctl --user start trezor-backupd" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_exit_2_when_there_is_no_session_bus(tmp_path: Path) -> None:
-    result = run_ctl(f"unix:path={tmp_path}/no-such-socket")
-    assert result.returncode == 2
-    assert "cannot reach trezor-backupd" in result.stderr
-    assert "no-such-socket" in result.stderr
-    assert "Traceback" not in result.stderr
