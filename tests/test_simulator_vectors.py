@@ -44,8 +44,8 @@ from sim_helpers import (
     wire_fields,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "model-one-1.14.2"
-"""The founders' recordings of the real firmware, in ../shared beside the project."""
+VECTORS = Path(__file__).resolve().parent / "vectors" / "model-one-1.14.2"
+"""The founders' recordings of the real firmware, copied into the tree byte for byte."""
 DEVICE_ID = "AE3C744E355C817510C0EABF"
 MNEMONIC12 = "alcohol woman abuse must during monitor noble actual mixed trade anger aisle"
 ZOO24 = " ".join(["zoo"] * 23 + ["vote"])
@@ -62,7 +62,7 @@ Step = dict[str, Any]
 def load(name: str) -> dict[str, Any]:
     """A transcript by file stem; missing recordings fail the test, never skip it."""
     path = VECTORS / f"{name}.json"
-    assert path.exists(), f"recorded vectors not found: {path} (../shared must be beside)"
+    assert path.exists(), f"recorded vectors not found: {path}"
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
