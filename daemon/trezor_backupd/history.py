@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from .status import CheckVerdict
+from trezorlib.messages import BackupAvailability
+
+from .status import BackupFacts, CheckVerdict
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,25 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX events_by_device ON events (device_id, at, id)")
 
 
+def _create_v2(conn: sqlite3.Connection) -> None:
+    """The last complete (unlocked) read of each device's backup facts: flags, no seed."""
+    conn.execute(
+        """
+        CREATE TABLE backup_facts (
+            device_id TEXT PRIMARY KEY,
+            no_backup INTEGER NOT NULL,
+            unfinished_backup INTEGER NOT NULL,
+            backup_availability INTEGER NOT NULL,
+            backup_type TEXT NOT NULL,
+            passphrase_protection INTEGER NOT NULL,
+            read_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 # _MIGRATIONS[n] brings the schema from version n to n + 1; append, never edit.
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1,)
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _create_v2)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -172,6 +191,55 @@ class HistoryStore:
                 return None
             result, at = row
             return CheckVerdict(when=_from_db_time(at), passed=result == "passed")
+
+        return self._run(select)
+
+    def remember_facts(self, device_id: str, facts: BackupFacts) -> None:
+        """Keep the facts of a complete read, to show while the device is locked later."""
+        _check_device_id(device_id)
+        facts = facts.to_remember()
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO backup_facts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    device_id,
+                    facts.no_backup,
+                    facts.unfinished_backup,
+                    int(facts.backup_availability),
+                    facts.backup_type,
+                    facts.passphrase_protection,
+                    _to_db_time(facts.read_at),
+                ),
+            )
+
+        self._run(upsert)
+
+    def remembered_facts(self, device_id: str) -> BackupFacts | None:
+        """The facts of the device's last complete read, or None if it was never read so."""
+        _check_device_id(device_id)
+
+        def select(conn: sqlite3.Connection) -> BackupFacts | None:
+            row = conn.execute(
+                "SELECT no_backup, unfinished_backup, backup_availability, backup_type,"
+                " passphrase_protection, read_at FROM backup_facts WHERE device_id = ?",
+                (device_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            no_backup, unfinished, availability, backup_type, passphrase, read_at = row
+            try:
+                availability = BackupAvailability(availability)
+            except ValueError:
+                return None  # written by a newer version: not ours to interpret
+            return BackupFacts(
+                no_backup=bool(no_backup),
+                unfinished_backup=bool(unfinished),
+                backup_availability=availability,
+                backup_type=backup_type,
+                passphrase_protection=bool(passphrase),
+                read_at=_from_db_time(read_at),
+            )
 
         return self._run(select)
 

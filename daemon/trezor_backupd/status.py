@@ -9,7 +9,7 @@ ever sees or mentions seed material: Features carry none, and a verdict is only 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from trezorlib import messages
@@ -26,6 +26,8 @@ class BackupState(enum.StrEnum):
     VERIFIED = "verified"
     CHECK_FAILED = "check_failed"
     CHECK_DUE = "check_due"
+    EXTRA_BACKUP_UNLOCKED = "extra_backup_unlocked"
+    LOCKED = "locked"
     BUSY = "busy"
     BOOTLOADER = "bootloader"
     UNKNOWN = "unknown"
@@ -37,6 +39,53 @@ class CheckVerdict:
 
     when: datetime  # tz-aware UTC
     passed: bool
+
+
+@dataclass(frozen=True)
+class BackupFacts:
+    """What a device says about its backup, from one read that carried all of it.
+
+    Core firmware leaves these fields out while the device is locked (recorded on 2.10.0,
+    e1a-e1d), and a locked device cannot tell "needs a backup", "backed up", "seedless" and
+    "backup failed" apart. So the facts are taken only from a read that has every one of
+    them, and the daemon keeps the last such read per device_id to show while it is locked.
+    """
+
+    no_backup: bool
+    unfinished_backup: bool
+    backup_availability: messages.BackupAvailability
+    backup_type: str
+    """The BackupType name ("" when the device does not say, as the Model One)."""
+    passphrase_protection: bool
+    read_at: datetime  # tz-aware UTC
+
+    @classmethod
+    def from_features(cls, features: messages.Features, now: datetime) -> BackupFacts | None:
+        """The facts of a complete read, or None when the device withheld any of them."""
+        if (
+            features.no_backup is None
+            or features.unfinished_backup is None
+            or features.backup_availability is None
+        ):
+            return None
+        return cls(
+            no_backup=features.no_backup,
+            unfinished_backup=features.unfinished_backup,
+            backup_availability=messages.BackupAvailability(features.backup_availability),
+            backup_type=_backup_type_name(features.backup_type),
+            passphrase_protection=bool(features.passphrase_protection),
+            read_at=now,
+        )
+
+    def to_remember(self) -> BackupFacts:
+        """The facts as they may be shown later: an unlocked extra backup is not kept.
+
+        `Available` lives in the device's RAM and ends on any Cancel or power cycle (e5c-e5e),
+        so a later locked read must not promise it.
+        """
+        if self.backup_availability != messages.BackupAvailability.Available:
+            return self
+        return replace(self, backup_availability=messages.BackupAvailability.NotAvailable)
 
 
 @dataclass(frozen=True)
@@ -53,6 +102,15 @@ class DeviceStatus:
     backup_type: str
     dry_run_in_progress: bool
     last_check: CheckVerdict | None
+    locked: bool = False
+    """The device is PIN-protected and locked now: Unlock() applies."""
+    facts: BackupFacts | None = None
+    """The backup facts the state was derived from; older than this read when `locked`."""
+
+    @property
+    def facts_from_earlier_read(self) -> bool:
+        """The state comes from an earlier unlocked read, kept while the device is locked."""
+        return self.locked and self.facts is not None
 
 
 # The Model One leaves internal_model unset and reports model "1"; newer devices report both.
@@ -74,12 +132,30 @@ _MODEL_BY_NAME = {
 }
 UNKNOWN_MODEL = "Unknown"
 
+_GUIDES = "https://trezor.io/guides/backups-recovery/general-standards/"
+CHECK_GUIDE_BY_MODEL = {
+    "One": _GUIDES + "check-wallet-backup-on-model-one",
+    "T": _GUIDES + "check-wallet-backup-on-model-t",
+    "Safe 3": _GUIDES + "check-backup-on-trezor-safe-3",
+    "Safe 5": _GUIDES + "check-backup-on-trezor-safe-5",
+}
+"""Trezor's own guide to the backup check, per model: the addresses Trezor Suite links."""
+
 _CHECK_NEXT_STEP = (
     "Check your backup: have your written recovery words at hand, start a backup check "
     "and follow the Trezor's screen."
 )
 _DRY_RUN_NEXT_STEP = (
-    "A backup check is running on the Trezor: finish it on the device, or cancel it there."
+    "A backup check is waiting on the Trezor: finish it there (then reconnect the Trezor "
+    "so that its result is read), or resume it here: start the backup check again and it "
+    "continues where it stopped."
+)
+_SINGLE_SHARE_NOTE = (
+    " Its backup is a single share (SLIP-39); a multi-share backup can be made later "
+    "in Trezor Suite."
+)
+_PASSPHRASE_NOTE = (
+    " The check covers the recovery words only: a hidden wallet also needs its passphrase."
 )
 
 
@@ -88,6 +164,7 @@ def status_from_features(
     last_check: CheckVerdict | None,
     now: datetime,
     recheck_interval: timedelta,
+    remembered: BackupFacts | None = None,
 ) -> DeviceStatus:
     """Classify a device from the Features it reported and its last check on this computer.
 
@@ -95,27 +172,46 @@ def status_from_features(
     backup availability means both "backed up" and "backup failed", so `unfinished_backup`
     must be looked at before it; bootloader mode carries no wallet fields at all; a device
     busy with another host's long operation (coinjoin) is reported as busy because nothing
-    can be done with it until it is free. `last_check` must belong to this device's current
-    `device_id` (a wiped device gets a new id, so old verdicts cannot leak onto a new wallet).
+    can be done with it until it is free. A field the device left out is never read as
+    false: a locked device's state comes from `remembered` (the last complete read of this
+    `device_id`) or is `locked`. `last_check` and `remembered` must belong to this device's
+    current `device_id` (a wiped device gets a new id, so old facts cannot leak onto a new
+    wallet).
     """
+    locked = bool(features.pin_protection) and features.unlocked is False
+    facts = BackupFacts.from_features(features, now) or remembered
     dry_run = (
         features.recovery_status == messages.RecoveryStatus.Recovery
         and features.recovery_type == messages.RecoveryType.DryRun
     )
-    state, explanation, next_step = _classify(features, last_check, now, recheck_interval)
-    if dry_run and state in CHECKABLE_STATES:
-        next_step = _DRY_RUN_NEXT_STEP
+    model = _model_name(features)
+    state, explanation, next_step = _classify(features, facts, last_check, now, recheck_interval)
+    if state in CHECKABLE_STATES:
+        if dry_run:
+            next_step = _DRY_RUN_NEXT_STEP
+        elif state in (BackupState.UNVERIFIED, BackupState.CHECK_DUE) and model in (
+            CHECK_GUIDE_BY_MODEL
+        ):
+            next_step += f" Trezor's guide: {CHECK_GUIDE_BY_MODEL[model]}"
+    if locked and facts is not None and state not in _STATES_WITHOUT_FACTS:
+        day = facts.read_at.date().isoformat()
+        explanation += (
+            f" (As read on {day} while the Trezor was unlocked; it is locked now and does "
+            "not say while locked.)"
+        )
     return DeviceStatus(
         state=state,
         explanation=explanation,
         next_step=next_step,
-        model=_model_name(features),
+        model=model,
         internal_model=_internal_model(features),
         label=features.label or "",
         firmware_version=_firmware_version(features),
-        backup_type=_backup_type_name(features.backup_type),
+        backup_type=facts.backup_type if facts is not None else "",
         dry_run_in_progress=dry_run,
         last_check=last_check,
+        locked=locked,
+        facts=facts,
     )
 
 
@@ -129,8 +225,9 @@ def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
         raise ValueError(f"state {state!s} needs Features; only busy and unknown do not")
     if state is BackupState.BUSY:
         next_step = (
-            "Nothing to do if you are using the Trezor in another app: the status updates "
-            "by itself. If it stays like this, close other wallet apps or reconnect the Trezor."
+            "Nothing to do if you are using the Trezor in another app: the status is read "
+            "again as soon as that app lets it go. If it stays like this, close other wallet "
+            "apps or reconnect the Trezor."
         )
     else:
         next_step = (
@@ -155,10 +252,23 @@ def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
 CHECKABLE_STATES = frozenset(
     {BackupState.UNVERIFIED, BackupState.VERIFIED, BackupState.CHECK_DUE, BackupState.CHECK_FAILED}
 )
+# States that a backup can be created in: the first backup, or an unlocked extra one.
+BACKUP_STATES = frozenset({BackupState.BACKUP_REQUIRED, BackupState.EXTRA_BACKUP_UNLOCKED})
+# States decided before any backup fact is looked at.
+_STATES_WITHOUT_FACTS = frozenset(
+    {
+        BackupState.BOOTLOADER,
+        BackupState.BUSY,
+        BackupState.UNKNOWN,
+        BackupState.NOT_INITIALIZED,
+        BackupState.LOCKED,
+    }
+)
 
 
 def _classify(
     features: messages.Features,
+    facts: BackupFacts | None,
     last_check: CheckVerdict | None,
     now: datetime,
     recheck_interval: timedelta,
@@ -194,16 +304,32 @@ def _classify(
         return (
             BackupState.NOT_INITIALIZED,
             "This Trezor has no wallet yet, so there is nothing to back up.",
-            "Set up a wallet in Trezor Suite and write down the recovery words it shows.",
+            "Set up a wallet with Trezor Suite. The Trezor shows the recovery words on its "
+            "own screen: write them down on paper, in order.",
         )
-    if features.no_backup:
+    if facts is None and not (features.pin_protection and features.unlocked is False):
+        return (
+            BackupState.UNKNOWN,
+            "The Trezor did not report whether its wallet is backed up, so its backup status "
+            "is unknown.",
+            "Update the firmware with Trezor Suite, then reconnect the Trezor.",
+        )
+    if facts is None:
+        return (
+            BackupState.LOCKED,
+            "This Trezor is locked with its PIN, and a locked Trezor does not tell whether "
+            "its wallet is backed up. It has not been read unlocked on this computer yet.",
+            "Unlock the Trezor: enter its PIN on the device. Its backup status is read "
+            "right after.",
+        )
+    if facts.no_backup:
         return (
             BackupState.NO_BACKUP,
             "This wallet was set up without a backup on purpose. If the Trezor is lost, "
             "broken or wiped, its funds cannot be recovered.",
             "",
         )
-    if features.unfinished_backup:
+    if facts.unfinished_backup:
         return (
             BackupState.BACKUP_FAILED,
             "A backup of this wallet was started but not finished. The Trezor will never "
@@ -211,7 +337,16 @@ def _classify(
             "Send all funds to a wallet that has a checked backup. Then wipe this Trezor, "
             "set it up as a new wallet, create the backup and check it.",
         )
-    if features.backup_availability == messages.BackupAvailability.Required:
+    if facts.backup_availability == messages.BackupAvailability.Available:
+        return (
+            BackupState.EXTRA_BACKUP_UNLOCKED,
+            "An extra (multi-share) backup has been unlocked on this Trezor with your "
+            "existing share. It can be created now, and only until the Trezor is unplugged "
+            "or restarts.",
+            "Create the extra backup now: the Trezor shows each new share on its screen; "
+            "write every share down on paper, in order.",
+        )
+    if facts.backup_availability == messages.BackupAvailability.Required:
         return (
             BackupState.BACKUP_REQUIRED,
             "This wallet has never been backed up. If the Trezor is lost, broken or wiped, "
@@ -219,7 +354,12 @@ def _classify(
             "Create the backup now: take your time, find a private place and write down the "
             "recovery words the Trezor shows, on paper only.",
         )
-    return _classify_backed_up(last_check, now, recheck_interval)
+    state, explanation, next_step = _classify_backed_up(last_check, now, recheck_interval)
+    if facts.backup_type == messages.BackupType.Slip39_Single_Extendable.name:
+        explanation += _SINGLE_SHARE_NOTE
+    if state is BackupState.VERIFIED and facts.passphrase_protection:
+        explanation += _PASSPHRASE_NOTE
+    return state, explanation, next_step
 
 
 def _classify_backed_up(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from trezorlib.messages import BackupAvailability
 
 from trezor_backupd.history import (
     DB_NAME,
@@ -18,7 +19,7 @@ from trezor_backupd.history import (
     HistoryStore,
     HistoryUnavailable,
 )
-from trezor_backupd.status import CheckVerdict
+from trezor_backupd.status import BackupFacts, CheckVerdict
 
 DEV = "AE3C744E355C817510C0EABF"
 OTHER = "0123456789ABCDEF01234567"
@@ -52,7 +53,7 @@ def test_wal_full_sync_and_schema_version(store: HistoryStore) -> None:
     conn = sqlite3.connect(store.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     finally:
         conn.close()
     # synchronous is per connection: ask the store's own one.
@@ -262,7 +263,7 @@ def test_newer_schema_is_refused_and_left_alone(
         pytest.raises(HistoryUnavailable, match="newer trezor-backupd"),
     ):
         HistoryStore(tmp_path)
-    assert "schema version 2" in caplog.text
+    assert f"schema version {SCHEMA_VERSION + 1}" in caplog.text
     assert corrupt_files(tmp_path) == []
     conn = sqlite3.connect(tmp_path / DB_NAME)
     try:
@@ -274,3 +275,32 @@ def test_newer_schema_is_refused_and_left_alone(
 def test_no_column_for_anything_but_the_event(store: HistoryStore) -> None:
     columns = [row[1] for row in store._conn.execute("PRAGMA table_info(events)")]
     assert columns == ["id", "device_id", "kind", "result", "at", "detail"]
+
+
+def test_backup_facts_are_remembered_per_device_and_survive_a_restart(tmp_path: Path) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    facts = BackupFacts(
+        no_backup=False,
+        unfinished_backup=False,
+        backup_availability=BackupAvailability.Required,
+        backup_type="Bip39",
+        passphrase_protection=True,
+        read_at=when,
+    )
+    store = HistoryStore(tmp_path)
+    assert store.remembered_facts("DEV1") is None
+    store.remember_facts("DEV1", facts)
+    store.close()
+    store = HistoryStore(tmp_path)
+    assert store.remembered_facts("DEV1") == facts
+    assert store.remembered_facts("DEV2") is None
+    store.close()
+
+
+def test_an_unlocked_extra_backup_is_stored_as_not_available(store: HistoryStore) -> None:
+    facts = BackupFacts(False, False, BackupAvailability.Available, "Slip39_Single_Extendable",
+                        False, datetime(2026, 1, 2, tzinfo=UTC))  # fmt: skip
+    store.remember_facts("DEV1", facts)
+    kept = store.remembered_facts("DEV1")
+    assert kept is not None
+    assert kept.backup_availability == BackupAvailability.NotAvailable

@@ -9,6 +9,7 @@ import pytest
 from trezorlib import messages
 
 from trezor_backupd.status import (
+    BackupFacts,
     BackupState,
     CheckVerdict,
     DeviceStatus,
@@ -42,6 +43,16 @@ def features(**fields: Any) -> messages.Features:
     return messages.Features(**base)
 
 
+WITHHELD: dict[str, Any] = {
+    "no_backup": None,
+    "unfinished_backup": None,
+    "backup_availability": None,
+    "backup_type": None,
+    "passphrase_protection": None,
+}
+"""What core firmware leaves out of a locked device's Features (recorded, e1a-e1d)."""
+
+
 def classify(
     f: messages.Features, last_check: CheckVerdict | None = None, now: datetime = NOW
 ) -> DeviceStatus:
@@ -62,6 +73,8 @@ def test_state_strings_are_the_dbus_contract() -> None:
         "verified",
         "check_failed",
         "check_due",
+        "extra_backup_unlocked",
+        "locked",
         "busy",
         "bootloader",
         "unknown",
@@ -76,7 +89,8 @@ def test_state_strings_are_the_dbus_contract() -> None:
         ({"unfinished_backup": True}, None, BackupState.BACKUP_FAILED),
         ({"backup_availability": Avail.Required}, None, BackupState.BACKUP_REQUIRED),
         ({}, None, BackupState.UNVERIFIED),
-        ({"backup_availability": Avail.Available}, None, BackupState.UNVERIFIED),
+        ({"backup_availability": Avail.Available}, None, BackupState.EXTRA_BACKUP_UNLOCKED),
+        ({"pin_protection": True, "unlocked": False, **WITHHELD}, None, BackupState.LOCKED),
         ({}, passed(10), BackupState.VERIFIED),
         ({}, CheckVerdict(NOW - timedelta(days=1), passed=False), BackupState.CHECK_FAILED),
         ({}, passed(200), BackupState.CHECK_DUE),
@@ -258,7 +272,8 @@ def test_dry_run_in_progress() -> None:
     status = classify(running)
     assert status.dry_run_in_progress is True
     assert status.state is BackupState.UNVERIFIED
-    assert "running on the Trezor" in status.next_step
+    assert "waiting on the Trezor: finish it there" in status.next_step
+    assert "resume it here" in status.next_step
 
     normal_recovery = features(
         initialized=False,
@@ -284,3 +299,116 @@ def test_status_without_features(state: BackupState) -> None:
 def test_status_without_features_refuses_states_that_need_features() -> None:
     with pytest.raises(ValueError, match="needs Features"):
         status_without_features(BackupState.VERIFIED, "x")
+
+
+def locked(**fields: Any) -> messages.Features:
+    """A PIN-protected core device after LockDevice: the backup fields are withheld."""
+    return features(pin_protection=True, unlocked=False, **WITHHELD, **fields)
+
+
+@pytest.mark.parametrize(
+    "unlocked_fields",
+    [
+        {"backup_availability": Avail.Required},
+        {},
+        {"no_backup": True},
+        {"unfinished_backup": True},
+    ],
+)
+def test_a_locked_read_never_infers_a_backup_state(unlocked_fields: dict[str, Any]) -> None:
+    """e1a-e1d: the four states read the same while locked; none may be guessed."""
+    status = classify(locked(**{k: v for k, v in unlocked_fields.items() if k not in WITHHELD}))
+    assert status.state is BackupState.LOCKED
+    assert status.locked
+    assert "Unlock" in status.next_step
+    assert status.facts is None
+
+
+def test_a_locked_device_keeps_the_state_read_while_unlocked() -> None:
+    read_at = NOW - timedelta(days=3)
+    facts = BackupFacts.from_features(features(backup_availability=Avail.Required), read_at)
+    assert facts is not None
+    status = status_from_features(locked(), None, NOW, INTERVAL, facts)
+    assert status.state is BackupState.BACKUP_REQUIRED
+    assert status.facts_from_earlier_read
+    assert read_at.date().isoformat() in status.explanation
+    assert "locked now" in status.explanation
+
+
+def test_a_live_complete_read_beats_what_was_remembered() -> None:
+    old = BackupFacts.from_features(features(backup_availability=Avail.Required), NOW)
+    status = status_from_features(features(), None, NOW, INTERVAL, old)
+    assert status.state is BackupState.UNVERIFIED
+    assert not status.facts_from_earlier_read
+
+
+def test_an_unlocked_extra_backup_is_not_remembered() -> None:
+    """e5c-e5e: Available ends on any Cancel or power cycle; a later locked read must not
+    promise it."""
+    facts = BackupFacts.from_features(features(backup_availability=Avail.Available), NOW)
+    assert facts is not None
+    kept = facts.to_remember()
+    assert kept.backup_availability == Avail.NotAvailable
+    assert status_from_features(locked(), None, NOW, INTERVAL, kept).state is (
+        BackupState.UNVERIFIED
+    )
+
+
+def test_missing_backup_fields_on_an_unlocked_device_are_unknown_not_backed_up() -> None:
+    status = classify(features(**WITHHELD))
+    assert status.state is BackupState.UNKNOWN
+
+
+def test_the_extra_backup_state_says_it_is_lost_on_unplug() -> None:
+    status = classify(
+        features(
+            backup_availability=Avail.Available,
+            backup_type=messages.BackupType.Slip39_Single_Extendable,
+            recovery_status=messages.RecoveryStatus.Backup,
+        )
+    )
+    assert status.state is BackupState.EXTRA_BACKUP_UNLOCKED
+    assert "unplugged" in status.explanation
+    assert "Create the extra backup now" in status.next_step
+
+
+def test_a_single_share_backup_is_named_with_the_multi_share_note() -> None:
+    status = classify(features(backup_type=messages.BackupType.Slip39_Single_Extendable))
+    assert status.state is BackupState.UNVERIFIED
+    assert "single share" in status.explanation
+    assert "multi-share backup can be made later in Trezor Suite" in status.explanation
+
+
+def test_verified_with_passphrase_says_the_check_covered_the_words_only() -> None:
+    status = classify(features(passphrase_protection=True), passed(1))
+    assert status.state is BackupState.VERIFIED
+    assert "passphrase" in status.explanation
+    assert "passphrase" not in classify(features(), passed(1)).explanation
+
+
+@pytest.mark.parametrize(
+    ("model_fields", "guide"),
+    [
+        ({"model": "1", "internal_model": None}, "check-wallet-backup-on-model-one"),
+        ({"model": "T", "internal_model": "T2T1"}, "check-wallet-backup-on-model-t"),
+        ({"model": "Safe 3", "internal_model": "T3B1"}, "check-backup-on-trezor-safe-3"),
+        ({"model": "Safe 5", "internal_model": "T3T1"}, "check-backup-on-trezor-safe-5"),
+    ],
+)
+def test_the_check_step_links_trezors_own_guide(model_fields: dict[str, Any], guide: str) -> None:
+    prefix = "https://trezor.io/guides/backups-recovery/general-standards/"
+    for last_check in (None, passed(200)):
+        step = classify(features(**model_fields), last_check).next_step
+        assert prefix + guide in step
+        assert step.count("https://") == 1
+
+
+def test_no_guide_is_linked_where_trezor_has_none_recorded() -> None:
+    step = classify(features(model="Safe 7", internal_model="T3W1")).next_step
+    assert "https://" not in step
+
+
+def test_a_new_wallet_is_told_the_trezor_shows_the_words() -> None:
+    step = classify(features(initialized=False)).next_step
+    assert "Trezor shows the recovery words" in step
+    assert "Suite and write down the recovery words it shows" not in step
