@@ -1,5 +1,6 @@
 """The real parts the end-to-end tests run against: a private session bus, the daemon as a
-subprocess, umockdev hotplug, the CLI's `watch` as an event stream, and busctl.
+subprocess, umockdev hotplug, the CLI's `watch` as an event stream, the scripted owner
+(owner_agent.py) as a process, and busctl and gdbus calls.
 
 Every wait here is on an event (a line on a pipe, a bus name appearing, a process exiting),
 never a fixed sleep.
@@ -7,6 +8,7 @@ never a fixed sleep.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -19,7 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from seed_safety import file_text, produced
+import seed_safety
+from sim_helpers import ABANDON24, Simulator
 
 BUS_NAME = "io.github.TrezorBackupGuard"
 ROOT_PATH = "/io/github/TrezorBackupGuard"
@@ -27,6 +30,9 @@ MANAGER = f"{BUS_NAME}.Manager1"
 DEVICE = f"{BUS_NAME}.Device1"
 AGENT = f"{BUS_NAME}.Agent1"
 EVENT_TIMEOUT = 20.0
+DEVICE_ID = "0123456789ABCDEF01234567"
+"""The id the end-to-end tests give their simulated Trezor."""
+OWNER = Path(__file__).with_name("owner_agent.py")
 
 
 class SessionBus:
@@ -50,7 +56,7 @@ class SessionBus:
              "type='error'", f"type='method_return',sender='{BUS_NAME}'"],
             stdout=self._capture_file, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        produced("session bus capture", file_text(capture))
+        seed_safety.produced("session bus capture", seed_safety.file_text(capture))
 
     def stop(self) -> None:
         self._monitor.terminate()
@@ -152,9 +158,9 @@ class Daemon:
         env["XDG_CONFIG_HOME"] = str(self.home / "config")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
-        produced(f"daemon log {self.log_path}", file_text(self.log_path))
+        seed_safety.produced(f"daemon log {self.log_path}", seed_safety.file_text(self.log_path))
         for name in ("history.sqlite3", "history.sqlite3-wal"):
-            produced(f"state file {name}", file_text(self.state_dir / name))
+            seed_safety.produced(f"state file {name}", seed_safety.file_text(self.state_dir / name))
         waited = subprocess.run(
             ["gdbus", "wait", "--session", "--timeout", str(int(EVENT_TIMEOUT)), BUS_NAME],
             capture_output=True,
@@ -314,3 +320,69 @@ def running(daemon: Daemon) -> Iterator[Daemon]:
         yield daemon
     finally:
         assert daemon.stop() == 0, daemon.log()
+
+
+def gdbus(path: str, method: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`gdbus call` on the daemon; tests read its output as a person would."""
+    return subprocess.run(
+        ["gdbus", "call", "--session", "--dest", BUS_NAME, "--object-path", path,
+         "--method", method, *args],
+        capture_output=True, text=True, timeout=EVENT_TIMEOUT,
+    )  # fmt: skip
+
+
+def device_path() -> str:
+    return f"{ROOT_PATH}/devices/{DEVICE_ID}"
+
+
+def history() -> list[tuple[str, str]]:
+    """Manager1.GetHistory of DEVICE_ID as (kind, result) pairs, oldest first."""
+    out = gdbus(ROOT_PATH, f"{MANAGER}.GetHistory", DEVICE_ID).stdout
+    return [
+        (kind, result)
+        for kind, result in zip(_values(out, "Kind"), _values(out, "Result"), strict=True)
+    ]
+
+
+def _values(gvariant_text: str, key: str) -> list[str]:
+    parts = gvariant_text.split(f"'{key}': <'")[1:]
+    return [part.split("'", 1)[0] for part in parts]
+
+
+class OwnerRun:
+    """owner_agent.py as a process: its JSON lines, and everything it printed."""
+
+    def __init__(self, sim: Simulator, action: str, *args: str) -> None:
+        for option, value in itertools.pairwise(args):
+            if option in ("--typed", "--pin"):
+                seed_safety.typed(value)
+        if action == "check":
+            seed_safety.typed(ABANDON24)  # the default typed seed
+        self.process = subprocess.Popen(
+            [sys.executable, str(OWNER), DEVICE_ID, str(sim.debug_port), action, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.reader = LineReader(self.process)
+        seed_safety.produced("owner agent output", self.output)
+
+    def wait_for(self, event: str, **fields: str) -> dict[str, Any]:
+        def matches(line: str) -> bool:
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                return False
+            return bool(
+                data.get("event") == event and all(data.get(k) == v for k, v in fields.items())
+            )
+
+        return dict(json.loads(self.reader.wait_for(matches)))
+
+    def finished(self) -> dict[str, Any]:
+        result = self.wait_for("finished")
+        assert self.process.wait(timeout=EVENT_TIMEOUT) == 0
+        return result
+
+    def output(self) -> str:
+        return "\n".join(self.reader.seen)

@@ -17,9 +17,21 @@ from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from conftest import DaemonFactory
-from harness import BUS_NAME, DEVICE, MANAGER, ROOT_PATH, custom_bus, get_devices, running
+from harness import (
+    BUS_NAME,
+    DEVICE,
+    DEVICE_ID,
+    MANAGER,
+    ROOT_PATH,
+    OwnerRun,
+    custom_bus,
+    device_path,
+    gdbus,
+    get_devices,
+    history,
+    running,
+)
 from sim_helpers import start_simulator
-from test_operations import DEVICE_ID, OwnerRun, device_path, gdbus, history
 
 ONE_MIB = "A" * (1 << 20)
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from trezor_backupd.history import HistoryStore
 
 from conftest import DaemonFactory
-from harness import LineReader, get_devices, running
+from harness import DEVICE_ID, LineReader, OwnerRun, get_devices, running
 from sim_helpers import start_simulator
-from test_operations import DEVICE_ID, OwnerRun
 
 WRITER = """
 import sys

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import DaemonFactory
-from harness import UsbTestbed, Watch, get_devices, running
+from harness import DEVICE_ID, OwnerRun, UsbTestbed, Watch, get_devices, history, running
 from sim_helpers import free_port_pair, start_simulator
-from test_operations import DEVICE_ID, OwnerRun, history
 
 CYCLES = 50
 BYSTANDER = "B0B000000000000000000000"
