@@ -1,6 +1,7 @@
 """Fixtures: a private session bus, started for the first test that needs one (the daemon and
 desktop fixtures ask for it) and shared by the rest of the session; a umockdev testbed per test;
-a factory for the daemon under test.
+a factory for the daemon under test. Hooks: at the end of the session, the seed-safety search
+of everything the session produced (see seed_safety.py), which fails the session on a find.
 
 Tests under tests/unit use none of these: they run without dbus-daemon, umockdev or a display.
 Everything else must run under `umockdev-wrapper` (see Makefile).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import seed_safety
 from harness import Daemon, SessionBus, UsbTestbed
 
 NO_BUS = "unix:path=/nonexistent/ask-for-the-session_bus-fixture"
@@ -76,3 +79,52 @@ def make_daemon(
     for daemon in made:
         if daemon.process is not None:
             daemon.stop()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Give child processes a file to append what they typed to (seed_safety.TYPED_LOG_ENV)."""
+    handle, name = tempfile.mkstemp(prefix="trezor-backup-typed-")
+    os.close(handle)
+    os.environ[seed_safety.TYPED_LOG_ENV] = name
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A test's captured stdout, stderr and log are outputs too (the teardown report holds
+    all three phases')."""
+    if report.when == "teardown":
+        for title, text in report.sections:
+            seed_safety.produced(f"{report.nodeid}: {title}", _reads(text))
+
+
+def _reads(text: str) -> Callable[[], str]:
+    return lambda: text
+
+
+SEED_SAFETY_REPORT: list[str] = []
+"""What the session-end search found (first line: what it searched), for the terminal summary."""
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Search every output of the session for every seed and PIN; fail the session on a find."""
+    typed_log = Path(os.environ.pop(seed_safety.TYPED_LOG_ENV))
+    seed_safety.read_typed_log(typed_log)
+    typed_log.unlink(missing_ok=True)
+    seeds = seed_safety.session_seeds()
+    found: dict[str, None] = {}  # in order, once each
+    for name, read in seed_safety.outputs:
+        for leak in seed_safety.find_leaks(read(), seeds, seed_safety.pins):
+            found[f"{name}, line {leak.line}: {leak.what}"] = None
+    SEED_SAFETY_REPORT.append(
+        f"searched {len(seed_safety.outputs)} outputs for {len(seeds)} seeds and "
+        f"{len(seed_safety.pins)} PINs: " + ("FOUND A TYPED SECRET" if found else "nothing found")
+    )
+    SEED_SAFETY_REPORT.extend(found)
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    leaked = len(SEED_SAFETY_REPORT) > 1
+    terminalreporter.section("seed safety", red=leaked, green=not leaked)
+    for line in SEED_SAFETY_REPORT[:50]:
+        terminalreporter.write_line(line, red=leaked)

@@ -24,6 +24,7 @@ from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_method
 from trezorlib import messages
 
+from seed_safety import TYPED_LOG_ENV
 from sim_helpers import ABANDON24, HostPort, matrix_key
 
 BUS_NAME = "io.github.TrezorBackupGuard"
@@ -52,7 +53,11 @@ class Owner:
 
     def pin_positions(self) -> str:
         matrix = self.state().matrix or ""
-        return "".join(str(matrix.index(digit) + 1) for digit in self.args.pin)
+        positions = "".join(str(matrix.index(digit) + 1) for digit in self.args.pin)
+        if typed_log := os.environ.get(TYPED_LOG_ENV):  # for the session's final seed search
+            with open(typed_log, "a") as log:
+                log.write(positions + "\n")
+        return positions
 
     def requested_word(self, kind: str) -> str:
         if kind in ("matrix9", "matrix6"):

@@ -34,16 +34,17 @@ from trezor_backup_applet.snooze import SnoozeStore
 from trezor_backup_applet.tray import MenuEntry, menu_entries, summary
 from trezor_backupd.config import Config
 
+import seed_safety
 from conftest import DaemonFactory
 from desktop_fixtures import Desktop, desktop
 from harness import EVENT_TIMEOUT, running
+from seed_safety import MNEMONIC12
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
 
 __all__ = ["desktop"]
 
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
 DEVICE_ID = "0A1B2C3D4E5F60718293A4B5"
-MNEMONIC12 = "alcohol woman abuse must during monitor noble actual mixed trade anger aisle"
 # In Matrix6 the device counts its middle column as the right one.
 MATRIX6_RIGHT = {"8": "9", "5": "6", "2": "3"}
 
@@ -81,6 +82,7 @@ class Owner:
         self.screen = HostPort(sim.debug_port)
         self.words = mnemonic.split()
         self.pin = pin
+        seed_safety.typed(mnemonic, pin)
         self.shots: set[str] = set()
 
     def next(self) -> Event:
@@ -131,10 +133,12 @@ class Owner:
         elif isinstance(window, PinPrompt):
             self.screenshot(window, "dialog-pin")
             matrix = self.state().matrix or ""
+            positions = "".join(str(matrix.index(digit) + 1) for digit in self.pin)
+            seed_safety.typed(positions)
 
             def enter_pin() -> None:
-                for digit in self.pin:
-                    window.keys[str(matrix.index(digit) + 1)].invoke()
+                for position in positions:
+                    window.keys[position].invoke()
                 window.ok.invoke()
 
             self.on_tk(enter_pin)
