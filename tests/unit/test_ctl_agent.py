@@ -1,7 +1,8 @@
 """trezor-backupctl's terminal agent and the check/backup/history commands, without a daemon.
 
 The prompts read from a real pipe (as when a script drives the CLI) and write to an in-memory
-stream; every test that types a secret asserts that it never appears in what was written.
+stream, or to a pipe or pseudo-terminal where a test waits for a prompt before it answers;
+every test that types a secret asserts that it never appears in what was written.
 End-to-end tests of the commands against the daemon live with the daemon's tests.
 """
 
@@ -14,7 +15,7 @@ import termios
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import pytest
 
@@ -36,6 +37,8 @@ from trezor_backupctl.terminal_agent import (
     NO_WORD,
     NOT_A_WORD,
     TOO_SHORT,
+    WORD_COUNT_PROMPT,
+    WORD_PROMPT,
     TerminalAgent,
     WordRejected,
     bip39_english,
@@ -68,6 +71,37 @@ def piped(text: str, *, close: bool = True) -> Iterator[TerminalLines]:
             os.close(write_end)
 
 
+@contextmanager
+def output_pipe() -> Iterator[tuple[TextIO, int]]:
+    """Somewhere for the agent to write that the test reads as it comes: (the agent's end,
+    the test's descriptor)."""
+    read_end, write_end = os.pipe()
+    try:
+        with open(write_end, "w") as out:
+            yield out, read_end
+    finally:
+        os.close(read_end)
+
+
+async def read_until(fd: int, text: str, timeout: float = 2.0) -> str:
+    """What fd delivers up to `text` (and what came with it): the way to wait for a prompt."""
+    loop = asyncio.get_running_loop()
+    readable = asyncio.Event()
+    seen = b""
+    loop.add_reader(fd, readable.set)
+    try:
+        async with asyncio.timeout(timeout):
+            while text.encode() not in seen:
+                await readable.wait()
+                readable.clear()
+                seen += os.read(fd, 4096)
+    except TimeoutError:
+        raise AssertionError(f"no {text!r} within {timeout} s; got {seen!r}") from None
+    finally:
+        loop.remove_reader(fd)
+    return seen.decode()
+
+
 def run(coroutine: Awaitable[T]) -> T:
     async def wrapper() -> T:
         return await coroutine
@@ -75,7 +109,7 @@ def run(coroutine: Awaitable[T]) -> T:
     return asyncio.run(wrapper())
 
 
-def agent_on(lines: TerminalLines, out: io.StringIO, **options: Any) -> TerminalAgent:
+def agent_on(lines: TerminalLines, out: TextIO, **options: Any) -> TerminalAgent:
     return TerminalAgent(DEVICE, lines, out, **options)
 
 
@@ -251,19 +285,17 @@ def test_a_last_line_without_newline_is_still_an_answer() -> None:
 
 
 def test_cancel_from_the_daemon_closes_a_waiting_prompt() -> None:
-    out = io.StringIO()
-
-    async def scenario(agent: TerminalAgent) -> None:
+    async def scenario(agent: TerminalAgent, output: int) -> None:
         request = asyncio.create_task(agent.request_word(DEVICE, "plain"))
-        await asyncio.sleep(0.05)
+        await read_until(output, WORD_PROMPT)
         assert not request.done()  # waiting for a line that does not come
         agent.cancel(DEVICE)
         with pytest.raises(AgentCancelled):
             await asyncio.wait_for(request, 2)
+        await read_until(output, CLOSED)
 
-    with piped("", close=False) as lines:
-        run(scenario(agent_on(lines, out)))
-    assert CLOSED in out.getvalue()
+    with piped("", close=False) as lines, output_pipe() as (out, output):
+        run(scenario(agent_on(lines, out), output))
 
 
 def test_cancel_with_no_prompt_open_says_nothing() -> None:
@@ -413,19 +445,28 @@ def test_history_table() -> None:
 
 
 def _terminal_echo(secret: bool) -> tuple[str, str]:
-    """Type a line on a pseudo-terminal read with `secret`; what was read, what it echoed."""
+    """Answer the agent's prompt for a word (secret) or the word count (not secret) on a
+    pseudo-terminal; what the agent read, and what the terminal echoed after the prompt."""
     controller, terminal = os.openpty()
     try:
         lines = TerminalLines(terminal)
         assert lines.is_tty
 
-        async def scenario() -> str:
-            reading = asyncio.create_task(lines.read_line(secret=secret))
-            await asyncio.sleep(0.05)  # the prompt has switched echo off by now
-            os.write(controller, b"zoo\n")
-            return await asyncio.wait_for(reading, 2)
+        async def scenario(out: TextIO) -> str:
+            agent = agent_on(lines, out)
+            asking: asyncio.Future[str | int]
+            if secret:
+                asking = asyncio.ensure_future(agent.request_word(DEVICE, "plain"))
+                prompt, typed = WORD_PROMPT, b"zoo\n"
+            else:
+                asking = asyncio.ensure_future(agent.request_word_count(DEVICE))
+                prompt, typed = WORD_COUNT_PROMPT, b"24\n"
+            await read_until(controller, prompt)  # the prompt has set the terminal up by now
+            os.write(controller, typed)
+            return str(await asyncio.wait_for(asking, 2))
 
-        line = run(scenario())
+        with open(terminal, "w", closefd=False) as out:
+            line = run(scenario(out))
         echo = b""
         while True:
             ready, _, _ = select.select([controller], [], [], 0.2)
@@ -449,5 +490,5 @@ def test_a_secret_line_is_not_echoed_on_a_terminal() -> None:
 
 def test_a_plain_line_is_echoed_on_a_terminal() -> None:
     line, echo = _terminal_echo(secret=False)
-    assert line == "zoo"
-    assert "zoo" in echo
+    assert line == "24"
+    assert "24" in echo
