@@ -2,7 +2,9 @@
 
 `start_simulator()` is meant for any test that needs a Trezor: it picks free ports,
 waits for the simulator's `ready` line (no sleeps) and always terminates and reaps
-the process. `HostPort` speaks protocol v1 through unmodified trezorlib.
+the process. `Simulator.control()` sends it a control line (`power-cycle`, `pin
+1234`, `wipe`: see `trezor-backup-sim --help`). `HostPort` speaks protocol v1
+through unmodified trezorlib.
 
 The dry-run helpers play the host's (or the user's) part: `finish_dry_run()` types
 the words a scrambled-words check asks for, `finish_matrix_dry_run()` presses the
@@ -41,6 +43,22 @@ class Simulator:
 
     process: subprocess.Popen[str]
     port: int
+
+    def control(self, line: str, timeout: float = READY_TIMEOUT) -> str:
+        """Send one control line on the simulator's stdin; return its answer line.
+
+        "power-cycle" answers "ready udp:..." (ports open again) or "boot-locked"
+        (a PIN-protected core device: no port until "pin PIN" answers "ready ...").
+        """
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return _wait_for_line(self.process, timeout)
+
+    @property
+    def ready_line(self) -> str:
+        """What the simulator prints once its ports are bound."""
+        return f"ready udp:{HOST}:{self.port}"
 
     @property
     def path(self) -> str:
@@ -81,6 +99,9 @@ def simulator_command(
     device_id: str | None = None,
     bootloader: bool = False,
     fault: str | None = None,
+    locked: bool = False,
+    boot_locked: bool = False,
+    auto_lock_seconds: float | None = None,
 ) -> list[str]:
     """The argv that starts the simulator with these options."""
     argv = [sys.executable, "-m", "trezor_backup_sim", "--model", model, "--state", state]
@@ -93,10 +114,17 @@ def simulator_command(
     ):
         if value is not None:
             argv += [flag, value]
-    if bootloader:
-        argv.append("--bootloader")
+    for flag, enabled in (
+        ("--bootloader", bootloader),
+        ("--locked", locked),
+        ("--boot-locked", boot_locked),
+    ):
+        if enabled:
+            argv.append(flag)
     if fault is not None:
         argv += ["--fault", fault]
+    if auto_lock_seconds is not None:
+        argv += ["--auto-lock-seconds", str(auto_lock_seconds)]
     return argv
 
 
@@ -122,8 +150,15 @@ def start_simulator(
     device_id: str | None = None,
     bootloader: bool = False,
     fault: str | None = None,
+    locked: bool = False,
+    boot_locked: bool = False,
+    auto_lock_seconds: float | None = None,
 ) -> Iterator[Simulator]:
-    """Run `trezor-backup-sim` for the duration of the block; ports are free ones."""
+    """Run `trezor-backup-sim` for the duration of the block; ports are free ones.
+
+    With `boot_locked` the block starts before any port is bound ("boot-locked");
+    `simulator.control("pin " + pin)` then opens them.
+    """
     port = port if port is not None else free_port_pair()
     argv = simulator_command(
         model,
@@ -135,13 +170,17 @@ def start_simulator(
         device_id=device_id,
         bootloader=bootloader,
         fault=fault,
+        locked=locked,
+        boot_locked=boot_locked,
+        auto_lock_seconds=auto_lock_seconds,
     )
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
+        simulator = Simulator(process, port)
         line = _wait_for_line(process, READY_TIMEOUT)
-        if line != f"ready udp:{HOST}:{port}":
+        if line != ("boot-locked" if boot_locked else simulator.ready_line):
             raise RuntimeError(f"simulator did not get ready: {line!r}")
-        yield Simulator(process, port)
+        yield simulator
     finally:
         process.terminate()
         try:
@@ -149,8 +188,9 @@ def start_simulator(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
 
 
 class HostPort:

@@ -547,60 +547,6 @@ def test_core_features(model: str, expected_model: str, internal_model: str) -> 
         assert "recovery_type" not in fields
 
 
-def _decide(debug: HostPort, text: str | None = None) -> None:
-    """Press YES, or type `text`, on a core device through DebugLink."""
-    if text is None:
-        debug.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
-    else:
-        debug.send(messages.DebugLinkDecision(input=text))
-
-
-def _core_step(wire: HostPort, debug: HostPort, text: str | None = None) -> Any:
-    """Acknowledge the pending ButtonRequest, answer it on the device, read the reply."""
-    _decide(debug, text)
-    return wire.call(messages.ButtonAck())
-
-
-def _expect_button(reply: Any, code: messages.ButtonRequestType) -> None:
-    assert isinstance(reply, messages.ButtonRequest), reply
-    assert reply.code == code
-
-
-@pytest.mark.parametrize(("typed", "matches"), [(ABANDON24, True), (ZOO24, False)])
-def test_core_dry_run_on_device(typed: str, matches: bool) -> None:
-    """Core: words typed on the device; Features show the running check; result."""
-    br = messages.ButtonRequestType
-    with start_simulator("safe3", "backed_up", mnemonic=ABANDON24, pin="1234") as running:
-        with host_ports(running) as (wire, debug):
-            request = messages.RecoveryDevice(type=messages.RecoveryType.DryRun)
-            _expect_button(wire.call(request), br.ProtectCall)
-            _expect_button(_core_step(wire, debug), br.PinEntry)
-            _expect_button(_core_step(wire, debug, "1234"), br.MnemonicWordCount)
-            # A status read interrupts the screen; the check stays in progress.
-            features = wire.call(messages.GetFeatures())
-            assert isinstance(features, messages.Features)
-            assert features.recovery_status == messages.RecoveryStatus.Recovery
-            assert features.recovery_type == messages.RecoveryType.DryRun
-            _expect_button(wire.call(request), br.MnemonicWordCount)  # resumed
-            _expect_button(_core_step(wire, debug, "24"), br.RecoveryHomepage)
-            reply = _core_step(wire, debug)
-            for word in typed.split():
-                _expect_button(reply, br.MnemonicInput)
-                reply = _core_step(wire, debug, word)
-            _expect_button(reply, br.Success if matches else br.Warning)
-            result = _core_step(wire, debug)
-            if matches:
-                assert isinstance(result, messages.Success)
-                assert result.message == "The seed is valid and matches the one in the device"
-            else:
-                assert isinstance(result, messages.Failure)
-                assert result.code == messages.FailureType.ProcessError
-                assert result.message == "The seed does not match the one in the device"
-            features = wire.call(messages.GetFeatures())
-            assert isinstance(features, messages.Features)
-            assert features.recovery_status == messages.RecoveryStatus.Nothing
-
-
 @pytest.mark.parametrize(
     ("state", "text"),
     [

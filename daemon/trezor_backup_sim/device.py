@@ -4,6 +4,9 @@ It reproduces the message-level behaviour of the firmware that hosts depend on:
 which messages abort a running flow (Initialize, Cancel), which leave it alone
 (GetFeatures between WordRequests), and what happens while the firmware blocks for
 a ButtonAck/PinMatrixAck (the legacy "tiny" mode, see `reads_only_tiny_messages`).
+Core firmware instead ends a waiting workflow on *any* other host message (see
+`_interrupt`), and lets its owner act on the device with no host at all (the
+lockscreen, a recovery left running: `_owner_decision`).
 """
 
 from __future__ import annotations
@@ -14,10 +17,26 @@ from dataclasses import dataclass
 
 from trezorlib import messages, protobuf
 
-from . import core_flows, legacy_flows
+from . import core_backup, core_flows, core_pin, core_recovery, legacy_flows
 from .codec import message_class
-from .models import ModelInfo, WalletStatus, build_bootloader_features, build_features
-from .prompts import Answer, ButtonPrompt, Flow, PinPrompt, Prompt, WordPrompt
+from .models import (
+    DEFAULT_AUTO_LOCK_DELAY_MS,
+    Layout,
+    ModelInfo,
+    WalletStatus,
+    build_bootloader_features,
+    build_features,
+)
+from .prompts import (
+    Answer,
+    ButtonPrompt,
+    EntropyPrompt,
+    Flow,
+    PinPrompt,
+    Prompt,
+    ScreenPrompt,
+    WordPrompt,
+)
 from .state import DebugState, Wallet
 
 _FT = messages.FailureType
@@ -45,37 +64,119 @@ TINY_MESSAGES: frozenset[type[protobuf.MessageType]] = frozenset(
     }
 )
 _LAYOUT_BYTES = 1024  # the Model One's 128x64 OLED buffer in DebugLinkState
+# Core: the messages that leave a repeated-backup unlock (RAM) in place.
+_REPEATED_BACKUP_KEEPERS = (messages.Initialize, messages.GetFeatures, messages.BackupDevice)
+_PAGE_TURNS = (
+    messages.DebugSwipeDirection.UP,
+    messages.DebugSwipeDirection.LEFT,
+    messages.DebugPhysicalButton.RIGHT_BTN,
+)
 
 
 @dataclass
 class _ButtonWait:
-    """Progress of a button confirmation: it ends once acked *and* decided."""
+    """Progress of a screen: it ends once acked *and* decided (on its last page)."""
 
     text_input: bool
+    pages: int = 1
+    interrupt_cancels: bool = False
     acked: bool = False
     decided: bool = False
     decision: Answer = None
+    page: int = 0
+
+    @classmethod
+    def of(cls, prompt: ButtonPrompt | ScreenPrompt) -> _ButtonWait:
+        """The wait of a prompt; a ScreenPrompt sends no request, so nothing to ack."""
+        if isinstance(prompt, ScreenPrompt):
+            return cls(prompt.text_input, interrupt_cancels=prompt.interrupt_cancels, acked=True)
+        return cls(prompt.text_input, prompt.pages or 1, prompt.interrupt_cancels)
+
+    def decide(self, msg: messages.DebugLinkDecision) -> None:
+        """One DebugLink decision: text typed, a page turned, or the screen answered.
+
+        A swipe up/left or the right button turns the page until the last one, then
+        confirms; YES, the middle button or a tap confirm at once; NO cancels.
+        """
+        if msg.input is not None:
+            if self.text_input:
+                self.decided, self.decision = True, msg.input
+            return
+        turn = msg.swipe in _PAGE_TURNS or msg.physical_button in _PAGE_TURNS
+        if turn and self.page < self.pages - 1:
+            self.page += 1
+            return
+        yes = msg.button != messages.DebugButton.NO and (
+            msg.physical_button != messages.DebugPhysicalButton.LEFT_BTN
+        )
+        self.decided = True
+        if self.text_input:
+            self.decision = "" if yes else None
+        else:
+            self.decision = yes
+
+    @property
+    def cancel_answer(self) -> Answer:
+        """What the flow receives when the screen is cancelled."""
+        return None if self.text_input else False
 
 
 class Device:
     """One simulated Trezor, driven message by message."""
 
     def __init__(
-        self, info: ModelInfo, wallet: Wallet, rng: random.Random, *, bootloader: bool = False
+        self,
+        info: ModelInfo,
+        wallet: Wallet,
+        rng: random.Random,
+        *,
+        bootloader: bool = False,
+        auto_lock_delay_ms: int = DEFAULT_AUTO_LOCK_DELAY_MS,
     ) -> None:
         self.info = info
         self.wallet = wallet
         self.debug = DebugState()
+        self.auto_lock_delay_ms = auto_lock_delay_ms
         self._rng = rng
         self._bootloader = bootloader
         self._session_id = self._rng.randbytes(32)
         # The flow blocked on a button or PIN prompt, and how far that prompt got.
         self._blocked: Flow | None = None
-        self._wait: _ButtonWait | PinPrompt | None = None
+        self._wait: _ButtonWait | PinPrompt | EntropyPrompt | None = None
         # A dry run between two WordRequests: the device is otherwise idle.
         self._word_flow: Flow | None = None
+        # Core: a screen the owner works on with no host (lockscreen, recovery).
+        self._owner_flow: Flow | None = None
+        self._owner_wait: _ButtonWait | None = None
         # Legacy protectAbortedByInitialize: turns the next Failure into Features.
         self._aborted_by_initialize = False
+
+    @property
+    def layout(self) -> Layout:
+        """The core UI family (only core models have one)."""
+        assert self.info.layout is not None
+        return self.info.layout
+
+    def power_cycle(self) -> None:
+        """Unplugged and plugged again: storage stays, RAM (flows, session, unlock) goes."""
+        for flow in (self._blocked, self._word_flow, self._owner_flow):
+            if flow is not None:
+                flow.close()
+        self._blocked = self._word_flow = self._owner_flow = None
+        self._wait = self._owner_wait = None
+        self._aborted_by_initialize = False
+        self._session_id = self._rng.randbytes(32)
+        self.wallet.power_cycle()
+
+    def factory_reset(self) -> None:
+        """Storage erased as by WipeDevice, then a power cycle (for tests between runs)."""
+        self.wallet.wipe(self._rng.randbytes(12).hex().upper())
+        self.power_cycle()
+
+    def auto_lock(self) -> None:
+        """The auto-lock delay ran out: lock a PIN-protected device unless a flow runs."""
+        if self.wallet.pin is not None and self._blocked is None:
+            self.wallet.unlocked = False
 
     @property
     def reads_only_tiny_messages(self) -> bool:
@@ -105,19 +206,46 @@ class Device:
         if self._blocked is not None:
             if self.reads_only_tiny_messages:
                 return self._handle_blocked(msg) if type(msg) in TINY_MESSAGES else []
-            if type(msg) in TINY_MESSAGES and not isinstance(msg, messages.Initialize):
+            if channel is Channel.DEBUG or self._awaits(msg):
                 return self._handle_blocked(msg)
-            # Core firmware: any other message ends the blocked workflow silently.
-            self._blocked.close()
-            self._blocked = self._wait = None
+            lost = self._interrupt()
+            if lost is not None:
+                return lost
         if channel is Channel.DEBUG:
             return self._handle_debug(msg)
         return self._handle_wire(msg)
+
+    def _awaits(self, msg: protobuf.MessageType) -> bool:
+        """Core: whether the blocked flow reads `msg` itself (else `msg` interrupts it)."""
+        wait = self._wait
+        if isinstance(msg, messages.Cancel):
+            return True
+        if isinstance(msg, messages.ButtonAck):
+            return isinstance(wait, _ButtonWait) and not wait.acked
+        return isinstance(msg, messages.EntropyAck) and isinstance(wait, EntropyPrompt)
+
+    def _interrupt(self) -> list[Reply] | None:
+        """Core: a host message ends the waiting workflow (recorded e2b/e2c, e6a-e6e).
+
+        On an acknowledged recovery screen the workflow ends with its own Failure
+        (ActionCancelled) and the message is lost: that Failure is returned. Anywhere
+        else the workflow ends without a word and None says: handle the message.
+        """
+        wait = self._wait
+        if isinstance(wait, _ButtonWait) and wait.interrupt_cancels and wait.acked:
+            return self._resume(wait.cancel_answer)
+        assert self._blocked is not None
+        self._blocked.close()
+        self._blocked = self._wait = None
+        return None
 
     # -- message handlers ------------------------------------------------------
 
     def _handle_wire(self, msg: protobuf.MessageType) -> list[Reply]:
         """A message on the wire port while no prompt blocks the device."""
+        if self.info.is_core and not isinstance(msg, _REPEATED_BACKUP_KEEPERS):
+            # Anything else leaves the "Create additional backup?" screen: the unlock ends.
+            self.wallet.repeated_backup_unlocked = False
         if isinstance(msg, messages.Initialize):
             return self._emit([self._initialize(msg.session_id)])
         if isinstance(msg, messages.GetFeatures):
@@ -129,7 +257,7 @@ class Device:
         if isinstance(msg, messages.LockDevice):
             if self.wallet.pin is not None:
                 self.wallet.unlocked = False
-            done = "Session cleared" if not self.info.is_core else None
+            done = "Session cleared" if not self.info.is_core else ""
             return self._emit([messages.Success(message=done)])
         if isinstance(msg, messages.SetBusy):
             return self._emit([messages.Success(message=None)])
@@ -158,10 +286,18 @@ class Device:
 
     def _handle_core_wire(self, msg: protobuf.MessageType) -> list[Reply]:
         """Core-only workflows; the rest is unknown to this simulator."""
+        wallet, layout = self.wallet, self.layout
         if isinstance(msg, messages.RecoveryDevice):
-            return self._start(core_flows.dry_run(msg, self.wallet))
+            return self._start(core_recovery.recovery_device(msg, wallet, layout))
         if isinstance(msg, messages.BackupDevice):
-            return self._start(core_flows.backup(self.wallet, self.debug))
+            return self._start(core_backup.backup(msg, wallet, layout, self._rng, self.debug))
+        if isinstance(msg, messages.ApplyFlags):
+            return self._start(core_flows.apply_flags(wallet))
+        if isinstance(msg, messages.LoadDevice):
+            return self._start(core_flows.load_device(msg, wallet, layout))
+        if isinstance(msg, messages.ResetDevice):
+            flow = core_flows.reset_device(msg, wallet, layout, self._rng, self.debug)
+            return self._start(flow)
         return self.unknown_message()
 
     @property
@@ -176,8 +312,43 @@ class Device:
         if isinstance(msg, messages.DebugLinkReseedRandom):
             self._rng.seed(msg.value or 0)
             return [(Channel.DEBUG, messages.Success(message=None))]
-        # DebugLinkDecision with nothing to decide, and the rest: no reply.
+        if isinstance(msg, messages.DebugLinkDecision) and self.info.is_core:
+            self._owner_decision(msg)
+        # No reply: a decision answers nothing, the rest is unknown here.
         return []
+
+    def _owner_decision(self, msg: messages.DebugLinkDecision) -> None:
+        """The owner acts on an idle core device; whatever it leads to, the host hears nothing.
+
+        A locked device shows its lockscreen (a touch, then the PIN, unlocks it); a
+        recovery left in storage shows its recovery screen (word count, words).
+        """
+        if self._owner_flow is None:
+            if not self.wallet.unlocked:
+                flow = core_pin.lockscreen(self.wallet)
+            elif self.wallet.recovery_type is not None:
+                flow = core_recovery.recovery_process(self.wallet, self.layout)
+            else:
+                return
+            self._owner_flow = flow
+            self._owner_step(None)
+        wait = self._owner_wait
+        assert wait is not None
+        wait.decide(msg)
+        if wait.decided:
+            self._owner_step(wait.decision)
+
+    def _owner_step(self, answer: Answer) -> None:
+        """Run the owner's flow to its next screen; its result is shown to nobody."""
+        assert self._owner_flow is not None
+        try:
+            prompt = self._owner_flow.send(answer)
+        except StopIteration:
+            self._owner_flow = self._owner_wait = None
+            return
+        assert isinstance(prompt, ButtonPrompt | ScreenPrompt)
+        self._owner_wait = _ButtonWait.of(prompt)
+        self._owner_wait.acked = True
 
     def _handle_blocked(self, msg: protobuf.MessageType) -> list[Reply]:
         """A message the firmware reads while a button/PIN prompt blocks it."""
@@ -200,12 +371,15 @@ class Device:
                 return self._resume(wait.decision)
         elif isinstance(msg, messages.PinMatrixAck):
             return self._resume(self._decode_pin(msg.pin))
+        elif isinstance(msg, messages.EntropyAck):
+            return self._resume(msg.entropy)
         return []
 
-    @staticmethod
-    def _decide(wait: _ButtonWait, msg: messages.DebugLinkDecision) -> None:
-        """Record a DebugLink decision: a button, or (core) text typed on the device."""
-        if wait.text_input and msg.input is not None:
+    def _decide(self, wait: _ButtonWait, msg: messages.DebugLinkDecision) -> None:
+        """Record a DebugLink decision; the Model One knows only buttons and text."""
+        if self.info.is_core:
+            wait.decide(msg)
+        elif wait.text_input and msg.input is not None:
             wait.decided, wait.decision = True, msg.input
         elif msg.button is not None:
             yes = msg.button != messages.DebugButton.NO
@@ -225,7 +399,10 @@ class Device:
     # -- flows -----------------------------------------------------------------
 
     def _start(self, flow: Flow) -> list[Reply]:
-        """Run a new flow up to its first prompt or its end."""
+        """Run a new flow up to its first prompt or its end; the owner's screen goes."""
+        if self._owner_flow is not None:
+            self._owner_flow.close()
+            self._owner_flow = self._owner_wait = None
         return self._advance(flow, None)
 
     def _resume(self, answer: Answer) -> list[Reply]:
@@ -250,17 +427,24 @@ class Device:
         except StopIteration as stop:
             result: list[protobuf.MessageType] = stop.value
             return self._emit(result)
-        return self._emit([self._prompt(flow, prompt)])
+        request = self._prompt(flow, prompt)
+        return self._emit([request] if request is not None else [])
 
-    def _prompt(self, flow: Flow, prompt: Prompt) -> protobuf.MessageType:
-        """Park `flow` on `prompt` and return the request that asks the host."""
+    def _prompt(self, flow: Flow, prompt: Prompt) -> protobuf.MessageType | None:
+        """Park `flow` on `prompt` and return the request that asks the host, if any."""
         if isinstance(prompt, WordPrompt):
             self._word_flow = flow
             return messages.WordRequest(type=prompt.type)
         self._blocked = flow
+        if isinstance(prompt, ScreenPrompt):
+            self._wait = _ButtonWait.of(prompt)
+            return None
         if isinstance(prompt, ButtonPrompt):
-            self._wait = _ButtonWait(text_input=prompt.text_input)
-            return messages.ButtonRequest(code=prompt.code)
+            self._wait = _ButtonWait.of(prompt)
+            return messages.ButtonRequest(code=prompt.code, name=prompt.name, pages=prompt.pages)
+        if isinstance(prompt, EntropyPrompt):
+            self._wait = prompt
+            return messages.EntropyRequest()
         digits = list("123456789")
         self._rng.shuffle(digits)
         self.debug.pin_matrix = "".join(digits)
@@ -310,7 +494,10 @@ class Device:
             unfinished_backup=wallet.unfinished_backup,
             no_backup=wallet.no_backup,
             safety_checks=wallet.safety_checks,
-            recovery_dry_run=wallet.dry_run_in_progress,
+            backup_type=wallet.backup_type,
+            recovery_type=wallet.recovery_type,
+            repeated_backup_unlocked=wallet.repeated_backup_unlocked,
+            auto_lock_delay_ms=self.auto_lock_delay_ms,
         )
         return build_features(self.info, status, session_id)
 

@@ -1,9 +1,7 @@
-"""Command line and event loop of `trezor-backup-sim`.
+"""Command line of `trezor-backup-sim`: which device to play, then the event loop.
 
-Single-threaded: one selector waits on both UDP ports and on the signal wake-up
-socket, so an idle simulator costs nothing and SIGTERM/SIGINT end it at once.
-Readiness is announced with one `ready udp:HOST:PORT` line on stdout, so tests and
-scripts wait for it instead of sleeping.
+Readiness is announced with one `ready udp:HOST:PORT` line on stdout (see
+`event_loop`), so tests and scripts wait for it instead of sleeping.
 """
 
 from __future__ import annotations
@@ -13,18 +11,14 @@ import logging
 import random
 import re
 import secrets
-import selectors
-import signal
-import socket
-import sys
 
 from mnemonic import Mnemonic
 
-from .device import Channel, Device
+from .device import Device
+from .event_loop import CONTROL_HELP, EventLoop
 from .faults import Fault
-from .models import MODELS, BackupState, Model
+from .models import DEFAULT_AUTO_LOCK_DELAY_MS, MODELS, BackupState, Model
 from .state import Wallet
-from .udp_link import UdpLink
 
 LOG = logging.getLogger("trezor_backup_sim")
 
@@ -55,6 +49,14 @@ def _device_id(value: str) -> str:
     return value.upper()
 
 
+def _seconds(value: str) -> float:
+    """A positive delay in seconds."""
+    seconds = float(value)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError("a delay is a positive number of seconds")
+    return seconds
+
+
 def _port(value: str) -> int:
     """A wire port that leaves room for the DebugLink port above it."""
     port = int(value)
@@ -68,6 +70,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="trezor-backup-sim",
         description="Simulated Trezor on UDP (wire port P, DebugLink port P+1).",
+        epilog=CONTROL_HELP
+        + """
+the owner on a core device (DebugLink port, no host message, nothing sent to the host):
+  unlock on the lockscreen: any DebugLinkDecision (e.g. press_yes) wakes the PIN
+      keyboard, then DebugLinkDecision(input=PIN) (trezorlib DebugLink.input("1234"))
+  finish a dry run left running: DebugLinkDecision(input="12") for the word count,
+      press_yes, then one input per word, press_yes on the result
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", required=True, choices=[m.value for m in Model])
     parser.add_argument("--state", required=True, choices=[s.value for s in BackupState])
@@ -78,11 +89,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device-id", type=_device_id, help="default: random per run")
     parser.add_argument("--bootloader", action="store_true", help="play the bootloader instead")
     parser.add_argument(
+        "--locked",
+        action="store_true",
+        help="start PIN-protected and locked, but connected (needs --pin)",
+    )
+    parser.add_argument(
+        "--boot-locked",
+        action="store_true",
+        help="core: start at the boot PIN screen, no port bound until 'pin PIN' on stdin",
+    )
+    parser.add_argument(
+        "--auto-lock-seconds",
+        type=_seconds,
+        default=DEFAULT_AUTO_LOCK_DELAY_MS / 1000,
+        help="idle time after which a PIN-protected device locks itself (default 600)",
+    )
+    parser.add_argument(
         "--fault",
         choices=[f.value for f in Fault],
         help="play a broken device: every reply on the wire port is replaced (for tests)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.locked or args.boot_locked) and args.pin is None:
+        parser.error("--locked and --boot-locked need --pin")
+    if args.boot_locked and not MODELS[Model(args.model)].is_core:
+        parser.error("--boot-locked: only core models ask the PIN before USB")
+    return args
 
 
 def build_device(args: argparse.Namespace) -> Device:
@@ -94,29 +126,15 @@ def build_device(args: argparse.Namespace) -> Device:
         mnemonic=args.mnemonic,
         pin=args.pin,
     )
+    wallet.unlocked = not (args.locked or args.boot_locked)
     info = MODELS[Model(args.model)]
-    return Device(info, wallet, random.Random(), bootloader=args.bootloader)
-
-
-def serve(link: UdpLink) -> None:
-    """Handle datagrams until SIGTERM or SIGINT."""
-    wakeup_read, wakeup_write = socket.socketpair()
-    wakeup_write.setblocking(False)
-    signal.set_wakeup_fd(wakeup_write.fileno())
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda _signum, _frame: None)
-    with selectors.DefaultSelector() as selector:
-        selector.register(wakeup_read, selectors.EVENT_READ, None)
-        for channel, sock in link.sockets.items():
-            selector.register(sock, selectors.EVENT_READ, channel)
-        while True:
-            for key, _ in selector.select():
-                if key.data is None:
-                    wakeup_read.close()
-                    wakeup_write.close()
-                    return
-                assert isinstance(key.data, Channel)
-                link.receive(key.data)
+    return Device(
+        info,
+        wallet,
+        random.Random(),
+        bootloader=args.bootloader,
+        auto_lock_delay_ms=round(args.auto_lock_seconds * 1000),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,13 +142,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="trezor-backup-sim: %(message)s")
     device = build_device(args)
-    try:
-        link = UdpLink(device, args.port, HOST, Fault(args.fault) if args.fault else None)
-    except OSError as exc:
-        sys.exit(f"trezor-backup-sim: cannot bind {HOST}:{args.port}/{args.port + 1}: {exc}")
     LOG.info("model %s, state %s%s", args.model, args.state, " (bootloader)" * args.bootloader)
-    print(f"ready udp:{HOST}:{args.port}", flush=True)
-    try:
-        serve(link)
-    finally:
-        link.close()
+    loop = EventLoop(
+        device,
+        HOST,
+        args.port,
+        Fault(args.fault) if args.fault else None,
+        args.auto_lock_seconds,
+        boot_locked=args.boot_locked,
+    )
+    loop.run(control_fd=0)

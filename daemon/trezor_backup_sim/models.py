@@ -1,9 +1,10 @@
 """Per-model identity and the Features message each firmware family builds.
 
 The Model One values are copied from recordings of the real legacy firmware 1.14.2
-(emulator build); the core values follow `core/src/apps/base.py:get_features` of the
-2.8 firmware line. Which fields are *absent* matters as much as their values: hosts
-(and our daemon) decide on presence, so every builder sets only what the firmware sets.
+(emulator build); the core values from recordings of the core 2.10.0 emulators
+(`tests/vectors/core-2.10.0`), which follow `core/src/apps/base.py:get_features`.
+Which fields are *absent* matters as much as their values: hosts (and our daemon)
+decide on presence, so every builder sets only what the firmware sets.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ class Model(enum.Enum):
     ONE = "one"
     T = "t"
     SAFE3 = "safe3"
+    SAFE3_T3B1 = "safe3-t3b1"
     SAFE5 = "safe5"
+
+
+class Layout(enum.Enum):
+    """The core UI family (`core/embed/rust/src/ui/layout_*`): it decides the screens."""
+
+    BOLT = "bolt"  # Model T: touch screen, words paged four at a time
+    CAESAR = "caesar"  # Safe 3: two buttons, extra recovery homepage, paged word counts
+    DELIZIA = "delizia"  # Safe 5: swipes, one page per word
 
 
 class BackupState(enum.Enum):
@@ -45,9 +55,9 @@ class ModelInfo:
     bootloader_version: tuple[int, int, int]
     capabilities: tuple[Capability, ...]
     homescreen_size: tuple[int, int] | None = None
+    layout: Layout | None = None
     has_sd_card: bool = False
     has_optiga: bool = False
-    has_haptic: bool = False
 
     @property
     def is_core(self) -> bool:
@@ -74,6 +84,23 @@ _CORE_CAPABILITIES = (
     Capability.Translations,
 )
 
+_CORE_VERSION = (2, 10, 0)
+
+
+def _safe3(internal_model: str) -> ModelInfo:
+    """Both Safe 3 revisions (T2B1, T3B1) report the same, but for internal_model."""
+    return ModelInfo(
+        model="Safe 3",
+        internal_model=internal_model,
+        version=_CORE_VERSION,
+        bootloader_version=(2, 1, 8),
+        capabilities=_CORE_CAPABILITIES,
+        homescreen_size=(128, 64),
+        layout=Layout.CAESAR,
+        has_optiga=True,
+    )
+
+
 MODELS: dict[Model, ModelInfo] = {
     Model.ONE: ModelInfo(
         model="1",
@@ -93,7 +120,7 @@ MODELS: dict[Model, ModelInfo] = {
     Model.T: ModelInfo(
         model="T",
         internal_model="T2T1",
-        version=(2, 8, 9),
+        version=_CORE_VERSION,
         bootloader_version=(2, 1, 4),
         capabilities=(
             *_CORE_CAPABILITIES,
@@ -102,26 +129,22 @@ MODELS: dict[Model, ModelInfo] = {
             Capability.Brightness,
         ),
         homescreen_size=(240, 240),
+        layout=Layout.BOLT,
         has_sd_card=True,
     ),
-    Model.SAFE3: ModelInfo(
-        model="Safe 3",
-        internal_model="T2B1",
-        version=(2, 8, 9),
-        bootloader_version=(2, 1, 8),
-        capabilities=_CORE_CAPABILITIES,
-        homescreen_size=(128, 64),
-        has_optiga=True,
-    ),
+    Model.SAFE3: _safe3("T2B1"),
+    Model.SAFE3_T3B1: _safe3("T3B1"),
     Model.SAFE5: ModelInfo(
         model="Safe 5",
         internal_model="T3T1",
-        version=(2, 8, 9),
+        version=_CORE_VERSION,
         bootloader_version=(2, 1, 10),
-        capabilities=(*_CORE_CAPABILITIES, Capability.Haptic, Capability.Brightness),
+        # The emulator reports Brightness but not Haptic (recorded).
+        capabilities=(*_CORE_CAPABILITIES, Capability.Brightness),
         homescreen_size=(240, 240),
+        layout=Layout.DELIZIA,
+        has_sd_card=True,
         has_optiga=True,
-        has_haptic=True,
     ),
 }
 
@@ -129,8 +152,8 @@ MODELS: dict[Model, ModelInfo] = {
 _T1_BOOTLOADER_HASH = bytes.fromhex(
     "9378f2d641be25b1d9c62d9c4d249c7a440ad34eff6246d9cf25d623a755267b"
 )
-_CORE_REVISION = bytes.fromhex("5cc3b7a3f8e5c0d0e4f2a1b9c8d7e6f5a4b3c2d1")
-_AUTO_LOCK_DELAY_MS = 600_000
+_CORE_REVISION = bytes.fromhex("de4b70e2e89a64f3894dba2124f6ec56e5cbd088")
+DEFAULT_AUTO_LOCK_DELAY_MS = 600_000
 
 
 @dataclass(frozen=True)
@@ -146,7 +169,10 @@ class WalletStatus:
     unfinished_backup: bool
     no_backup: bool
     safety_checks: messages.SafetyCheckLevel
-    recovery_dry_run: bool = False
+    backup_type: messages.BackupType = messages.BackupType.Bip39
+    recovery_type: messages.RecoveryType | None = None
+    repeated_backup_unlocked: bool = False
+    auto_lock_delay_ms: int = DEFAULT_AUTO_LOCK_DELAY_MS
 
 
 def build_features(
@@ -193,12 +219,12 @@ def _legacy_features(info: ModelInfo, status: WalletStatus) -> messages.Features
     )
     if status.unlocked:
         features.wipe_code_protection = False
-        features.auto_lock_delay_ms = _AUTO_LOCK_DELAY_MS
+        features.auto_lock_delay_ms = status.auto_lock_delay_ms
     return features
 
 
 def _core_features(info: ModelInfo, status: WalletStatus) -> messages.Features:
-    """Core 2.8: backup and recovery facts are private, sent only while unlocked."""
+    """Core 2.10: the backup and recovery facts are private, sent only while unlocked."""
     major, minor, patch = info.version
     assert info.homescreen_size is not None
     width, height = info.homescreen_size
@@ -210,6 +236,7 @@ def _core_features(info: ModelInfo, status: WalletStatus) -> messages.Features:
         major_version=major,
         minor_version=minor,
         patch_version=patch,
+        build_version=0,
         revision=_CORE_REVISION,
         model=info.model,
         internal_model=info.internal_model,
@@ -220,45 +247,51 @@ def _core_features(info: ModelInfo, status: WalletStatus) -> messages.Features:
         busy=False,
         homescreen_width=width,
         homescreen_height=height,
-        bootloader_locked=False,
         homescreen_format=(
             messages.HomescreenFormat.ToiG
-            if info.internal_model == "T2B1"
+            if info.layout is Layout.CAESAR
             else messages.HomescreenFormat.Jpeg
         ),
         capabilities=list(info.capabilities),
         sd_card_present=info.has_sd_card,
         initialized=status.initialized,
     )
-    if info.has_haptic:
-        features.haptic_feedback = True
     if info.has_optiga:
+        features.bootloader_locked = True
         features.optiga_sec = 0
     if status.unlocked:
-        features.passphrase_protection = False
-        features.backup_availability = (
-            messages.BackupAvailability.Required
-            if status.needs_backup
-            else messages.BackupAvailability.NotAvailable
-        )
-        features.unfinished_backup = status.unfinished_backup
-        features.no_backup = status.no_backup
-        features.flags = 0
-        if status.recovery_dry_run:
-            features.recovery_status = messages.RecoveryStatus.Recovery
-            features.recovery_type = messages.RecoveryType.DryRun
-        else:
-            features.recovery_status = messages.RecoveryStatus.Nothing
-        features.backup_type = messages.BackupType.Bip39
-        features.sd_protection = False
-        features.wipe_code_protection = False
-        features.passphrase_always_on_device = False
-        features.safety_checks = status.safety_checks
-        features.auto_lock_delay_ms = _AUTO_LOCK_DELAY_MS
-        features.display_rotation = messages.DisplayRotation.North
-        features.experimental_features = False
-        features.hide_passphrase_from_host = False
+        _add_private_fields(features, status)
     return features
+
+
+def _add_private_fields(features: messages.Features, status: WalletStatus) -> None:
+    """The fields `get_features` adds only for an unlocked device (absent while locked)."""
+    features.passphrase_protection = False
+    if status.needs_backup:
+        features.backup_availability = messages.BackupAvailability.Required
+    elif status.repeated_backup_unlocked:
+        features.backup_availability = messages.BackupAvailability.Available
+    else:
+        features.backup_availability = messages.BackupAvailability.NotAvailable
+    features.unfinished_backup = status.unfinished_backup
+    features.no_backup = status.no_backup
+    features.flags = 0
+    if status.recovery_type is not None:
+        features.recovery_status = messages.RecoveryStatus.Recovery
+        features.recovery_type = status.recovery_type
+    elif status.repeated_backup_unlocked:
+        features.recovery_status = messages.RecoveryStatus.Backup
+    else:
+        features.recovery_status = messages.RecoveryStatus.Nothing
+    features.backup_type = status.backup_type
+    features.sd_protection = False
+    features.wipe_code_protection = False
+    features.passphrase_always_on_device = False
+    features.safety_checks = status.safety_checks
+    features.auto_lock_delay_ms = status.auto_lock_delay_ms
+    features.display_rotation = messages.DisplayRotation.North
+    features.experimental_features = False
+    features.hide_passphrase_from_host = False
 
 
 def build_bootloader_features(info: ModelInfo) -> messages.Features:

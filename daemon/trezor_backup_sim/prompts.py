@@ -22,10 +22,34 @@ class ButtonPrompt:
 
     With `text_input` (core: words, PIN, word count typed on the device) the answer
     is the DebugLinkDecision's `input` text, or None when NO was pressed.
+    Core firmware names its ButtonRequests and says how many pages the screen has;
+    a screen of several pages is confirmed after the owner paged to its end.
+    `interrupt_cancels`: once acknowledged, a host message ends the flow as if the
+    owner cancelled, and the message itself is lost (core recovery screens).
     """
 
     code: messages.ButtonRequestType
     text_input: bool = False
+    name: str | None = None
+    pages: int | None = None
+    interrupt_cancels: bool = False
+
+
+@dataclass(frozen=True)
+class ScreenPrompt:
+    """A core screen that sends the host nothing: only the owner's decision ends it.
+
+    The next word of a mnemonic, the backup quiz, the lockscreen. The answer is as
+    for ButtonPrompt.
+    """
+
+    text_input: bool = False
+    interrupt_cancels: bool = False
+
+
+@dataclass(frozen=True)
+class EntropyPrompt:
+    """EntropyRequest: wait for the host's EntropyAck; the answer is its entropy."""
 
 
 @dataclass(frozen=True)
@@ -40,14 +64,19 @@ class WordPrompt:
     type: messages.WordRequestType
 
 
-Prompt = ButtonPrompt | PinPrompt | WordPrompt
-Answer = bool | str | None
+Prompt = ButtonPrompt | ScreenPrompt | EntropyPrompt | PinPrompt | WordPrompt
+Answer = bool | str | bytes | None
 Flow = Generator[Prompt, Answer, list[protobuf.MessageType]]
 
 
 def failure(code: messages.FailureType, text: str) -> list[protobuf.MessageType]:
     """A flow's final Failure, with the release-firmware text (no `file:line:`)."""
     return [messages.Failure(code=code, message=text)]
+
+
+def core_cancelled() -> list[protobuf.MessageType]:
+    """How a core workflow ends when the owner or the host cancels it."""
+    return failure(messages.FailureType.ActionCancelled, "Cancelled")
 
 
 def success(text: str | None = None) -> list[protobuf.MessageType]:

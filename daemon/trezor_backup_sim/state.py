@@ -2,7 +2,8 @@
 
 Kept apart from the message handling so that the flows can change the wallet (a
 backup clears `needs_backup`, a failed one sets `unfinished_backup`) without knowing
-how messages reach them.
+how messages reach them. `Wallet` also carries the two facts core firmware keeps in
+RAM (`unlocked`, `repeated_backup_unlocked`): `power_cycle()` drops exactly those.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ class Wallet:
     no_backup: bool = False
     unlocked: bool = True
     safety_checks: messages.SafetyCheckLevel = messages.SafetyCheckLevel.Strict
-    # Core firmware persists a running dry run in storage (recovery_status in Features).
-    dry_run_in_progress: bool = False
+    backup_type: messages.BackupType = messages.BackupType.Bip39
+    # Core firmware persists a running recovery (dry run) in storage: it survives
+    # Cancel, Initialize and power cycles and is resumed by the next RecoveryDevice.
+    recovery_type: messages.RecoveryType | None = None
+    # Core RAM flag set by RecoveryDevice(type=UnlockRepeatedBackup).
+    repeated_backup_unlocked: bool = False
 
     @property
     def initialized(self) -> bool:
@@ -41,8 +46,15 @@ class Wallet:
         self.label = self.mnemonic = self.pin = None
         self.needs_backup = self.unfinished_backup = self.no_backup = False
         self.unlocked = True
-        self.dry_run_in_progress = False
+        self.recovery_type = None
+        self.repeated_backup_unlocked = False
         self.safety_checks = messages.SafetyCheckLevel.Strict
+        self.backup_type = messages.BackupType.Bip39
+
+    def power_cycle(self) -> None:
+        """Storage stays; RAM goes: a PIN-protected wallet is locked again."""
+        self.unlocked = self.pin is None
+        self.repeated_backup_unlocked = False
 
     @classmethod
     def create(
