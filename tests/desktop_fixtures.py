@@ -1,6 +1,7 @@
 """A desktop for the applet's tests: Xvfb, a tray host (trayer) and a notification server (dunst)
 on the tests' private session bus, plus ways to look at them as the owner would (screenshots of
-the tray, the server's notification history and its action menu).
+the tray, the server's notification history and its action menu), and where to save
+screenshots.
 
 Waits are on events: Xvfb's -displayfd, the tray selection owner, the bus name of the
 notification server. The tray is polled only where X offers no event to wait for (a pixel
@@ -24,6 +25,7 @@ from Xlib import display as xdisplay
 
 from harness import EVENT_TIMEOUT, SessionBus
 
+SCREENSHOTS_ENV = "TREZOR_BACKUP_SCREENSHOTS"
 SCREEN = (800, 600)
 TRAY_HEIGHT = 32
 # The script dunst runs as its "dmenu" for a notification's action menu: it records the menu
@@ -129,6 +131,17 @@ def _wait_tray_owner(display: str) -> None:
 def _stop(process: subprocess.Popen[Any]) -> None:
     process.terminate()
     process.wait(timeout=EVENT_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the applet tests save their screenshots: the directory named by
+    $TREZOR_BACKUP_SCREENSHOTS (`TREZOR_BACKUP_SCREENSHOTS=docs/screenshots make test` refreshes
+    the README's), else a temporary one, so a plain test run leaves the tracked files alone."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    path = Path(chosen).resolve() if chosen else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,10 @@ server (dunst), the daemon as a subprocess and a simulated Trezor.
 Proves: the icon is embedded and its pixels follow the state; plugging a device that needs a
 backup raises the notification with the right text and buttons, read back from the server; a
 button of the notification starts the operation on the daemon; the applet starts before the
-daemon and survives its restart (its agent is registered again). Screenshots for the README are
-written to docs/screenshots/.
+daemon and survives its restart (its agent is registered again).
+
+Screenshots (the README's) go where $TREZOR_BACKUP_SCREENSHOTS says, default a temporary
+directory: `TREZOR_BACKUP_SCREENSHOTS=docs/screenshots make test` refreshes the tracked ones.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ from PIL import Image
 from trezor_backup_applet.icons import _COLOURS, Look
 
 from conftest import DaemonFactory
-from desktop_fixtures import Desktop, desktop
+from desktop_fixtures import Desktop, desktop, screenshots
 from harness import DEVICE, ROOT_PATH, Daemon, LineReader, busctl, running
 from sim_helpers import start_simulator
 
-__all__ = ["desktop"]  # the fixture, imported for pytest
+__all__ = ["desktop", "screenshots"]  # the fixtures, imported for pytest
 
-SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
 DEVICE_ID = "A1B2C3D4E5F60718293A4B5C"
 DEVICE_PATH = f"{ROOT_PATH}/devices/{DEVICE_ID}"
 
@@ -103,7 +104,7 @@ def operation() -> str:
 
 
 def test_plugging_a_device_without_backup_raises_a_notification_and_turns_the_icon_to_danger(
-    make_daemon: DaemonFactory, desktop: Desktop
+    make_daemon: DaemonFactory, desktop: Desktop, screenshots: Path
 ) -> None:
     mark = len(desktop.history())
     with start_simulator("one", "backup_required", device_id=DEVICE_ID, label="My Trezor") as sim:
@@ -111,14 +112,13 @@ def test_plugging_a_device_without_backup_raises_a_notification_and_turns_the_ic
         # The applet comes first, as at login: no daemon yet, nothing to warn about.
         with applet(daemon, desktop) as app:
             calm = desktop.wait_tray(lambda i: tray_look(i) is Look.OK, "the calm icon")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            icon_crop(calm).save(SCREENSHOTS / "tray-ok.png")
+            icon_crop(calm).save(screenshots / "tray-ok.png")
             with running(daemon):
                 danger = desktop.wait_tray(lambda i: tray_look(i) is Look.DANGER, "danger")
-                icon_crop(danger).save(SCREENSHOTS / "tray-danger.png")
+                icon_crop(danger).save(screenshots / "tray-danger.png")
                 desktop.wait_displayed()
                 desktop.screenshot().crop((440, 0, 800, 220)).save(
-                    SCREENSHOTS / "notification-backup-required.png"
+                    screenshots / "notification-backup-required.png"
                 )
                 menu = desktop.choose_action("Later")
                 app.log.wait_for(lambda line: "snoozed for a day" in line)
@@ -136,7 +136,7 @@ def test_plugging_a_device_without_backup_raises_a_notification_and_turns_the_ic
 
 
 def test_check_now_starts_the_check_and_its_end_is_notified(
-    make_daemon: DaemonFactory, desktop: Desktop
+    make_daemon: DaemonFactory, desktop: Desktop, screenshots: Path
 ) -> None:
     mark = len(desktop.history())
     with start_simulator("one", "backed_up", device_id=DEVICE_ID, label="My Trezor") as sim:
@@ -144,7 +144,7 @@ def test_check_now_starts_the_check_and_its_end_is_notified(
         with running(daemon):
             with applet(daemon, desktop) as app:
                 desktop.wait_tray(lambda i: tray_look(i) is Look.ATTENTION, "attention")
-                icon_crop(desktop.tray_area()).save(SCREENSHOTS / "tray-attention.png")
+                icon_crop(desktop.tray_area()).save(screenshots / "tray-attention.png")
                 # The daemon restarts: the applet registers its agent with the new one.
                 assert daemon.stop() == 0
                 app.log.wait_for(lambda line: "the daemon left the bus" in line)
@@ -158,7 +158,7 @@ def test_check_now_starts_the_check_and_its_end_is_notified(
                     signals.wait("PropertiesChanged", "check")
                     assert operation() == "check"
                     busy = desktop.wait_tray(lambda i: tray_look(i) is Look.BUSY, "busy")
-                    icon_crop(busy).save(SCREENSHOTS / "tray-busy.png")
+                    icon_crop(busy).save(screenshots / "tray-busy.png")
                     busctl("call", "io.github.TrezorBackupGuard", DEVICE_PATH, DEVICE, "Cancel")
                     signals.wait("OperationFinished", "cancelled")
                 finally:

@@ -5,6 +5,10 @@ a backup goes through Suite's confirmations and ends with the offer to check.
 
 The test plays the owner: it reads what the simulated Trezor shows over DebugLink (as
 tests/owner_agent.py does) and presses the dialogs' own widgets on the Tk thread.
+
+Screenshots of the dialogs (the README's) go where $TREZOR_BACKUP_SCREENSHOTS says, default a
+temporary directory: `TREZOR_BACKUP_SCREENSHOTS=docs/screenshots make test` refreshes the
+tracked ones.
 """
 
 from __future__ import annotations
@@ -36,14 +40,13 @@ from trezor_backupd.config import Config
 
 import seed_safety
 from conftest import DaemonFactory
-from desktop_fixtures import Desktop, desktop
+from desktop_fixtures import Desktop, desktop, screenshots
 from harness import EVENT_TIMEOUT, running
 from seed_safety import MNEMONIC12
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
 
-__all__ = ["desktop"]
+__all__ = ["desktop", "screenshots"]  # the fixtures, imported for pytest
 
-SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
 DEVICE_ID = "0A1B2C3D4E5F60718293A4B5"
 # In Matrix6 the device counts its middle column as the right one.
 MATRIX6_RIGHT = {"8": "9", "5": "6", "2": "3"}
@@ -76,8 +79,9 @@ class Owner:
     """The test in front of the simulated Trezor and the applet's windows."""
 
     def __init__(self, app: RecordingApplet, events: queue.Queue[Event], sim: Simulator,
-                 mnemonic: str = ABANDON24, pin: str = "") -> None:  # fmt: skip
+                 screenshots: Path, mnemonic: str = ABANDON24, pin: str = "") -> None:  # fmt: skip
         self.app = app
+        self.screenshots = screenshots
         self.events = events
         self.screen = HostPort(sim.debug_port)
         self.words = mnemonic.split()
@@ -97,7 +101,7 @@ class Owner:
         return reply
 
     def screenshot(self, window: Any, name: str) -> None:
-        """Save a window once, for the README."""
+        """Save a window once (for the README)."""
         if name in self.shots:
             return
         self.shots.add(name)
@@ -108,8 +112,8 @@ class Owner:
             x, y = top.winfo_rootx(), top.winfo_rooty()
             return (x, y, x + top.winfo_width(), y + top.winfo_height())
 
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        ImageGrab.grab(bbox=self.on_tk(box), xdisplay=None).save(SCREENSHOTS / f"{name}.png")
+        shot = ImageGrab.grab(bbox=self.on_tk(box), xdisplay=None)
+        shot.save(self.screenshots / f"{name}.png")
 
     def answer(self, window: Any) -> None:
         """Do what the owner would in this window."""
@@ -255,7 +259,7 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
 
 
 def test_menu_check_runs_a_24_word_model_one_check_through_the_dialogs(
-    make_daemon: DaemonFactory, shared_applet: RecordingApplet
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet, screenshots: Path
 ) -> None:
     with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
         daemon = make_daemon(sim.path)
@@ -267,7 +271,7 @@ def test_menu_check_runs_a_24_word_model_one_check_through_the_dialogs(
             backup = entry(entries, "Create backup...")
             assert check is not None and check.enabled and check.action is not None
             assert backup is not None and not backup.enabled
-            owner = Owner(app, events, sim)
+            owner = Owner(app, events, sim, screenshots)
             try:
                 check.action()
                 assert owner.until_finished() == ("check", "passed")
@@ -276,18 +280,18 @@ def test_menu_check_runs_a_24_word_model_one_check_through_the_dialogs(
             wait_devices(events, lambda d: d[0].state == "verified" and not d[0].operation)
             # Work on the Tk thread runs in order: the window's close was queued before this.
             assert app.dialogs.call(lambda: dict(app.dialogs.progress)).result() == {}
-    assert "abandon" not in daemon.log()
+    seed_safety.assert_no_secret(daemon.log())
 
 
 def test_pin_and_matrix_dialogs_complete_a_12_word_check(
-    make_daemon: DaemonFactory, shared_applet: RecordingApplet
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet, screenshots: Path
 ) -> None:
     with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="7351",
                          mnemonic=MNEMONIC12) as sim:  # fmt: skip
         daemon = make_daemon(sim.path)
         with applet(shared_applet) as (app, events), running(daemon):
             wait_devices(events, lambda d: len(d) == 1 and d[0].connected)
-            owner = Owner(app, events, sim, MNEMONIC12, pin="7351")
+            owner = Owner(app, events, sim, screenshots, MNEMONIC12, pin="7351")
             try:
                 app.check(DEVICE_ID)
                 assert owner.until_finished() == ("check", "passed")
@@ -297,13 +301,13 @@ def test_pin_and_matrix_dialogs_complete_a_12_word_check(
 
 
 def test_backup_asks_suites_questions_first_and_offers_the_check_after(
-    make_daemon: DaemonFactory, shared_applet: RecordingApplet
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet, screenshots: Path
 ) -> None:
     with start_simulator("one", "backup_required", device_id=DEVICE_ID) as sim:
         daemon = make_daemon(sim.path)
         with applet(shared_applet) as (app, events), running(daemon):
             wait_devices(events, lambda d: len(d) == 1 and d[0].state == "backup_required")
-            owner = Owner(app, events, sim)
+            owner = Owner(app, events, sim, screenshots)
             try:
                 app.backup(DEVICE_ID)
                 assert owner.until_finished() == ("backup", "completed")
