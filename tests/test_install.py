@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -33,11 +34,24 @@ def require_root() -> None:
         pytest.fail("this test needs root (mount namespaces); CI runs the tests as root")
 
 
-def make(*args: str) -> None:
+def make(tree: Path, *args: str) -> None:
+    """make in `tree` with the checkout's venv."""
     done = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT), *args], capture_output=True, text=True
+        ["make", "--no-print-directory", "-C", str(tree), f"VENV={ROOT / '.venv'}", *args],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def copy_of_the_checkout(target: Path) -> Path:
+    """The project's files (as they are now, committed or not) in target: building there
+    leaves the checkout without build/ or egg-info."""
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "screenshots"
+    )
+    shutil.copytree(ROOT, target, ignore=ignore)
+    return target
 
 
 def installed_files(tree: Path) -> set[str]:
@@ -54,8 +68,10 @@ def test_packaged_copies_equal_the_sources() -> None:
 def test_make_install_into_destdir_is_complete_and_runs(tmp_path: Path) -> None:
     """Every file lands where packagers expect it, templated, and the installed daemon runs;
     `make uninstall` removes all of it again."""
-    make("install", "PREFIX=/usr", f"DESTDIR={tmp_path}")
-    usr = tmp_path / "usr"
+    tree = copy_of_the_checkout(tmp_path / "tree")
+    destdir = tmp_path / "destdir"
+    make(tree, "install", "PREFIX=/usr", f"DESTDIR={destdir}")
+    usr = destdir / "usr"
     site = Path(sysconfig.get_path("purelib", vars={"base": str(usr)}))
     for path in (
         usr / "lib/systemd/user" / UNIT,
@@ -86,8 +102,8 @@ def test_make_install_into_destdir_is_complete_and_runs(tmp_path: Path) -> None:
     assert "io.github.TrezorBackupGuard" in helped.stdout
     assert "Exit codes" in helped.stdout
 
-    make("uninstall", "PREFIX=/usr", f"DESTDIR={tmp_path}")
-    assert installed_files(tmp_path) == set()
+    make(tree, "uninstall", "PREFIX=/usr", f"DESTDIR={destdir}")
+    assert installed_files(destdir) == set()
 
 
 def test_installed_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
