@@ -73,9 +73,13 @@ class Owner:
             decision = messages.DebugLinkDecision(input=self.args.pin)
         elif stage == "word_count":
             decision = messages.DebugLinkDecision(input=str(len(self.typed)))
-        elif stage == "enter_word":
-            decision = messages.DebugLinkDecision(input=self.typed[self.core_words_typed])
-            self.core_words_typed += 1
+        elif stage == "enter_words":
+            # Core firmware asks once (ButtonRequest "mnemonic") and takes every word on
+            # its own screen, as recorded on 2.10.0.
+            for word in self.typed[self.core_words_typed :]:
+                self.screen.send(messages.DebugLinkDecision(input=word))
+            self.core_words_typed = len(self.typed)
+            return
         elif stage in ("confirm", "show_words"):
             reset_word = self.state().reset_word
             if reset_word:  # a core backup asks to type back a word it showed

@@ -170,9 +170,11 @@ def test_two_devices_at_once_and_unplugging_one(
                 watch.stop()
 
 
-def test_a_device_waiting_for_a_confirmation_is_busy_until_released(
+def test_a_device_that_did_not_answer_is_busy_until_refreshed(
     make_daemon: DaemonFactory,
 ) -> None:
+    """An emulator that did not answer is not asked again by itself (a second message could
+    end another program's flow): `status --refresh` reads it once the owner is done."""
     with start_simulator("one", "backed_up") as sim, host_ports(sim) as (other_app, buttons):
         prompt = other_app.call(messages.Ping(message="hold", button_protection=True))
         assert isinstance(prompt, messages.ButtonRequest)
@@ -185,6 +187,10 @@ def test_a_device_waiting_for_a_confirmation_is_busy_until_released(
                 watch.next_event("added")
                 buttons.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
                 assert isinstance(other_app.call(messages.ButtonAck()), messages.Success)
+                refreshed = ctl("status", "--refresh", "--json")
+                assert refreshed.returncode == 0, refreshed.stderr
+                [after] = json.loads(refreshed.stdout)["devices"]
+                assert after["state"] == "unverified"
                 # Read at last, it is announced under its own device id.
                 watch.next_event("removed", lambda e: e["id"] == device["Id"])
                 watch.next_event("added", lambda e: e["device"]["state"] == "unverified")

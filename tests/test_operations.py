@@ -217,7 +217,7 @@ def test_core_model_check_is_typed_on_the_device(make_daemon: DaemonFactory) -> 
     with start_simulator("t", "backed_up", device_id=DEVICE_ID, mnemonic=ABANDON24) as sim:
         with running(make_daemon(sim.path)):
             owner = OwnerRun(sim, "check")
-            owner.wait_for("progress", stage="enter_word")
+            owner.wait_for("progress", stage="enter_words")
             assert owner.finished()["result"] == "passed"
             assert '"what"' not in owner.output()  # nothing asked of the computer
             assert [d["State"] for d in get_devices()] == ["verified"]

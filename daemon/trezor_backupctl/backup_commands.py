@@ -260,7 +260,7 @@ async def run_backup(
     device_id = choose_device(devices, given)
     properties = devices[device_path(device_id)]
     state = properties.get("State", "")
-    if state != "backup_required":
+    if state not in ("backup_required", "extra_backup_unlocked"):
         explanation = properties.get("Explanation", "")
         _say(err, f"{PROG}: {device_id} needs no backup now (state {state}). {explanation}")
         return EXIT_CANCELLED
@@ -387,6 +387,20 @@ reachable, 64 DEVICE left out while none or several Trezors are connected.
 """
 
 
+UNLOCK_DESCRIPTION = """\
+Unlock a PIN-protected Trezor, so that it tells its backup state again: a locked Model T or
+Safe does not say whether its wallet is backed up (the daemon then shows the state it read
+the last time the Trezor was unlocked, or `locked`). The Trezor shows its PIN keyboard: enter
+the PIN there. A Model One shows a shuffled grid instead: type the positions of the PIN
+digits here (keypad layout 7 8 9 / 4 5 6 / 1 2 3); nothing typed is echoed, printed, logged
+or stored. Unlocking derives no seed and changes nothing on the Trezor. Ctrl-C cancels.
+
+exit status: 0 unlocked (or not locked), 1 error, 2 daemon not reachable, 3 cancelled,
+disconnected, or the PIN was refused, 64 DEVICE left out while none or several Trezors are
+connected.
+"""
+
+
 def _usage_guarded(
     command: Callable[[argparse.Namespace, DaemonClient], Awaitable[int]],
 ) -> Callable[[argparse.Namespace, DaemonClient], Awaitable[int]]:
@@ -402,6 +416,36 @@ def _usage_guarded(
     return guarded
 
 
+async def run_unlock(
+    client: DaemonClient, given: str | None, lines: TerminalLines, out: TextIO, err: TextIO
+) -> int:
+    """`unlock`: the PIN on the Trezor (or through the terminal on a Model One), then the
+    backup state the unlocked Trezor reports."""
+    devices = await client.get_devices()
+    device_id = choose_device(devices, given)
+    if not devices[device_path(device_id)].get("Locked"):
+        _say(out, f"{device_id} is not locked.")
+        return EXIT_PASSED
+    agent = TerminalAgent(device_path(device_id), lines, out)
+    ended = await _follow(
+        client,
+        device_id,
+        "unlock",
+        agent,
+        lambda: client.unlock(device_path(device_id)),
+        out,
+        err,
+    )
+    if isinstance(ended, int):
+        return ended
+    _say(out, f"\nUnlock result: {ended.result}")
+    if ended.message:
+        _say(out, ended.message)
+    if ended.result == "completed":
+        _say(out, f"See its backup state: {PROG} status")
+    return exit_code_for_result(ended.result)
+
+
 async def _check(args: argparse.Namespace, client: DaemonClient) -> int:
     lines = TerminalLines(sys.stdin.fileno())
     return await run_check(client, args.device, args.words, lines, sys.stdout, sys.stderr)
@@ -412,12 +456,17 @@ async def _backup(args: argparse.Namespace, client: DaemonClient) -> int:
     return await run_backup(client, args.device, args.yes, lines, sys.stdout, sys.stderr)
 
 
+async def _unlock(args: argparse.Namespace, client: DaemonClient) -> int:
+    lines = TerminalLines(sys.stdin.fileno())
+    return await run_unlock(client, args.device, lines, sys.stdout, sys.stderr)
+
+
 async def _history(args: argparse.Namespace, client: DaemonClient) -> int:
     return await show_history(client, args.device, args.json, sys.stdout)
 
 
 def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add `check`, `backup` and `history` to the command line of main.build_parser."""
+    """Add `check`, `backup`, `unlock` and `history` to the command line of main.build_parser."""
     check = commands.add_parser(
         "check",
         help="check the written recovery words with a dry run on the Trezor",
@@ -445,6 +494,15 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
         "--yes", action="store_true", help="do not ask for confirmation before starting"
     )
     backup.set_defaults(command=_usage_guarded(_backup))
+
+    unlock = commands.add_parser(
+        "unlock",
+        help="unlock a locked Trezor with its PIN, so that its backup state can be read",
+        description=UNLOCK_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    unlock.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
+    unlock.set_defaults(command=_usage_guarded(_unlock))
 
     history = commands.add_parser(
         "history",

@@ -433,6 +433,14 @@ class DaemonClient:
         """`Device1.StartBackup`: returns at once; the outcome comes as OperationFinished."""
         await self._call(path, DEVICE_INTERFACE, "StartBackup", "a{sv}", [{}], flags=_NO_AUTOSTART)
 
+    async def unlock(self, path: str) -> None:
+        """`Device1.Unlock()`: the PIN is asked on the device (or from the agent)."""
+        await self._call(path, DEVICE_INTERFACE, "Unlock")
+
+    async def refresh(self) -> None:
+        """`Manager1.Refresh()`: read every connected device again, for changes made elsewhere."""
+        await self._call(MANAGER_PATH, MANAGER_INTERFACE, "Refresh")
+
     async def cancel_operation(self, path: str) -> None:
         """`Device1.Cancel`: ask the daemon to cancel the operation running on the device."""
         await self._call(path, DEVICE_INTERFACE, "Cancel", flags=_NO_AUTOSTART)

@@ -49,12 +49,19 @@ states (STATE column, "state" in JSON):
   backup_failed    a backup was started and not finished; the device will never show the
                    words again: move the funds away, wipe, set up again and back up
   backup_required  the wallet has never been backed up: create the backup now
+  extra_backup_unlocked
+                   an extra (multi-share) backup was unlocked on the Trezor: create it
+                   now, it is gone when the Trezor is unplugged or restarts
   unverified       backed up, but never checked on this computer with a dry run
   verified         the last dry-run check passed
   check_failed     the written words do not restore this wallet: send no funds to it
   check_due        verified, but longer ago than the re-check interval (default 180 days)
+  locked           locked with its PIN and never read unlocked here, so its backup state
+                   is unknown: unlock it (a locked Trezor read unlocked before keeps that
+                   state, with the date of that read)
   busy             connected but cannot be read now (another app holds it, no permission
-                   yet, or it waits for a confirmation on its screen); re-read automatically
+                   yet, or it did not answer); read again when the other app lets go of
+                   it, or with `status --refresh`
   bootloader       in bootloader mode; no wallet information available
   unknown          the device answered something the daemon does not understand
 
@@ -65,9 +72,9 @@ exit status:
        check: mismatch, invalid_words or error; backup: error
   2    the daemon cannot be reached: no session bus, or trezor-backupd is not running and
        cannot be started; or the command line is wrong (usage error)
-  3    check/backup: cancelled, disconnected, refused by the Trezor, or not possible now
+  3    check/backup/unlock: cancelled, disconnected, refused by the Trezor, or not possible now
        (NotPossible, Busy); backup: not confirmed
-  64   check/backup/history: DEVICE left out while none or several Trezors are connected,
+  64   check/backup/unlock/history: DEVICE left out while none or several Trezors are connected,
        or DEVICE is not connected (history: none or several)
   130  status interrupted with Ctrl-C
   See `trezor-backupctl COMMAND --help` for each command's details.
@@ -83,10 +90,12 @@ Prints "No Trezor connected." when there is none.
 
 With --json, print instead a JSON object {"devices": [...]}, one object per device with the
 keys id, state, explanation, next_step, model, internal_model, label, firmware_version,
-backup_type, dry_run_in_progress (true/false), last_check_time (ISO 8601 UTC, or null for
-never), last_check_result ("passed", "mismatch", or null for never), transport and path (the
-device's D-Bus object path). Properties a newer daemon adds appear under their snake_case
-names as well.
+backup_type, dry_run_in_progress (true/false), locked (true/false), state_read_time (ISO
+8601 UTC of the earlier unlocked read a locked Trezor's state comes from, or null),
+last_check_time (ISO 8601 UTC, or null for never), last_check_result ("passed",
+"mismatch", or null for never), transport, operation ("", "check", "backup" or "unlock") and
+path (the device's D-Bus object path). Properties a newer daemon adds appear under their
+snake_case names as well.
 """
 
 WATCH_DESCRIPTION = """\
@@ -105,6 +114,8 @@ its devices are printed as "added" again. Each line is flushed at once, for pipe
 
 
 async def _status(args: argparse.Namespace, client: DaemonClient) -> int:
+    if args.refresh:
+        await client.refresh()
     devices = await client.get_devices()
     records = [device_record(path, properties) for path, properties in devices.items()]
     if args.json:
@@ -145,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--refresh",
+        action="store_true",
+        help=(
+            "have the daemon read every Trezor again first (after you used it in another app); "
+            "a Trezor with a check waiting on it is left alone"
+        ),
+    )
     status.set_defaults(command=_status)
 
     watch_parser = commands.add_parser(

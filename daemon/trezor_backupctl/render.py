@@ -25,9 +25,12 @@ _KNOWN_ORDER = (
     "FirmwareVersion",
     "BackupType",
     "DryRunInProgress",
+    "Locked",
+    "StateReadTime",
     "LastCheckTime",
     "LastCheckResult",
     "Transport",
+    "Operation",
 )
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -47,7 +50,7 @@ def snake_case(name: str) -> str:
 
 def _json_value(name: str, value: Any) -> Any:
     """Convert the values whose D-Bus encoding has an in-band 'never' into JSON null."""
-    if name == "LastCheckTime":
+    if name in ("LastCheckTime", "StateReadTime"):
         if not value:
             return None
         return datetime.fromtimestamp(value, UTC).isoformat()

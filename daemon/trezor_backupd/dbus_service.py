@@ -50,6 +50,8 @@ DEVICE_PROPERTY_SIGNATURES: dict[str, str] = {
     "FirmwareVersion": "s",
     "BackupType": "s",
     "DryRunInProgress": "b",
+    "Locked": "b",
+    "StateReadTime": "t",
     "LastCheckTime": "t",
     "LastCheckResult": "s",
     "Transport": "s",
@@ -78,6 +80,12 @@ def device_property_values(device: TrackedDevice) -> dict[str, Any]:
         "FirmwareVersion": status.firmware_version,
         "BackupType": status.backup_type,
         "DryRunInProgress": status.dry_run_in_progress,
+        "Locked": status.locked,
+        "StateReadTime": (
+            int(status.facts.read_at.timestamp())
+            if status.facts_from_earlier_read and status.facts
+            else 0
+        ),
         "LastCheckTime": int(last_check.when.timestamp()) if last_check else 0,
         "LastCheckResult": ("passed" if last_check.passed else "mismatch") if last_check else "",
         "Transport": device.transport_path,
@@ -203,6 +211,14 @@ class DeviceObject(ServiceInterface):
         return bool(self._values["DryRunInProgress"])
 
     @dbus_property(access=PropertyAccess.READ)
+    def Locked(self) -> DBusBool:
+        return bool(self._values["Locked"])
+
+    @dbus_property(access=PropertyAccess.READ)
+    def StateReadTime(self) -> DBusUInt64:
+        return int(self._values["StateReadTime"])
+
+    @dbus_property(access=PropertyAccess.READ)
     def LastCheckTime(self) -> DBusUInt64:
         return int(self._values["LastCheckTime"])
 
@@ -230,6 +246,10 @@ class DeviceObject(ServiceInterface):
                 f"unknown option {sorted(options)[0]!r}: StartBackup takes no options",
             )
         await self._gate.start(self._id, OperationKind.BACKUP, None)
+
+    @dbus_method()
+    async def Unlock(self) -> None:
+        await self._gate.start(self._id, OperationKind.UNLOCK, None)
 
     @dbus_method()
     async def Cancel(self) -> None:

@@ -7,7 +7,9 @@ they report about themselves", and it never holds a device after a call returns.
 The status read deliberately avoids trezorlib's ordinary entry point: ``get_client()`` sends
 ``Cancel`` (in ``protocol_v1.probe``) and ``client.features`` sends ``Initialize``, and each
 silently aborts whatever runs on the device (a Cancel during a backup leaves it
-``backup_failed`` for good). ``GetFeatures`` alone has no side effects, so that is all we send.
+``backup_failed`` for good). ``GetFeatures`` alone changes nothing on an idle device, so that
+is all we send; but on core firmware even GetFeatures ends a flow that runs on the device, so
+*when* to read is the tracker's read policy (device_tracker).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class ReadProblem(StrEnum):
 _EXPLANATIONS = {
     ReadProblem.HELD_BY_ANOTHER_APP: (
         "Another app (Trezor Suite, Trezor Bridge or trezorctl) is using this Trezor. "
-        "Its backup status will be read as soon as that app lets it go."
+        "Its backup status is read as soon as that app lets it go."
     ),
     ReadProblem.NO_PERMISSION: (
         "This computer does not let you open the Trezor yet: the udev rules are missing or "
@@ -52,7 +54,9 @@ _EXPLANATIONS = {
     ),
     ReadProblem.NOT_ANSWERING: (
         "The Trezor does not answer: it may be waiting for you to confirm something on its "
-        "screen, or another app is talking to it. Its status will be read again shortly."
+        "screen, or another app is talking to it. It is not asked again by itself, so as not "
+        "to disturb that: its status is read when another app lets it go, or when you "
+        "refresh."
     ),
     ReadProblem.GONE: "The Trezor went away while its status was being read.",
     ReadProblem.BAD_REPLY: "The Trezor answered something this program does not understand.",
@@ -78,20 +82,18 @@ class FeaturesReadError(Exception):
 
     @property
     def worth_retrying_soon(self) -> bool:
-        """Whether a quick retry may succeed: the ACL right after plug-in, a brief hold.
+        """Whether a quick retry may succeed and cannot harm: the device could not be opened
+        (the ACL right after plug-in, a brief hold), so nothing was sent to it.
 
-        A device that does not answer shows a prompt to its owner; that takes minutes.
+        A device that does not answer may show a prompt to its owner, or run another app's
+        flow that a second message would end: it is never asked again by itself.
         """
-        return self.problem in (
-            ReadProblem.NO_PERMISSION,
-            ReadProblem.HELD_BY_ANOTHER_APP,
-            ReadProblem.GONE,
-        )
+        return self.problem in (ReadProblem.NO_PERMISSION, ReadProblem.HELD_BY_ANOTHER_APP)
 
     @property
     def transient(self) -> bool:
-        """Whether the device is worth reading again now and then (reported busy till then);
-        a reply we cannot understand will not change by itself (reported unknown)."""
+        """Whether the device may be readable later (reported busy till then); a reply we
+        cannot understand will not change by itself (reported unknown)."""
         return self.problem not in (ReadProblem.BAD_REPLY, ReadProblem.NEEDS_THP)
 
 

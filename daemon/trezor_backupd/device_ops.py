@@ -1,4 +1,4 @@
-"""Device operations the owner asks for: the dry-run check and creating the backup.
+"""Device operations the owner asks for: the dry-run check, creating the backup, unlocking.
 
 Blocking trezorlib workflows, run on a worker thread from start to end, with the device held
 only for that long. Like trezorlib's own `recover()`, host input arrives through a
@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -112,12 +113,12 @@ class DeviceOperation:
     def __init__(
         self,
         transport: Transport,
-        io_lock: threading.Lock,
+        device_access: Callable[[], AbstractContextManager[None]],
         host: HostInput,
         on_progress: Callable[[Progress], None],
     ) -> None:
         self._transport = transport
-        self._io_lock = io_lock  # shared with the status reads of the same device
+        self._device_access = device_access  # excludes status reads of the same device
         self._host = host
         self._on_progress = on_progress
         self._lock = threading.Lock()
@@ -126,6 +127,7 @@ class DeviceOperation:
         self._disconnected = False
         self._waiting_for_host = False
         self._words_seen = 0
+        self._grid = _GridWordCounter()
 
     # ---- control from other threads ------------------------------------------------------
 
@@ -166,13 +168,31 @@ class DeviceOperation:
         def run(session: AnySession) -> OperationResult:
             from trezorlib import device
 
+            extra = session.features.backup_availability == messages.BackupAvailability.Available
             self._on_progress(Progress("started", "Follow the instructions on your Trezor."))
             device.backup(session)
+            if extra:
+                return OperationResult(
+                    Outcome.COMPLETED,
+                    "The multi-share backup is created. Your earlier share still restores "
+                    "this wallet as well: keep it as safe as the new shares, or destroy it.",
+                )
             return OperationResult(
                 Outcome.COMPLETED,
                 "The backup is created. Now check it: a dry-run check proves the words you "
                 "wrote restore this wallet.",
             )
+
+        return self._run(run, check=False)
+
+    def unlock(self) -> OperationResult:
+        """Ask for the PIN as trezorlib's ensure_unlocked does: ApplyFlags(0) needs the PIN
+        but derives no seed (recorded, e2a); the device then reports every backup field."""
+
+        def run(session: AnySession) -> OperationResult:
+            self._on_progress(Progress("pin", "Enter your PIN on your Trezor to unlock it."))
+            session.ensure_unlocked()
+            return OperationResult(Outcome.COMPLETED, "The Trezor is unlocked.")
 
         return self._run(run, check=False)
 
@@ -204,12 +224,9 @@ class DeviceOperation:
                 type=messages.RecoveryType.DryRun,
             )
         else:
-            self._on_progress(Progress("started", "Enter the words of your backup on your Trezor."))
+            self._on_progress(Progress("started", "Follow the backup check on your Trezor."))
             recover(session, type=messages.RecoveryType.DryRun)
-        return OperationResult(
-            Outcome.PASSED,
-            "Your written backup is correct: it restores this wallet.",
-        )
+        return OperationResult(Outcome.PASSED, _passed_message(session.features))
 
     def _run(
         self, workflow: Callable[[AnySession], OperationResult], check: bool
@@ -220,7 +237,7 @@ class DeviceOperation:
 
         app = AppManifest(APP_NAME, button_callback=self._button, pin_callback=self._pin)
         try:
-            with self._io_lock, self._transport:
+            with self._device_access(), self._transport:
                 client = get_client(app, self._transport)
                 session = client.get_session(passphrase=None)
                 with self._lock:
@@ -296,22 +313,42 @@ class DeviceOperation:
         return self._ask(lambda: self._host.pin("current"))
 
     def _word(self, kind: messages.WordRequestType) -> str:
-        self._words_seen += 1
+        if kind == messages.WordRequestType.Plain:
+            self._words_seen += 1
+            self._on_progress(
+                Progress(
+                    "word_entry",
+                    "Type the word your Trezor shows, on the computer (request "
+                    f"{self._words_seen}; it mixes in words that are not yours on purpose).",
+                )
+            )
+            return self._ask(lambda: self._host.word(kind.name.lower()))
         self._on_progress(
             Progress(
                 "word_entry",
-                "Type the word your Trezor asks for on the computer "
-                f"(request {self._words_seen}; the order is scrambled on purpose).",
+                f"Word {self._grid.word_number}: choose on the computer's grid the position "
+                "of your word's choice on the Trezor's screen.",
             )
         )
-        return self._ask(lambda: self._host.word(kind.name.lower()))
+        answer = self._ask(lambda: self._host.word(kind.name.lower()))
+        self._grid.answered(kind, back=answer == "\b")
+        return answer
 
     def _button(self, request: messages.ButtonRequest) -> None:
-        self._on_progress(self._button_progress(request.code))
+        self._on_progress(self._button_progress(request))
 
-    def _button_progress(self, code: messages.ButtonRequestType | None) -> Progress:
-        """Turn a ButtonRequest into a sentence the owner can act on."""
+    def _button_progress(self, request: messages.ButtonRequest) -> Progress:
+        """Turn a ButtonRequest into a sentence the owner can act on.
+
+        Core firmware names each screen (recorded on 2.10.0: `backup_intro`, `share_words`,
+        `confirm_seedcheck`, ...), so its phases are named from that; the Model One names
+        none and is told apart by the request code.
+        """
+        named = _PHASES.get(request.name or "")
+        if named is not None:
+            return named
         kind = messages.ButtonRequestType
+        code = request.code
         if code == kind.ConfirmWord:
             self._words_seen += 1
             return Progress(
@@ -320,10 +357,7 @@ class DeviceOperation:
                 "every word twice: write them all, then check them), then confirm on the device.",
             )
         if code == kind.MnemonicInput:
-            self._words_seen += 1
-            return Progress(
-                "enter_word", f"Enter word {self._words_seen} of your backup on your Trezor."
-            )
+            return Progress("enter_words", "Enter the words of your backup on your Trezor.")
         if code == kind.MnemonicWordCount:
             return Progress(
                 "word_count", "Select the number of words of your backup on your Trezor."
@@ -339,3 +373,83 @@ class DeviceOperation:
         return Progress(
             "confirm", "The Trezor is asking you to confirm something: look at its screen."
         )
+
+
+_PHASES: dict[str, Progress] = {
+    "pin_device": Progress("pin", "Enter your PIN on your Trezor."),
+    "confirm_seedcheck": Progress(
+        "confirm", "Confirm on your Trezor that you want to check your backup."
+    ),
+    "recovery_word_count": Progress(
+        "word_count", "Select the number of words of your backup on your Trezor."
+    ),
+    "recovery": Progress("confirm", "Confirm on your Trezor to go on with the backup check."),
+    "mnemonic": Progress(
+        "enter_words", "Enter the words of your backup on your Trezor, one after another."
+    ),
+    "success_dry_recovery": Progress("result", "Read the result on your Trezor and confirm it."),
+    "warning_dry_recovery": Progress("result", "Read the result on your Trezor and confirm it."),
+    "backup_intro": Progress("intro", "Read the introduction to the backup on your Trezor."),
+    "backup_warning": Progress(
+        "warning", "Read the warning on your Trezor: the words are the only backup of your funds."
+    ),
+    "backup_words": Progress(
+        "show_words", "Write down the words your Trezor shows, in order, on paper only."
+    ),
+    "share_words": Progress(
+        "show_words", "Write down the words your Trezor shows, in order, on paper only."
+    ),
+    "success_share_confirm": Progress(
+        "word_check", "The Trezor checked the words you wrote: confirm on it to go on."
+    ),
+    "success_backup": Progress("result", "The backup is done: confirm on your Trezor."),
+    "confirm_repeated_backup": Progress(
+        "confirm", "Confirm on your Trezor that you want to create a multi-share backup."
+    ),
+    "warning_shamir_backup": Progress(
+        "confirm", "Confirm on your Trezor how many shares the new backup has."
+    ),
+}
+"""Progress per core screen name, as recorded on firmware 2.10.0."""
+
+
+def _passed_message(features: messages.Features) -> str:
+    """What a passed check proved, and what it did not."""
+    slip39 = (features.backup_type or messages.BackupType.Bip39) != messages.BackupType.Bip39
+    if slip39:
+        text = "The shares you entered are correct: they restore this wallet."
+    else:
+        text = "Your written backup is correct: it restores this wallet."
+    if features.passphrase_protection:
+        text += (
+            " The check covered the recovery words only: a hidden wallet also needs its "
+            "passphrase, which no check can test."
+        )
+    return text
+
+
+class _GridWordCounter:
+    """Which word a Model One grid (matrix) entry is at: every word takes three 3x3 screens
+    and one 2x3 screen (recorded); a step back undoes one screen, and at the first screen of
+    a word goes back to the start of the previous word (legacy recovery.c). Counts screens,
+    never looks at what was chosen."""
+
+    def __init__(self) -> None:
+        self._finished = 0
+        self._screens_into_word = 0
+
+    @property
+    def word_number(self) -> int:
+        return self._finished + 1
+
+    def answered(self, kind: messages.WordRequestType, back: bool) -> None:
+        if back:
+            if self._screens_into_word > 0:
+                self._screens_into_word -= 1
+            elif self._finished > 0:
+                self._finished -= 1
+        elif kind == messages.WordRequestType.Matrix6:
+            self._finished += 1
+            self._screens_into_word = 0
+        else:
+            self._screens_into_word += 1

@@ -1,13 +1,18 @@
-"""The set of connected Trezors and their backup status, kept current from udev and polls.
+"""The set of connected Trezors and their backup status, kept current from udev and events.
 
 This is where device I/O, the status model and history meet. It is transport-agnostic and
 knows nothing of D-Bus: whoever wants to publish the devices implements DeviceListener.
 
-Rules it keeps:
-- a device is opened only for the length of one GetFeatures, then released;
-- a device that cannot be read yet (permissions not applied, another app holds it, a prompt
-  on its screen) is retried briefly, then reported busy and re-read every few seconds;
-- any number of udev events collapse into at most one running and one pending rescan.
+The read policy (docs/security.md) lives here, in `_may_read` and the places that call it.
+On core firmware any message that arrives while a flow runs ends that flow (a backup becomes
+"backup failed" for good), so a device is read only when nothing can be running on it:
+- USB: the read opens (claims) the interface first; a device another app holds is reported
+  busy and read again when that app lets go of its device node, never on a timer;
+- emulators cannot be claimed: one read at discovery, then only after our own operations
+  and on an explicit refresh; their presence is checked without sending them anything;
+- never while an operation of ours runs, nor while a check left running waits on the device;
+- a read that got no answer is not retried into the device.
+Any number of udev events collapse into at most one running and one pending rescan.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -28,16 +34,20 @@ from . import device_io
 from .config import Config
 from .device_io import FeaturesReadError, ReadProblem
 from .history import HistoryStore, HistoryUnavailable
-from .status import BackupState, DeviceStatus, status_from_features, status_without_features
+from .status import (
+    BackupFacts,
+    BackupState,
+    DeviceStatus,
+    status_from_features,
+    status_without_features,
+)
 from .udev_watch import TrezorUsbEvent
 
 LOG = logging.getLogger(__name__)
 
 QUICK_RETRY_DELAYS = (0.25, 0.5, 1.0)
-"""Right after plug-in the ACL may not be applied yet: retry this fast before saying busy."""
-
-BUSY_REREAD_SECONDS = 5.0
-"""How often a device reported busy is tried again, to notice when it is released."""
+"""Right after plug-in the ACL may not be applied yet: retry opening this fast before saying
+busy. Only a failed open is retried, and a failed open sends nothing to the device."""
 
 MISSING_AFTER_ADD_RETRIES = (0.1, 0.3, 1.0)
 """libusb learns about a new device from its own udev listener, maybe after we do."""
@@ -56,6 +66,16 @@ class TrackedDevice:
     status: DeviceStatus
     operation: str = ""
     """"check" or "backup" while one runs on the device, else empty."""
+
+
+class NodeWatch(Protocol):
+    """Tells when another process lets go of a device node (see device_node_watch)."""
+
+    def watch(self, key: str, devnode: str) -> bool: ...
+
+    def unwatch(self, key: str) -> None: ...
+
+    def own_access(self, key: str) -> AbstractContextManager[None]: ...
 
 
 class DeviceListener(Protocol):
@@ -98,8 +118,11 @@ class DeviceTracker:
         history: HistoryStore | None,
         listener: DeviceListener,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        node_watch: NodeWatch | None = None,
     ) -> None:
         self._config = config
+        self._node_watch = node_watch
+        self._devnodes: dict[str, str] = {}
         self._history = history
         self._listener = listener
         self._clock = clock
@@ -131,10 +154,22 @@ class DeviceTracker:
             path = event.location.webusb_path
             if event.action == "remove":
                 self._expected_usb_paths.discard(path)
+                self._devnodes.pop(path, None)
                 self._forget(path)
             elif event.action == "add":
                 self._expected_usb_paths.add(path)
+                if event.devnode:
+                    self._devnodes[path] = event.devnode
         self.request_rescan()
+
+    def node_released(self, path: str) -> None:
+        """Another program closed the device's node: what it did may have changed the state."""
+        entry = self._entries.get(path)
+        if entry is None or entry.reader is not None or not self._may_read(entry):
+            return
+        LOG.debug("Another program let go of %s; reading it", path)
+        entry.read_once = asyncio.Event()
+        entry.reader = self._spawn(self._read(path, entry))
 
     def request_rescan(self) -> asyncio.Future[None]:
         """Schedule a rescan; requests made while one is pending share it."""
@@ -154,16 +189,30 @@ class DeviceTracker:
     async def refresh(self) -> None:
         """Re-read every connected device now (the owner changed something elsewhere)."""
         for path, entry in self._entries.items():
-            if entry.reader is None and not entry.operation:
+            if entry.reader is None and self._may_read(entry):
                 entry.read_once = asyncio.Event()
                 entry.reader = self._spawn(self._read(path, entry))
         await self.settle()
 
-    def begin_operation(self, device_id: str, kind: str) -> tuple[Transport, threading.Lock]:
+    @staticmethod
+    def _may_read(entry: _Entry) -> bool:
+        """Whether a read could not end a flow on the device (the read policy, see above).
+
+        A status read during our own operation would abort it; during a check left running
+        on a core device, the owner may be typing words on it, which a read would throw away.
+        """
+        if entry.operation:
+            return False
+        return entry.published is None or not entry.published.status.dry_run_in_progress
+
+    def begin_operation(
+        self, device_id: str, kind: str
+    ) -> tuple[Transport, Callable[[], AbstractContextManager[None]]]:
         """Hand the device's transport to an operation; no status read touches it meanwhile.
 
-        Reading during an operation would be worse than useless: a device waiting for a
-        button drops the request, and an emulator would send its next reply to us.
+        Reading during an operation would be worse than useless: it would end the operation
+        on core firmware, and an emulator would send its next reply to us. The second value
+        is entered by the operation's thread around its whole use of the device.
         """
         path, entry = self._entry_of(device_id)
         if entry.reader is not None:
@@ -172,10 +221,11 @@ class DeviceTracker:
         entry.operation = kind
         assert entry.published is not None
         self._publish(path, entry, entry.published.status)
-        return entry.transport, entry.io_lock
+        return entry.transport, lambda: self._device_access(path, entry)
 
     def end_operation(self, device_id: str) -> None:
-        """The operation is over: read the device again (its backup state may have changed)."""
+        """The operation is over: publish what the history now says (a new verdict) at once,
+        then read the device again (its backup state may have changed)."""
         try:
             path, entry = self._entry_of(device_id)
         except KeyError:
@@ -183,6 +233,10 @@ class DeviceTracker:
         if not entry.operation:
             return  # unplugged and plugged in again meanwhile: a fresh entry, read already
         entry.operation = ""
+        if entry.features is not None:
+            self._publish(path, entry, self._classify(entry.features, path))
+        elif entry.published is not None:
+            self._publish(path, entry, entry.published.status)
         if entry.reader is not None:
             entry.reader.cancel()
         entry.read_once = asyncio.Event()
@@ -195,7 +249,10 @@ class DeviceTracker:
         raise KeyError(device_id)
 
     async def poll_emulators(self) -> None:
-        """Look for configured emulators now and then; only runs when some are configured."""
+        """Look for configured emulators now and then; only runs when some are configured.
+
+        Known emulators are sent nothing (see _discover): this only notices them come and go.
+        """
         while True:
             await asyncio.sleep(self._config.emulator_poll_seconds)
             await self.request_rescan()
@@ -233,6 +290,8 @@ class DeviceTracker:
                 if device_io.emulator_listening(endpoint):
                     transports.append(known[endpoint])
                 continue
+            if not device_io.emulator_listening(endpoint):
+                continue  # nothing there: no datagram needed to know it
             emulator = device_io.emulator_transport(endpoint)
             if emulator is not None:
                 transports.append(emulator)
@@ -245,6 +304,9 @@ class DeviceTracker:
             if path not in self._entries:
                 entry = _Entry(transport)
                 self._entries[path] = entry
+                devnode = self._devnodes.get(path)
+                if self._node_watch is not None and devnode is not None:
+                    self._node_watch.watch(path, devnode)
                 entry.reader = self._spawn(self._read(path, entry))
 
     async def _rescan_for_missing(self, missing: set[str]) -> None:
@@ -264,6 +326,8 @@ class DeviceTracker:
         entry = self._entries.pop(path, None)
         if entry is None:
             return
+        if self._node_watch is not None:
+            self._node_watch.unwatch(path)
         entry.read_once.set()
         if entry.reader is not None and entry.reader is not asyncio.current_task():
             entry.reader.cancel()
@@ -280,11 +344,11 @@ class DeviceTracker:
         try:
             while True:
                 try:
-                    features = await asyncio.to_thread(_locked_read, entry)
+                    features = await asyncio.to_thread(self._locked_read, path, entry)
                 except FeaturesReadError as error:
                     delay = next(retry_delays, None) if error.worth_retrying_soon else None
                     if delay is not None:
-                        LOG.debug("Reading %s failed (%s); retrying", path, error)
+                        LOG.debug("Opening %s failed (%s); retrying", path, error)
                         await asyncio.sleep(delay)
                         continue
                     if error.problem is ReadProblem.GONE:
@@ -294,17 +358,29 @@ class DeviceTracker:
                         # reboot): the scan that saw it came before it was forgotten.
                         self.request_rescan()
                         return
+                    # No retry: the next read comes when another app lets go of the device,
+                    # after an operation of ours, or on an explicit refresh.
                     self._publish_unreadable(path, entry, error)
-                    if not error.transient:
-                        return
-                    await asyncio.sleep(BUSY_REREAD_SECONDS)
-                    continue
+                    return
                 entry.features = features
-                self._publish(path, entry, self._classify(features, path))
+                self._publish(path, entry, self._classify(features, path, remember=True))
                 return
         finally:
             if asyncio.current_task() is entry.reader:
                 entry.reader = None
+
+    @contextmanager
+    def _device_access(self, path: str, entry: _Entry) -> Iterator[None]:
+        """Hold the device for ourselves (worker thread): no other read or operation of ours
+        meanwhile, and our own open and close do not count as another app letting go."""
+        own = nullcontext() if self._node_watch is None else self._node_watch.own_access(path)
+        with entry.io_lock, own:
+            yield
+
+    def _locked_read(self, path: str, entry: _Entry) -> messages.Features:
+        """A status read (worker thread) that waits for, and excludes, an operation."""
+        with self._device_access(path, entry):
+            return device_io.read_features(entry.transport)
 
     def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:
         state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
@@ -322,15 +398,26 @@ class DeviceTracker:
         )
         return fallback_id(path) if clash else device_id
 
-    def _classify(self, features: messages.Features, path: str) -> DeviceStatus:
+    def _classify(
+        self, features: messages.Features, path: str, remember: bool = False
+    ) -> DeviceStatus:
+        """The status of a read; `remember` keeps complete backup facts for locked reads."""
         device_id = self._device_id(features, path)
-        verdict = None
+        now = self._clock()
+        verdict = remembered = None
         if self._history is not None and not device_id.startswith("at_"):
             try:
+                facts = BackupFacts.from_features(features, now)
+                if facts is None:
+                    remembered = self._history.remembered_facts(device_id)
+                elif remember:
+                    self._history.remember_facts(device_id, facts)
                 verdict = self._history.last_check_verdict(device_id)
             except HistoryUnavailable as error:
-                LOG.error("Cannot read the history of Trezor %s: %s", device_id, error)
-        return status_from_features(features, verdict, self._clock(), self._config.recheck_interval)
+                LOG.error("Cannot use the history of Trezor %s: %s", device_id, error)
+        return status_from_features(
+            features, verdict, now, self._config.recheck_interval, remembered
+        )
 
     def _publish(self, path: str, entry: _Entry, status: DeviceStatus) -> None:
         device = TrackedDevice(self._device_id(entry.features, path), path, status, entry.operation)
@@ -384,9 +471,3 @@ class DeviceTracker:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
-
-
-def _locked_read(entry: _Entry) -> messages.Features:
-    """A status read that waits for (and excludes) an operation on the same device."""
-    with entry.io_lock:
-        return device_io.read_features(entry.transport)

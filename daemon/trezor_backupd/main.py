@@ -29,6 +29,7 @@ from .dbus_service import (
     OperationGate,
     device_object_path,
 )
+from .device_node_watch import DeviceNodeWatch
 from .device_tracker import DeviceTracker
 from .history import HistoryStore, HistoryUnavailable
 from .operations import OperationManager
@@ -66,8 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=_endpoint_argument,
         help=(
             "also watch a Trezor emulator (or trezor-backup-sim) at this address; repeatable. "
-            "Emulators are polled every few seconds, which can steal a reply from another "
-            "program talking to the same emulator: use it for development only."
+            "An emulator is read once when it is found (which ends a flow another program "
+            "runs on a core emulator at that moment), then only after this daemon's own "
+            "operations and on Refresh: use it for development only."
         ),
     )
     parser.add_argument("--config", type=Path, help="read this config file instead")
@@ -134,9 +136,10 @@ async def serve(config: Config) -> int:
     bus = await MessageBus(bus_type=BusType.SESSION).connect()
     tracker: DeviceTracker | None = None
     watcher: UdevWatcher | None = None
+    node_watch = DeviceNodeWatch(lambda path: tracker.node_released(path) if tracker else None)
     try:
         publisher = BusPublisher(bus)
-        tracker = DeviceTracker(config, history, publisher)
+        tracker = DeviceTracker(config, history, publisher, node_watch=node_watch)
         agents = AgentRegistry(bus, config.agent_timeout_seconds, device_object_path)
         await agents.start()
         operations = OperationManager(tracker, history, agents, publisher)
@@ -178,6 +181,7 @@ async def serve(config: Config) -> int:
             watcher.stop()
         if tracker is not None:
             tracker.close()
+        node_watch.close()
         bus.disconnect()
         if history is not None:
             history.close()

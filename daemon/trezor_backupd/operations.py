@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 from .device_ops import DeviceOperation, HostCancelled, OperationResult, Outcome, Progress
 from .device_tracker import DeviceTracker
 from .history import EventKind, HistoryStore, HistoryUnavailable
-from .status import CHECKABLE_STATES, BackupState
+from .status import BACKUP_STATES, CHECKABLE_STATES, BackupState, DeviceStatus
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,12 +38,14 @@ _NOT_CHECKABLE = {
     "first, then check it.",
     BackupState.BACKUP_FAILED: "This Trezor's backup failed and cannot be repeated: there are no "
     "complete words to check. Move your funds to a new wallet.",
+    BackupState.LOCKED: "This Trezor is locked: unlock it first, then check its backup.",
 }
 
 
 class OperationKind(StrEnum):
     CHECK = "check"
     BACKUP = "backup"
+    UNLOCK = "unlock"
 
 
 class Refusal(StrEnum):
@@ -172,7 +174,7 @@ class OperationManager:
             raise OperationRefused(
                 Refusal.BUSY, f"A {self._running[device_id].kind} is already running on it."
             )
-        _require_state(kind, device.status.state)
+        _require_state(kind, device.status)
         agent = self._agents.agent_for(caller)
         if agent is None:
             raise OperationRefused(
@@ -180,14 +182,14 @@ class OperationManager:
                 "No agent is registered to answer the Trezor's questions: start the tray "
                 "applet or use trezor-backupctl.",
             )
-        transport, io_lock = self._tracker.begin_operation(device_id, kind.value)
+        transport, device_access = self._tracker.begin_operation(device_id, kind.value)
         loop = asyncio.get_running_loop()
         bridge = _AgentBridge(loop, agent, device_id)
 
         def progress(step: Progress) -> None:
             loop.call_soon_threadsafe(self._listener.operation_progress, device_id, step)
 
-        operation = DeviceOperation(transport, io_lock, bridge, progress)
+        operation = DeviceOperation(transport, device_access, bridge, progress)
         running = _Running(kind, agent, bridge, operation)
         self._running[device_id] = running
         running.task = loop.create_task(self._run(device_id, running, word_count))
@@ -226,25 +228,33 @@ class OperationManager:
 
     async def _run(self, device_id: str, running: _Running, word_count: int | None) -> None:
         operation = running.operation
+        result = OperationResult(Outcome.ERROR, "The operation failed unexpectedly.")
         try:
             if running.kind is OperationKind.CHECK:
                 result = await asyncio.to_thread(operation.check, word_count)
-            else:
+            elif running.kind is OperationKind.BACKUP:
                 result = await asyncio.to_thread(operation.backup)
+            else:
+                result = await asyncio.to_thread(operation.unlock)
+            LOG.info("The %s on Trezor %s ended: %s", running.kind, device_id, result.outcome)
+            self._record(device_id, running.kind, result)
         except Exception:
             LOG.exception("The %s on Trezor %s crashed", running.kind, device_id)
-            result = OperationResult(Outcome.ERROR, "The operation failed unexpectedly.")
-        LOG.info("The %s on Trezor %s ended: %s", running.kind, device_id, result.outcome)
-        self._record(device_id, running.kind, result)
-        del self._running[device_id]
-        self._listener.operation_finished(device_id, running.kind.value, result)
-        self._tracker.end_operation(device_id)
-        if result.outcome not in (Outcome.PASSED, Outcome.MISMATCH, Outcome.COMPLETED):
-            await self._tell_agent_it_ended(running.agent, device_id)
-        running.ended.set()
+        finally:
+            # The device's State (with the new verdict) changes first, then the signal goes
+            # out, then the device is read again: a client reading State on the signal sees
+            # the new one.
+            del self._running[device_id]
+            self._tracker.end_operation(device_id)
+            self._listener.operation_finished(device_id, running.kind.value, result)
+        try:
+            if result.outcome not in (Outcome.PASSED, Outcome.MISMATCH, Outcome.COMPLETED):
+                await self._tell_agent_it_ended(running.agent, device_id)
+        finally:
+            running.ended.set()
 
     def _record(self, device_id: str, kind: OperationKind, result: OperationResult) -> None:
-        if self._history is None:
+        if self._history is None or kind is OperationKind.UNLOCK:
             return
         event = EventKind.CHECK if kind is OperationKind.CHECK else EventKind.BACKUP
         try:
@@ -263,13 +273,18 @@ class OperationManager:
             LOG.debug("Agent did not take Cancel: %s", type(error).__name__)
 
 
-def _require_state(kind: OperationKind, state: BackupState) -> None:
+def _require_state(kind: OperationKind, status: DeviceStatus) -> None:
+    state = status.state
+    if kind is OperationKind.UNLOCK:
+        if not status.locked:
+            raise OperationRefused(Refusal.NOT_POSSIBLE, "The Trezor is not locked.")
+        return
     if kind is OperationKind.CHECK and state not in CHECKABLE_STATES:
         reason = _NOT_CHECKABLE.get(
             state, f"The Trezor cannot be checked now (it is {state.value})."
         )
         raise OperationRefused(Refusal.NOT_POSSIBLE, reason)
-    if kind is OperationKind.BACKUP and state is not BackupState.BACKUP_REQUIRED:
+    if kind is OperationKind.BACKUP and state not in BACKUP_STATES:
         raise OperationRefused(
             Refusal.NOT_POSSIBLE,
             f"The Trezor does not need a backup now (it is {state.value}); a backup can only "
