@@ -110,5 +110,7 @@ def _show_share(
         while (typed := (yield ScreenPrompt(text_input=True))) != word_list[position - 1]:
             if typed is None:
                 return core_cancelled()
-    yield from screens.share_checked(layout, share_count)
+    for prompt in screens.share_checked(layout, share_count):
+        if not (yield prompt):
+            return core_cancelled()
     return None

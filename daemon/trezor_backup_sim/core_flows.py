@@ -68,7 +68,9 @@ def reset_device(
     wallet.label = msg.label
     wallet.no_backup = bool(msg.no_backup)
     wallet.needs_backup = not wallet.no_backup
-    yield from screens.wallet_created(layout)
+    for prompt in screens.wallet_created(layout):
+        if not (yield prompt):
+            return core_cancelled()
     if not (msg.skip_backup or msg.no_backup):
         refused = yield from show_backup(wallet, layout, rng, debug)
         if refused:
