@@ -233,6 +233,7 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
         "check_due": ("Check backup...", ["Create backup..."]),
         "check_failed": ("What to do...", ["Create backup..."]),
         "backup_failed": ("What to do...", ["Check backup...", "Create backup..."]),
+        "extra_backup_unlocked": ("Create backup...", ["Check backup..."]),
     }
     for state, (enabled, disabled) in cases.items():
         device = Device(id="D1", state=state, model="T", label="Mine")
@@ -244,8 +245,19 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
             assert other is not None and not other.enabled, (state, text)
         item.action()
     assert [name for name, _ in actions.calls] == [
-        "backup", "check", "check", "what_to_do", "what_to_do"
+        "backup", "check", "check", "what_to_do", "what_to_do", "backup"
     ]  # fmt: skip
+    # A locked Trezor offers Unlock..., an unlocked one does not.
+    locked = Device(id="D5", state="locked", model="Safe 5", locked=True)
+    unlock = entry(menu_entries([locked], True, actions), "Unlock...")  # type: ignore[arg-type]
+    assert unlock is not None and unlock.enabled and unlock.action is not None
+    unlock.action()
+    assert actions.calls[-1] == ("unlock", "D5")
+    assert look_for([locked]) is Look.ATTENTION
+    assert (
+        entry(menu_entries([Device(id="D6", state="unverified")], True, actions), "Unlock...")
+        is None
+    )  # type: ignore[arg-type]
     # Nothing plugged: say so, keep what was last seen; an unknown state never crashes.
     gone = Device(id="D2", state="frobnicated", model="One", connected=False)
     entries = menu_entries([gone], True, actions)  # type: ignore[arg-type]

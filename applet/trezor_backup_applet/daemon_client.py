@@ -65,6 +65,7 @@ class Device:
     model: str = "Unknown"
     label: str = ""
     operation: str = ""
+    locked: bool = False
     connected: bool = True
 
     @property
@@ -88,6 +89,8 @@ class Device:
             "Operation": "operation",
         }
         changes: dict[str, Any] = {fields[k]: str(v) for k, v in properties.items() if k in fields}
+        if "Locked" in properties:
+            changes["locked"] = bool(properties["Locked"])
         return replace(self, **changes)
 
 
@@ -203,6 +206,10 @@ class DaemonClient:
     async def start_backup(self, device_id: str) -> None:
         """Device1.StartBackup (the caller has asked for the owner's confirmations first)."""
         await self._device_call(device_id, "StartBackup", "a{sv}", [{}])
+
+    async def unlock(self, device_id: str) -> None:
+        """Device1.Unlock: the PIN is asked on the Trezor (the matrix, on a Model One)."""
+        await self._device_call(device_id, "Unlock", "", [])
 
     async def cancel(self, device_id: str) -> None:
         """Device1.Cancel of the running operation."""

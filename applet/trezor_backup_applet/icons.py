@@ -27,7 +27,9 @@ class Look(enum.Enum):
 
 
 DANGER_STATES = frozenset({"backup_required", "backup_failed", "check_failed"})
-ATTENTION_STATES = frozenset({"unverified", "check_due", "unknown"})
+ATTENTION_STATES = frozenset(
+    {"unverified", "check_due", "unknown", "locked", "extra_backup_unlocked"}
+)
 # Known states that ask nothing of the owner; anything not listed anywhere (a state a newer
 # daemon invents) counts as attention, so it is never silently shown as fine.
 CALM_STATES = frozenset({"verified", "no_backup", "not_initialized", "busy", "bootloader"})

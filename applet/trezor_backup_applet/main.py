@@ -39,7 +39,11 @@ from .tray import Tray, load_pystray
 log = logging.getLogger("trezor_backup_applet")
 
 APPLET_BUS_NAME = "io.github.TrezorBackupGuard.Applet"
-OPERATION_TITLES = {"check": "Checking the backup", "backup": "Creating the backup"}
+OPERATION_TITLES = {
+    "check": "Checking the backup",
+    "backup": "Creating the backup",
+    "unlock": "Unlocking",
+}
 
 
 class Applet:
@@ -131,6 +135,9 @@ class Applet:
     def backup(self, device_id: str) -> None:
         self._spawn(self._backup(device_id))
 
+    def unlock(self, device_id: str) -> None:
+        self._spawn(self._start(device_id, "unlock"))
+
     def cancel(self, device_id: str) -> None:
         self._spawn(self._cancel(device_id))
 
@@ -163,6 +170,8 @@ class Applet:
         try:
             if kind == "check":
                 await self.client.start_check(device_id)
+            elif kind == "unlock":
+                await self.client.unlock(device_id)
             else:
                 await self.client.start_backup(device_id)
         except DaemonError as e:

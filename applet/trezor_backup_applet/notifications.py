@@ -24,7 +24,14 @@ APP_NAME = "Trezor Backup Guard"
 CRITICAL_STATES = frozenset({"backup_failed", "check_failed"})
 # States worth interrupting the owner for at plug-in.
 REMIND_STATES = frozenset(
-    {"backup_required", "backup_failed", "check_failed", "unverified", "check_due"}
+    {
+        "backup_required",
+        "backup_failed",
+        "check_failed",
+        "unverified",
+        "check_due",
+        "extra_backup_unlocked",
+    }
 )
 
 
@@ -52,15 +59,16 @@ def reminder_title(device: Device) -> str:
         "check_failed": f"The backup of {device.name} does not match",
         "unverified": f"Check the backup of {device.name}",
         "check_due": f"Time to check the backup of {device.name}",
+        "extra_backup_unlocked": f"An extra backup of {device.name} can be made now",
     }.get(device.state, f"{device.name} needs attention")
 
 
 def finished_title(kind: str, result: str) -> str:
     """The headline when an operation ends."""
-    what = "Backup check" if kind == "check" else "Backup"
+    what = {"check": "Backup check", "unlock": "Unlocking"}.get(kind, "Backup")
     return {
         "passed": "Backup check passed",
-        "completed": "Backup created",
+        "completed": "Trezor unlocked" if kind == "unlock" else "Backup created",
         "mismatch": "Backup check failed: the words do not match",
         "invalid_words": "Backup check failed: the words are not valid",
         "cancelled": f"{what} cancelled",
@@ -96,7 +104,7 @@ class Notifier:
             return
         body = " ".join(part for part in (device.explanation, device.next_step) if part)
         choices: list[tuple[str, str, Callable[[str], None]]] = []
-        if device.state == "backup_required":
+        if device.state in ("backup_required", "extra_backup_unlocked"):
             choices.append(("backup", "Create backup", self.actions.backup))
         elif device.state in ("unverified", "check_due"):
             choices.append(("check", "Check now", self.actions.check))

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TRAY_BACKENDS = ("appindicator", "gtk")
 BACKED_UP_STATES = frozenset({"unverified", "verified", "check_due", "check_failed"})
+BACKUP_STATES = frozenset({"backup_required", "extra_backup_unlocked"})
 FAILED_STATES = frozenset({"backup_failed", "check_failed"})
 STATE_WORDS = {
     "not_initialized": "not set up yet",
@@ -36,11 +37,17 @@ STATE_WORDS = {
     "verified": "backup checked",
     "check_failed": "backup check failed: do not send funds",
     "check_due": "backup check due",
+    "extra_backup_unlocked": "an extra backup can be made now",
+    "locked": "locked: unlock it to read its backup state",
     "busy": "busy",
     "bootloader": "in bootloader mode",
     "unknown": "state unknown",
 }
-OPERATION_WORDS = {"check": "checking the backup", "backup": "creating the backup"}
+OPERATION_WORDS = {
+    "check": "checking the backup",
+    "backup": "creating the backup",
+    "unlock": "waiting for the PIN",
+}
 
 
 class TrayActions(Protocol):
@@ -54,6 +61,9 @@ class TrayActions(Protocol):
 
     def what_to_do(self, device_id: str) -> None:
         """What to do..."""
+
+    def unlock(self, device_id: str) -> None:
+        """Unlock..."""
 
     def cancel(self, device_id: str) -> None:
         """Cancel the running operation."""
@@ -130,9 +140,13 @@ def menu_entries(
             MenuEntry(
                 "    Create backup...",
                 functools.partial(actions.backup, device_id),
-                idle and device.state == "backup_required",
+                idle and device.state in BACKUP_STATES,
             )
         )
+        if device.locked:
+            entries.append(
+                MenuEntry("    Unlock...", functools.partial(actions.unlock, device_id), idle)
+            )
         if device.state in FAILED_STATES:
             entries.append(
                 MenuEntry("    What to do...", functools.partial(actions.what_to_do, device_id))
