@@ -4,6 +4,10 @@ Runs everything on this machine against real parts: a private dbus-daemon, the d
 subprocess, umockdev for udev events, the project's simulator for the devices. Prints one table
 with each figure beside its target and writes bench/results.json. The method behind every row
 is described in docs/performance.md.
+
+Whatever it started (buses, daemons, simulators, the umockdev testbed) is stopped and removed
+however the run ends: finished, failed, Ctrl-C, SIGTERM or SIGHUP. The helpers run in process
+groups of their own, so a Ctrl-C reaches only the benchmark, which then stops them in order.
 """
 
 from __future__ import annotations
@@ -42,6 +46,56 @@ DEVICE = f"{BUS_NAME}.Device1"
 TIMEOUT = 20.0
 NO_POLL = "emulator_poll_seconds = 3600\n"
 SIM_ARGV = [str(PYTHON), "-m", "trezor_backup_sim", "--model", "one", "--state", "backed_up"]
+
+
+class Started:
+    """Everything the benchmark started, with how to stop it; stopped newest first at exit.
+
+    Every stop is idempotent: the measurements stop what they started as they go, and what an
+    error or a signal left running is stopped here.
+    """
+
+    def __init__(self) -> None:
+        self._stops: list[Callable[[], object]] = []
+
+    def add(self, stop: Callable[[], object]) -> None:
+        self._stops.append(stop)
+
+    def stop_all(self) -> None:
+        while self._stops:
+            stop = self._stops.pop()
+            try:
+                stop()
+            except Exception as error:  # keep stopping the rest
+                print(f"bench: cleaning up: {error!r}", file=sys.stderr)
+
+
+STARTED = Started()
+
+
+def popen(argv: list[str], **options: Any) -> subprocess.Popen[Any]:
+    """A helper process in a process group of its own (a Ctrl-C at the terminal reaches only
+    the benchmark), stopped at exit if nothing stopped it earlier."""
+    process: subprocess.Popen[Any] = subprocess.Popen(argv, process_group=0, **options)
+    STARTED.add(lambda: stop_process(process))
+    return process
+
+
+def stop_process(process: subprocess.Popen[Any], signum: int = signal.SIGTERM) -> int:
+    """Signal the process, wait for it (SIGKILL after TIMEOUT); its exit code."""
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def raise_system_exit(signum: int, _frame: object) -> None:
+    """SIGTERM and SIGHUP end the run like Ctrl-C does: through every finally and stop_all."""
+    raise SystemExit(128 + signum)
 
 
 def ensure_environment() -> None:
@@ -110,24 +164,26 @@ def clean_env() -> dict[str, str]:
 
 
 class SessionBus:
-    """A private dbus-daemon; nothing here touches the desktop's session bus."""
+    """A private dbus-daemon; nothing here touches the desktop's session bus.
+
+    Not forked: as a child of ours it can be waited for (no zombie is left behind).
+    """
 
     def __init__(self) -> None:
-        out = subprocess.run(
-            ["dbus-daemon", "--session", "--print-address=1", "--print-pid=1", "--fork"],
-            capture_output=True,
+        self.process = popen(
+            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
-            check=True,
             env=clean_env(),
-        ).stdout.split()
-        self.address, self.pid = out[0], int(out[1])
+        )
+        self.address = read_line(self.process.stdout, TIMEOUT)
 
     def env(self) -> dict[str, str]:
         return clean_env() | {"DBUS_SESSION_BUS_ADDRESS": self.address}
 
     def stop(self) -> None:
-        with suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
+        stop_process(self.process)
 
 
 def free_port_pair(taken: set[int]) -> int:
@@ -166,7 +222,7 @@ class SimHost:
     def __init__(self, ports: list[int]) -> None:
         specs = [f"{port}:{secrets.token_hex(12).upper()}" for port in ports]
         self.ports = ports
-        self.process = subprocess.Popen(
+        self.process = popen(
             [str(PYTHON), str(Path(__file__).with_name("simhost.py")), *specs],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -188,16 +244,21 @@ class SimHost:
         self._command("down", list(indexes))
 
     def stop(self) -> None:
+        """Quit by closing its input; SIGTERM (then SIGKILL) if it does not."""
         assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=TIMEOUT)
+        with suppress(BrokenPipeError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            stop_process(self.process)
 
 
 @contextmanager
 def simulator_processes(ports: list[int]) -> Iterator[list[subprocess.Popen[str]]]:
     """One real `trezor-backup-sim` process per port, started in parallel, ready on return."""
     processes = [
-        subprocess.Popen(
+        popen(
             [*SIM_ARGV, "--port", str(port)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -216,16 +277,60 @@ def simulator_processes(ports: list[int]) -> Iterator[list[subprocess.Popen[str]
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=TIMEOUT)
+            stop_process(process)
 
 
 class Testbed:
-    """Fake Trezor USB devices in umockdev; adding or removing one emits the udev event."""
+    """Fake Trezor USB devices in umockdev; adding or removing one emits the udev event.
+
+    umockdev sends each uevent as a datagram to every listener's socket in the testbed (the
+    daemon's pyudev monitor, libusb's hotplug thread in the daemon and in this process) and
+    aborts this whole process when one of them is full (EAGAIN): a listener holds only
+    net.unix.max_dgram_qlen datagrams (10 by default), which a storm on a loaded machine
+    exceeds. So after every `burst` events sent without a check, `pace` waits until every
+    listener has read all it was sent.
+    """
 
     def __init__(self) -> None:
-        self.testbed = UMockdev.Testbed.new()
+        self.testbed: Any = UMockdev.Testbed.new()
         self.root_dir = str(self.testbed.get_root_dir())
+        STARTED.add(self.close)
         self._next = 1
+        qlen = int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
+        self.burst = max(1, qlen // 2)
+        self.unchecked = 0
+        self.paced_waits = 0
+
+    def close(self) -> None:
+        """Drop the testbed and its directory (the daemons using it are stopped first)."""
+        self.testbed = None
+        shutil.rmtree(self.root_dir, ignore_errors=True)
+
+    def listeners_behind(self) -> bool:
+        """Whether a listener's socket in the testbed has a datagram not read yet."""
+        sockets = subprocess.run(
+            ["ss", "--unix", "--all", "--no-header"],
+            capture_output=True, text=True, check=True, env=clean_env(),
+        ).stdout  # fmt: skip
+        ours = f"{self.root_dir}/event"
+        for line in sockets.splitlines():
+            # Netid State Recv-Q Send-Q Local...; Recv-Q of a datagram socket: the next one's size
+            fields = line.split()
+            if len(fields) > 4 and fields[4].startswith(ours) and int(fields[2]) > 0:
+                return True
+        return False
+
+    async def pace(self) -> None:
+        """Before an event: wait, when `burst` went out unchecked, until every listener is done."""
+        if self.unchecked >= self.burst:
+            deadline = time.monotonic() + TIMEOUT
+            while self.listeners_behind():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"a udev listener read nothing for {TIMEOUT} s")
+                self.paced_waits += 1
+                await asyncio.sleep(0.002)
+            self.unchecked = 0
+        self.unchecked += 1
 
     def add(self, with_location: bool) -> str:
         """A Trezor's usb_device; with_location adds BUSNUM, so the daemon expects a USB path."""
@@ -250,6 +355,7 @@ class Daemon:
         self, bus: SessionBus, testbed: Testbed, emulators: list[str], config: str
     ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
+        STARTED.add(lambda: shutil.rmtree(self.home, ignore_errors=True))
         config_dir = self.home / "config" / "trezor-backup-guard"
         config_dir.mkdir(parents=True)
         if emulators:
@@ -263,7 +369,7 @@ class Daemon:
         }
         self.log_path = self.home / "daemon.log"
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
+            self.process = popen(
                 [str(PYTHON), "-m", "trezor_backupd", "--log-level", "info"],
                 env=env,
                 stdout=log,
@@ -310,8 +416,8 @@ class Daemon:
         return values
 
     def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=TIMEOUT)
+        """SIGTERM, wait, remove its home; the exit code (0 for a clean stop)."""
+        code = stop_process(self.process)
         shutil.rmtree(self.home, ignore_errors=True)
         return code
 
@@ -576,6 +682,7 @@ async def measure_storm(
                 (sims.down if index in up else sims.up)(index)
                 up ^= {index}
                 toggles += 1
+            await testbed.pace()
             if plugged and (rng.random() < 0.5 or len(plugged) > 20):
                 testbed.remove(plugged.pop(rng.randrange(len(plugged))))
             else:
@@ -604,11 +711,14 @@ async def measure_storm(
         signal_view = {path.rpartition("/")[2] for path in believed}
         states = sorted({d["State"] for d in devices})
         for syspath in plugged:
+            await testbed.pace()
             testbed.remove(syspath)
         return {
             "events": events,
             "simulator_toggles": toggles,
             "emit_seconds": end - start,
+            "paced_burst": testbed.burst,
+            "paced_waits": testbed.paced_waits,
             "settled_after_last_event_ms": (last_arrival - end) * 1000,
             "expected_devices": len(expected),
             "on_bus": len(devices),
@@ -836,59 +946,72 @@ async def run(quick: bool) -> dict[str, Any]:
             "loadavg_at_start": os.getloadavg(),
         },
     }
+    # Each part stops what it started as it goes; what an error or a signal leaves running is
+    # stopped by STARTED.stop_all (see main).
     bus = SessionBus()
     testbed = Testbed()
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus.address
     taken: set[int] = set()
     port = free_port_pair(taken)
     sims = SimHost([port])
-    try:
-        done = step(f"trezorlib I/O in-process, {cycles} x each")
-        sims.up(0)
-        results["trezorlib_io"] = measure_io(port, testbed, cycles)
-        sims.down(0)
-        done()
+    done = step(f"trezorlib I/O in-process, {cycles} x each")
+    sims.up(0)
+    results["trezorlib_io"] = measure_io(port, testbed, cycles)
+    sims.down(0)
+    done()
 
-        done = step(f"{cycles} plug cycles")
-        daemon = Daemon(bus, testbed, [endpoint(port)], NO_POLL)
-        client = await Client.connect(bus.address)
-        results["plug_cycles"] = await measure_plug_cycles(client, testbed, sims, cycles)
-        done()
+    done = step(f"{cycles} plug cycles")
+    daemon = Daemon(bus, testbed, [endpoint(port)], NO_POLL)
+    client = await Client.connect(bus.address)
+    results["plug_cycles"] = await measure_plug_cycles(client, testbed, sims, cycles)
+    done()
 
-        done = step(f"GetDevices x {calls}, busctl x {spawns}")
-        sims.up(0)
-        syspath = testbed.add(with_location=False)
-        await client.next_signal()
-        results["get_devices"] = await measure_get_devices(client, bus, calls, spawns)
-        done()
+    done = step(f"GetDevices x {calls}, busctl x {spawns}")
+    sims.up(0)
+    syspath = testbed.add(with_location=False)
+    await client.next_signal()
+    results["get_devices"] = await measure_get_devices(client, bus, calls, spawns)
+    done()
 
-        done = step(f"status --json vs trezorctl get-features, {runs} x each")
-        results["cli"] = measure_cli(bus, port, runs)
-        results["memory_after_plug_cycles"] = daemon.memory()
-        testbed.remove(syspath)
-        sims.down(0)
-        client.bus.disconnect()
-        results["plug_daemon_exit"] = daemon.stop()
-        done()
+    done = step(f"status --json vs trezorctl get-features, {runs} x each")
+    results["cli"] = measure_cli(bus, port, runs)
+    results["memory_after_plug_cycles"] = daemon.memory()
+    testbed.remove(syspath)
+    sims.down(0)
+    client.bus.disconnect()
+    results["plug_daemon_exit"] = daemon.stop()
+    done()
 
-        done = step("32 devices at once")
-        results["many_devices"] = await measure_many(bus, testbed, 32)
-        done()
+    done = step("32 devices at once")
+    results["many_devices"] = await measure_many(bus, testbed, 32)
+    done()
 
-        done = step(f"storm of {storm_events} udev events")
-        results["storm"] = await measure_storm(bus, testbed, storm_events, 4)
-        done()
+    done = step(f"storm of {storm_events} udev events")
+    results["storm"] = await measure_storm(bus, testbed, storm_events, 4)
+    done()
 
-        done = step(f"idle, {idle_window:.0f} s")
-        results["idle"] = measure_idle(testbed, sims, port, idle_window)
-        done()
-    finally:
-        sims.stop()
-        bus.stop()
+    done = step(f"idle, {idle_window:.0f} s")
+    results["idle"] = measure_idle(testbed, sims, port, idle_window)
+    done()
+    sims.stop()
     return results
 
 
 def main() -> None:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, raise_system_exit)
+    try:
+        measure_and_report()
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not stop the cleanup
+        STARTED.stop_all()
+
+
+def measure_and_report() -> None:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument(
         "--quick", action="store_true", help="20 cycles and a 10 s idle window: a smoke run"

@@ -17,26 +17,19 @@ Usage: simhost.py PORT:DEVICE_ID [PORT:DEVICE_ID ...]   (all devices start down)
 
 from __future__ import annotations
 
-import argparse
 import selectors
 import sys
 
 from trezor_backup_sim.device import Channel, Device
-from trezor_backup_sim.main import DEFAULT_MNEMONIC, HOST, build_device
+from trezor_backup_sim.main import HOST, build_device, parse_args
 from trezor_backup_sim.udp_link import UdpLink
 
 
 def _device(device_id: str) -> Device:
-    args = argparse.Namespace(
-        model="one",
-        state="backed_up",
-        device_id=device_id,
-        label="Bench",
-        mnemonic=DEFAULT_MNEMONIC,
-        pin=None,
-        bootloader=False,
-    )
-    return build_device(args)
+    """A Model One as `trezor-backup-sim --model one --state backed_up` builds it (through the
+    simulator's own parser, so every option has its default)."""
+    argv = ["--model", "one", "--state", "backed_up", "--device-id", device_id]
+    return build_device(parse_args([*argv, "--label", "Bench"]))
 
 
 def main(argv: list[str]) -> None:
