@@ -254,10 +254,8 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
     unlock.action()
     assert actions.calls[-1] == ("unlock", "D5")
     assert look_for([locked]) is Look.ATTENTION
-    assert (
-        entry(menu_entries([Device(id="D6", state="unverified")], True, actions), "Unlock...")
-        is None
-    )  # type: ignore[arg-type]
+    unlocked = Device(id="D6", state="unverified")
+    assert entry(menu_entries([unlocked], True, actions), "Unlock...") is None  # type: ignore[arg-type]
     # Nothing plugged: say so, keep what was last seen; an unknown state never crashes.
     gone = Device(id="D2", state="frobnicated", model="One", connected=False)
     entries = menu_entries([gone], True, actions)  # type: ignore[arg-type]
