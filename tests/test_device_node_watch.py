@@ -30,18 +30,7 @@ SENTINEL_KEY = "webusb:001:2"
 
 def add_node_device(usb: UsbTestbed, port: int, product: str = "53c1", vendor: str = "1209") -> str:
     """A Trezor usb_device with a device node at /dev/bus/usb/001/<port + 1>; its syspath."""
-    devnum = f"{port + 1:03d}"
-    syspath = f"/devices/pci0000:00/0000:00:14.0/usb1/1-{port}"
-    usb.testbed.add_from_string(
-        f"P: {syspath}\n"
-        f"N: bus/usb/001/{devnum}\n"
-        f"E: DEVNAME=/dev/bus/usb/001/{devnum}\n"
-        "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\n"
-        f"E: BUSNUM=001\nE: DEVNUM={devnum}\n"
-        f"E: PRODUCT={int(vendor, 16):x}/{int(product, 16):x}/100\n"
-        f"A: idVendor={vendor}\nA: idProduct={product}\nA: busnum=1\nA: devnum={port + 1}\n"
-    )
-    return "/sys" + syspath
+    return usb.plug_with_node(port, product, vendor)[0]
 
 
 @pytest.fixture
