@@ -36,14 +36,20 @@ def owner_at_device(debug: HostPort, typed: list[str]) -> Callable[[str], None]:
                 debug.send(messages.DebugLinkDecision(input=word))
         elif screen in ("share_words", "backup_words"):
             debug.send(yes)
-            for _ in range(QUIZ_WORDS):
-                state = debug.call(messages.DebugLinkGetState())
-                assert isinstance(state, messages.DebugLinkState)
-                debug.send(messages.DebugLinkDecision(input=state.reset_word))
+            answer_quiz(debug)
         else:
             debug.send(yes)
 
     return act
+
+
+def answer_quiz(debug: HostPort) -> None:
+    """Type back the words a core backup asks for after showing them (DebugLinkState says
+    which, as trezorlib's own tests read it)."""
+    for _ in range(QUIZ_WORDS):
+        state = debug.call(messages.DebugLinkGetState())
+        assert isinstance(state, messages.DebugLinkState)
+        debug.send(messages.DebugLinkDecision(input=state.reset_word))
 
 
 def run_flow(

@@ -24,6 +24,7 @@ from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_method
 from trezorlib import messages
 
+from other_program import answer_quiz
 from seed_safety import TYPED_LOG_ENV
 from sim_helpers import ABANDON24, HostPort, matrix_key
 
@@ -45,6 +46,8 @@ class Owner:
         self.typed = args.typed.split()
         self.core_words_typed = 0
         self.questions_answered = 0
+        self.core = False
+        """A Model T or Safe: words are typed and checked on the device itself."""
 
     def state(self) -> messages.DebugLinkState:
         reply = self.screen.call(messages.DebugLinkGetState())
@@ -80,13 +83,11 @@ class Owner:
                 self.screen.send(messages.DebugLinkDecision(input=word))
             self.core_words_typed = len(self.typed)
             return
-        elif stage in ("confirm", "show_words"):
-            reset_word = self.state().reset_word
-            if reset_word:  # a core backup asks to type back a word it showed
-                decision = messages.DebugLinkDecision(
-                    button=messages.DebugButton.YES, input=reset_word
-                )
-        elif stage not in ("result",):
+        elif stage == "show_words" and self.core:
+            self.screen.send(decision)
+            answer_quiz(self.screen)  # on the device, with no request to the host
+            return
+        elif stage in ("started", "word_entry", "pin"):
             return
         self.screen.send(decision)
 
@@ -171,6 +172,17 @@ async def main() -> int:
                 return  # someone else's operation, answered by someone else's agent
             finished.set_result(message.body)
 
+    model = await bus.call(
+        Message(
+            destination=BUS_NAME,
+            path=device_path,
+            interface="org.freedesktop.DBus.Properties",
+            member="Get",
+            signature="ss",
+            body=[f"{BUS_NAME}.Device1", "Model"],
+        )
+    )
+    owner.core = model is not None and model.body[0].value != "One"
     bus.add_message_handler(on_signal)
     await call(bus, "/org/freedesktop/DBus", None, "AddMatch", "s",
                [f"type='signal',path='{device_path}'"])  # fmt: skip

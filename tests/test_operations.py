@@ -240,8 +240,13 @@ def test_a_backup_leaves_the_device_unverified(make_daemon: DaemonFactory, model
             owner = OwnerRun(sim, "backup")
             finished = owner.finished()
             assert (finished["kind"], finished["result"]) == ("backup", "completed")
-            shown = '"stage": "show_words"' if model == "one" else '"stage": "confirm"'
-            assert owner.output().count(shown) >= 3  # the owner was walked through the words
+            events = [json.loads(line) for line in owner.output().splitlines()]
+            stages = [event["stage"] for event in events if event["event"] == "progress"]
+            if model == "one":  # every word shown twice, one screen each
+                assert stages.count("show_words") >= 3
+            else:  # the phases of a core backup, named from its recorded screens
+                phases = [s for s in stages if s in ("intro", "warning", "show_words", "result")]
+                assert phases == ["intro", "warning", "show_words", "result"]
             assert "check" in finished["message"]
             [device] = get_devices()
             assert device["State"] == "unverified"
@@ -407,3 +412,25 @@ def test_with_two_agents_the_starter_is_asked_else_the_latest(
             assert started.returncode == 0, started.stderr
             assert bystander.finished()["result"] == "passed"
             assert bystander.output().count('"what": "word"') == 24
+
+
+def test_a_cancelled_core_check_stays_open_on_the_device_and_is_resumed_here(
+    make_daemon: DaemonFactory,
+) -> None:
+    """Recorded on 2.10.0 (b5, e4a): after a Cancel the device keeps the check open at the
+    word count; the owner is told so, and StartCheck continues it to a recorded result."""
+    with start_simulator("safe5", "backed_up", device_id=DEVICE_ID, mnemonic=ABANDON24) as sim:
+        with running(make_daemon(sim.path)):
+            owner = OwnerRun(sim, "check", "--cancel-at", "enter_words")
+            finished = owner.finished()
+            assert finished["result"] == "cancelled"
+            assert "keeps it open" in finished["message"]
+            [device] = get_devices()
+            assert device["DryRunInProgress"] is True
+            assert "waiting on the Trezor" in device["NextStep"]
+            resumed = OwnerRun(sim, "check")
+            resumed.wait_for("progress", stage="word_count")
+            assert resumed.finished()["result"] == "passed"
+            [device] = get_devices()
+            assert (device["State"], device["DryRunInProgress"]) == ("verified", False)
+            assert history() == [("check", "cancelled"), ("check", "passed")]

@@ -128,6 +128,8 @@ class DeviceOperation:
         self._waiting_for_host = False
         self._words_seen = 0
         self._grid = _GridWordCounter()
+        self._check_left_on_device = False
+        """A core dry run got past its confirmation: the device keeps it until it ends."""
 
     # ---- control from other threads ------------------------------------------------------
 
@@ -274,9 +276,24 @@ class DeviceOperation:
             return OperationResult(Outcome.ERROR, f"The operation failed ({type(error).__name__}).")
 
     def _ended_early(self) -> OperationResult:
+        """Cancelled or unplugged; a core check stays open on the device (recorded, e4a/e4b)."""
         if self._disconnected:
+            if self._check_left_on_device:
+                return OperationResult(
+                    Outcome.DISCONNECTED,
+                    "The Trezor was disconnected during the check, but it keeps the check "
+                    "open: plugged in again, it asks for the number of words of your backup. "
+                    "Finish the check there, or start it here again to continue.",
+                )
             return OperationResult(
                 Outcome.DISCONNECTED, "The Trezor was disconnected before the operation ended."
+            )
+        if self._check_left_on_device:
+            return OperationResult(
+                Outcome.CANCELLED,
+                "The check was stopped here, but the Trezor keeps it open and asks for the "
+                "number of words of your backup. Finish the check there, or start it here "
+                "again to continue.",
             )
         return OperationResult(Outcome.CANCELLED, "The operation was cancelled.")
 
@@ -335,6 +352,8 @@ class DeviceOperation:
         return answer
 
     def _button(self, request: messages.ButtonRequest) -> None:
+        if request.name in _OPEN_CHECK_SCREENS:
+            self._check_left_on_device = True
         self._on_progress(self._button_progress(request))
 
     def _button_progress(self, request: messages.ButtonRequest) -> Progress:
@@ -374,6 +393,10 @@ class DeviceOperation:
             "confirm", "The Trezor is asking you to confirm something: look at its screen."
         )
 
+
+_OPEN_CHECK_SCREENS = frozenset({"recovery_word_count", "recovery", "mnemonic"})
+"""Core screens after a dry run's confirmation: from there the device keeps the check open
+across Cancel and power cycles (recorded on 2.10.0, b5, e4a-e4b)."""
 
 _PHASES: dict[str, Progress] = {
     "pin_device": Progress("pin", "Enter your PIN on your Trezor."),
