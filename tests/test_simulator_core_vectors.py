@@ -154,7 +154,7 @@ def recorded_value(field: protobuf.Field, value: Any) -> Any:
 
 def build_message(type_name: str, fields: dict[str, Any]) -> protobuf.MessageType:
     """The host message of a recorded step."""
-    cls = getattr(messages, type_name)
+    cls: type[protobuf.MessageType] = getattr(messages, type_name)
     by_name = {field.name: field for field in cls.FIELDS.values()}
     return cls(**{name: recorded_value(by_name[name], value) for name, value in fields.items()})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Generator
+from dataclasses import dataclass
 
 from trezorlib import messages, protobuf
 
@@ -25,13 +26,36 @@ _FT = messages.FailureType
 Refusal = list[protobuf.MessageType] | None
 
 
-def backup(
-    msg: messages.BackupDevice,
-    wallet: Wallet,
-    layout: Layout,
-    rng: random.Random,
-    debug: DebugState,
-) -> Flow:
+@dataclass(frozen=True)
+class ShareScreens:
+    """How a model shows words and quizzes them: its layout, its RNG, its DebugLink."""
+
+    layout: Layout
+    rng: random.Random
+    debug: DebugState
+
+    def show(self, words: str, share_count: int) -> Generator[Prompt, Answer, Refusal]:
+        """One share's screens, then the quiz: one word from each third of the share."""
+        word_list = words.split()
+        for prompt in screens.share_words(self.layout, len(word_list)):
+            if not (yield prompt):
+                return core_cancelled()
+        third = len(word_list) // 3
+        for start, end in ((0, third), (third, 2 * third), (2 * third, len(word_list))):
+            position = self.rng.randrange(start, end) + 1
+            self.debug.reset_word = word_list[position - 1]
+            self.debug.reset_word_pos = position
+            # A wrong word is not accepted: the quiz asks the same position again.
+            while (typed := (yield ScreenPrompt(text_input=True))) != word_list[position - 1]:
+                if typed is None:
+                    return core_cancelled()
+        for prompt in screens.share_checked(self.layout, share_count):
+            if not (yield prompt):
+                return core_cancelled()
+        return None
+
+
+def backup(msg: messages.BackupDevice, wallet: Wallet, shares: ShareScreens) -> Flow:
     """BackupDevice: the first backup of a new wallet, or a repeated one when unlocked."""
     refused = yield from unlock(wallet)
     if refused:
@@ -39,19 +63,17 @@ def backup(
     if wallet.mnemonic is None:
         return failure(_FT.NotInitialized, "Device is not initialized")
     if wallet.repeated_backup_unlocked:
-        return (yield from _repeated_backup(msg, wallet, layout, rng, debug))
+        return (yield from _repeated_backup(msg, wallet, shares))
     if not wallet.needs_backup:
         return failure(_FT.ProcessError, "Seed already backed up")
-    refused = yield from show_backup(wallet, layout, rng, debug)
+    refused = yield from show_backup(wallet, shares)
     if refused:
         return refused
     yield screens.backup_done()
     return success("Seed successfully backed up")
 
 
-def show_backup(
-    wallet: Wallet, layout: Layout, rng: random.Random, debug: DebugState
-) -> Generator[Prompt, Answer, Refusal]:
+def show_backup(wallet: Wallet, shares: ShareScreens) -> Generator[Prompt, Answer, Refusal]:
     """Intro, warning, the words and their quiz; `needs_backup` ends as it starts."""
     assert wallet.mnemonic is not None
     wallet.needs_backup = False
@@ -59,20 +81,14 @@ def show_backup(
     for prompt in (screens.backup_intro(), screens.backup_warning()):
         if not (yield prompt):
             return core_cancelled()
-    refused = yield from _show_share(wallet.mnemonic, 1, layout, rng, debug)
+    refused = yield from shares.show(wallet.mnemonic, 1)
     if refused:
         return refused
     wallet.unfinished_backup = False
     return None
 
 
-def _repeated_backup(
-    msg: messages.BackupDevice,
-    wallet: Wallet,
-    layout: Layout,
-    rng: random.Random,
-    debug: DebugState,
-) -> Flow:
+def _repeated_backup(msg: messages.BackupDevice, wallet: Wallet, shares: ShareScreens) -> Flow:
     """A new share set for the same secret; the unlock is used up whatever happens."""
     assert wallet.mnemonic is not None
     wallet.repeated_backup_unlocked = False
@@ -84,33 +100,11 @@ def _repeated_backup(
         if not (yield prompt):
             return core_cancelled()
     groups = [(g.member_threshold, g.member_count) for g in msg.groups] or [(1, 1)]
-    shares = repeated_backup_shares(wallet.mnemonic, msg.group_threshold or 1, groups)
-    for share in shares:
-        refused = yield from _show_share(share, len(shares), layout, rng, debug)
+    share_set = repeated_backup_shares(wallet.mnemonic, msg.group_threshold or 1, groups)
+    for share in share_set:
+        refused = yield from shares.show(share, len(share_set))
         if refused:
             return refused
     wallet.backup_type = messages.BackupType.Slip39_Basic_Extendable
     yield screens.backup_done()
     return success("Seed successfully backed up")
-
-
-def _show_share(
-    words: str, share_count: int, layout: Layout, rng: random.Random, debug: DebugState
-) -> Generator[Prompt, Answer, Refusal]:
-    """One share's screens, then the quiz: one word from each third of the share."""
-    word_list = words.split()
-    for prompt in screens.share_words(layout, len(word_list)):
-        if not (yield prompt):
-            return core_cancelled()
-    third = len(word_list) // 3
-    for start, end in ((0, third), (third, 2 * third), (2 * third, len(word_list))):
-        position = rng.randrange(start, end) + 1
-        debug.reset_word, debug.reset_word_pos = word_list[position - 1], position
-        # A wrong word is not accepted: the quiz asks the same position again.
-        while (typed := (yield ScreenPrompt(text_input=True))) != word_list[position - 1]:
-            if typed is None:
-                return core_cancelled()
-    for prompt in screens.share_checked(layout, share_count):
-        if not (yield prompt):
-            return core_cancelled()
-    return None

@@ -9,17 +9,15 @@ and `core_recovery`.
 
 from __future__ import annotations
 
-import random
-
 from trezorlib import messages
 
 from . import core_screens as screens
-from .core_backup import show_backup
+from .core_backup import ShareScreens, show_backup
 from .core_pin import unlock
 from .models import Layout
 from .prompts import EntropyPrompt, Flow, core_cancelled, failure, success
 from .seed_words import new_wallet_words
-from .state import DebugState, Wallet
+from .state import Wallet
 
 _FT = messages.FailureType
 
@@ -46,23 +44,18 @@ def load_device(msg: messages.LoadDevice, wallet: Wallet, layout: Layout) -> Flo
     return success("Device loaded")
 
 
-def reset_device(
-    msg: messages.ResetDevice,
-    wallet: Wallet,
-    layout: Layout,
-    rng: random.Random,
-    debug: DebugState,
-) -> Flow:
+def reset_device(msg: messages.ResetDevice, wallet: Wallet, shares: ShareScreens) -> Flow:
     """ResetDevice: a new seed from both entropies; shown at once unless skipped."""
     if wallet.initialized:
         return failure(_FT.UnexpectedMessage, "Already initialized")
+    layout = shares.layout
     if not (yield screens.setup_device(layout)):
         return core_cancelled()
     host_entropy = yield EntropyPrompt()
     assert isinstance(host_entropy, bytes)
     backup_type = msg.backup_type or messages.BackupType.Bip39
     wallet.mnemonic = new_wallet_words(
-        backup_type, rng.randbytes(32), host_entropy, msg.strength or 256
+        backup_type, shares.rng.randbytes(32), host_entropy, msg.strength or 256
     )
     wallet.backup_type = backup_type
     wallet.label = msg.label
@@ -72,7 +65,7 @@ def reset_device(
         if not (yield prompt):
             return core_cancelled()
     if not (msg.skip_backup or msg.no_backup):
-        refused = yield from show_backup(wallet, layout, rng, debug)
+        refused = yield from show_backup(wallet, shares)
         if refused:
             return refused
     return success("Initialized")

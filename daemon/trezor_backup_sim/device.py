@@ -96,12 +96,14 @@ class _ButtonWait:
         """One DebugLink decision: text typed, a page turned, or the screen answered.
 
         A swipe up/left or the right button turns the page until the last one, then
-        confirms; YES, the middle button or a tap confirm at once; NO cancels.
+        confirms; YES, the middle button or a tap confirm at once; NO (or the left
+        button) cancels.
         """
-        if msg.input is not None:
-            if self.text_input:
-                self.decided, self.decision = True, msg.input
+        if msg.input is not None and self.text_input:
+            self.decided, self.decision = True, msg.input
             return
+        if (msg.button, msg.swipe, msg.physical_button, msg.x) == (None, None, None, None):
+            return  # text alone means nothing to a screen without a keyboard
         turn = msg.swipe in _PAGE_TURNS or msg.physical_button in _PAGE_TURNS
         if turn and self.page < self.pages - 1:
             self.page += 1
@@ -289,15 +291,15 @@ class Device:
         wallet, layout = self.wallet, self.layout
         if isinstance(msg, messages.RecoveryDevice):
             return self._start(core_recovery.recovery_device(msg, wallet, layout))
+        shares = core_backup.ShareScreens(layout, self._rng, self.debug)
         if isinstance(msg, messages.BackupDevice):
-            return self._start(core_backup.backup(msg, wallet, layout, self._rng, self.debug))
+            return self._start(core_backup.backup(msg, wallet, shares))
         if isinstance(msg, messages.ApplyFlags):
             return self._start(core_flows.apply_flags(wallet))
         if isinstance(msg, messages.LoadDevice):
             return self._start(core_flows.load_device(msg, wallet, layout))
         if isinstance(msg, messages.ResetDevice):
-            flow = core_flows.reset_device(msg, wallet, layout, self._rng, self.debug)
-            return self._start(flow)
+            return self._start(core_flows.reset_device(msg, wallet, shares))
         return self.unknown_message()
 
     @property

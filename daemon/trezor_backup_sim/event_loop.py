@@ -86,7 +86,9 @@ class EventLoop:
             events = self._selector.select(self._seconds_to_auto_lock())
             if not events:
                 self._device.auto_lock()
-            for key, _ in events:
+            # A host that sent ButtonAck and then pressed over DebugLink meant that
+            # order: datagrams waiting on both ports are read wire port first.
+            for key, _ in sorted(events, key=lambda event: event[0].data is Channel.DEBUG):
                 if key.data == "signal":
                     return
                 if key.data == "control":

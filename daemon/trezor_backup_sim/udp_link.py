@@ -66,22 +66,23 @@ class UdpLink:
             sock.close()
 
     def receive(self, channel: Channel) -> None:
-        """Read and process every datagram waiting on `channel`'s socket."""
+        """Read and process one datagram waiting on `channel`'s socket.
+
+        One at a time, so that the event loop can look at the other port in between:
+        a host that sends on both ports meant the order it sent in.
+        """
         sock = self.sockets[channel]
-        while True:
-            try:
-                datagram, sender = sock.recvfrom(codec.CHUNK_SIZE)
-            except BlockingIOError:
-                return
-            except ConnectionRefusedError:
-                continue  # an ICMP error for an earlier reply; nothing to read
-            self._last_sender[channel] = sender
-            if datagram == PING:
-                self._sendto(channel, PONG)
-                continue
-            chunk = datagram + self._buffers[channel][len(datagram) :]
-            self._buffers[channel] = chunk
-            self._send(self._process(channel, chunk))
+        try:
+            datagram, sender = sock.recvfrom(codec.CHUNK_SIZE)
+        except (BlockingIOError, ConnectionRefusedError):
+            return  # nothing, or an ICMP error for an earlier reply
+        self._last_sender[channel] = sender
+        if datagram == PING:
+            self._sendto(channel, PONG)
+            return
+        chunk = datagram + self._buffers[channel][len(datagram) :]
+        self._buffers[channel] = chunk
+        self._send(self._process(channel, chunk))
 
     def _process(self, channel: Channel, chunk: bytes) -> list[Reply]:
         """One 64-byte chunk: tiny-mode read, start or continuation of a message."""
