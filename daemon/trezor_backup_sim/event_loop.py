@@ -135,7 +135,8 @@ class EventLoop:
             self._device.factory_reset()
             self._awaiting_boot_pin = False
         else:
-            self._say(f"error: unknown or untimely control line {line!r}")
+            # The line itself is not echoed: it may hold a PIN.
+            self._say(f"error: unknown or untimely control command {command!r}")
             return
         self._announce()
 
