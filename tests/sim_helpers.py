@@ -102,6 +102,8 @@ def simulator_command(
     locked: bool = False,
     boot_locked: bool = False,
     auto_lock_seconds: float | None = None,
+    slip39_share: str | None = None,
+    passphrase: bool = False,
 ) -> list[str]:
     """The argv that starts the simulator with these options."""
     argv = [sys.executable, "-m", "trezor_backup_sim", "--model", model, "--state", state]
@@ -111,6 +113,7 @@ def simulator_command(
         ("--pin", pin),
         ("--mnemonic", mnemonic),
         ("--device-id", device_id),
+        ("--slip39-share", slip39_share),
     ):
         if value is not None:
             argv += [flag, value]
@@ -118,6 +121,7 @@ def simulator_command(
         ("--bootloader", bootloader),
         ("--locked", locked),
         ("--boot-locked", boot_locked),
+        ("--passphrase", passphrase),
     ):
         if enabled:
             argv.append(flag)
@@ -140,40 +144,16 @@ def _wait_for_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 @contextmanager
 def start_simulator(
-    model: str = "one",
-    state: str = "backed_up",
-    port: int | None = None,
-    *,
-    label: str | None = None,
-    pin: str | None = None,
-    mnemonic: str | None = None,
-    device_id: str | None = None,
-    bootloader: bool = False,
-    fault: str | None = None,
-    locked: bool = False,
-    boot_locked: bool = False,
-    auto_lock_seconds: float | None = None,
+    model: str = "one", state: str = "backed_up", port: int | None = None, **options: Any
 ) -> Iterator[Simulator]:
     """Run `trezor-backup-sim` for the duration of the block; ports are free ones.
 
-    With `boot_locked` the block starts before any port is bound ("boot-locked");
-    `simulator.control("pin " + pin)` then opens them.
+    `options` are simulator_command's. With `boot_locked` the block starts before any port
+    is bound ("boot-locked"); `simulator.control("pin " + pin)` then opens them.
     """
     port = port if port is not None else free_port_pair()
-    argv = simulator_command(
-        model,
-        state,
-        port,
-        label=label,
-        pin=pin,
-        mnemonic=mnemonic,
-        device_id=device_id,
-        bootloader=bootloader,
-        fault=fault,
-        locked=locked,
-        boot_locked=boot_locked,
-        auto_lock_seconds=auto_lock_seconds,
-    )
+    boot_locked = bool(options.get("boot_locked"))
+    argv = simulator_command(model, state, port, **options)
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         simulator = Simulator(process, port)

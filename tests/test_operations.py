@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shamir_mnemonic  # type: ignore[import-untyped]  # trezorlib's own dependency
 from trezorlib import messages
 
 import seed_safety
@@ -26,9 +27,11 @@ from harness import (
     ROOT_PATH,
     Daemon,
     LineReader,
+    ctl,
     get_devices,
     running,
 )
+from other_program import owner_at_device, run_flow
 from sim_helpers import ABANDON24, Simulator, host_ports, start_simulator
 
 ZOO24 = " ".join(["zoo"] * 23 + ["vote"])
@@ -434,3 +437,59 @@ def test_a_cancelled_core_check_stays_open_on_the_device_and_is_resumed_here(
             [device] = get_devices()
             assert (device["State"], device["DryRunInProgress"]) == ("verified", False)
             assert history() == [("check", "cancelled"), ("check", "passed")]
+
+
+def single_share() -> str:
+    """A single SLIP-39 share (extendable), as a Safe sets up a wallet by default."""
+    share: str = shamir_mnemonic.generate_mnemonics(1, [(1, 1)], bytes(range(16)))[0][0]
+    return share
+
+
+def test_an_extra_backup_unlocked_in_another_app_is_created_here(
+    make_daemon: DaemonFactory,
+) -> None:
+    """Recorded on 2.10.0 (e5a, e5b): Trezor Suite unlocks a repeated backup with the
+    existing share; the daemon offers it (it lasts until unplug) and creates it."""
+    share = single_share()
+    seed_safety.typed(share)
+    with start_simulator("safe5", "backed_up", device_id=DEVICE_ID, slip39_share=share) as sim:
+        with running(make_daemon(sim.path)):
+            [device] = get_devices()
+            assert device["State"] == "unverified"
+            assert "multi-share backup can be made later" in device["Explanation"]
+            with host_ports(sim) as (wire, debug):
+                unlock = messages.RecoveryDevice(type=messages.RecoveryType.UnlockRepeatedBackup)
+                unlocked = run_flow(wire, unlock, owner_at_device(debug, share.split()))
+                assert isinstance(unlocked, messages.Success), unlocked
+            refreshed = ctl("status", "--refresh", "--json")
+            [device] = json.loads(refreshed.stdout)["devices"]
+            assert device["state"] == "extra_backup_unlocked"
+            assert "unplugged" in device["explanation"]
+
+            finished = OwnerRun(sim, "backup").finished()
+            assert (finished["kind"], finished["result"]) == ("backup", "completed")
+            assert "earlier share still restores this wallet" in finished["message"]
+            [device] = get_devices()
+            assert (device["State"], device["BackupType"]) == (
+                "unverified",
+                "Slip39_Basic_Extendable",
+            )
+
+            checked = OwnerRun(sim, "check", "--typed", share).finished()
+            assert checked["result"] == "passed"
+            assert "shares you entered" in checked["message"]
+
+
+def test_a_passed_check_with_a_passphrase_says_it_covered_the_words_only(
+    make_daemon: DaemonFactory,
+) -> None:
+    with start_simulator(
+        "safe5", "backed_up", device_id=DEVICE_ID, mnemonic=ABANDON24, passphrase=True
+    ) as sim:
+        with running(make_daemon(sim.path)):
+            finished = OwnerRun(sim, "check").finished()
+            assert finished["result"] == "passed"
+            assert "hidden wallet also needs its passphrase" in finished["message"]
+            [device] = get_devices()
+            assert device["State"] == "verified"
+            assert "passphrase" in device["Explanation"]

@@ -500,6 +500,7 @@ class Device:
             recovery_type=wallet.recovery_type,
             repeated_backup_unlocked=wallet.repeated_backup_unlocked,
             auto_lock_delay_ms=self.auto_lock_delay_ms,
+            passphrase_protection=wallet.passphrase_protection,
         )
         return build_features(self.info, status, session_id)
 
@@ -511,7 +512,7 @@ class Device:
             pin=wallet.pin,
             matrix=debug.pin_matrix,
             mnemonic_secret=wallet.mnemonic.encode() if wallet.mnemonic else None,
-            passphrase_protection=False,
+            passphrase_protection=wallet.passphrase_protection,
             reset_word=debug.reset_word,
             recovery_fake_word=debug.recovery_fake_word,
             recovery_word_pos=debug.recovery_word_pos,

@@ -13,11 +13,13 @@ import re
 import secrets
 
 from mnemonic import Mnemonic
+from trezorlib import messages
 
 from .device import Device
 from .event_loop import CONTROL_HELP, EventLoop
 from .faults import Fault
 from .models import DEFAULT_AUTO_LOCK_DELAY_MS, MODELS, BackupState, Model
+from .seed_words import SLIP39_WORD_COUNTS, master_secret
 from .state import Wallet
 
 LOG = logging.getLogger("trezor_backup_sim")
@@ -39,6 +41,14 @@ def _mnemonic(value: str) -> str:
     words = " ".join(value.split())
     if len(words.split()) not in (12, 18, 24) or not Mnemonic("english").check(words):
         raise argparse.ArgumentTypeError("not a valid 12/18/24-word BIP-39 mnemonic")
+    return words
+
+
+def _slip39_share(value: str) -> str:
+    """One SLIP-39 share (20 or 33 words) that restores a secret on its own."""
+    words = " ".join(value.split())
+    if len(words.split()) not in SLIP39_WORD_COUNTS or master_secret(words) is None:
+        raise argparse.ArgumentTypeError("not a single SLIP-39 share of 20 or 33 words")
     return words
 
 
@@ -87,6 +97,16 @@ the owner on a core device (DebugLink port, no host message, nothing sent to the
     parser.add_argument("--pin", type=_pin, help="PIN of the wallet (none by default)")
     parser.add_argument("--mnemonic", type=_mnemonic, default=DEFAULT_MNEMONIC)
     parser.add_argument("--device-id", type=_device_id, help="default: random per run")
+    parser.add_argument(
+        "--slip39-share",
+        type=_slip39_share,
+        metavar="WORDS",
+        help="core: the wallet is this single SLIP-39 share (Slip39_Single_Extendable), "
+        "instead of --mnemonic",
+    )
+    parser.add_argument(
+        "--passphrase", action="store_true", help="the wallet has passphrase protection on"
+    )
     parser.add_argument("--bootloader", action="store_true", help="play the bootloader instead")
     parser.add_argument(
         "--locked",
@@ -114,6 +134,8 @@ the owner on a core device (DebugLink port, no host message, nothing sent to the
         parser.error("--locked and --boot-locked need --pin")
     if args.boot_locked and not MODELS[Model(args.model)].is_core:
         parser.error("--boot-locked: only core models ask the PIN before USB")
+    if args.slip39_share and not MODELS[Model(args.model)].is_core:
+        parser.error("--slip39-share: the Model One knows only BIP-39")
     return args
 
 
@@ -123,9 +145,12 @@ def build_device(args: argparse.Namespace) -> Device:
         BackupState(args.state),
         device_id=args.device_id or secrets.token_hex(12).upper(),
         label=args.label,
-        mnemonic=args.mnemonic,
+        mnemonic=args.slip39_share or args.mnemonic,
         pin=args.pin,
     )
+    if args.slip39_share:
+        wallet.backup_type = messages.BackupType.Slip39_Single_Extendable
+    wallet.passphrase_protection = args.passphrase
     wallet.unlocked = not (args.locked or args.boot_locked)
     info = MODELS[Model(args.model)]
     return Device(

@@ -173,6 +173,7 @@ class WalletStatus:
     recovery_type: messages.RecoveryType | None = None
     repeated_backup_unlocked: bool = False
     auto_lock_delay_ms: int = DEFAULT_AUTO_LOCK_DELAY_MS
+    passphrase_protection: bool = False
 
 
 def build_features(
@@ -195,7 +196,7 @@ def _legacy_features(info: ModelInfo, status: WalletStatus) -> messages.Features
         patch_version=patch,
         device_id=status.device_id,
         pin_protection=status.pin_protection,
-        passphrase_protection=False,
+        passphrase_protection=status.passphrase_protection,
         language="en-US",
         label=status.label if status.initialized else None,
         initialized=status.initialized,
@@ -266,7 +267,7 @@ def _core_features(info: ModelInfo, status: WalletStatus) -> messages.Features:
 
 def _add_private_fields(features: messages.Features, status: WalletStatus) -> None:
     """The fields `get_features` adds only for an unlocked device (absent while locked)."""
-    features.passphrase_protection = False
+    features.passphrase_protection = status.passphrase_protection
     if status.needs_backup:
         features.backup_availability = messages.BackupAvailability.Required
     elif status.repeated_backup_unlocked:

@@ -29,6 +29,7 @@ class Wallet:
     unlocked: bool = True
     safety_checks: messages.SafetyCheckLevel = messages.SafetyCheckLevel.Strict
     backup_type: messages.BackupType = messages.BackupType.Bip39
+    passphrase_protection: bool = False
     # Core firmware persists a running recovery (dry run) in storage: it survives
     # Cancel, Initialize and power cycles and is resumed by the next RecoveryDevice.
     recovery_type: messages.RecoveryType | None = None
@@ -50,6 +51,7 @@ class Wallet:
         self.repeated_backup_unlocked = False
         self.safety_checks = messages.SafetyCheckLevel.Strict
         self.backup_type = messages.BackupType.Bip39
+        self.passphrase_protection = False
 
     def power_cycle(self) -> None:
         """Storage stays; RAM goes: a PIN-protected wallet is locked again."""

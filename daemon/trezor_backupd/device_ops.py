@@ -235,12 +235,16 @@ class DeviceOperation:
     ) -> OperationResult:
         # trezorlib's client (and its THP stack) is loaded when the owner first asks for an
         # operation, not at daemon start: see device_io._get_features.
-        from trezorlib.client import AppManifest, get_client
+        from trezorlib.client import AppManifest
+        from trezorlib.protocol_v1 import TrezorClientV1
 
         app = AppManifest(APP_NAME, button_callback=self._button, pin_callback=self._pin)
         try:
             with self._device_access(), self._transport:
-                client = get_client(app, self._transport)
+                # Not get_client(): its protocol probe sends Cancel, which ends an unlocked
+                # extra backup (recorded, e5c) before it can be made. The status read has
+                # shown that the device speaks protocol v1.
+                client = TrezorClientV1(app, self._transport, model=None, mapping=None)
                 session = client.get_session(passphrase=None)
                 with self._lock:
                     if self._cancel_requested:
