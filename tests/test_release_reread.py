@@ -1,16 +1,19 @@
-"""A change made in another app reaches the daemon when that app lets go of the device.
+"""A change made in another app reaches the bus when that app lets go of the device.
 
-The daemon's tracker with its real DeviceNodeWatch (inotify), a umockdev device node that a
-real second process holds while it runs a backup on the simulator through trezorlib's wire
-protocol, and real udev events. One part cannot be real: libusb cannot open a umockdev
-device, so the USB enumeration hands the tracker the simulator's transport under the
-device's WebUSB path (`SimulatorOnUsb`). Everything from there on (the read policy, the node
-watch, GetFeatures, the status model) is the daemon's own code.
+The daemon's own `serve()` on the test's private bus, with its real DeviceNodeWatch
+(inotify) on a umockdev device node, real udev coldplug, and a real second process that holds
+the node while it backs the Trezor up through trezorlib's wire protocol. One part cannot be
+real: libusb cannot open a umockdev device, so USB enumeration hands the daemon the
+simulator's transport under the device's WebUSB path (`SimulatorOnUsb`). Everything from
+there on (the read policy, the node watch, GetFeatures, the status model, the bus) is the
+daemon's own code, in this process so that the enumeration can be replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +24,9 @@ from trezorlib.transport.udp import UdpTransport
 from trezor_backupd import device_io
 from trezor_backupd.config import Config
 from trezor_backupd.device_io import UsbLocation
-from trezor_backupd.device_node_watch import DeviceNodeWatch
-from trezor_backupd.device_tracker import DeviceTracker, TrackedDevice
-from trezor_backupd.udev_watch import TrezorUsbEvent
+from trezor_backupd.main import serve
 
-from harness import EVENT_TIMEOUT, UsbTestbed
+from harness import BUS_NAME, EVENT_TIMEOUT, SessionBus, UsbTestbed, Watch, get_devices
 from sim_helpers import HOST, start_simulator
 
 LOCATION = UsbLocation(busnum=1, port_numbers=(1,))
@@ -39,33 +40,6 @@ class SimulatorOnUsb(UdpTransport):
         return LOCATION.webusb_path
 
 
-class States:
-    """A DeviceListener that lets a test await the next published state."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self._changed = asyncio.Event()
-
-    def device_added(self, device: TrackedDevice) -> None:
-        self._record(device)
-
-    def device_changed(self, device: TrackedDevice) -> None:
-        self._record(device)
-
-    def device_removed(self, device: TrackedDevice) -> None:
-        self._record(device, "removed")
-
-    def _record(self, device: TrackedDevice, state: str | None = None) -> None:
-        self.seen.append(state or device.status.state.value)
-        self._changed.set()
-
-    async def until(self, state: str) -> None:
-        async with asyncio.timeout(EVENT_TIMEOUT):
-            while state not in self.seen:
-                self._changed.clear()
-                await self._changed.wait()
-
-
 async def run_other_program(*args: str) -> None:
     """The second program, as a process of its own (under the same umockdev preload)."""
     process = await asyncio.create_subprocess_exec(
@@ -75,28 +49,44 @@ async def run_other_program(*args: str) -> None:
     assert process.returncode == 0, error.decode()
 
 
-def test_a_backup_made_by_another_program_is_read_once_it_lets_go(
-    usb: UsbTestbed, monkeypatch: pytest.MonkeyPatch
+def wait_for_daemon() -> None:
+    subprocess.run(
+        ["gdbus", "wait", "--session", "--timeout", str(int(EVENT_TIMEOUT)), BUS_NAME],
+        check=True,
+    )
+
+
+def test_a_backup_made_by_another_program_is_on_the_bus_once_it_lets_go(
+    usb: UsbTestbed,
+    session_bus: SessionBus,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     _, devnode = usb.plug_with_node(1)
     with start_simulator("safe5", "backup_required") as sim:
         transport = SimulatorOnUsb(f"{HOST}:{sim.port}")
         monkeypatch.setattr(device_io, "usb_transports", lambda: [transport])
 
-        async def scenario() -> list[str]:
-            states = States()
-            tracker: DeviceTracker | None = None
-            watch = DeviceNodeWatch(lambda key: tracker.node_released(key) if tracker else None)
-            tracker = DeviceTracker(Config(), None, states, node_watch=watch)
+        async def scenario() -> None:
+            daemon = asyncio.create_task(serve(Config()))
             try:
-                tracker.usb_event(TrezorUsbEvent("add", LOCATION, webusb=True, devnode=devnode))
-                await states.until("backup_required")
-                # Trezor Suite opens the device, backs it up, and closes it.
-                await run_other_program("backup", str(sim.port), "--hold", devnode)
-                await states.until("unverified")
-                return states.seen
+                await asyncio.to_thread(wait_for_daemon)
+                [device] = await asyncio.to_thread(get_devices)
+                assert device["State"] == "backup_required"
+                watch = Watch()
+                try:
+                    await asyncio.to_thread(watch.next_event, "added")
+                    # Trezor Suite opens the device, backs it up, and closes it.
+                    await run_other_program("backup", str(sim.port), "--hold", devnode)
+                    changed = await asyncio.to_thread(
+                        watch.next_event, "changed", lambda e: "state" in e["changed"]
+                    )
+                    assert changed["device"]["state"] == "unverified"
+                finally:
+                    watch.stop()
             finally:
-                tracker.close()
-                watch.close()
+                os.kill(os.getpid(), signal.SIGTERM)  # serve() stops on it, as under systemd
+                assert await asyncio.wait_for(daemon, EVENT_TIMEOUT) == 0
 
-        assert asyncio.run(scenario()) == ["backup_required", "unverified"]
+        asyncio.run(scenario())
