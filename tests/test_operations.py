@@ -4,6 +4,7 @@ Trezor's buttons. Every test that types words proves they reached no output."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 import shamir_mnemonic  # type: ignore[import-untyped]  # trezorlib's own dependency
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
 from trezorlib import messages
 
 import seed_safety
@@ -493,3 +496,53 @@ def test_a_passed_check_with_a_passphrase_says_it_covered_the_words_only(
             [device] = get_devices()
             assert device["State"] == "verified"
             assert "passphrase" in device["Explanation"]
+
+
+def test_state_has_changed_when_operation_finished_arrives(make_daemon: DaemonFactory) -> None:
+    """A script that reads State in its OperationFinished handler sees the new state, and
+    PropertiesChanged(State, Operation) comes before the signal on the bus."""
+
+    async def follow_check(sim: Simulator) -> tuple[list[str], str]:
+        bus = await MessageBus(bus_type=BusType.SESSION).connect()
+        path = f"{ROOT_PATH}/devices/{DEVICE_ID}"
+        seen: list[str] = []
+        state_in_handler: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        reads: list[asyncio.Task[None]] = []
+
+        async def read_state() -> None:
+            reply = await bus.call(
+                Message(destination=BUS_NAME, path=path, member="Get",
+                        interface="org.freedesktop.DBus.Properties", signature="ss",
+                        body=[DEVICE, "State"])
+            )  # fmt: skip
+            assert reply is not None
+            state_in_handler.set_result(reply.body[0].value)
+
+        def on_signal(msg: Message) -> None:
+            if msg.path != path or msg.message_type is not MessageType.SIGNAL:
+                return
+            if msg.member == "PropertiesChanged":
+                seen.extend(sorted(msg.body[1]))
+            elif msg.member == "OperationFinished":
+                seen.append("OperationFinished")
+                reads.append(asyncio.ensure_future(read_state()))
+
+        bus.add_message_handler(on_signal)
+        await bus.call(
+            Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                    interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                    body=[f"type='signal',path='{path}'"])
+        )  # fmt: skip
+        owner = await asyncio.to_thread(OwnerRun, sim, "check")
+        assert (await asyncio.to_thread(owner.finished))["result"] == "passed"
+        state = await asyncio.wait_for(state_in_handler, EVENT_TIMEOUT)
+        bus.disconnect()
+        return seen, state
+
+    with start_simulator("t", "backed_up", device_id=DEVICE_ID, mnemonic=ABANDON24) as sim:
+        with running(make_daemon(sim.path)):
+            seen, state = asyncio.run(follow_check(sim))
+    assert state == "verified"
+    finished = seen.index("OperationFinished")
+    assert "State" in seen[:finished] and "LastCheckTime" in seen[:finished]
+    assert seen[:finished].count("Operation") == 2  # "" -> check -> ""

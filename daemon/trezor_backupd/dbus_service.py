@@ -373,7 +373,6 @@ class BusPublisher:
         self._manager: ManagerObject | None = None
         self._gate: OperationGate | None = None
         self._objects: dict[str, DeviceObject] = {}
-        self._removal_after_operation: set[str] = set()
 
     def export_manager(self, manager: ManagerObject, gate: OperationGate) -> None:
         """Export the root object; device objects are announced through its signals."""
@@ -382,8 +381,6 @@ class BusPublisher:
         self._gate = gate
 
     def device_added(self, device: TrackedDevice) -> None:
-        if device.id in self._removal_after_operation:
-            self._unexport(device.id)
         path = device_object_path(device.id)
         assert self._gate is not None, "export_manager() comes first"
         interface = DeviceObject(device, self._gate)
@@ -396,15 +393,11 @@ class BusPublisher:
         self._objects[device.id].update(device)
 
     def device_removed(self, device: TrackedDevice) -> None:
-        if device.operation and device.id in self._objects:
-            # Unplugged mid-operation: the object stays until OperationFinished
-            # (disconnected) has been said on it, so clients learn how it ended.
-            self._removal_after_operation.add(device.id)
-            return
+        """The device is gone; one unplugged mid-operation is removed by the tracker only
+        after OperationFinished (disconnected) was said on its object."""
         self._unexport(device.id)
 
     def _unexport(self, device_id: str) -> None:
-        self._removal_after_operation.discard(device_id)
         if self._objects.pop(device_id, None) is not None:
             path = device_object_path(device_id)
             self._bus.unexport(path)
@@ -418,5 +411,3 @@ class BusPublisher:
     def operation_finished(self, device_id: str, kind: str, result: OperationResult) -> None:
         if (interface := self._objects.get(device_id)) is not None:
             interface.OperationFinished(kind, result)
-        if device_id in self._removal_after_operation:
-            self._unexport(device_id)

@@ -65,7 +65,26 @@ class TrackedDevice:
     transport_path: str
     status: DeviceStatus
     operation: str = ""
-    """"check" or "backup" while one runs on the device, else empty."""
+    """The kind of the operation of ours that runs on the device ("check", "backup",
+    "unlock"), else empty."""
+
+
+class OperationHandle(Protocol):
+    """An operation of ours holding a device (see operations). While it runs, the tracker's
+    entry for the device owns it: unplugging and the end of the operation go through it."""
+
+    @property
+    def kind(self) -> str:
+        """ "check", "backup" or "unlock"."""
+        ...
+
+    def cancel(self) -> None:
+        """Ask the device to abandon the operation (owner's request, or shutdown)."""
+        ...
+
+    def device_gone(self) -> None:
+        """The device was unplugged: stop waiting for it."""
+        ...
 
 
 class NodeWatch(Protocol):
@@ -96,7 +115,7 @@ class _Entry:
     reader: asyncio.Task[None] | None = None
     features: messages.Features | None = None
     published: TrackedDevice | None = None
-    operation: str = ""
+    operation: OperationHandle | None = None
     io_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held by whoever talks to the device: a status read, or an operation from start to end.
     Cancelling a reader task does not stop its worker thread; this lock does."""
@@ -133,8 +152,8 @@ class DeviceTracker:
         self._due_timer: asyncio.TimerHandle | None = None
         self._missing_retry: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self.on_operation_device_gone: Callable[[str], None] = lambda _device_id: None
-        """Told when a device with an operation running goes away (set by the operations)."""
+        self._departed: dict[str, _Entry] = {}
+        """By device id: entries unplugged mid-operation, until the operation has ended."""
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -201,12 +220,27 @@ class DeviceTracker:
         A status read during our own operation would abort it; during a check left running
         on a core device, the owner may be typing words on it, which a read would throw away.
         """
-        if entry.operation:
+        if entry.operation is not None:
             return False
         return entry.published is None or not entry.published.status.dry_run_in_progress
 
+    def operation_of(self, device_id: str) -> OperationHandle | None:
+        """The operation of ours running on the device, connected or just unplugged."""
+        entry = self._departed.get(device_id)
+        if entry is None:
+            try:
+                entry = self._entry_of(device_id)[1]
+            except KeyError:
+                return None
+        return entry.operation
+
+    def running_operations(self) -> list[OperationHandle]:
+        """Every operation of ours still running (for shutdown)."""
+        entries = [*self._entries.values(), *self._departed.values()]
+        return [entry.operation for entry in entries if entry.operation is not None]
+
     def begin_operation(
-        self, device_id: str, kind: str
+        self, device_id: str, operation: OperationHandle
     ) -> tuple[Transport, Callable[[], AbstractContextManager[None]]]:
         """Hand the device's transport to an operation; no status read touches it meanwhile.
 
@@ -218,25 +252,40 @@ class DeviceTracker:
         if entry.reader is not None:
             entry.reader.cancel()
             entry.reader = None
-        entry.operation = kind
+        entry.operation = operation
         assert entry.published is not None
         self._publish(path, entry, entry.published.status)
         return entry.transport, lambda: self._device_access(path, entry)
 
-    def end_operation(self, device_id: str) -> None:
-        """The operation is over: publish what the history now says (a new verdict) at once,
-        then read the device again (its backup state may have changed)."""
+    def finish_operation(self, device_id: str) -> None:
+        """The operation is over: publish at once that nothing runs and what the history now
+        says (a new verdict), before anyone hears how it ended."""
+        departed = self._departed.get(device_id)
+        if departed is not None:
+            departed.operation = None
+            return
         try:
             path, entry = self._entry_of(device_id)
         except KeyError:
-            return  # unplugged meanwhile
-        if not entry.operation:
-            return  # unplugged and plugged in again meanwhile: a fresh entry, read already
-        entry.operation = ""
+            return
+        entry.operation = None
         if entry.features is not None:
             self._publish(path, entry, self._classify(entry.features, path))
         elif entry.published is not None:
             self._publish(path, entry, entry.published.status)
+
+    def after_operation(self, device_id: str) -> None:
+        """After its end was announced: a device unplugged meanwhile is removed now, one
+        still here is read again (its backup state may have changed)."""
+        departed = self._departed.pop(device_id, None)
+        if departed is not None:
+            if departed.published is not None:
+                self._listener.device_removed(departed.published)
+            return
+        try:
+            path, entry = self._entry_of(device_id)
+        except KeyError:
+            return
         if entry.reader is not None:
             entry.reader.cancel()
         entry.read_once = asyncio.Event()
@@ -331,11 +380,15 @@ class DeviceTracker:
         entry.read_once.set()
         if entry.reader is not None and entry.reader is not asyncio.current_task():
             entry.reader.cancel()
-        if entry.operation and entry.published is not None:
-            self.on_operation_device_gone(entry.published.id)
-        if entry.published is not None:
-            LOG.info("Trezor %s was disconnected", entry.published.id)
-            self._listener.device_removed(entry.published)
+        if entry.published is None:
+            return
+        LOG.info("Trezor %s was disconnected", entry.published.id)
+        if entry.operation is not None:
+            # Its object stays until the operation has said it ended (disconnected).
+            self._departed[entry.published.id] = entry
+            entry.operation.device_gone()
+            return
+        self._listener.device_removed(entry.published)
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -420,7 +473,8 @@ class DeviceTracker:
         )
 
     def _publish(self, path: str, entry: _Entry, status: DeviceStatus) -> None:
-        device = TrackedDevice(self._device_id(entry.features, path), path, status, entry.operation)
+        kind = entry.operation.kind if entry.operation is not None else ""
+        device = TrackedDevice(self._device_id(entry.features, path), path, status, kind)
         previous = entry.published
         if previous == device:
             entry.read_once.set()
@@ -429,6 +483,10 @@ class DeviceTracker:
         entry.read_once.set()
         if previous is None:
             LOG.info("Trezor %s (%s) connected: %s", device.id, status.model, status.state)
+            replugged = self._departed.pop(device.id, None)
+            if replugged is not None and replugged.published is not None:
+                # Back before its old operation ended: the old object goes first.
+                self._listener.device_removed(replugged.published)
             self._listener.device_added(device)
         elif previous.id != device.id:
             self._listener.device_removed(previous)

@@ -138,16 +138,28 @@ class _AgentBridge:
 
 @dataclass
 class _Running:
+    """One running operation: the handle the tracker's entry for the device owns."""
+
     kind: OperationKind
     agent: HostAgent
     bridge: _AgentBridge
-    operation: DeviceOperation
-    task: asyncio.Task[None] | None = None
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    operation: DeviceOperation = field(init=False)
+    """Set as soon as the tracker has handed over the device."""
+
+    def cancel(self) -> None:
+        """Unblock the agent's question, then ask the device to abandon the operation."""
+        self.bridge.abort()
+        asyncio.get_running_loop().run_in_executor(None, self.operation.cancel)
+
+    def device_gone(self) -> None:
+        """Unplugged: stop asking the agent and stop waiting for the device."""
+        self.bridge.abort()
+        self.operation.disconnect()
 
 
 class OperationManager:
-    """Starts, cancels and finishes operations; one per device at a time."""
+    """Starts, cancels and finishes operations; one per device at a time (the tracker's
+    entry for the device holds it)."""
 
     def __init__(
         self,
@@ -160,8 +172,7 @@ class OperationManager:
         self._history = history
         self._agents = agents
         self._listener = listener
-        self._running: dict[str, _Running] = {}
-        tracker.on_operation_device_gone = self._device_gone
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(
         self, device_id: str, kind: OperationKind, word_count: int | None, caller: str | None
@@ -170,10 +181,8 @@ class OperationManager:
         device = self._tracker.device(device_id)
         if device is None:
             raise OperationRefused(Refusal.NO_SUCH_DEVICE, f"No Trezor {device_id} is connected.")
-        if device_id in self._running:
-            raise OperationRefused(
-                Refusal.BUSY, f"A {self._running[device_id].kind} is already running on it."
-            )
+        if (running := self._tracker.operation_of(device_id)) is not None:
+            raise OperationRefused(Refusal.BUSY, f"A {running.kind} is already running on it.")
         _require_state(kind, device.status)
         agent = self._agents.agent_for(caller)
         if agent is None:
@@ -182,49 +191,42 @@ class OperationManager:
                 "No agent is registered to answer the Trezor's questions: start the tray "
                 "applet or use trezor-backupctl.",
             )
-        transport, device_access = self._tracker.begin_operation(device_id, kind.value)
         loop = asyncio.get_running_loop()
         bridge = _AgentBridge(loop, agent, device_id)
 
         def progress(step: Progress) -> None:
             loop.call_soon_threadsafe(self._listener.operation_progress, device_id, step)
 
-        operation = DeviceOperation(transport, device_access, bridge, progress)
-        running = _Running(kind, agent, bridge, operation)
-        self._running[device_id] = running
-        running.task = loop.create_task(self._run(device_id, running, word_count))
+        # The tracker hands over the transport and owns the handle until the end.
+        running = _Running(kind, agent, bridge)
+        transport, device_access = self._tracker.begin_operation(device_id, running)
+        running.operation = DeviceOperation(transport, device_access, bridge, progress)
+        task = loop.create_task(self._run(device_id, running, word_count))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         LOG.info("Started a %s on Trezor %s", kind, device_id)
 
     def cancel(self, device_id: str) -> None:
         """Cancel the running operation on the device."""
-        running = self._running.get(device_id)
+        running = self._tracker.operation_of(device_id)
         if running is None:
             raise OperationRefused(Refusal.NO_OPERATION, "Nothing is running on this Trezor.")
         LOG.info("Cancelling the %s on Trezor %s", running.kind, device_id)
-        running.bridge.abort()
-        loop = asyncio.get_running_loop()
-        loop.run_in_executor(None, running.operation.cancel)
+        running.cancel()
 
     async def close(self) -> None:
         """The daemon is stopping: end every operation and wait for them.
 
         A check is cancelled on the device. A backup is only let go of: cancelling it would
-        leave the device `backup_failed` for good.
+        leave the device `backup_failed` for good (and an unlock waits for nothing else).
         """
-        for device_id, running in list(self._running.items()):
-            if running.kind is OperationKind.CHECK:
-                self.cancel(device_id)
+        for running in self._tracker.running_operations():
+            if running.kind == OperationKind.CHECK:
+                running.cancel()
             else:
-                self._device_gone(device_id)
-        for running in list(self._running.values()):
-            await running.ended.wait()
-
-    def _device_gone(self, device_id: str) -> None:
-        running = self._running.get(device_id)
-        if running is not None:
-            LOG.info("Trezor %s was unplugged during a %s", device_id, running.kind)
-            running.bridge.abort()
-            running.operation.disconnect()
+                running.device_gone()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
 
     async def _run(self, device_id: str, running: _Running, word_count: int | None) -> None:
         operation = running.operation
@@ -241,17 +243,14 @@ class OperationManager:
         except Exception:
             LOG.exception("The %s on Trezor %s crashed", running.kind, device_id)
         finally:
-            # The device's State (with the new verdict) changes first, then the signal goes
-            # out, then the device is read again: a client reading State on the signal sees
-            # the new one.
-            del self._running[device_id]
-            self._tracker.end_operation(device_id)
+            # The device's State (with the new verdict) and Operation change first, then
+            # the signal goes out, then the device is read again (or removed, if it was
+            # unplugged): a client reading State on the signal sees the new one.
+            self._tracker.finish_operation(device_id)
             self._listener.operation_finished(device_id, running.kind.value, result)
-        try:
-            if result.outcome not in (Outcome.PASSED, Outcome.MISMATCH, Outcome.COMPLETED):
-                await self._tell_agent_it_ended(running.agent, device_id)
-        finally:
-            running.ended.set()
+            self._tracker.after_operation(device_id)
+        if result.outcome not in (Outcome.PASSED, Outcome.MISMATCH, Outcome.COMPLETED):
+            await self._tell_agent_it_ended(running.agent, device_id)
 
     def _record(self, device_id: str, kind: OperationKind, result: OperationResult) -> None:
         if self._history is None or kind is OperationKind.UNLOCK:
