@@ -5,11 +5,8 @@ Trezor's buttons. Every test that types words proves they reached no output."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,22 +22,24 @@ from conftest import DaemonFactory
 from harness import (
     BUS_NAME,
     DEVICE,
+    DEVICE_ID,
     EVENT_TIMEOUT,
-    MANAGER,
     ROOT_PATH,
     Daemon,
     LineReader,
+    OwnerRun,
     ctl,
+    device_path,
+    gdbus,
     get_devices,
+    history,
     running,
 )
 from other_program import owner_at_device, run_flow
+from seed_safety import MNEMONIC12, ZOO24
 from sim_helpers import ABANDON24, Simulator, host_ports, start_simulator
 
-ZOO24 = " ".join(["zoo"] * 23 + ["vote"])
 BAD_CHECKSUM24 = " ".join(["abandon"] * 24)
-DEVICE_ID = "0123456789ABCDEF01234567"
-OWNER = Path(__file__).with_name("owner_agent.py")
 
 
 class BusCapture:
@@ -67,85 +66,12 @@ class BusCapture:
         return self.path.read_text(errors="replace")
 
 
-class OwnerRun:
-    """owner_agent.py as a process: its JSON lines, and everything it printed."""
-
-    def __init__(self, sim: Simulator, action: str, *args: str) -> None:
-        for option, value in itertools.pairwise(args):
-            if option in ("--typed", "--pin"):
-                seed_safety.typed(value)
-        if action == "check":
-            seed_safety.typed(ABANDON24)  # the default typed seed
-        self.process = subprocess.Popen(
-            [sys.executable, str(OWNER), DEVICE_ID, str(sim.debug_port), action, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.reader = LineReader(self.process)
-        seed_safety.produced("owner agent output", self.output)
-
-    def wait_for(self, event: str, **fields: str) -> dict[str, Any]:
-        def matches(line: str) -> bool:
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                return False
-            return bool(
-                data.get("event") == event and all(data.get(k) == v for k, v in fields.items())
-            )
-
-        return dict(json.loads(self.reader.wait_for(matches)))
-
-    def finished(self) -> dict[str, Any]:
-        result = self.wait_for("finished")
-        assert self.process.wait(timeout=EVENT_TIMEOUT) == 0
-        return result
-
-    def output(self) -> str:
-        return "\n".join(self.reader.seen)
-
-
 @pytest.fixture
 def capture(tmp_path: Path) -> Iterator[BusCapture]:
     bus = BusCapture(tmp_path / "bus.log")
     yield bus
     if bus.process.poll() is None:
         bus.text()
-
-
-def assert_no_secret(words: str, *outputs: str) -> None:
-    """None of the words typed (nor a PIN) reached any output."""
-    for secret in set(words.split()):
-        alone = re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
-        for output in outputs:
-            found = alone.search(output)
-            assert found is None, f"a typed secret leaked: ...{output[found.start() - 80 :][:160]}"
-
-
-def gdbus(path: str, method: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["gdbus", "call", "--session", "--dest", BUS_NAME, "--object-path", path,
-         "--method", method, *args],
-        capture_output=True, text=True, timeout=EVENT_TIMEOUT,
-    )  # fmt: skip
-
-
-def device_path() -> str:
-    return f"{ROOT_PATH}/devices/{DEVICE_ID}"
-
-
-def history() -> list[tuple[str, str]]:
-    out = gdbus(ROOT_PATH, f"{MANAGER}.GetHistory", DEVICE_ID).stdout
-    return [
-        (kind, result)
-        for kind, result in zip(_values(out, "Kind"), _values(out, "Result"), strict=True)
-    ]
-
-
-def _values(gvariant_text: str, key: str) -> list[str]:
-    parts = gvariant_text.split(f"'{key}': <'")[1:]
-    return [part.split("'", 1)[0] for part in parts]
 
 
 def _daemon_outputs(daemon: Daemon) -> list[str]:
@@ -184,10 +110,9 @@ def test_model_one_24_word_check(
         assert owner.output().count('"what": "word"') == 24
         bus_text = capture.text()
         assert "member=OperationFinished" in bus_text and "member=RequestWord" in bus_text
-        assert_no_secret(typed, owner.output(), bus_text, *_daemon_outputs(daemon))
+        seed_safety.assert_no_secret(owner.output(), bus_text, *_daemon_outputs(daemon))
 
 
-MNEMONIC12 = "alcohol woman abuse must during monitor noble actual mixed trade anger aisle"
 ALL12 = " ".join(["all"] * 12)
 
 
@@ -202,7 +127,7 @@ def test_model_one_12_word_check_uses_the_matrix(
             assert owner.finished()["result"] == result
         kinds = [json.loads(line).get("kind") for line in owner.reader.seen if '"word"' in line]
         assert kinds == ["matrix9", "matrix9", "matrix9", "matrix6"] * 12
-        assert_no_secret(typed, owner.output(), capture.text(), *_daemon_outputs(daemon))
+        seed_safety.assert_no_secret(owner.output(), capture.text(), *_daemon_outputs(daemon))
 
 
 def test_pin_protected_model_one_asks_the_agent_for_the_pin(
@@ -216,7 +141,7 @@ def test_pin_protected_model_one_asks_the_agent_for_the_pin(
             owner.wait_for("asked", what="pin", kind="current")
             assert owner.finished()["result"] == "passed"
             assert [d["State"] for d in get_devices()] == ["verified"]
-        assert_no_secret(ABANDON24 + " 735192468", owner.output(), capture.text(), daemon.log())
+        seed_safety.assert_no_secret(owner.output(), capture.text(), daemon.log())
 
 
 def test_core_model_check_is_typed_on_the_device(make_daemon: DaemonFactory) -> None:
