@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="dbus dbus-bin dbus-user-session libglib2.0-bin systemd udev desktop-file-utils libusb-1.0-0 umockdev gir1.2-umockdev-1.0
 libumockdev0 libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv
-xvfb trayer dunst gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 x11-utils xdotool tk-dev fonts-dejavu-core"
+xvfb trayer dunst gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 x11-utils xdotool tk-dev fonts-dejavu-core iproute2"
 
 missing=""
 for package in $PACKAGES; do
