@@ -20,8 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check daemon applet tests
-	$(VENV)/bin/ruff format --check daemon applet tests
+	$(VENV)/bin/ruff check api daemon applet tests
+	$(VENV)/bin/ruff format --check api daemon applet tests
 	$(VENV)/bin/mypy
 
 test: system-packages $(VENV)/.installed lint
@@ -53,7 +53,7 @@ INSTALLED_DATA = \
 	$(ICONS_DIR)/io.github.TrezorBackupGuard.Applet.png
 PIP ?= $(PY) -m pip
 SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
-PACKAGES = trezor_backupd trezor_backupctl trezor_backup_sim trezor_backup_applet
+PACKAGES = trezor_backup_api trezor_backupd trezor_backupctl trezor_backup_sim trezor_backup_applet
 SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-sim trezor-backup-applet
 
 install:

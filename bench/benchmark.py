@@ -123,6 +123,7 @@ from dbus_fast import Message, MessageType  # noqa: E402
 from dbus_fast.aio import MessageBus  # noqa: E402
 from gi.repository import UMockdev  # noqa: E402
 
+from trezor_backup_api.client import bus_call, call  # noqa: E402
 from trezor_backupd import device_io  # noqa: E402
 
 # ---- statistics ---------------------------------------------------------------------------
@@ -433,53 +434,22 @@ class Client:
     async def connect(cls, address: str) -> Client:
         client = cls(await MessageBus(bus_address=address).connect())
         client.bus.add_message_handler(client._on_message)
-        await client.call(
-            "org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus",
-            "AddMatch",
-            "s",
-            [f"type='signal',interface='{MANAGER}'"],
-        )
+        await bus_call(client.bus, "AddMatch", [f"type='signal',interface='{MANAGER}'"])
         return client
 
     def _on_message(self, message: Message) -> None:
         if message.message_type is MessageType.SIGNAL and message.interface == MANAGER:
             self.signals.put_nowait((str(message.member), message.body[0], time.perf_counter()))
 
-    async def call(
-        self,
-        destination: str,
-        path: str,
-        interface: str,
-        member: str,
-        signature: str = "",
-        body: list[Any] | None = None,
-    ) -> list[Any]:
-        reply = await self.bus.call(
-            Message(
-                destination=destination,
-                path=path,
-                interface=interface,
-                member=member,
-                signature=signature,
-                body=body or [],
-            )
-        )
-        assert reply is not None
-        if reply.message_type is MessageType.ERROR:
-            raise RuntimeError(f"{member}: {reply.error_name} {reply.body}")
-        return list(reply.body)
-
     async def get_devices(self) -> list[dict[str, Any]]:
-        (devices,) = await self.call(BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+        (devices,) = (await call(self.bus, BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")).body
         return [{k: v.value for k, v in device.items()} for device in devices]
 
     async def child_nodes(self) -> set[str]:
         """The device objects exported, from introspection (a ghost would show here)."""
-        (xml,) = await self.call(
-            BUS_NAME, DEVICES_PATH, "org.freedesktop.DBus.Introspectable", "Introspect"
-        )
+        introspectable = "org.freedesktop.DBus.Introspectable"
+        reply = await call(self.bus, BUS_NAME, DEVICES_PATH, introspectable, "Introspect")
+        (xml,) = reply.body
         names = {part.split('"')[1] for part in str(xml).split("<node name=")[1:] if '"' in part}
         return {name for name in names if "/" not in name}  # the children, not the node itself
 
@@ -542,9 +512,9 @@ async def measure_plug_cycles(
         assert member == "DeviceAdded", (member, path)
         plug.append(arrived - start)
         # Outside the timed window: the object carries its state already.
-        (state,) = await client.call(
-            BUS_NAME, path, "org.freedesktop.DBus.Properties", "Get", "ss", [DEVICE, "State"]
-        )
+        properties = "org.freedesktop.DBus.Properties"
+        reply = await call(client.bus, BUS_NAME, path, properties, "Get", "ss", [DEVICE, "State"])
+        (state,) = reply.body
         states.add(str(state.value))
         sims.down(0)
         start = time.perf_counter()
@@ -566,14 +536,12 @@ async def measure_get_devices(client: Client, bus: SessionBus, calls: int, spawn
     in_process: list[float] = []
     for _ in range(calls):
         start = time.perf_counter()
-        await client.call(BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+        await call(client.bus, BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
         in_process.append(time.perf_counter() - start)
     peer: list[float] = []
     for _ in range(min(calls, 500)):
         start = time.perf_counter()
-        await client.call(
-            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId"
-        )
+        await bus_call(client.bus, "GetId", [])
         peer.append(time.perf_counter() - start)
     env = bus.env()
     busctl = ["busctl", "--user", "call", BUS_NAME, ROOT_PATH, MANAGER, "GetDevices"]
@@ -645,7 +613,7 @@ async def measure_many(bus: SessionBus, testbed: Testbed, count: int) -> dict[st
             get_devices: list[float] = []
             for _ in range(500):
                 t = time.perf_counter()
-                await client.call(BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+                await call(client.bus, BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
                 get_devices.append(time.perf_counter() - t)
             memory = daemon.memory()
             testbed.remove(syspath)

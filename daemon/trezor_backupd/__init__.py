@@ -1,3 +1,3 @@
 """trezor-backupd: the user daemon that knows the backup state of every connected Trezor."""
 
-__version__ = "0.1.0"
+from trezor_backup_api import __version__ as __version__

@@ -8,7 +8,6 @@ plain HostAgent to the operations (which know nothing of D-Bus).
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 import os
@@ -19,13 +18,12 @@ from typing import Any, TypeVar
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from .bus_names import AGENT_INTERFACE
+from trezor_backup_api.client import BusCallError, call
+from trezor_backup_api.names import AGENT_INTERFACE, DBUS_NAME, DBUS_PATH
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 DevicePathOf = Callable[[str], str]
-
-DBUS_NAME = "org.freedesktop.DBus"
 
 current_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "current_caller", default=None
@@ -139,9 +137,7 @@ class AgentRegistry:
         return candidates[-1] if candidates else None
 
     async def _bus_call(self, member: str, signature: str, body: list[Any]) -> Any:
-        return await call_first(
-            self._bus, DBUS_NAME, "/org/freedesktop/DBus", DBUS_NAME, member, signature, body
-        )
+        return await call_first(self._bus, DBUS_NAME, DBUS_PATH, DBUS_NAME, member, signature, body)
 
 
 async def call_first(
@@ -159,19 +155,10 @@ async def call_first(
     Every failure (an error reply, no reply, the timeout) is an AgentCallFailed naming only
     the method and the error: a peer's error text is never kept, it could echo an answer.
     """
-    message = Message(
-        destination=destination,
-        path=path,
-        interface=interface,
-        member=member,
-        signature=signature,
-        body=body,
-    )
     try:
-        reply = await asyncio.wait_for(bus.call(message), timeout)
-    except TimeoutError:
-        raise AgentCallFailed(f"{member}: no answer within {timeout:.0f} s") from None
-    if reply is None or reply.message_type is MessageType.ERROR:
-        name = reply.error_name if reply is not None else "no reply"
-        raise AgentCallFailed(f"{member}: {name}")
+        reply = await call(
+            bus, destination, path, interface, member, signature, body, timeout=timeout
+        )
+    except BusCallError as error:
+        raise AgentCallFailed(f"{member}: {error.name}") from None
     return reply.body[0] if reply.body else None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -20,9 +19,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from trezor_backup_api.paths import config_path
+
 log = logging.getLogger(__name__)
 
-APP_DIR = "trezor-backup-guard"
 MAX_RECHECK_INTERVAL_DAYS = 3650
 MIN_EMULATOR_POLL_SECONDS = 1.0
 MAX_EMULATOR_POLL_SECONDS = 86400.0
@@ -50,24 +50,6 @@ class Config:
     # How long the daemon waits for the owner to answer a prompt (PIN, word) before it
     # cancels the operation on the device.
     agent_timeout_seconds: float = 300.0
-
-
-def config_path() -> Path:
-    """Where the config file lives: `$XDG_CONFIG_HOME` or `~/.config`."""
-    return _xdg_dir("XDG_CONFIG_HOME", Path(".config")) / APP_DIR / "config.toml"
-
-
-def state_dir() -> Path:
-    """Where the daemon keeps its history: `$XDG_STATE_HOME` or `~/.local/state`."""
-    return _xdg_dir("XDG_STATE_HOME", Path(".local", "state")) / APP_DIR
-
-
-def _xdg_dir(variable: str, default_under_home: Path) -> Path:
-    """The XDG base directory spec says to ignore relative paths, so we do."""
-    value = os.environ.get(variable, "")
-    if value and Path(value).is_absolute():
-        return Path(value)
-    return Path.home() / default_under_home
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -20,19 +20,21 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
-from . import __version__
-from .agents import AgentRegistry, current_caller
-from .bus_names import (
+from trezor_backup_api import __version__
+from trezor_backup_api.names import (
     DEVICE_INTERFACE,
     DEVICES_PATH,
     ERROR_PREFIX,
     MANAGER_INTERFACE,
     ROOT_PATH,
 )
+from trezor_backup_api.vocabulary import OperationKind
+
+from .agents import AgentRegistry, current_caller
 from .device_ops import OperationResult, Progress
 from .device_tracker import TrackedDevice
 from .history import HistoryEvent, HistoryUnavailable
-from .operations import OperationKind, OperationManager, OperationRefused
+from .operations import OperationManager, OperationRefused
 
 DeviceDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StageAndMessage = Annotated[list[str], DBusSignature("ss")]

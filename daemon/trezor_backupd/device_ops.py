@@ -18,11 +18,12 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trezorlib import exceptions, mapping, messages
 from trezorlib.transport import DeviceIsBusy, Transport, TransportException
+
+from trezor_backup_api.vocabulary import Outcome
 
 if TYPE_CHECKING:
     from trezorlib.client import Session
@@ -54,19 +55,6 @@ class HostInput(Protocol):
 
 class HostCancelled(exceptions.Cancelled):
     """The host gave no answer (the owner cancelled, the agent failed or left)."""
-
-
-class Outcome(StrEnum):
-    """How an operation ended; the API's result strings."""
-
-    PASSED = "passed"
-    MISMATCH = "mismatch"
-    INVALID_WORDS = "invalid_words"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    DISCONNECTED = "disconnected"
-    REFUSED = "refused"
-    ERROR = "error"
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,14 @@ from typing import Any, Protocol
 from trezorlib import messages
 from trezorlib.transport import Transport
 
+from trezor_backup_api.vocabulary import BackupState
+
 from . import device_io
 from .config import Config
 from .device_io import FeaturesReadError, ReadProblem
 from .history import HistoryStore, HistoryUnavailable
 from .status import (
     BackupFacts,
-    BackupState,
     DeviceStatus,
     status_from_features,
     status_without_features,

@@ -19,10 +19,12 @@ from dbus_fast import BusType, RequestNameReply
 from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
-from . import __version__
+from trezor_backup_api import __version__
+from trezor_backup_api.names import BUS_NAME
+from trezor_backup_api.paths import state_dir
+
 from .agents import AgentRegistry
-from .bus_names import BUS_NAME
-from .config import Config, ConfigError, load_config, parse_emulator_endpoint, state_dir
+from .config import Config, ConfigError, load_config, parse_emulator_endpoint
 from .dbus_service import (
     BusPublisher,
     ManagerObject,

@@ -16,13 +16,14 @@ import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from .device_ops import DeviceOperation, HostCancelled, OperationResult, Outcome, Progress
+from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome, Refusal
+
+from .device_ops import DeviceOperation, HostCancelled, OperationResult, Progress
 from .device_tracker import DeviceTracker
 from .history import EventKind, HistoryStore, HistoryUnavailable
-from .status import BACKUP_STATES, CHECKABLE_STATES, BackupState, DeviceStatus
+from .status import BACKUP_STATES, CHECKABLE_STATES, DeviceStatus
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,22 +41,6 @@ _NOT_CHECKABLE = {
     "complete words to check. Move your funds to a new wallet.",
     BackupState.LOCKED: "This Trezor is locked: unlock it first, then check its backup.",
 }
-
-
-class OperationKind(StrEnum):
-    CHECK = "check"
-    BACKUP = "backup"
-    UNLOCK = "unlock"
-
-
-class Refusal(StrEnum):
-    """Why an operation cannot start or be cancelled; the bus maps each to a named error."""
-
-    NO_SUCH_DEVICE = "NoSuchDevice"
-    BUSY = "Busy"
-    NO_AGENT = "NoAgent"
-    NOT_POSSIBLE = "NotPossible"
-    NO_OPERATION = "NoOperation"
 
 
 class OperationRefused(Exception):

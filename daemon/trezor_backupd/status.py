@@ -8,29 +8,12 @@ ever sees or mentions seed material: Features carry none, and a verdict is only 
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from trezorlib import messages
 
-
-class BackupState(enum.StrEnum):
-    """The backup state of one connected device, as published on D-Bus."""
-
-    NOT_INITIALIZED = "not_initialized"
-    NO_BACKUP = "no_backup"
-    BACKUP_FAILED = "backup_failed"
-    BACKUP_REQUIRED = "backup_required"
-    UNVERIFIED = "unverified"
-    VERIFIED = "verified"
-    CHECK_FAILED = "check_failed"
-    CHECK_DUE = "check_due"
-    EXTRA_BACKUP_UNLOCKED = "extra_backup_unlocked"
-    LOCKED = "locked"
-    BUSY = "busy"
-    BOOTLOADER = "bootloader"
-    UNKNOWN = "unknown"
+from trezor_backup_api.vocabulary import BackupState
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import pyudev
 
+from trezor_backup_api.usb_ids import TREZOR_USB_IDS, WEBUSB_IDS
+
 from .device_io import UsbLocation
-from .usb_ids import TREZOR_USB_IDS, WEBUSB_IDS
 
 LOG = logging.getLogger(__name__)
 

@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from trezor_backupd.config import (
-    Config,
-    ConfigError,
-    config_path,
-    load_config,
-    parse_emulator_endpoint,
-    state_dir,
-)
+from trezor_backup_api.paths import config_path, state_dir
+from trezor_backupd.config import Config, ConfigError, load_config, parse_emulator_endpoint
 
 
 def write(tmp_path: Path, text: str) -> Path:

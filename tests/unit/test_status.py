@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from trezorlib import messages
 
+from trezor_backup_api.vocabulary import BackupState
 from trezor_backupd.status import (
     BackupFacts,
-    BackupState,
     CheckVerdict,
     DeviceStatus,
     status_from_features,

@@ -1,5 +1,5 @@
-"""The USB ids of every Trezor, with no imports: the CLI's doctor uses them without paying
-for pyudev and trezorlib at start-up."""
+"""The USB ids of every Trezor: the daemon watches udev for them, the CLI's doctor reads
+sysfs for them."""
 
 TREZOR_USB_IDS = frozenset(
     {
