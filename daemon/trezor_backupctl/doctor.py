@@ -16,13 +16,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbus_fast import DBusFastError, Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from trezor_backupctl.dbus_client import DaemonUnreachable, session_bus_address
-from trezor_backupctl.setup import RULES_NAME, rules_command
-from trezor_backupd.bus_names import BUS_NAME
-from trezor_backupd.usb_ids import TREZOR_USB_IDS
+from trezor_backup_api.client import (
+    BusCallError,
+    DaemonUnreachable,
+    bus_call,
+    connect_session_bus,
+    session_bus_address,
+)
+from trezor_backup_api.names import BUS_NAME
+from trezor_backup_api.usb_ids import TREZOR_USB_IDS
+from trezor_backupctl.session_setup import RULES_NAME, rules_command
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 RULES_DIRS = (
@@ -99,29 +104,12 @@ def check_device_access() -> Finding:
     return Finding(OK, "device access", f"you can open {', '.join(findings)}")
 
 
-async def _bus_call(bus: MessageBus, member: str, body: list[str]) -> object:
-    """A call to org.freedesktop.DBus itself, bounded in time."""
-    msg = Message(
-        destination="org.freedesktop.DBus",
-        path="/org/freedesktop/DBus",
-        interface="org.freedesktop.DBus",
-        member=member,
-        signature="s" if body else "",
-        body=body,
-    )
-    async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
-        reply = await bus.call(msg)
-    if reply is None or reply.message_type is MessageType.ERROR:
-        raise DBusFastError(f"{member} failed")
-    return reply.body[0]
-
-
 async def check_session(bus: MessageBus) -> list[Finding]:
     """Daemon, tray host and notification server, as names on the session bus."""
-    activatable = set(await _bus_call(bus, "ListActivatableNames", []))  # type: ignore[call-overload]
+    activatable = set(await bus_call(bus, "ListActivatableNames", [], timeout=BUS_TIMEOUT_SECONDS))
 
     async def owned(name: str) -> bool:
-        return bool(await _bus_call(bus, "NameHasOwner", [name]))
+        return bool(await bus_call(bus, "NameHasOwner", [name], timeout=BUS_TIMEOUT_SECONDS))
 
     if await owned(BUS_NAME):
         daemon = Finding(OK, "daemon", f"trezor-backupd is running ({BUS_NAME})")
@@ -162,10 +150,9 @@ async def check_bus() -> list[Finding]:
     """The session-bus checks, or why they could not run."""
     try:
         address = session_bus_address()
-        async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
-            bus = await MessageBus(bus_address=address).connect()
-    except (DaemonUnreachable, OSError, EOFError, DBusFastError, TimeoutError) as error:
-        reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+        bus = await connect_session_bus(BUS_TIMEOUT_SECONDS)
+    except DaemonUnreachable as error:
+        reason = error.reason
         return [
             Finding(
                 FAIL,
@@ -176,8 +163,8 @@ async def check_bus() -> list[Finding]:
         ]
     try:
         return [Finding(OK, "session bus", address), *await check_session(bus)]
-    except (DBusFastError, TimeoutError, EOFError, OSError) as error:
-        return [Finding(FAIL, "session bus", f"the bus stopped answering: {error}")]
+    except BusCallError as error:
+        return [Finding(FAIL, "session bus", f"the bus stopped answering: {error.text}")]
     finally:
         bus.disconnect()
 

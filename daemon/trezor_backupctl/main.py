@@ -14,13 +14,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from trezor_backupctl import doctor, setup
-from trezor_backupctl.backup_commands import add_parsers as add_backup_parsers
-from trezor_backupctl.dbus_client import DaemonClient, DaemonError, DaemonUnreachable
+from trezor_backup_api import __version__
+from trezor_backup_api.client import DaemonClient, DaemonError, DaemonUnreachable
+from trezor_backup_api.names import BUS_NAME
+from trezor_backupctl import doctor, session_setup
+from trezor_backupctl.operation_commands import add_parsers as add_operation_parsers
 from trezor_backupctl.render import device_record, event_line, status_json, status_table
 from trezor_backupctl.watch import watch
-from trezor_backupd import __version__
-from trezor_backupd.bus_names import BUS_NAME
 
 PROG = "trezor-backupctl"
 
@@ -117,7 +117,7 @@ async def _status(args: argparse.Namespace, client: DaemonClient) -> int:
     if args.refresh:
         await client.refresh()
     devices = await client.get_devices()
-    records = [device_record(path, properties) for path, properties in devices.items()]
+    records = [device_record(path, device.properties) for path, device in devices.items()]
     if args.json:
         print(status_json(records))
     else:
@@ -178,9 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted for symmetry with status; watch always prints JSON lines",
     )
     watch_parser.set_defaults(command=_watch)
-    add_backup_parsers(commands)
+    add_operation_parsers(commands)
     # These two work without (or before there is) a daemon: they set `standalone`, not `command`.
-    setup.add_parser(commands)
+    session_setup.add_parser(commands)
     doctor.add_parser(commands)
     return parser
 

@@ -1,8 +1,8 @@
 """Turning the daemon's device properties into what trezor-backupctl prints.
 
 Pure functions without D-Bus, so the output formats can be tested without a bus. The input is a
-device's `Device1` properties as plain Python values (variants already unwrapped), keyed by their
-D-Bus names.
+device's `Device1` properties as the daemon sent them (`DeviceRecord.properties`: plain Python
+values, keyed by their D-Bus names), so what is printed is exactly what the daemon said.
 """
 
 import json
@@ -12,26 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-# The documented properties, in the order scripts and humans read them best. Properties a newer
-# daemon adds are appended after these, so old scripts keep working and new ones see them.
-_KNOWN_ORDER = (
-    "Id",
-    "State",
-    "Explanation",
-    "NextStep",
-    "Model",
-    "InternalModel",
-    "Label",
-    "FirmwareVersion",
-    "BackupType",
-    "DryRunInProgress",
-    "Locked",
-    "StateReadTime",
-    "LastCheckTime",
-    "LastCheckResult",
-    "Transport",
-    "Operation",
-)
+from trezor_backup_api.device import PROPERTY_NAMES
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -64,8 +45,10 @@ def _json_value(name: str, value: Any) -> Any:
 
 def device_record(path: str, properties: Mapping[str, Any]) -> dict[str, Any]:
     """One device as printed by `status --json` and `watch`: snake_case keys plus `path`."""
-    names = [name for name in _KNOWN_ORDER if name in properties]
-    names += sorted(name for name in properties if name not in _KNOWN_ORDER)
+    # Documented properties in their order; those a newer daemon adds after them, so old
+    # scripts keep working and new ones see them.
+    names = [name for name in PROPERTY_NAMES if name in properties]
+    names += sorted(name for name in properties if name not in PROPERTY_NAMES)
     record = {snake_case(name): _json_value(name, properties[name]) for name in names}
     record["path"] = path
     return record

@@ -6,31 +6,21 @@ agent method, which the D-Bus layer puts into the reply to the daemon, and nowhe
 not echoed, printed back (not even a completed word), logged, or put into an exception; a
 rejected answer is re-asked with a message that does not repeat it.
 
-The validation is pure functions (the BIP-39 word completion, PIN and matrix positions, the
-word count), so it is tested without a terminal or a bus.
+What counts as an answer (the BIP-39 word completion, PIN and matrix positions, the word
+count) is `trezor_backup_api.input_rules`, which the applet's dialogs apply too.
 """
 
 import asyncio
 from collections.abc import Coroutine, Sequence
-from functools import cache
 from typing import Any, TextIO, TypeVar
 
-from mnemonic import Mnemonic
-
-from trezor_backupctl.dbus_client import AgentCancelled
+from trezor_backup_api import input_rules
+from trezor_backup_api.agent import AgentCancelled
+from trezor_backup_api.vocabulary import WordKind
 from trezor_backupctl.terminal_input import TerminalLines
 
 T = TypeVar("T")
 
-# Every BIP-39 English word is unique in its first four letters, so four letters name a word.
-MIN_PREFIX = 4
-MAX_PIN_LENGTH = 50  # the firmware's limit
-WORD_COUNTS = (12, 18, 24)
-BACK = "\b"  # the answer that takes a matrix word entry one step back
-
-NOT_A_WORD = "That is not a BIP-39 word, try again."
-TOO_SHORT = "Type at least 4 letters of the word (or the whole word), try again."
-NO_WORD = "Type the word your Trezor asks for."
 BAD_PIN = "Type only positions 1 to 9, one for each digit of your PIN (at most 50), try again."
 BAD_WORD_COUNT = "Type 12, 18 or 24."
 CLOSED = "Cancelled by the daemon/Trezor."
@@ -40,15 +30,6 @@ PIN_PROMPT = "PIN positions (not shown as you type): "
 WORD_PROMPT = "Word requested by your Trezor (see its screen): "
 POSITION_PROMPT = "Position on your Trezor's grid (b = back): "
 WORD_COUNT_PROMPT = "How many words does your backup have (12, 18 or 24)? "
-
-_KEYPAD = "7 8 9\n4 5 6\n1 2 3"
-# In Matrix6 the Trezor shows two columns; its firmware counts the middle column as the right.
-_KEYPAD_TWO_COLUMNS = "7   9\n4   6\n1   3"
-_MATRIX6_POSITIONS = {
-    **{position: position for position in "134679"},
-    **{"2": "3", "5": "6", "8": "9"},
-}
-_BACK_ANSWERS = frozenset({"b", "back", "\b", "\x7f"})
 
 PIN_INTRO = """\
 Your Trezor asks for its PIN.
@@ -66,74 +47,24 @@ right choice, then Enter (b goes back one step). Nothing you type is shown.
 """
 
 
-@cache
-def bip39_english() -> tuple[str, ...]:
-    """The BIP-39 English wordlist, as trezorlib's `mnemonic` package ships it."""
-    return tuple(Mnemonic("english").wordlist)
-
-
-def _indented(grid: str) -> str:
-    return "".join(f"    {row}\n" for row in grid.splitlines())
+def _grid(rows: tuple[tuple[str, ...], ...]) -> str:
+    """The layout indented, two columns spread like the Trezor's (7   9)."""
+    gap = " " if len(rows[0]) == 3 else "   "
+    return "".join(f"    {gap.join(row)}\n" for row in rows)
 
 
 def pin_matrix() -> str:
     """The 3x3 keypad layout the positions of the PIN's digits refer to."""
-    return _indented(_KEYPAD)
+    return _grid(input_rules.KEYPAD_ROWS)
 
 
 def word_matrix(kind: str) -> str:
     """The keypad layout of a matrix word request: 3x3 for `matrix9`, 3 rows of 2 for `matrix6`."""
-    return _indented(_KEYPAD_TWO_COLUMNS if kind == "matrix6" else _KEYPAD)
-
-
-class WordRejected(ValueError):
-    """A typed word cannot be sent; the message says why without repeating the word."""
-
-
-def complete_word(typed: str, wordlist: Sequence[str]) -> str:
-    """The BIP-39 word meant by `typed`: the word itself, or a unique prefix of 4+ letters.
-
-    Words not in the list are rejected here rather than by the device, where a wrong word ends
-    the whole check ("Word not found in a wordlist").
-    """
-    text = typed.strip().lower()
-    if not text:
-        raise WordRejected(NO_WORD)
-    if text in wordlist:
-        return text
-    matches = [word for word in wordlist if word.startswith(text)]
-    if len(text) >= MIN_PREFIX and len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise WordRejected(TOO_SHORT)
-    raise WordRejected(NOT_A_WORD)
-
-
-def parse_pin(typed: str) -> str | None:
-    """The PIN positions in `typed` (spaces allowed between them), or None if not valid."""
-    positions = "".join(typed.split())
-    valid = 1 <= len(positions) <= MAX_PIN_LENGTH and all(c in "123456789" for c in positions)
-    return positions if valid else None
-
-
-def parse_position(typed: str, kind: str) -> str | None:
-    """The answer to a `matrix9`/`matrix6` word request: a position digit or BACK; None if bad."""
-    text = typed.strip().lower()
-    if text in _BACK_ANSWERS:
-        return BACK
-    if kind == "matrix6":
-        return _MATRIX6_POSITIONS.get(text)
-    return text if len(text) == 1 and text in "123456789" else None
-
-
-def parse_word_count(typed: str) -> int | None:
-    """12, 18 or 24 from what was typed; None for anything else."""
-    text = typed.strip()
-    return int(text) if text in {str(count) for count in WORD_COUNTS} else None
+    return _grid(input_rules.MATRIX6_ROWS if kind == WordKind.MATRIX6 else input_rules.KEYPAD_ROWS)
 
 
 class TerminalAgent:
-    """An Agent (see dbus_client) that asks the owner on the terminal, for one device.
+    """An Agent (trezor_backup_api.agent) that asks the owner on the terminal, for one device.
 
     Requests about another device are refused: the daemon falls back to the most recently
     registered agent, and a check of device A must not start asking words for device B.
@@ -154,7 +85,7 @@ class TerminalAgent:
         self._lines = lines
         self._out = out
         self._word_count = word_count
-        self._wordlist = wordlist if wordlist is not None else bip39_english()
+        self._wordlist = wordlist if wordlist is not None else input_rules.bip39_english()
         self._pending: set[asyncio.Task[Any]] = set()
         self._explained: set[str] = set()
 
@@ -217,7 +148,7 @@ class TerminalAgent:
     async def _pin_prompt(self) -> str:
         self._say(PIN_INTRO + "\n" + pin_matrix())
         while True:
-            pin = parse_pin(await self._ask_line(PIN_PROMPT, secret=True))
+            pin = input_rules.parse_pin(await self._ask_line(PIN_PROMPT, secret=True))
             if pin is not None:
                 return pin
             self._say(BAD_PIN)
@@ -225,9 +156,9 @@ class TerminalAgent:
     async def request_word(self, device: str, kind: str) -> str:
         """Agent1.RequestWord: a BIP-39 word (`plain`) or a grid position (`matrix9/6`)."""
         self._check_device(device)
-        if kind == "plain":
+        if kind == WordKind.PLAIN:
             return await self._ask(self._word_prompt())
-        if kind in ("matrix9", "matrix6"):
+        if kind in (WordKind.MATRIX9, WordKind.MATRIX6):
             return await self._ask(self._position_prompt(kind))
         raise AgentCancelled(f"unknown word request kind {kind!r}")
 
@@ -235,18 +166,22 @@ class TerminalAgent:
         self._explain_once("plain", PLAIN_WORD_INTRO)
         while True:
             try:
-                return complete_word(await self._ask_line(WORD_PROMPT, secret=True), self._wordlist)
-            except WordRejected as rejected:
+                return input_rules.complete_word(
+                    await self._ask_line(WORD_PROMPT, secret=True), self._wordlist
+                )
+            except input_rules.WordRejected as rejected:
                 self._say(str(rejected))
 
     async def _position_prompt(self, kind: str) -> str:
         self._explain_once("matrix", MATRIX_INTRO)
         self._say("\n" + word_matrix(kind))
         while True:
-            position = parse_position(await self._ask_line(POSITION_PROMPT, secret=True), kind)
+            position = input_rules.parse_position(
+                await self._ask_line(POSITION_PROMPT, secret=True), kind
+            )
             if position is not None:
                 return position
-            columns = "1, 3, 4, 6, 7 or 9" if kind == "matrix6" else "1 to 9"
+            columns = "1, 3, 4, 6, 7 or 9" if kind == WordKind.MATRIX6 else "1 to 9"
             self._say(f"Type one position, {columns}, or b to go back.")
 
     async def request_word_count(self, device: str) -> int:
@@ -258,7 +193,9 @@ class TerminalAgent:
 
     async def _word_count_prompt(self) -> int:
         while True:
-            count = parse_word_count(await self._ask_line(WORD_COUNT_PROMPT, secret=False))
+            count = input_rules.parse_word_count(
+                await self._ask_line(WORD_COUNT_PROMPT, secret=False)
+            )
             if count is not None:
                 return count
             self._say(BAD_WORD_COUNT)

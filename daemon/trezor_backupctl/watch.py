@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from trezor_backupctl.dbus_client import (
+from trezor_backup_api.client import (
     BusEvent,
     DaemonClient,
     DaemonError,
@@ -56,18 +56,18 @@ class DeviceWatch:
         devices = await self._client.get_devices()
         for path in [path for path in self._devices if path not in devices]:
             self._remove(path)
-        for path, properties in devices.items():
-            self._update(path, properties)
+        for path, device in devices.items():
+            self._update(path, dict(device.properties))
 
     async def handle(self, event: BusEvent) -> None:
         """Apply one bus event; events must be handled one at a time, in arrival order."""
         match event:
             case DeviceAdded(path):
                 try:
-                    properties = await self._client.get_device_properties(path)
+                    device = await self._client.get_device(path)
                 except (DaemonError, DaemonUnreachable):
                     return  # gone again already; its DeviceRemoved or the owner change follows
-                self._update(path, properties)
+                self._update(path, dict(device.properties))
             case DeviceRemoved(path):
                 self._remove(path)
             case DevicePropertiesChanged(path, changed, invalidated):
@@ -76,7 +76,7 @@ class DeviceWatch:
                 properties = {**self._devices[path], **changed}
                 if invalidated:
                     try:
-                        properties = await self._client.get_device_properties(path)
+                        properties = dict((await self._client.get_device(path)).properties)
                     except (DaemonError, DaemonUnreachable):
                         return
                 self._update(path, properties)

@@ -19,7 +19,22 @@ from typing import Any, TextIO, TypeVar
 
 import pytest
 
-from trezor_backupctl.backup_commands import (
+from trezor_backup_api.agent import AgentCancelled
+from trezor_backup_api.device import DeviceRecord
+from trezor_backup_api.input_rules import (
+    BACK,
+    NO_WORD,
+    NOT_A_WORD,
+    TOO_SHORT,
+    WordRejected,
+    bip39_english,
+    complete_word,
+    parse_pin,
+    parse_position,
+    parse_word_count,
+)
+from trezor_backup_api.names import device_path
+from trezor_backupctl.operation_commands import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_PASSED,
@@ -28,24 +43,13 @@ from trezor_backupctl.backup_commands import (
     exit_code_for_result,
     exit_code_for_start_error,
 )
-from trezor_backupctl.dbus_client import AgentCancelled, device_path
 from trezor_backupctl.render import history_json, history_table
 from trezor_backupctl.terminal_agent import (
-    BACK,
     BAD_PIN,
     CLOSED,
-    NO_WORD,
-    NOT_A_WORD,
-    TOO_SHORT,
     WORD_COUNT_PROMPT,
     WORD_PROMPT,
     TerminalAgent,
-    WordRejected,
-    bip39_english,
-    complete_word,
-    parse_pin,
-    parse_position,
-    parse_word_count,
     pin_matrix,
     word_matrix,
 )
@@ -361,8 +365,8 @@ def test_start_errors_map_to_exit_codes(name: str, code: int) -> None:
     assert exit_code_for_start_error(name) == code
 
 
-def _devices(*ids: str) -> dict[str, dict[str, Any]]:
-    return {device_path(i): {"Id": i} for i in ids}
+def _devices(*ids: str) -> dict[str, DeviceRecord]:
+    return {device_path(i): DeviceRecord(id=i) for i in ids}
 
 
 def test_the_only_connected_device_is_chosen() -> None:

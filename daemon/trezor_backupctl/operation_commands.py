@@ -1,4 +1,4 @@
-"""`trezor-backupctl check`, `backup` and `history`: following an operation of the daemon.
+"""`trezor-backupctl check`, `backup`, `unlock` and `history`: the daemon's operations on a device.
 
 An operation runs in the daemon and takes minutes; the CLI registers its terminal agent (the
 owner's answers go through it to the device), subscribes to the device's operation signals
@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any, TextIO
 
-from trezor_backupctl.dbus_client import (
+from trezor_backup_api.agent import AgentExport
+from trezor_backup_api.client import (
     BusEvent,
     DaemonClient,
     DaemonError,
@@ -26,10 +27,13 @@ from trezor_backupctl.dbus_client import (
     DaemonUnreachable,
     OperationFinished,
     OperationProgress,
-    device_path,
 )
+from trezor_backup_api.device import DeviceRecord
+from trezor_backup_api.input_rules import AFTER_BACKUP, BEFORE_BACKUP, WORD_COUNTS
+from trezor_backup_api.names import ERROR_PREFIX, ROOT_PATH, device_path
+from trezor_backup_api.vocabulary import NEEDS_BACKUP, OperationKind, Outcome, Refusal
 from trezor_backupctl.render import history_json, history_table
-from trezor_backupctl.terminal_agent import WORD_COUNTS, TerminalAgent
+from trezor_backupctl.terminal_agent import TerminalAgent
 from trezor_backupctl.terminal_input import TerminalLines
 
 PROG = "trezor-backupctl"
@@ -39,45 +43,42 @@ EXIT_FAILED = 1  # mismatch, invalid words, or an error in the daemon or on the 
 EXIT_CANCELLED = 3  # cancelled, unplugged, refused by the device or by the daemon's rules
 EXIT_USAGE = 64  # EX_USAGE: which device is meant cannot be told
 
-RESULT_EXIT_CODES = {
-    "passed": EXIT_PASSED,
-    "completed": EXIT_PASSED,
-    "mismatch": EXIT_FAILED,
-    "invalid_words": EXIT_FAILED,
-    "error": EXIT_FAILED,
-    "cancelled": EXIT_CANCELLED,
-    "disconnected": EXIT_CANCELLED,
-    "refused": EXIT_CANCELLED,
+RESULT_EXIT_CODES: dict[str, int] = {
+    Outcome.PASSED: EXIT_PASSED,
+    Outcome.COMPLETED: EXIT_PASSED,
+    Outcome.MISMATCH: EXIT_FAILED,
+    Outcome.INVALID_WORDS: EXIT_FAILED,
+    Outcome.ERROR: EXIT_FAILED,
+    Outcome.CANCELLED: EXIT_CANCELLED,
+    Outcome.DISCONNECTED: EXIT_CANCELLED,
+    Outcome.REFUSED: EXIT_CANCELLED,
 }
 
-_ERROR_PREFIX = "io.github.TrezorBackupGuard.Error."
 # Start errors that mean "not now / not this device" rather than a fault: the device is in a
 # state that does not allow it, another operation runs, or it was unplugged meanwhile.
-_START_REFUSALS = frozenset({"NotPossible", "Busy", "NoSuchDevice"})
+_START_REFUSALS = frozenset({Refusal.NOT_POSSIBLE, Refusal.BUSY, Refusal.NO_SUCH_DEVICE})
+# Where this connection serves its agent; one agent per CLI process, so a fixed path will do.
+AGENT_PATH = f"{ROOT_PATH}/ctl/agent"
 
 # A second Ctrl-C within this time confirms cancelling a backup; one alone could be a slip.
 BACKUP_CANCEL_CONFIRM_SECONDS = 5.0
 
-BEFORE_BACKUP = """\
-Before you create the backup, make sure that:
-  - you have enough time: a few minutes without interruption;
-  - you are in a private place, away from other people's eyes and from cameras;
-  - you understand that these words are the only backup of your wallet: anyone who sees
-    them can take your coins, and without them a lost or broken Trezor means lost coins;
-  - you have paper and a pen: write the words on paper, never make a digital copy (no
-    photo, no file, no cloud, no password manager, no typing them anywhere).
 
+def _items(checklist: tuple[str, ...]) -> str:
+    return "".join(f"  - {item}\n" for item in checklist)
+
+
+BEFORE_BACKUP_TEXT = f"""\
+Before you create the backup, make sure that:
+{_items(BEFORE_BACKUP)}
 Warning: once the Trezor shows the first word, do not cancel. Cancelling a started backup
 leaves the Trezor in backup_failed for good: it never shows the words again, and the only
 way out is to move the funds away, wipe it and set it up again.
 """
 
-AFTER_BACKUP = """\
+AFTER_BACKUP_TEXT = f"""\
 Backup created. Before you put the paper away, make sure that:
-  - you wrote down every word, in the order shown, spelled exactly as on the Trezor;
-  - you made no digital copy of the words (no photo, no file, no cloud);
-  - you will keep the paper hidden in a safe place, away from other people's eyes.
-"""
+{_items(AFTER_BACKUP)}"""
 
 BACKUP_CANCEL_WARNING = (
     "Cancelling a started backup leaves this Trezor in backup_failed for good. "
@@ -96,21 +97,21 @@ def exit_code_for_result(result: str) -> int:
 
 def exit_code_for_start_error(name: str) -> int:
     """The exit code when StartCheck/StartBackup fails with the D-Bus error `name`."""
-    short = name.removeprefix(_ERROR_PREFIX)
-    if name.startswith(_ERROR_PREFIX) and short in _START_REFUSALS:
+    short = name.removeprefix(ERROR_PREFIX + ".")
+    if name.startswith(ERROR_PREFIX + ".") and short in _START_REFUSALS:
         return EXIT_CANCELLED
     return EXIT_FAILED
 
 
 def choose_device(
-    devices: Mapping[str, Mapping[str, Any]], given: str | None, *, connected: bool = True
+    devices: Mapping[str, DeviceRecord], given: str | None, *, connected: bool = True
 ) -> str:
     """The device id the command is about: `given`, or the only connected one.
 
     `devices` is GetDevices by object path. With `connected`, the given id must be connected
     (checks and backups need the device; the history does not).
     """
-    ids = sorted(str(properties.get("Id", "")) for properties in devices.values())
+    ids = sorted(record.id for record in devices.values())
     listing = ", ".join(ids)
     if given is not None:
         if not connected or given in ids:
@@ -132,7 +133,7 @@ def _say(out: TextIO, text: str) -> None:
 async def _follow(
     client: DaemonClient,
     device_id: str,
-    kind: str,
+    kind: OperationKind,
     agent: TerminalAgent,
     start: Callable[[], Awaitable[None]],
     out: TextIO,
@@ -155,7 +156,8 @@ async def _follow(
             daemon_gone.set()
 
     await client.subscribe_operation(path, on_event)
-    await client.register_agent(agent)
+    export = AgentExport(client, agent, AGENT_PATH)
+    await export.register()
     try:
         try:
             await start()
@@ -184,7 +186,7 @@ async def _follow(
             confirmed = warned_at is not None and (
                 loop.time() - warned_at <= BACKUP_CANCEL_CONFIRM_SECONDS
             )
-            if kind == "backup" and not cancelling and not confirmed:
+            if kind == OperationKind.BACKUP and not cancelling and not confirmed:
                 warned_at = loop.time()
                 _say(out, "\n" + BACKUP_CANCEL_WARNING)
                 return
@@ -212,8 +214,10 @@ async def _follow(
         raise DaemonUnreachable(f"trezor-backupd left the session bus during the {kind}")
     finally:
         agent.close_prompts()
-        if not daemon_gone.is_set():
-            await client.unregister_agent()
+        if daemon_gone.is_set():
+            export.stop()
+        else:
+            await export.unregister()
 
 
 async def run_check(
@@ -227,13 +231,13 @@ async def run_check(
     """`check`: a dry-run check of the written words; the exit code tells the result."""
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
-    if devices[device_path(device_id)].get("DryRunInProgress"):
+    if devices[device_path(device_id)].dry_run_in_progress:
         _say(out, "A check is already running on this Trezor; it continues from there.")
     agent = TerminalAgent(device_path(device_id), lines, out, word_count=word_count)
     ended = await _follow(
         client,
         device_id,
-        "check",
+        OperationKind.CHECK,
         agent,
         lambda: client.start_check(device_path(device_id), word_count),
         out,
@@ -258,13 +262,14 @@ async def run_backup(
     """`backup`: the checklist, the confirmation, the backup itself, then what comes next."""
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
-    properties = devices[device_path(device_id)]
-    state = properties.get("State", "")
-    if state not in ("backup_required", "extra_backup_unlocked"):
-        explanation = properties.get("Explanation", "")
-        _say(err, f"{PROG}: {device_id} needs no backup now (state {state}). {explanation}")
+    device = devices[device_path(device_id)]
+    if device.state not in NEEDS_BACKUP:
+        _say(
+            err,
+            f"{PROG}: {device_id} needs no backup now (state {device.state}). {device.explanation}",
+        )
         return EXIT_CANCELLED
-    _say(out, BEFORE_BACKUP)
+    _say(out, BEFORE_BACKUP_TEXT)
     if not assume_yes:
         # On a terminal the answer goes on the question's line; a script gets a whole line.
         out.write("Start the backup now? [y/N] " + ("" if lines.is_tty else "\n"))
@@ -280,7 +285,7 @@ async def run_backup(
     ended = await _follow(
         client,
         device_id,
-        "backup",
+        OperationKind.BACKUP,
         agent,
         lambda: client.start_backup(device_path(device_id)),
         out,
@@ -291,8 +296,8 @@ async def run_backup(
     _say(out, f"\nBackup result: {ended.result}")
     if ended.message:
         _say(out, ended.message)
-    if ended.result == "completed":
-        _say(out, "\n" + AFTER_BACKUP)
+    if ended.result == Outcome.COMPLETED:
+        _say(out, "\n" + AFTER_BACKUP_TEXT)
         _say(out, f"Now check your backup: {PROG} check {device_id}")
     else:
         _say(out, f"See what this means for the Trezor now: {PROG} status")
@@ -423,14 +428,14 @@ async def run_unlock(
     backup state the unlocked Trezor reports."""
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
-    if not devices[device_path(device_id)].get("Locked"):
+    if not devices[device_path(device_id)].locked:
         _say(out, f"{device_id} is not locked.")
         return EXIT_PASSED
     agent = TerminalAgent(device_path(device_id), lines, out)
     ended = await _follow(
         client,
         device_id,
-        "unlock",
+        OperationKind.UNLOCK,
         agent,
         lambda: client.unlock(device_path(device_id)),
         out,
@@ -441,7 +446,7 @@ async def run_unlock(
     _say(out, f"\nUnlock result: {ended.result}")
     if ended.message:
         _say(out, ended.message)
-    if ended.result == "completed":
+    if ended.result == Outcome.COMPLETED:
         _say(out, f"See its backup state: {PROG} status")
     return exit_code_for_result(ended.result)
 
