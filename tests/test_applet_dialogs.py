@@ -23,7 +23,8 @@ import pytest
 from PIL import ImageGrab
 from trezorlib import messages
 
-from trezor_backup_applet.daemon_client import Device
+from trezor_backup_applet.controller import Applet
+from trezor_backup_applet.device_mirror import Device
 from trezor_backup_applet.dialogs import (
     Checklist,
     MatrixWordPrompt,
@@ -33,15 +34,14 @@ from trezor_backup_applet.dialogs import (
     WordPrompt,
 )
 from trezor_backup_applet.icons import Look, look_for
-from trezor_backup_applet.main import Applet
+from trezor_backup_applet.settings import AppletSettings
 from trezor_backup_applet.snooze import SnoozeStore
 from trezor_backup_applet.tray import MenuEntry, menu_entries, summary
-from trezor_backupd.config import Config
 
 import seed_safety
 from conftest import DaemonFactory
 from desktop_fixtures import Desktop, desktop, screenshots
-from harness import EVENT_TIMEOUT, running
+from harness import EVENT_TIMEOUT, rogue_agent_calls, running
 from seed_safety import MNEMONIC12
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
 
@@ -58,7 +58,7 @@ class RecordingApplet(Applet):
     """The real applet, also reporting what happens to the test's queue."""
 
     def __init__(self, events: queue.Queue[Event], tmp: Path) -> None:
-        super().__init__(Config(notifications=False), SnoozeStore(tmp / "applet.json"))
+        super().__init__(AppletSettings(notifications=False), SnoozeStore(tmp / "applet.json"))
         self.events = events
         self.dialogs.add_listener(lambda window: self.events.put(("window", window)))
 
@@ -341,3 +341,41 @@ def test_backup_asks_suites_questions_first_and_offers_the_check_after(
             finally:
                 owner.close()
             assert {"dialog-before-backup", "dialog-after-backup"} <= owner.shots
+
+
+def test_a_rogue_process_cannot_make_the_applet_ask_for_words(
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet
+) -> None:
+    """The applet's agent answers only the daemon, about an operation the owner started here:
+    a process calling its Agent1 gets AccessDenied and no dialog opens, whether no operation
+    runs, the owner's own check runs, or the daemon is down and the process took its name
+    (docs/security.md)."""
+    denied = ["org.freedesktop.DBus.Error.AccessDenied"] * 4
+    rogue = (
+        "--name",
+        "io.github.TrezorBackupGuard.Applet",
+        "/io/github/TrezorBackupGuard/applet/agent",
+        f"/io/github/TrezorBackupGuard/devices/{DEVICE_ID}",
+    )
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        with applet(shared_applet) as (app, events):
+            seen: list[Event] = []
+            with running(daemon):
+                wait_devices(events, lambda d: len(d) == 1 and d[0].connected)
+                assert [c["error"] for c in rogue_agent_calls(*rogue)] == denied
+                app.check(DEVICE_ID)  # the owner's check: the daemon asks for the word count
+                while not (seen and isinstance(seen[-1][1], WordCountPrompt)):
+                    seen.append(events.get(timeout=EVENT_TIMEOUT))
+                assert [c["error"] for c in rogue_agent_calls(*rogue)] == denied
+            wait_devices(events, lambda d: bool(d) and not d[0].connected)
+            took, *calls = rogue_agent_calls("--take-name", *rogue)
+            assert took == {"took_name": True}
+            assert [c["error"] for c in calls] == denied
+            while not events.empty():
+                seen.append(events.get_nowait())
+    prompts = (PinPrompt, WordPrompt, MatrixWordPrompt, WordCountPrompt)
+    opened = [type(data).__name__ for what, data in seen if what == "window"]
+    assert [name for name in opened if name in {p.__name__ for p in prompts}] == [
+        "WordCountPrompt"
+    ], opened

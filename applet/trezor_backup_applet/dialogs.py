@@ -25,34 +25,27 @@ from concurrent.futures import Future
 from tkinter import ttk
 from typing import Any, TypeVar
 
-from mnemonic import Mnemonic
+from trezor_backup_api.input_rules import (
+    AFTER_BACKUP,
+    BACK,
+    BEFORE_BACKUP,
+    KEYPAD_ROWS,
+    MATRIX6_ROWS,
+    WORD_COUNTS,
+    WordRejected,
+    complete_word,
+    completions,
+)
+from trezor_backup_api.vocabulary import BackupState, WordKind
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FOLLOW_THE_TREZOR = "Follow the instructions on your Trezor"
-# Keypad layout of the Model One's PIN and word matrices: 7 8 9 on top, 1 2 3 at the bottom.
-KEYPAD_ROWS = (("7", "8", "9"), ("4", "5", "6"), ("1", "2", "3"))
-# Matrix6 shows two columns of three words; the firmware reads the middle column as the
-# right one, so the right-hand buttons send the right column's digits.
-MATRIX6_ROWS = (("7", "9"), ("4", "6"), ("1", "3"))
-BACKSPACE = "\b"
-WORD_COUNTS = (12, 18, 24)
 _POLL_MS = 30
 
-BEFORE_BACKUP = (
-    "I have about 15 minutes and will not be interrupted.",
-    "I am in a private place: nobody and no camera can see the screen of my Trezor.",
-    "I understand that the recovery words are the only way to get my funds back if my "
-    "Trezor is lost or broken, and that anyone who sees them can take my funds.",
-)
-AFTER_BACKUP = (
-    "I wrote down every word, in order, exactly as my Trezor showed it.",
-    "I made no digital copy: no photo, no file, no cloud, no password manager.",
-    "I will keep the written words hidden and safe.",
-)
-WHAT_TO_DO = {
-    "backup_failed": (
+WHAT_TO_DO: dict[str, tuple[str, str]] = {
+    BackupState.BACKUP_FAILED: (
         "The backup was started but not finished",
         "Your Trezor will never show these recovery words again, so this wallet can never "
         "be backed up. If the Trezor is lost or breaks, the funds on it are lost too.\n\n"
@@ -63,7 +56,7 @@ WHAT_TO_DO = {
         "4. Create the backup and write every word down in order.\n"
         "5. Check the backup with a dry run before you send any funds to it.",
     ),
-    "check_failed": (
+    BackupState.CHECK_FAILED: (
         "The written words do not restore this wallet",
         "The recovery words you entered are valid, but they belong to another wallet. If "
         "this Trezor is lost or breaks, your written words will not bring the funds back. "
@@ -189,10 +182,10 @@ class MatrixWordPrompt(KeypadPrompt):
     """One step of the Model One's matrix word entry: press where the Trezor shows the choice."""
 
     def __init__(self, host: DialogHost, device: str, kind: str) -> None:
-        rows = MATRIX6_ROWS if kind == "matrix6" else KEYPAD_ROWS
+        rows = MATRIX6_ROWS if kind == WordKind.MATRIX6 else KEYPAD_ROWS
         heading = (
             "Press the button at the place where your Trezor shows your word."
-            if kind == "matrix6"
+            if kind == WordKind.MATRIX6
             else "Press the button at the place where your Trezor shows the letters your "
             "word starts with."
         )
@@ -200,7 +193,7 @@ class MatrixWordPrompt(KeypadPrompt):
         row = ttk.Frame(self.frame, padding=(0, 8, 0, 0))
         row.pack(fill="x")
         self.add_cancel(row)
-        self.back = ttk.Button(row, text="\u232b Back", command=lambda: self.press(BACKSPACE))
+        self.back = ttk.Button(row, text="\u232b Back", command=lambda: self.press(BACK))
         self.back.pack(side="left")
 
     def press(self, position: str) -> None:
@@ -209,8 +202,6 @@ class MatrixWordPrompt(KeypadPrompt):
 
 class WordPrompt(Prompt):
     """The scrambled-words prompt: type the word the Trezor asks for, with BIP-39 completion."""
-
-    WORDLIST: tuple[str, ...] = tuple(Mnemonic("english").wordlist)
 
     def __init__(self, host: DialogHost, device: str) -> None:
         super().__init__(
@@ -238,16 +229,15 @@ class WordPrompt(Prompt):
 
     def candidates(self) -> list[str]:
         """Wordlist words starting with what is typed."""
-        prefix = self.text.get().strip().lower()
-        return [w for w in self.WORDLIST if w.startswith(prefix)] if prefix else []
+        return completions(self.text.get())
 
     def word(self) -> str | None:
-        """The wordlist word the entry stands for: exact, or the only completion."""
-        found = self.candidates()
-        typed = self.text.get().strip().lower()
-        if typed in found:
-            return typed
-        return found[0] if len(found) == 1 else None
+        """The wordlist word the entry stands for, by the terminal's rule (`complete_word`:
+        the word, or a unique prefix of four letters or more)."""
+        try:
+            return complete_word(self.text.get())
+        except WordRejected:
+            return None
 
     def _refresh(self) -> None:
         self.matches.delete(0, "end")
@@ -504,7 +494,7 @@ class DialogHost:
 
     def ask_word(self, device: str, kind: str) -> Future[str | None]:
         """A word (kind "plain") or a matrix position ("matrix9"/"matrix6")."""
-        if kind in ("matrix9", "matrix6"):
+        if kind in (WordKind.MATRIX9, WordKind.MATRIX6):
             return self.ask(lambda: MatrixWordPrompt(self, device, kind))
         return self.ask(lambda: WordPrompt(self, device))
 

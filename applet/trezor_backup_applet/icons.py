@@ -14,7 +14,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from .daemon_client import Device
+from trezor_backup_api.vocabulary import BackupState
+
+from .device_mirror import Device
 
 
 class Look(enum.Enum):
@@ -26,13 +28,21 @@ class Look(enum.Enum):
     BUSY = "busy"
 
 
-DANGER_STATES = frozenset({"backup_required", "backup_failed", "check_failed"})
-ATTENTION_STATES = frozenset(
-    {"unverified", "check_due", "unknown", "locked", "extra_backup_unlocked"}
+DANGER_STATES = frozenset(
+    {BackupState.BACKUP_REQUIRED, BackupState.BACKUP_FAILED, BackupState.CHECK_FAILED}
 )
-# Known states that ask nothing of the owner; anything not listed anywhere (a state a newer
-# daemon invents) counts as attention, so it is never silently shown as fine.
-CALM_STATES = frozenset({"verified", "no_backup", "not_initialized", "busy", "bootloader"})
+# Known states that ask nothing of the owner; any other (unverified, check_due, unknown,
+# locked, extra_backup_unlocked, and a state a newer daemon invents) counts as attention, so
+# it is never silently shown as fine.
+CALM_STATES = frozenset(
+    {
+        BackupState.VERIFIED,
+        BackupState.NO_BACKUP,
+        BackupState.NOT_INITIALIZED,
+        BackupState.BUSY,
+        BackupState.BOOTLOADER,
+    }
+)
 
 _COLOURS = {
     Look.OK: (46, 160, 67),

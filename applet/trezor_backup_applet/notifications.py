@@ -16,23 +16,17 @@ from typing import Protocol
 
 from desktop_notifier import Button, Capability, DesktopNotifier, Icon, Urgency
 
-from .daemon_client import Device
+from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind, Outcome
+
+from .device_mirror import Device
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "Trezor Backup Guard"
-CRITICAL_STATES = frozenset({"backup_failed", "check_failed"})
+CRITICAL_STATES = frozenset({BackupState.BACKUP_FAILED, BackupState.CHECK_FAILED})
+CHECK_STATES = frozenset({BackupState.UNVERIFIED, BackupState.CHECK_DUE})
 # States worth interrupting the owner for at plug-in.
-REMIND_STATES = frozenset(
-    {
-        "backup_required",
-        "backup_failed",
-        "check_failed",
-        "unverified",
-        "check_due",
-        "extra_backup_unlocked",
-    }
-)
+REMIND_STATES = NEEDS_BACKUP | CRITICAL_STATES | CHECK_STATES
 
 
 class NotificationActions(Protocol):
@@ -53,28 +47,31 @@ class NotificationActions(Protocol):
 
 def reminder_title(device: Device) -> str:
     """The headline of the plug-in reminder for a device's state."""
-    return {
-        "backup_required": f"{device.name} has no backup",
-        "backup_failed": f"The backup of {device.name} failed",
-        "check_failed": f"The backup of {device.name} does not match",
-        "unverified": f"Check the backup of {device.name}",
-        "check_due": f"Time to check the backup of {device.name}",
-        "extra_backup_unlocked": f"An extra backup of {device.name} can be made now",
-    }.get(device.state, f"{device.name} needs attention")
+    titles: dict[str, str] = {
+        BackupState.BACKUP_REQUIRED: f"{device.name} has no backup",
+        BackupState.BACKUP_FAILED: f"The backup of {device.name} failed",
+        BackupState.CHECK_FAILED: f"The backup of {device.name} does not match",
+        BackupState.UNVERIFIED: f"Check the backup of {device.name}",
+        BackupState.CHECK_DUE: f"Time to check the backup of {device.name}",
+        BackupState.EXTRA_BACKUP_UNLOCKED: f"An extra backup of {device.name} can be made now",
+    }
+    return titles.get(device.state, f"{device.name} needs attention")
 
 
 def finished_title(kind: str, result: str) -> str:
     """The headline when an operation ends."""
-    what = {"check": "Backup check", "unlock": "Unlocking"}.get(kind, "Backup")
-    return {
-        "passed": "Backup check passed",
-        "completed": "Trezor unlocked" if kind == "unlock" else "Backup created",
-        "mismatch": "Backup check failed: the words do not match",
-        "invalid_words": "Backup check failed: the words are not valid",
-        "cancelled": f"{what} cancelled",
-        "disconnected": f"{what} stopped: the Trezor was unplugged",
-        "refused": f"{what} refused by the Trezor",
-    }.get(result, f"{what} did not finish")
+    kinds: dict[str, str] = {OperationKind.CHECK: "Backup check", OperationKind.UNLOCK: "Unlocking"}
+    what = kinds.get(kind, "Backup")
+    titles: dict[str, str] = {
+        Outcome.PASSED: "Backup check passed",
+        Outcome.COMPLETED: "Trezor unlocked" if kind == OperationKind.UNLOCK else "Backup created",
+        Outcome.MISMATCH: "Backup check failed: the words do not match",
+        Outcome.INVALID_WORDS: "Backup check failed: the words are not valid",
+        Outcome.CANCELLED: f"{what} cancelled",
+        Outcome.DISCONNECTED: f"{what} stopped: the Trezor was unplugged",
+        Outcome.REFUSED: f"{what} refused by the Trezor",
+    }
+    return titles.get(result, f"{what} did not finish")
 
 
 class Notifier:
@@ -104,9 +101,9 @@ class Notifier:
             return
         body = " ".join(part for part in (device.explanation, device.next_step) if part)
         choices: list[tuple[str, str, Callable[[str], None]]] = []
-        if device.state in ("backup_required", "extra_backup_unlocked"):
+        if device.state in NEEDS_BACKUP:
             choices.append(("backup", "Create backup", self.actions.backup))
-        elif device.state in ("unverified", "check_due"):
+        elif device.state in CHECK_STATES:
             choices.append(("check", "Check now", self.actions.check))
         else:
             choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
@@ -117,12 +114,12 @@ class Notifier:
     async def finished(self, device: Device, kind: str, result: str, message: str) -> None:
         """An operation's end: passed, mismatch (with what it means), cancelled, ..."""
         choices: list[tuple[str, str, Callable[[str], None]]] = []
-        if kind == "backup" and result == "completed":
+        if kind == OperationKind.BACKUP and result == Outcome.COMPLETED:
             choices.append(("check", "Check now", self.actions.check))
-        urgent = result in ("mismatch", "invalid_words") or (
-            kind == "backup" and result not in ("completed",)
+        urgent = result in (Outcome.MISMATCH, Outcome.INVALID_WORDS) or (
+            kind == OperationKind.BACKUP and result != Outcome.COMPLETED
         )
-        if result == "mismatch":
+        if result == Outcome.MISMATCH:
             choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
         urgency = Urgency.Critical if urgent else Urgency.Normal
         await self._send(

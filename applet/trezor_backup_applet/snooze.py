@@ -1,7 +1,7 @@
 """ "Remind me later": per-device snooze times in `$XDG_STATE_HOME/trezor-backup-guard/applet.json`.
 
-The daemon's config is the owner's policy (written by hand); a snooze is state the applet
-writes on a click, so it lives next to the daemon's state, in a file only the applet touches.
+The config is the owner's policy (written by hand); a snooze is state the applet writes on a
+click, so it lives next to the daemon's state, in a file only the applet touches.
 A damaged file means "nothing snoozed": a reminder too many is better than a lost one.
 """
 
@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from trezor_backupd.config import state_dir
+from trezor_backup_api.paths import state_dir
 
 log = logging.getLogger(__name__)
 

@@ -19,34 +19,37 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
 
-from .daemon_client import Device
+from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind
+
+from .device_mirror import Device
 from .icons import Look, draw, look_for
 
 log = logging.getLogger(__name__)
 
 TRAY_BACKENDS = ("appindicator", "gtk")
-BACKED_UP_STATES = frozenset({"unverified", "verified", "check_due", "check_failed"})
-BACKUP_STATES = frozenset({"backup_required", "extra_backup_unlocked"})
-FAILED_STATES = frozenset({"backup_failed", "check_failed"})
-STATE_WORDS = {
-    "not_initialized": "not set up yet",
-    "no_backup": "seedless (no backup by choice)",
-    "backup_failed": "backup failed",
-    "backup_required": "needs a backup",
-    "unverified": "backup not checked yet",
-    "verified": "backup checked",
-    "check_failed": "backup check failed: do not send funds",
-    "check_due": "backup check due",
-    "extra_backup_unlocked": "an extra backup can be made now",
-    "locked": "locked: unlock it to read its backup state",
-    "busy": "busy",
-    "bootloader": "in bootloader mode",
-    "unknown": "state unknown",
+BACKED_UP_STATES = frozenset(
+    {BackupState.UNVERIFIED, BackupState.VERIFIED, BackupState.CHECK_DUE, BackupState.CHECK_FAILED}
+)
+FAILED_STATES = frozenset({BackupState.BACKUP_FAILED, BackupState.CHECK_FAILED})
+STATE_WORDS: dict[str, str] = {
+    BackupState.NOT_INITIALIZED: "not set up yet",
+    BackupState.NO_BACKUP: "seedless (no backup by choice)",
+    BackupState.BACKUP_FAILED: "backup failed",
+    BackupState.BACKUP_REQUIRED: "needs a backup",
+    BackupState.UNVERIFIED: "backup not checked yet",
+    BackupState.VERIFIED: "backup checked",
+    BackupState.CHECK_FAILED: "backup check failed: do not send funds",
+    BackupState.CHECK_DUE: "backup check due",
+    BackupState.EXTRA_BACKUP_UNLOCKED: "an extra backup can be made now",
+    BackupState.LOCKED: "locked: unlock it to read its backup state",
+    BackupState.BUSY: "busy",
+    BackupState.BOOTLOADER: "in bootloader mode",
+    BackupState.UNKNOWN: "state unknown",
 }
-OPERATION_WORDS = {
-    "check": "checking the backup",
-    "backup": "creating the backup",
-    "unlock": "waiting for the PIN",
+OPERATION_WORDS: dict[str, str] = {
+    OperationKind.CHECK: "checking the backup",
+    OperationKind.BACKUP: "creating the backup",
+    OperationKind.UNLOCK: "waiting for the PIN",
 }
 
 
@@ -140,7 +143,7 @@ def menu_entries(
             MenuEntry(
                 "    Create backup...",
                 functools.partial(actions.backup, device_id),
-                idle and device.state in BACKUP_STATES,
+                idle and device.state in NEEDS_BACKUP,
             )
         )
         if device.locked:
