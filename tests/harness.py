@@ -33,6 +33,7 @@ EVENT_TIMEOUT = 20.0
 DEVICE_ID = "0123456789ABCDEF01234567"
 """The id the end-to-end tests give their simulated Trezor."""
 OWNER = Path(__file__).with_name("owner_agent.py")
+ROGUE = Path(__file__).with_name("rogue_agent_caller.py")
 
 
 class SessionBus:
@@ -405,3 +406,16 @@ class OwnerRun:
 
     def output(self) -> str:
         return "\n".join(self.reader.seen)
+
+
+def rogue_agent_calls(*args: str) -> list[dict[str, Any]]:
+    """Run tests/rogue_agent_caller.py (a hostile process asking an agent for words); the JSON
+    lines it printed, one per call (and whether it took the daemon's name)."""
+    done = subprocess.run(
+        [sys.executable, str(ROGUE), *args],
+        capture_output=True,
+        text=True,
+        timeout=EVENT_TIMEOUT * 2,
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]

@@ -18,7 +18,16 @@ from trezorlib import messages
 
 import seed_safety
 from conftest import DaemonFactory
-from harness import DEVICE_ID, EVENT_TIMEOUT, LineReader, custom_bus, get_devices, history, running
+from harness import (
+    DEVICE_ID,
+    EVENT_TIMEOUT,
+    LineReader,
+    custom_bus,
+    get_devices,
+    history,
+    rogue_agent_calls,
+    running,
+)
 from seed_safety import MNEMONIC12, ZOO24
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
 
@@ -110,6 +119,37 @@ def test_twelve_word_check_through_the_cli_uses_the_grid(make_daemon: DaemonFact
             assert cli.run(MNEMONIC12, press_buttons=True) == 0
         assert cli.output().count(GRID_PROMPT) == 48
         seed_safety.assert_no_secret(cli.output(), daemon.log())
+
+
+def test_a_rogue_process_cannot_make_the_cli_ask_for_words(make_daemon: DaemonFactory) -> None:
+    """The CLI's agent answers only the daemon, about the check it started: another process
+    on the session bus calling its Agent1, for this device or another, gets AccessDenied and
+    no prompt appears (docs/security.md)."""
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            cli = CtlSession(sim, "check", DEVICE_ID, "--words", "24")
+            cli.reader.wait_for(lambda line: line.startswith(WORD_PROMPT))
+            for device in (DEVICE_ID, "F00000000000000000000001"):
+                calls = rogue_agent_calls(
+                    "--pid",
+                    str(cli.process.pid),
+                    "/io/github/TrezorBackupGuard/ctl/agent",
+                    f"/io/github/TrezorBackupGuard/devices/{device}",
+                )
+                assert [call["error"] for call in calls] == [
+                    "org.freedesktop.DBus.Error.AccessDenied"
+                ] * 4, calls
+            # Logged (on the CLI's stderr), without any argument of the call.
+            refused = cli.reader.wait_for(lambda line: "refused" in line)
+            assert "Agent1.RequestPin" in refused and "current" not in refused
+            assert cli.process.stdin is not None
+            cli.process.stdin.close()
+            assert cli.process.wait(timeout=EVENT_TIMEOUT) == 3
+        prompts = [line for line in cli.reader.seen if line.startswith(("PIN", "Word", "How"))]
+        assert prompts == [line for line in prompts if line.startswith(WORD_PROMPT)]
+        assert len(prompts) == 1, cli.output()
+        assert "plain" not in cli.output() and "matrix9" not in cli.output()
 
 
 def test_end_of_input_cancels_the_check(make_daemon: DaemonFactory) -> None:
