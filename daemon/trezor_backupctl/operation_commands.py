@@ -132,16 +132,16 @@ def _say(out: TextIO, text: str) -> None:
 
 async def _follow(
     client: DaemonClient,
-    device_id: str,
-    kind: OperationKind,
     agent: TerminalAgent,
-    start: Callable[[], Awaitable[None]],
+    kind: OperationKind,
+    start: Callable[[str], Awaitable[None]],
     out: TextIO,
     err: TextIO,
 ) -> OperationFinished | int:
-    """Run one operation with `agent` registered; its end, or the exit code if it never ran."""
+    """Run one operation on the agent's device with the agent registered; its end (the result
+    and message printed), or the exit code if it never ran."""
     loop = asyncio.get_running_loop()
-    path = device_path(device_id)
+    path = agent.device_path
     finished: asyncio.Future[OperationFinished] = loop.create_future()
     daemon_gone = asyncio.Event()
     give_up = asyncio.Event()
@@ -160,7 +160,7 @@ async def _follow(
     await export.register()
     try:
         try:
-            await start()
+            await start(path)
         except DaemonError as error:
             _say(err, f"{PROG}: {error.message or error.name}")
             return exit_code_for_start_error(error.name)
@@ -207,7 +207,11 @@ async def _follow(
             for task in [*waits, *cancelling]:
                 task.cancel()
         if finished.done():
-            return finished.result()
+            ended = finished.result()
+            _say(out, f"\n{kind.capitalize()} result: {ended.result}")
+            if ended.message:
+                _say(out, ended.message)
+            return ended
         if give_up.is_set():
             _say(err, f"{PROG}: stopped waiting for the Trezor; see: {PROG} status")
             return EXIT_CANCELLED
@@ -234,21 +238,12 @@ async def run_check(
     if devices[device_path(device_id)].dry_run_in_progress:
         _say(out, "A check is already running on this Trezor; it continues from there.")
     agent = TerminalAgent(device_path(device_id), lines, out, word_count=word_count)
-    ended = await _follow(
-        client,
-        device_id,
-        OperationKind.CHECK,
-        agent,
-        lambda: client.start_check(device_path(device_id), word_count),
-        out,
-        err,
-    )
-    if isinstance(ended, int):
-        return ended
-    _say(out, f"\nCheck result: {ended.result}")
-    if ended.message:
-        _say(out, ended.message)
-    return exit_code_for_result(ended.result)
+
+    async def start(path: str) -> None:
+        await client.start_check(path, word_count)
+
+    ended = await _follow(client, agent, OperationKind.CHECK, start, out, err)
+    return ended if isinstance(ended, int) else exit_code_for_result(ended.result)
 
 
 async def run_backup(
@@ -282,20 +277,9 @@ async def run_backup(
             _say(out, "No backup was started.")
             return EXIT_CANCELLED
     agent = TerminalAgent(device_path(device_id), lines, out)
-    ended = await _follow(
-        client,
-        device_id,
-        OperationKind.BACKUP,
-        agent,
-        lambda: client.start_backup(device_path(device_id)),
-        out,
-        err,
-    )
+    ended = await _follow(client, agent, OperationKind.BACKUP, client.start_backup, out, err)
     if isinstance(ended, int):
         return ended
-    _say(out, f"\nBackup result: {ended.result}")
-    if ended.message:
-        _say(out, ended.message)
     if ended.result == Outcome.COMPLETED:
         _say(out, "\n" + AFTER_BACKUP_TEXT)
         _say(out, f"Now check your backup: {PROG} check {device_id}")
@@ -432,20 +416,9 @@ async def run_unlock(
         _say(out, f"{device_id} is not locked.")
         return EXIT_PASSED
     agent = TerminalAgent(device_path(device_id), lines, out)
-    ended = await _follow(
-        client,
-        device_id,
-        OperationKind.UNLOCK,
-        agent,
-        lambda: client.unlock(device_path(device_id)),
-        out,
-        err,
-    )
+    ended = await _follow(client, agent, OperationKind.UNLOCK, client.unlock, out, err)
     if isinstance(ended, int):
         return ended
-    _say(out, f"\nUnlock result: {ended.result}")
-    if ended.message:
-        _say(out, ended.message)
     if ended.result == Outcome.COMPLETED:
         _say(out, f"See its backup state: {PROG} status")
     return exit_code_for_result(ended.result)
@@ -470,15 +443,34 @@ async def _history(args: argparse.Namespace, client: DaemonClient) -> int:
     return await show_history(client, args.device, args.json, sys.stdout)
 
 
-def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add `check`, `backup`, `unlock` and `history` to the command line of main.build_parser."""
-    check = commands.add_parser(
-        "check",
-        help="check the written recovery words with a dry run on the Trezor",
-        description=CHECK_DESCRIPTION,
+def _device_parser(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    name: str,
+    summary: str,
+    description: str,
+    command: Callable[[argparse.Namespace, DaemonClient], Awaitable[int]],
+) -> argparse.ArgumentParser:
+    """A subcommand about one device: its DEVICE argument and its guarded command."""
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
+    parser.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
+    parser.set_defaults(command=_usage_guarded(command))
+    return parser
+
+
+def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add `check`, `backup`, `unlock` and `history` to the command line of main.build_parser."""
+    check = _device_parser(
+        commands,
+        "check",
+        "check the written recovery words with a dry run on the Trezor",
+        CHECK_DESCRIPTION,
+        _check,
+    )
     check.add_argument(
         "--words",
         type=int,
@@ -486,35 +478,28 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
         metavar="N",
         help="how many words the backup has (12, 18 or 24; Model One only; asked if left out)",
     )
-    check.set_defaults(command=_usage_guarded(_check))
-
-    backup = commands.add_parser(
+    backup = _device_parser(
+        commands,
         "backup",
-        help="create the backup: write down the words the Trezor shows",
-        description=BACKUP_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "create the backup: write down the words the Trezor shows",
+        BACKUP_DESCRIPTION,
+        _backup,
     )
-    backup.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
     backup.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation before starting"
     )
-    backup.set_defaults(command=_usage_guarded(_backup))
-
-    unlock = commands.add_parser(
+    _device_parser(
+        commands,
         "unlock",
-        help="unlock a locked Trezor with its PIN, so that its backup state can be read",
-        description=UNLOCK_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "unlock a locked Trezor with its PIN, so that its backup state can be read",
+        UNLOCK_DESCRIPTION,
+        _unlock,
     )
-    unlock.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
-    unlock.set_defaults(command=_usage_guarded(_unlock))
-
-    history = commands.add_parser(
+    history = _device_parser(
+        commands,
         "history",
-        help="show the checks and backups recorded for a Trezor",
-        description=HISTORY_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "show the checks and backups recorded for a Trezor",
+        HISTORY_DESCRIPTION,
+        _history,
     )
-    history.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    history.set_defaults(command=_usage_guarded(_history))

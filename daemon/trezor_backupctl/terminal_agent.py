@@ -81,7 +81,7 @@ class TerminalAgent:
         word_count: int | None = None,
         wordlist: Sequence[str] | None = None,
     ) -> None:
-        self._device_path = device_path
+        self.device_path = device_path
         self._lines = lines
         self._out = out
         self._word_count = word_count
@@ -110,8 +110,8 @@ class TerminalAgent:
             self._say(text)
 
     def _check_device(self, device: str) -> None:
-        if device != self._device_path:
-            raise AgentCancelled(f"this agent answers only for {self._device_path}")
+        if device != self.device_path:
+            raise AgentCancelled(f"this agent answers only for {self.device_path}")
 
     async def _ask(self, prompt: Coroutine[Any, Any, T]) -> T:
         task = asyncio.ensure_future(prompt)
@@ -137,7 +137,7 @@ class TerminalAgent:
 
     def cancel(self, device: str) -> None:
         """Agent1.Cancel: the operation ended or was cancelled, so close any prompt."""
-        if device == self._device_path and self.close_prompts():
+        if device == self.device_path and self.close_prompts():
             self._say("\n" + CLOSED)
 
     async def request_pin(self, device: str, kind: str) -> str:
