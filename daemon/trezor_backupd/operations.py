@@ -13,14 +13,17 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from trezorlib.transport import Transport
+
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome, Refusal
 
-from .device_ops import DeviceOperation, HostCancelled, OperationResult, Progress
+from .device_ops import DeviceOperation, HostCancelled, HostInput, OperationResult, Progress
 from .device_tracker import DeviceTracker
 from .history import EventKind, HistoryStore, HistoryUnavailable
 from .status import BACKUP_STATES, CHECKABLE_STATES, DeviceStatus
@@ -128,7 +131,7 @@ class _Running:
     kind: OperationKind
     agent: HostAgent
     bridge: _AgentBridge
-    operation: DeviceOperation = field(init=False)
+    operation: DeviceWork = field(init=False)
     """Set as soon as the tracker has handed over the device."""
 
     def cancel(self) -> None:
@@ -142,6 +145,26 @@ class _Running:
         self.operation.disconnect()
 
 
+class DeviceWork(Protocol):
+    """What runs an operation on the device: device_ops.DeviceOperation (a fake in tests)."""
+
+    def check(self, word_count: int | None) -> OperationResult: ...
+
+    def backup(self) -> OperationResult: ...
+
+    def unlock(self) -> OperationResult: ...
+
+    def cancel(self) -> None: ...
+
+    def disconnect(self) -> None: ...
+
+
+DeviceWorkFactory = Callable[
+    [Transport, Callable[[], AbstractContextManager[None]], HostInput, Callable[[Progress], None]],
+    DeviceWork,
+]
+
+
 class OperationManager:
     """Starts, cancels and finishes operations; one per device at a time (the tracker's
     entry for the device holds it)."""
@@ -152,11 +175,13 @@ class OperationManager:
         history: HistoryStore | None,
         agents: AgentDirectory,
         listener: OperationListener,
+        device_work: DeviceWorkFactory = DeviceOperation,
     ) -> None:
         self._tracker = tracker
         self._history = history
         self._agents = agents
         self._listener = listener
+        self._device_work = device_work
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(
@@ -185,7 +210,7 @@ class OperationManager:
         # The tracker hands over the transport and owns the handle until the end.
         running = _Running(kind, agent, bridge)
         transport, device_access = self._tracker.begin_operation(device_id, running)
-        running.operation = DeviceOperation(transport, device_access, bridge, progress)
+        running.operation = self._device_work(transport, device_access, bridge, progress)
         task = loop.create_task(self._run(device_id, running, word_count))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -1,146 +1,26 @@
-"""DeviceTracker with the device layer replaced: rescans, the read policy, ids, the clock.
-
-The tracker's USB enumeration and its one read (`device_io.usb_transports`,
-`device_io.read_features`) are swapped for scripted ones, so these run without a bus,
-umockdev or a simulator; the end-to-end tests (test_read_policy.py and others) run the
-same code on real parts.
-"""
+"""DeviceTracker with the device layer scripted (scripted_devices): rescans, the read policy,
+ids, locked reads, the clock. The end-to-end tests (test_read_policy.py and others) run the
+same code on real parts."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Coroutine, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from scripted_devices import NOW, Bench, Device, busy, features, run
 from trezorlib import messages
 
-from trezor_backupd import device_io, device_tracker
-from trezor_backupd.config import Config
-from trezor_backupd.device_io import FeaturesReadError, ReadProblem, UsbLocation
-from trezor_backupd.device_tracker import DeviceTracker, TrackedDevice
-from trezor_backupd.status import BackupFacts, CheckVerdict
+from trezor_backupd.device_io import ReadProblem, UsbLocation
+from trezor_backupd.status import CheckVerdict
 from trezor_backupd.udev_watch import TrezorUsbEvent
-
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-Reply = messages.Features | FeaturesReadError
-
-
-def features(device_id: str = "AAAA", **fields: Any) -> messages.Features:
-    """An unlocked, backed-up Safe 5 unless told otherwise."""
-    base: dict[str, Any] = {
-        "vendor": "trezor.io",
-        "major_version": 2,
-        "minor_version": 10,
-        "patch_version": 0,
-        "model": "Safe 5",
-        "internal_model": "T3T1",
-        "device_id": device_id,
-        "initialized": True,
-        "pin_protection": False,
-        "unlocked": True,
-        "no_backup": False,
-        "unfinished_backup": False,
-        "backup_availability": messages.BackupAvailability.NotAvailable,
-        "passphrase_protection": False,
-    }
-    return messages.Features(**(base | fields))
-
-
-class FakeTransport:
-    """Stands for a trezorlib Transport: only its path is asked for."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def get_path(self) -> str:
-        return self.path
-
-
-class Device:
-    """What one scripted device answers, read after read (the last answer repeats)."""
-
-    def __init__(self, path: str, *replies: Reply) -> None:
-        self.transport = FakeTransport(path)
-        self.replies = list(replies)
-        self.reads = 0
-
-    def read(self) -> messages.Features:
-        self.reads += 1
-        reply = self.replies[min(self.reads, len(self.replies)) - 1]
-        if isinstance(reply, FeaturesReadError):
-            raise reply
-        return reply
-
-
-class Bench:
-    """The tracker with scripted devices, a recording listener and history, and a clock."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.devices: list[Device] = []
-        self.scans = 0
-        self.scan_gate = threading.Event()
-        self.scan_gate.set()
-        self.events: list[tuple[str, str, str]] = []
-        self.verdicts: dict[str, CheckVerdict] = {}
-        self.facts: dict[str, BackupFacts] = {}
-        self.now = NOW
-        self._changed = asyncio.Event()
-        monkeypatch.setattr(device_io, "usb_transports", self._enumerate)
-        monkeypatch.setattr(device_io, "read_features", self._read)
-        monkeypatch.setattr(device_tracker, "QUICK_RETRY_DELAYS", (0.0, 0.0, 0.0))
-        self.tracker = DeviceTracker(Config(), self, self, clock=lambda: self.now)  # type: ignore[arg-type]
-
-    # the device layer
-    def _enumerate(self) -> list[Any]:
-        self.scans += 1
-        self.scan_gate.wait()
-        return [device.transport for device in self.devices]
-
-    def _read(self, transport: Any) -> messages.Features:
-        return next(d for d in self.devices if d.transport is transport).read()
-
-    # the history (HistoryStore's methods the tracker calls)
-    def last_check_verdict(self, device_id: str) -> CheckVerdict | None:
-        return self.verdicts.get(device_id)
-
-    def remembered_facts(self, device_id: str) -> BackupFacts | None:
-        return self.facts.get(device_id)
-
-    def remember_facts(self, device_id: str, facts: BackupFacts) -> None:
-        self.facts[device_id] = facts.to_remember()
-
-    # the listener
-    def device_added(self, device: TrackedDevice) -> None:
-        self._record("added", device)
-
-    def device_changed(self, device: TrackedDevice) -> None:
-        self._record("changed", device)
-
-    def device_removed(self, device: TrackedDevice) -> None:
-        self._record("removed", device)
-
-    def _record(self, event: str, device: TrackedDevice) -> None:
-        self.events.append((event, device.id, device.status.state.value))
-        self._changed.set()
-
-    def states(self) -> dict[str, str]:
-        return {d.id: d.status.state.value for d in self.tracker.devices()}
 
 
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
     yield Bench(monkeypatch)
-
-
-def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    asyncio.run(asyncio.wait_for(test(), 10))
-
-
-def busy(problem: ReadProblem) -> FeaturesReadError:
-    return FeaturesReadError(problem)
 
 
 def test_any_number_of_rescan_requests_collapse_into_one_running_and_one_pending(
@@ -246,7 +126,7 @@ def test_a_new_device_id_behind_the_same_transport_is_a_new_device(bench: Bench)
 
 
 def test_a_locked_device_shows_what_it_said_when_last_unlocked(bench: Bench) -> None:
-    withheld = dict.fromkeys(
+    withheld: dict[str, Any] = dict.fromkeys(
         ("no_backup", "unfinished_backup", "backup_availability", "passphrase_protection")
     )
     locked = features(pin_protection=True, unlocked=False, **withheld)
