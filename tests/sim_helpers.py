@@ -28,6 +28,8 @@ from trezorlib import messages, protobuf, protocol_v1
 from trezorlib.mapping import DEFAULT_MAPPING
 from trezorlib.transport.udp import UdpTransport
 
+from trezor_backupd.device_io import UsbLocation
+
 HOST = "127.0.0.1"
 ABANDON24 = " ".join(["abandon"] * 23 + ["art"])
 """The simulated Model One's default seed (the BIP-39 zero-entropy vector)."""
@@ -171,6 +173,19 @@ def start_simulator(
         for stream in (process.stdin, process.stdout):
             if stream is not None:
                 stream.close()
+
+
+class SimulatorOnUsb(UdpTransport):
+    """A simulator named as the USB Trezor at `location` would be, for code that enumerates
+    USB: libusb cannot open a umockdev device, so the daemon's USB enumeration is handed this
+    transport instead (the one part of the USB path that cannot run for real here)."""
+
+    def __init__(self, port: int, location: UsbLocation) -> None:
+        super().__init__(f"{HOST}:{port}")
+        self._location = location
+
+    def get_path(self) -> str:
+        return self._location.webusb_path
 
 
 class HostPort:

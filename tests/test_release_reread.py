@@ -4,7 +4,7 @@ The daemon's own `serve()` on the test's private bus, with its real DeviceNodeWa
 (inotify) on a umockdev device node, real udev coldplug, and a real second process that holds
 the node while it backs the Trezor up through trezorlib's wire protocol. One part cannot be
 real: libusb cannot open a umockdev device, so USB enumeration hands the daemon the
-simulator's transport under the device's WebUSB path (`SimulatorOnUsb`). Everything from
+simulator's transport under the device's WebUSB path (`sim_helpers.SimulatorOnUsb`). Everything from
 there on (the read policy, the node watch, GetFeatures, the status model, the bus) is the
 daemon's own code, in this process so that the enumeration can be replaced.
 """
@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from trezorlib.transport.udp import UdpTransport
 
 from trezor_backupd import device_io
 from trezor_backupd.config import Config
@@ -27,17 +26,10 @@ from trezor_backupd.device_io import UsbLocation
 from trezor_backupd.main import serve
 
 from harness import BUS_NAME, EVENT_TIMEOUT, SessionBus, UsbTestbed, Watch, get_devices
-from sim_helpers import HOST, start_simulator
+from sim_helpers import SimulatorOnUsb, start_simulator
 
 LOCATION = UsbLocation(busnum=1, port_numbers=(1,))
 OTHER_PROGRAM = Path(__file__).with_name("other_program.py")
-
-
-class SimulatorOnUsb(UdpTransport):
-    """The simulator, named as the USB device at LOCATION would be."""
-
-    def get_path(self) -> str:
-        return LOCATION.webusb_path
 
 
 async def run_other_program(*args: str) -> None:
@@ -65,7 +57,7 @@ def test_a_backup_made_by_another_program_is_on_the_bus_once_it_lets_go(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     _, devnode = usb.plug_with_node(1)
     with start_simulator("safe5", "backup_required") as sim:
-        transport = SimulatorOnUsb(f"{HOST}:{sim.port}")
+        transport = SimulatorOnUsb(sim.port, LOCATION)
         monkeypatch.setattr(device_io, "usb_transports", lambda: [transport])
 
         async def scenario() -> None:
