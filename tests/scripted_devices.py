@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +21,8 @@ from trezorlib import messages
 from trezor_backupd import device_io, device_tracker
 from trezor_backupd.config import Config
 from trezor_backupd.device_io import FeaturesReadError, ReadProblem
-from trezor_backupd.device_tracker import DeviceListener, DeviceTracker, TrackedDevice
-from trezor_backupd.status import BackupFacts, CheckVerdict
+from trezor_backupd.device_tracker import DeviceListener, DeviceTracker
+from trezor_backupd.device_values import BackupFacts, CheckVerdict, TrackedDevice
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 Reply = messages.Features | FeaturesReadError
@@ -116,7 +117,7 @@ class Bench:
         return self.facts.get(device_id)
 
     def remember_facts(self, device_id: str, facts: BackupFacts) -> None:
-        self.facts[device_id] = facts.to_remember()
+        self.facts[device_id] = replace(facts, extra_backup_unlocked=False)  # as the store does
 
     # the listener
     def device_added(self, device: TrackedDevice) -> None:

@@ -31,10 +31,8 @@ from trezor_backup_api.names import (
 from trezor_backup_api.vocabulary import OperationKind
 
 from .agents import AgentRegistry, current_caller
-from .device_ops import OperationResult, Progress
-from .device_tracker import TrackedDevice
+from .device_values import OperationRefused, OperationResult, Progress, TrackedDevice
 from .history import HistoryEvent, HistoryUnavailable
-from .operations import OperationManager, OperationRefused
 
 DeviceDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StageAndMessage = Annotated[list[str], DBusSignature("ss")]
@@ -103,10 +101,20 @@ def device_dict(device: TrackedDevice) -> dict[str, Variant]:
     }
 
 
+class OperationControl(Protocol):
+    """What the bus asks of the operations (operations.OperationManager)."""
+
+    def start(
+        self, device_id: str, kind: OperationKind, word_count: int | None, caller: str | None
+    ) -> None: ...
+
+    def cancel(self, device_id: str) -> None: ...
+
+
 class OperationGate:
     """Who may start and cancel operations, and how refusals become named errors."""
 
-    def __init__(self, operations: OperationManager, agents: AgentRegistry) -> None:
+    def __init__(self, operations: OperationControl, agents: AgentRegistry) -> None:
         self.operations = operations
         self.agents = agents
 

@@ -17,13 +17,14 @@ import re
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trezorlib import exceptions, mapping, messages
 from trezorlib.transport import DeviceIsBusy, Transport, TransportException
 
 from trezor_backup_api.vocabulary import Outcome
+
+from .device_values import OperationResult, Progress
 
 if TYPE_CHECKING:
     from trezorlib.client import Session
@@ -55,20 +56,6 @@ class HostInput(Protocol):
 
 class HostCancelled(exceptions.Cancelled):
     """The host gave no answer (the owner cancelled, the agent failed or left)."""
-
-
-@dataclass(frozen=True)
-class OperationResult:
-    outcome: Outcome
-    message: str
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A step of a running operation, for the owner to follow."""
-
-    stage: str
-    message: str
 
 
 _FIRMWARE_PREFIX = re.compile(r"^[\w.]+:\d+:")

@@ -35,13 +35,9 @@ from trezor_backup_api.vocabulary import BackupState
 from . import device_io
 from .config import Config
 from .device_io import FeaturesReadError, ReadProblem
+from .device_values import DeviceStatus, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable
-from .status import (
-    BackupFacts,
-    DeviceStatus,
-    status_from_features,
-    status_without_features,
-)
+from .status import backup_facts, status_from_features, status_without_features
 from .udev_watch import TrezorUsbEvent
 
 LOG = logging.getLogger(__name__)
@@ -56,18 +52,6 @@ MISSING_AFTER_ADD_RETRIES = (0.1, 0.3, 1.0)
 MAX_TIMER_SECONDS = 3600.0
 """The re-check timer runs on the monotonic clock, which stands still while the laptop
 sleeps: wake up at least hourly to compare against the wall clock again."""
-
-
-@dataclass(frozen=True)
-class TrackedDevice:
-    """One connected Trezor as the rest of the daemon sees it."""
-
-    id: str
-    transport_path: str
-    status: DeviceStatus
-    operation: str = ""
-    """The kind of the operation of ours that runs on the device ("check", "backup",
-    "unlock"), else empty."""
 
 
 class OperationHandle(Protocol):
@@ -461,7 +445,7 @@ class DeviceTracker:
         verdict = remembered = None
         if self._history is not None and not device_id.startswith("at_"):
             try:
-                facts = BackupFacts.from_features(features, now)
+                facts = backup_facts(features, now)
                 if facts is None:
                     remembered = self._history.remembered_facts(device_id)
                 elif remember:

@@ -19,9 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from trezorlib.messages import BackupAvailability
-
-from .status import BackupFacts, CheckVerdict
+from .device_values import BackupFacts, CheckVerdict
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +97,7 @@ def _create_v2(conn: sqlite3.Connection) -> None:
             device_id TEXT PRIMARY KEY,
             no_backup INTEGER NOT NULL,
             unfinished_backup INTEGER NOT NULL,
-            backup_availability INTEGER NOT NULL,
+            backup_required INTEGER NOT NULL,
             backup_type TEXT NOT NULL,
             passphrase_protection INTEGER NOT NULL,
             read_at TEXT NOT NULL
@@ -195,9 +193,12 @@ class HistoryStore:
         return self._run(select)
 
     def remember_facts(self, device_id: str, facts: BackupFacts) -> None:
-        """Keep the facts of a complete read, to show while the device is locked later."""
+        """Keep the facts of a complete read, to show while the device is locked later.
+
+        An unlocked extra backup is not kept: `Available` lives in the device's RAM and ends
+        on any Cancel or power cycle (recorded, e5c-e5e), so a later read must not promise it.
+        """
         _check_device_id(device_id)
-        facts = facts.to_remember()
 
         def upsert(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -206,7 +207,7 @@ class HistoryStore:
                     device_id,
                     facts.no_backup,
                     facts.unfinished_backup,
-                    int(facts.backup_availability),
+                    facts.backup_required,
                     facts.backup_type,
                     facts.passphrase_protection,
                     _to_db_time(facts.read_at),
@@ -221,21 +222,18 @@ class HistoryStore:
 
         def select(conn: sqlite3.Connection) -> BackupFacts | None:
             row = conn.execute(
-                "SELECT no_backup, unfinished_backup, backup_availability, backup_type,"
+                "SELECT no_backup, unfinished_backup, backup_required, backup_type,"
                 " passphrase_protection, read_at FROM backup_facts WHERE device_id = ?",
                 (device_id,),
             ).fetchone()
             if row is None:
                 return None
-            no_backup, unfinished, availability, backup_type, passphrase, read_at = row
-            try:
-                availability = BackupAvailability(availability)
-            except ValueError:
-                return None  # written by a newer version: not ours to interpret
+            no_backup, unfinished, required, backup_type, passphrase, read_at = row
             return BackupFacts(
                 no_backup=bool(no_backup),
                 unfinished_backup=bool(unfinished),
-                backup_availability=availability,
+                backup_required=bool(required),
+                extra_backup_unlocked=False,
                 backup_type=backup_type,
                 passphrase_protection=bool(passphrase),
                 read_at=_from_db_time(read_at),

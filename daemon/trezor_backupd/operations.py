@@ -23,10 +23,11 @@ from trezorlib.transport import Transport
 
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome, Refusal
 
-from .device_ops import DeviceOperation, HostCancelled, HostInput, OperationResult, Progress
+from .device_ops import DeviceOperation, HostCancelled, HostInput
 from .device_tracker import DeviceTracker
+from .device_values import DeviceStatus, OperationRefused, OperationResult, Progress
 from .history import EventKind, HistoryStore, HistoryUnavailable
-from .status import BACKUP_STATES, CHECKABLE_STATES, DeviceStatus
+from .status import BACKUP_STATES, CHECKABLE_STATES
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,15 +45,6 @@ _NOT_CHECKABLE = {
     "complete words to check. Move your funds to a new wallet.",
     BackupState.LOCKED: "This Trezor is locked: unlock it first, then check its backup.",
 }
-
-
-class OperationRefused(Exception):
-    """An operation request that cannot be honoured, with a sentence for the owner."""
-
-    def __init__(self, reason: Refusal, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 class HostAgent(Protocol):

@@ -8,92 +8,33 @@ ever sees or mentions seed material: Features carry none, and a verdict is only 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import BackupState
 
-
-@dataclass(frozen=True)
-class CheckVerdict:
-    """The last finished dry run on this computer: only when and whether the words matched."""
-
-    when: datetime  # tz-aware UTC
-    passed: bool
+from .device_values import BackupFacts, CheckVerdict, DeviceStatus
 
 
-@dataclass(frozen=True)
-class BackupFacts:
-    """What a device says about its backup, from one read that carried all of it.
-
-    Core firmware leaves these fields out while the device is locked (recorded on 2.10.0,
-    e1a-e1d), and a locked device cannot tell "needs a backup", "backed up", "seedless" and
-    "backup failed" apart. So the facts are taken only from a read that has every one of
-    them, and the daemon keeps the last such read per device_id to show while it is locked.
-    """
-
-    no_backup: bool
-    unfinished_backup: bool
-    backup_availability: messages.BackupAvailability
-    backup_type: str
-    """The BackupType name ("" when the device does not say, as the Model One)."""
-    passphrase_protection: bool
-    read_at: datetime  # tz-aware UTC
-
-    @classmethod
-    def from_features(cls, features: messages.Features, now: datetime) -> BackupFacts | None:
-        """The facts of a complete read, or None when the device withheld any of them."""
-        if (
-            features.no_backup is None
-            or features.unfinished_backup is None
-            or features.backup_availability is None
-        ):
-            return None
-        return cls(
-            no_backup=features.no_backup,
-            unfinished_backup=features.unfinished_backup,
-            backup_availability=messages.BackupAvailability(features.backup_availability),
-            backup_type=_backup_type_name(features.backup_type),
-            passphrase_protection=bool(features.passphrase_protection),
-            read_at=now,
-        )
-
-    def to_remember(self) -> BackupFacts:
-        """The facts as they may be shown later: an unlocked extra backup is not kept.
-
-        `Available` lives in the device's RAM and ends on any Cancel or power cycle (e5c-e5e),
-        so a later locked read must not promise it.
-        """
-        if self.backup_availability != messages.BackupAvailability.Available:
-            return self
-        return replace(self, backup_availability=messages.BackupAvailability.NotAvailable)
-
-
-@dataclass(frozen=True)
-class DeviceStatus:
-    """Everything the daemon publishes about one device, minus where it is connected."""
-
-    state: BackupState
-    explanation: str
-    next_step: str
-    model: str
-    internal_model: str
-    label: str
-    firmware_version: str
-    backup_type: str
-    dry_run_in_progress: bool
-    last_check: CheckVerdict | None
-    locked: bool = False
-    """The device is PIN-protected and locked now: Unlock() applies."""
-    facts: BackupFacts | None = None
-    """The backup facts the state was derived from; older than this read when `locked`."""
-
-    @property
-    def facts_from_earlier_read(self) -> bool:
-        """The state comes from an earlier unlocked read, kept while the device is locked."""
-        return self.locked and self.facts is not None
+def backup_facts(features: messages.Features, now: datetime) -> BackupFacts | None:
+    """The facts of a complete read, or None when the device withheld any of them."""
+    if (
+        features.no_backup is None
+        or features.unfinished_backup is None
+        or features.backup_availability is None
+    ):
+        return None
+    availability = features.backup_availability
+    return BackupFacts(
+        no_backup=features.no_backup,
+        unfinished_backup=features.unfinished_backup,
+        backup_required=availability == messages.BackupAvailability.Required,
+        extra_backup_unlocked=availability == messages.BackupAvailability.Available,
+        backup_type=_backup_type_name(features.backup_type),
+        passphrase_protection=bool(features.passphrase_protection),
+        read_at=now,
+    )
 
 
 # The Model One leaves internal_model unset and reports model "1"; newer devices report both.
@@ -162,7 +103,7 @@ def status_from_features(
     wallet).
     """
     locked = bool(features.pin_protection) and features.unlocked is False
-    facts = BackupFacts.from_features(features, now) or remembered
+    facts = backup_facts(features, now) or remembered
     dry_run = (
         features.recovery_status == messages.RecoveryStatus.Recovery
         and features.recovery_type == messages.RecoveryType.DryRun
@@ -320,7 +261,7 @@ def _classify(
             "Send all funds to a wallet that has a checked backup. Then wipe this Trezor, "
             "set it up as a new wallet, create the backup and check it.",
         )
-    if facts.backup_availability == messages.BackupAvailability.Available:
+    if facts.extra_backup_unlocked:
         return (
             BackupState.EXTRA_BACKUP_UNLOCKED,
             "An extra (multi-share) backup has been unlocked on this Trezor with your "
@@ -329,7 +270,7 @@ def _classify(
             "Create the extra backup now: the Trezor shows each new share on its screen; "
             "write every share down on paper, in order.",
         )
-    if facts.backup_availability == messages.BackupAvailability.Required:
+    if facts.backup_required:
         return (
             BackupState.BACKUP_REQUIRED,
             "This wallet has never been backed up. If the Trezor is lost, broken or wiped, "

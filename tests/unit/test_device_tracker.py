@@ -14,7 +14,7 @@ from scripted_devices import NOW, Bench, Device, busy, features, run
 from trezorlib import messages
 
 from trezor_backupd.device_io import ReadProblem, UsbLocation
-from trezor_backupd.status import CheckVerdict
+from trezor_backupd.device_values import CheckVerdict
 from trezor_backupd.udev_watch import TrezorUsbEvent
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from trezorlib.messages import BackupAvailability
 
+from trezor_backupd.device_values import BackupFacts, CheckVerdict
 from trezor_backupd.history import (
     DB_NAME,
     SCHEMA_VERSION,
@@ -19,7 +19,6 @@ from trezor_backupd.history import (
     HistoryStore,
     HistoryUnavailable,
 )
-from trezor_backupd.status import BackupFacts, CheckVerdict
 
 DEV = "AE3C744E355C817510C0EABF"
 OTHER = "0123456789ABCDEF01234567"
@@ -282,7 +281,8 @@ def test_backup_facts_are_remembered_per_device_and_survive_a_restart(tmp_path: 
     facts = BackupFacts(
         no_backup=False,
         unfinished_backup=False,
-        backup_availability=BackupAvailability.Required,
+        backup_required=True,
+        extra_backup_unlocked=False,
         backup_type="Bip39",
         passphrase_protection=True,
         read_at=when,
@@ -297,10 +297,12 @@ def test_backup_facts_are_remembered_per_device_and_survive_a_restart(tmp_path: 
     store.close()
 
 
-def test_an_unlocked_extra_backup_is_stored_as_not_available(store: HistoryStore) -> None:
-    facts = BackupFacts(False, False, BackupAvailability.Available, "Slip39_Single_Extendable",
-                        False, datetime(2026, 1, 2, tzinfo=UTC))  # fmt: skip
+def test_an_unlocked_extra_backup_is_not_remembered(store: HistoryStore) -> None:
+    """e5c-e5e: Available ends on any Cancel or power cycle; a later locked read must not
+    promise it."""
+    facts = BackupFacts(False, False, False, True, "Slip39_Single_Extendable", False,
+                        datetime(2026, 1, 2, tzinfo=UTC))  # fmt: skip
     store.remember_facts("DEV1", facts)
     kept = store.remembered_facts("DEV1")
     assert kept is not None
-    assert kept.backup_availability == BackupAvailability.NotAvailable
+    assert not kept.extra_backup_unlocked

@@ -15,9 +15,9 @@ from scripted_devices import NOW, Bench, Device, features, run
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal
-from trezor_backupd.device_ops import HostInput, OperationResult, Progress
-from trezor_backupd.operations import OperationManager, OperationRefused
-from trezor_backupd.status import CheckVerdict
+from trezor_backupd.device_ops import HostInput
+from trezor_backupd.device_values import CheckVerdict, OperationRefused, OperationResult, Progress
+from trezor_backupd.operations import OperationManager
 
 DEVICE_ID = "AAAA"
 

@@ -9,10 +9,9 @@ import pytest
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import BackupState
+from trezor_backupd.device_values import CheckVerdict, DeviceStatus
 from trezor_backupd.status import (
-    BackupFacts,
-    CheckVerdict,
-    DeviceStatus,
+    backup_facts,
     status_from_features,
     status_without_features,
 )
@@ -326,7 +325,7 @@ def test_a_locked_read_never_infers_a_backup_state(unlocked_fields: dict[str, An
 
 def test_a_locked_device_keeps_the_state_read_while_unlocked() -> None:
     read_at = NOW - timedelta(days=3)
-    facts = BackupFacts.from_features(features(backup_availability=Avail.Required), read_at)
+    facts = backup_facts(features(backup_availability=Avail.Required), read_at)
     assert facts is not None
     status = status_from_features(locked(), None, NOW, INTERVAL, facts)
     assert status.state is BackupState.BACKUP_REQUIRED
@@ -336,22 +335,10 @@ def test_a_locked_device_keeps_the_state_read_while_unlocked() -> None:
 
 
 def test_a_live_complete_read_beats_what_was_remembered() -> None:
-    old = BackupFacts.from_features(features(backup_availability=Avail.Required), NOW)
+    old = backup_facts(features(backup_availability=Avail.Required), NOW)
     status = status_from_features(features(), None, NOW, INTERVAL, old)
     assert status.state is BackupState.UNVERIFIED
     assert not status.facts_from_earlier_read
-
-
-def test_an_unlocked_extra_backup_is_not_remembered() -> None:
-    """e5c-e5e: Available ends on any Cancel or power cycle; a later locked read must not
-    promise it."""
-    facts = BackupFacts.from_features(features(backup_availability=Avail.Available), NOW)
-    assert facts is not None
-    kept = facts.to_remember()
-    assert kept.backup_availability == Avail.NotAvailable
-    assert status_from_features(locked(), None, NOW, INTERVAL, kept).state is (
-        BackupState.UNVERIFIED
-    )
 
 
 def test_missing_backup_fields_on_an_unlocked_device_are_unknown_not_backed_up() -> None:

@@ -1,0 +1,105 @@
+"""The values the daemon's parts hand each other: a device's status, its backup facts, a
+tracked device, an operation's progress and result, a refusal.
+
+Plain data with no I/O and no trezorlib, udev or D-Bus, so that the D-Bus service can show
+them without importing the device layer, and the device layer can make them without
+importing the bus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from trezor_backup_api.vocabulary import BackupState, Outcome, Refusal
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """The last finished dry run on this computer: only when and whether the words matched."""
+
+    when: datetime  # tz-aware UTC
+    passed: bool
+
+
+@dataclass(frozen=True)
+class BackupFacts:
+    """What a device says about its backup, from one read that carried all of it.
+
+    Core firmware leaves these fields out while the device is locked (recorded on 2.10.0,
+    e1a-e1d), and a locked device cannot tell "needs a backup", "backed up", "seedless" and
+    "backup failed" apart. So the facts are taken only from a read that has every one of
+    them, and the daemon keeps the last such read per device_id to show while it is locked.
+    """
+
+    no_backup: bool
+    unfinished_backup: bool
+    backup_required: bool
+    extra_backup_unlocked: bool
+    """`backup_availability` Required and Available."""
+    backup_type: str
+    """The BackupType name ("" when the device does not say, as the Model One)."""
+    passphrase_protection: bool
+    read_at: datetime  # tz-aware UTC
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """Everything the daemon publishes about one device, minus where it is connected."""
+
+    state: BackupState
+    explanation: str
+    next_step: str
+    model: str
+    internal_model: str
+    label: str
+    firmware_version: str
+    backup_type: str
+    dry_run_in_progress: bool
+    last_check: CheckVerdict | None
+    locked: bool = False
+    """The device is PIN-protected and locked now: Unlock() applies."""
+    facts: BackupFacts | None = None
+    """The backup facts the state was derived from; older than this read when `locked`."""
+
+    @property
+    def facts_from_earlier_read(self) -> bool:
+        """The state comes from an earlier unlocked read, kept while the device is locked."""
+        return self.locked and self.facts is not None
+
+
+@dataclass(frozen=True)
+class TrackedDevice:
+    """One connected Trezor as the rest of the daemon sees it."""
+
+    id: str
+    transport_path: str
+    status: DeviceStatus
+    operation: str = ""
+    """The kind of the operation of ours that runs on the device ("check", "backup",
+    "unlock"), else empty."""
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """How an operation ended, with a sentence for the owner (never anything they typed)."""
+
+    outcome: Outcome
+    message: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of a running operation, for the owner to follow."""
+
+    stage: str
+    message: str
+
+
+class OperationRefused(Exception):
+    """An operation request that cannot be honoured, with a sentence for the owner."""
+
+    def __init__(self, reason: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
