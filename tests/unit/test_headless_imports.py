@@ -16,7 +16,7 @@ import pytest
 DEVICE_STACK = ("trezorlib", "trezor_backupd", "pyudev", "usb", "usb1")
 PROGRAMS = ("trezor_backupd", "trezor_backupctl", "trezor_backup_applet", "trezor_backup_sim")
 
-IMPORT_ALL = """
+GUARDED = """
 import importlib, importlib.abc, pkgutil, sys
 
 FORBIDDEN = {forbidden!r}
@@ -28,19 +28,39 @@ class Refuse(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Refuse())
+{body}
+loaded = sorted(name for name in sys.modules if name.split(".")[0] in FORBIDDEN)
+assert not loaded, loaded
+print("imported", {what!r})
+"""
+
+WALK_PACKAGE = """
 package = importlib.import_module({package!r})
 for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
     if not module.name.endswith("__main__"):
         importlib.import_module(module.name)
-loaded = sorted(name for name in sys.modules if name.split(".")[0] in FORBIDDEN)
-assert not loaded, loaded
-print("imported", package.__name__)
 """
 
 
-def import_all(package: str, forbidden: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-    code = IMPORT_ALL.format(package=package, forbidden=forbidden)
+def run_guarded(
+    body: str, what: str, forbidden: tuple[str, ...]
+) -> subprocess.CompletedProcess[str]:
+    """Run `body` in a fresh interpreter that refuses to import `forbidden`."""
+    code = GUARDED.format(forbidden=forbidden, body=body, what=what)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def import_all(package: str, forbidden: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """Every module of `package`."""
+    return run_guarded(WALK_PACKAGE.format(package=package), package, forbidden)
+
+
+def import_modules(
+    modules: tuple[str, ...], forbidden: tuple[str, ...]
+) -> subprocess.CompletedProcess[str]:
+    """Just these modules, and whatever they pull in."""
+    body = "".join(f"importlib.import_module({module!r})\n" for module in modules)
+    return run_guarded(body, ", ".join(modules), forbidden)
 
 
 @pytest.mark.parametrize("package", ["trezor_backupctl", "trezor_backup_applet"])
@@ -60,3 +80,25 @@ def test_the_check_itself_catches_a_forbidden_import() -> None:
     done = import_all("trezor_backupd", ("trezorlib",))
     assert done.returncode != 0
     assert "trezorlib" in done.stderr and "must not be imported here" in done.stderr
+
+
+BUS_SIDE = ("trezor_backupd.dbus_service", "trezor_backupd.agents", "trezor_backupd.history")
+DEVICE_SIDE = (
+    "trezor_backupd.device_io",
+    "trezor_backupd.device_ops",
+    "trezor_backupd.device_tracker",
+    "trezor_backupd.device_node_watch",
+    "trezor_backupd.udev_watch",
+    "trezor_backupd.status",
+    "trezor_backupd.operations",
+)
+
+
+def test_the_daemons_bus_side_imports_nothing_of_trezorlib_udev_or_usb() -> None:
+    done = import_modules(BUS_SIDE, ("trezorlib", "pyudev", "usb", "usb1"))
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_daemons_device_side_imports_nothing_of_d_bus() -> None:
+    done = import_modules(DEVICE_SIDE, ("dbus_fast",))
+    assert done.returncode == 0, done.stderr
