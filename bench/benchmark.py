@@ -126,6 +126,12 @@ from gi.repository import UMockdev  # noqa: E402
 from trezor_backup_api.client import bus_call, call  # noqa: E402
 from trezor_backupd import device_io  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tests"))
+from trezorlib import messages  # noqa: E402
+
+from harness import add_node_device  # noqa: E402
+from sim_helpers import HostPort  # noqa: E402
+
 # ---- statistics ---------------------------------------------------------------------------
 
 
@@ -353,8 +359,14 @@ class Daemon:
     """trezor-backupd as a subprocess with its own home, config and log."""
 
     def __init__(
-        self, bus: SessionBus, testbed: Testbed, emulators: list[str], config: str
+        self,
+        bus: SessionBus,
+        testbed: Testbed,
+        emulators: list[str],
+        config: str,
+        command: list[str] | None = None,
     ) -> None:
+        """`command` runs instead of `python -m trezor_backupd` (bench/usb_sim_daemon.py)."""
         self.home = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
         STARTED.add(lambda: shutil.rmtree(self.home, ignore_errors=True))
         config_dir = self.home / "config" / "trezor-backup-guard"
@@ -371,7 +383,7 @@ class Daemon:
         self.log_path = self.home / "daemon.log"
         with self.log_path.open("wb") as log:
             self.process = popen(
-                [str(PYTHON), "-m", "trezor_backupd", "--log-level", "info"],
+                [*(command or [str(PYTHON), "-m", "trezor_backupd"]), "--log-level", "info"],
                 env=env,
                 stdout=log,
                 stderr=log,
@@ -592,6 +604,72 @@ def measure_cli(bus: SessionBus, port: int, runs: int) -> dict[str, Any]:
     return {name: summary(values) for name, values in timings.items()}
 
 
+def start_simulator(port: int, *options: str) -> subprocess.Popen[str]:
+    """A core `trezor-backup-sim` process, ready when this returns."""
+    argv = [str(PYTHON), "-m", "trezor_backup_sim", "--model", "safe5", "--state", "backed_up"]
+    process = popen(
+        [*argv, "--port", str(port), *options],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = read_line(process.stdout, TIMEOUT)
+    if not line.startswith("ready"):
+        raise RuntimeError(f"simulator did not get ready: {line!r}")
+    return process
+
+
+async def measure_release(
+    bus: SessionBus, testbed: Testbed, taken: set[int], cycles: int
+) -> dict[str, Any]:
+    """Another program lets go of the device node -> the change it made is on the bus.
+
+    The daemon watches the node with inotify; the program here locks or unlocks the Trezor
+    (Locked flips, so every cycle changes a property), then closes the node: t0 at close(),
+    t1 when PropertiesChanged arrives. The daemon sees the simulator where the USB device is
+    (bench/usb_sim_daemon.py), since libusb cannot open a umockdev device.
+    """
+    port = free_port_pair(taken)
+    pin = "1234"
+    sim = start_simulator(port, "--pin", pin)
+    _, devnode = add_node_device(testbed.testbed, 200)
+    here = str(ROOT / "bench" / "usb_sim_daemon.py")
+    daemon = Daemon(bus, testbed, [], NO_POLL, [str(PYTHON), here, str(port), "1", "200"])
+    client = await MessageBus(bus_address=bus.address).connect()
+    changes: asyncio.Queue[float] = asyncio.Queue()
+
+    def on_message(message: Message) -> None:
+        if message.member == "PropertiesChanged" and "Locked" in message.body[1]:
+            changes.put_nowait(time.perf_counter())
+
+    client.add_message_handler(on_message)
+    rule = f"type='signal',member='PropertiesChanged',path_namespace='{DEVICES_PATH}'"
+    await bus_call(client, "AddMatch", [rule])
+    wire, debug = HostPort(port), HostPort(port + 1)
+    latencies: list[float] = []
+    try:
+        for cycle in range(cycles):
+            held = os.open(devnode, os.O_RDWR)  # Trezor Suite opens the device ...
+            if cycle % 2 == 0:
+                reply = wire.call(messages.LockDevice())
+            else:  # ... unlocks it as trezorlib's ensure_unlocked does, the PIN on the device
+                assert isinstance(wire.call(messages.ApplyFlags(flags=0)), messages.ButtonRequest)
+                wire.send(messages.ButtonAck())
+                debug.send(messages.DebugLinkDecision(input=pin))
+                reply = wire.receive_message(TIMEOUT)
+            assert isinstance(reply, messages.Success), reply
+            started = time.perf_counter()
+            os.close(held)  # ... and lets go
+            latencies.append(await asyncio.wait_for(changes.get(), TIMEOUT) - started)
+        return {"release_to_bus": summary(latencies), "cycles": cycles}
+    finally:
+        wire.close()
+        debug.close()
+        client.disconnect()
+        daemon.stop()
+        stop_process(sim)
+
+
 async def measure_many(bus: SessionBus, testbed: Testbed, count: int) -> dict[str, Any]:
     """`count` simulators (real processes) come up, then one udev add: time until all are on."""
     taken: set[int] = set()
@@ -705,13 +783,22 @@ async def measure_storm(
         sims.stop()
 
 
-def measure_idle(testbed: Testbed, sims: SimHost, port: int, window: float) -> dict[str, Any]:
-    """CPU and memory of two idle daemons side by side, each on a bus of its own."""
-    buses = [SessionBus(), SessionBus()]
+def measure_idle(
+    testbed: Testbed, sims: SimHost, port: int, taken: set[int], window: float
+) -> dict[str, Any]:
+    """CPU and memory of three idle daemons side by side, each on a bus of its own: none, one
+    emulator, and a locked and an unlocked Safe 5 (the default 10 s emulator look-up)."""
+    buses = [SessionBus(), SessionBus(), SessionBus()]
     sims.up(0)  # present from the start, as an emulator a developer keeps running
+    locked, unlocked = free_port_pair(taken), free_port_pair(taken)
+    start_simulator(locked, "--pin", "1234", "--locked")
+    start_simulator(unlocked)
     daemons = {
         "no_emulator": Daemon(buses[0], testbed, [], ""),
         "one_emulator_default_poll": Daemon(buses[1], testbed, [endpoint(port)], ""),
+        "locked_and_unlocked": Daemon(
+            buses[2], testbed, [endpoint(locked), endpoint(unlocked)], ""
+        ),
     }
     try:
         time.sleep(1.0)  # start-up is over (coldplug settled, name taken)
@@ -829,9 +916,20 @@ def rows_of(results: dict[str, Any]) -> list[Row]:
             f"median {c['import_trezorctl']['median_ms']:.0f} ms",
         ),
     ]
+    release = results["release"]["release_to_bus"]
+    rows.append(
+        _below(
+            f"another app lets go -> its change on the bus (n={release['n']})",
+            release["p95_ms"],
+            _ms(release),
+            2000,
+            "< 2 s",
+        )
+    )
     for name, label in (
         ("no_emulator", "no emulator"),
         ("one_emulator_default_poll", "1 emulator, 10 s poll"),
+        ("locked_and_unlocked", "1 locked + 1 unlocked Safe 5"),
     ):
         i = idle[name]
         cpu = i["cpu_ms_per_min_schedstat"]
@@ -904,6 +1002,7 @@ async def run(quick: bool) -> dict[str, Any]:
     cycles, calls, spawns, runs = (20, 200, 20, 5) if quick else (200, 2000, 200, 20)
     idle_window = 10.0 if quick else 60.0
     storm_events = 200 if quick else 1000
+    release_cycles = 10 if quick else 50
     results: dict[str, Any] = {
         "quick": quick,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -958,8 +1057,12 @@ async def run(quick: bool) -> dict[str, Any]:
     results["storm"] = await measure_storm(bus, testbed, storm_events, 4)
     done()
 
+    done = step(f"release of the device -> state on the bus, {release_cycles} x")
+    results["release"] = await measure_release(bus, testbed, taken, release_cycles)
+    done()
+
     done = step(f"idle, {idle_window:.0f} s")
-    results["idle"] = measure_idle(testbed, sims, port, idle_window)
+    results["idle"] = measure_idle(testbed, sims, port, taken, idle_window)
     done()
     sims.stop()
     return results

@@ -237,6 +237,26 @@ class SignalMonitor:
         self.process.wait(timeout=EVENT_TIMEOUT)
 
 
+def add_node_device(
+    testbed: Any, port: int, product: str = "53c1", vendor: str = "1209"
+) -> tuple[str, str]:
+    """A Trezor usb_device at bus 1 `port` in a umockdev testbed, with a device node that
+    processes can open and inotify can watch (`add_device` makes none); (syspath, devnode)."""
+    devnum = f"{port + 1:03d}"
+    syspath = f"/devices/pci0000:00/0000:00:14.0/usb1/1-{port}"
+    devnode = f"/dev/bus/usb/001/{devnum}"
+    testbed.add_from_string(
+        f"P: {syspath}\n"
+        f"N: bus/usb/001/{devnum}\n"
+        f"E: DEVNAME={devnode}\n"
+        "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\n"
+        f"E: BUSNUM=001\nE: DEVNUM={devnum}\n"
+        f"E: PRODUCT={int(vendor, 16):x}/{int(product, 16):x}/100\n"
+        f"A: idVendor={vendor}\nA: idProduct={product}\nA: busnum=1\nA: devnum={port + 1}\n"
+    )
+    return "/sys" + syspath, devnode
+
+
 class UsbTestbed:
     """Fake Trezor USB devices in a umockdev testbed, seen by the daemon's pyudev monitor."""
 
@@ -280,21 +300,8 @@ class UsbTestbed:
     def plug_with_node(
         self, port: int, product: str = "53c1", vendor: str = "1209"
     ) -> tuple[str, str]:
-        """A Trezor usb_device at bus 1 `port` with a device node that processes can open
-        and inotify can watch (`add_device` makes none); returns (syspath, devnode)."""
-        devnum = f"{port + 1:03d}"
-        syspath = f"/devices/pci0000:00/0000:00:14.0/usb1/1-{port}"
-        devnode = f"/dev/bus/usb/001/{devnum}"
-        self.testbed.add_from_string(
-            f"P: {syspath}\n"
-            f"N: bus/usb/001/{devnum}\n"
-            f"E: DEVNAME={devnode}\n"
-            "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\n"
-            f"E: BUSNUM=001\nE: DEVNUM={devnum}\n"
-            f"E: PRODUCT={int(vendor, 16):x}/{int(product, 16):x}/100\n"
-            f"A: idVendor={vendor}\nA: idProduct={product}\nA: busnum=1\nA: devnum={port + 1}\n"
-        )
-        return "/sys" + syspath, devnode
+        """A Trezor usb_device with a device node (see add_node_device); (syspath, devnode)."""
+        return add_node_device(self.testbed, port, product, vendor)
 
     def unplug(self, syspath: str) -> None:
         """Emit "remove" (umockdev's remove_device alone emits nothing), then remove it."""

@@ -133,6 +133,8 @@ class DeviceTracker:
         self._entries: dict[str, _Entry] = {}
         self._scan_lock = asyncio.Lock()
         self._pending_scan: asyncio.Future[None] | None = None
+        self._list_usb = True
+        """Whether the next scan lists USB anew (a udev event or a refresh asked for one)."""
         self._expected_usb_paths: set[str] = set()
         self._due_timer: asyncio.TimerHandle | None = None
         self._missing_retry: asyncio.Task[None] | None = None
@@ -175,8 +177,13 @@ class DeviceTracker:
         entry.read_once = asyncio.Event()
         entry.reader = self._spawn(self._read(path, entry))
 
-    def request_rescan(self) -> asyncio.Future[None]:
-        """Schedule a rescan; requests made while one is pending share it."""
+    def request_rescan(self, usb: bool = True) -> asyncio.Future[None]:
+        """Schedule a rescan; requests made while one is pending share it.
+
+        `usb=False` (the emulator look-up) keeps the last USB listing: USB changes come as
+        udev events, and listing the bus costs more than the look-up itself.
+        """
+        self._list_usb |= usb
         if self._pending_scan is None:
             future = asyncio.get_running_loop().create_future()
             self._pending_scan = future
@@ -289,7 +296,7 @@ class DeviceTracker:
         """
         while True:
             await asyncio.sleep(self._config.emulator_poll_seconds)
-            await self.request_rescan()
+            await self.request_rescan(usb=False)
 
     def close(self) -> None:
         """Stop every background task and timer."""
@@ -305,7 +312,8 @@ class DeviceTracker:
             self._pending_scan = None
             try:
                 known = {path: entry.transport for path, entry in self._entries.items()}
-                present = await asyncio.to_thread(self._discover, known)
+                list_usb, self._list_usb = self._list_usb, False
+                present = await asyncio.to_thread(self._discover, known, list_usb)
                 self._apply_scan(present)
             except Exception:
                 LOG.exception("Rescanning for Trezors failed")
@@ -315,8 +323,11 @@ class DeviceTracker:
         if missing and self._missing_retry is None:
             self._missing_retry = self._spawn(self._rescan_for_missing(missing))
 
-    def _discover(self, known: dict[str, Transport]) -> dict[str, Transport]:
-        transports = device_io.usb_transports()
+    def _discover(self, known: dict[str, Transport], list_usb: bool) -> dict[str, Transport]:
+        if list_usb:
+            transports = device_io.usb_transports()
+        else:
+            transports = [t for path, t in known.items() if path not in self._config.emulators]
         for endpoint in self._config.emulators:
             if endpoint in known:
                 # Known emulators are only checked for still listening: a probe would make

@@ -179,3 +179,20 @@ def test_an_unplug_event_drops_the_device_at_once(bench: Bench) -> None:
         bench.tracker.close()
 
     run(scenario)
+
+
+def test_the_emulator_look_up_does_not_list_usb_again(bench: Bench) -> None:
+    """USB changes arrive as udev events; the periodic emulator look-up keeps the listing."""
+    bench.devices.append(Device("webusb:001:1", features()))
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        listed = bench.scans
+        await bench.tracker.request_rescan(usb=False)
+        assert bench.scans == listed
+        assert bench.states() == {"AAAA": "unverified"}
+        await bench.tracker.request_rescan()
+        assert bench.scans == listed + 1
+        bench.tracker.close()
+
+    run(scenario)
