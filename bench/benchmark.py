@@ -22,7 +22,6 @@ import secrets
 import selectors
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -130,7 +129,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from trezorlib import messages  # noqa: E402
 
 from harness import add_node_device  # noqa: E402
-from sim_helpers import HostPort  # noqa: E402
+from sim_helpers import HostPort, free_port_pair  # noqa: E402
 
 # ---- statistics ---------------------------------------------------------------------------
 
@@ -191,24 +190,6 @@ class SessionBus:
 
     def stop(self) -> None:
         stop_process(self.process)
-
-
-def free_port_pair(taken: set[int]) -> int:
-    """A loopback UDP port P with P+1 free too, not among (or next to) those already taken."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
-            first.bind((HOST, 0))
-            port = int(first.getsockname()[1])
-            if port >= 65534 or {port - 1, port, port + 1} & taken:
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
-                try:
-                    second.bind((HOST, port + 1))
-                except OSError:
-                    continue
-            taken.update({port, port + 1})
-            return port
-    raise RuntimeError("no free pair of UDP ports")
 
 
 def endpoint(port: int) -> str:

@@ -73,20 +73,23 @@ class Simulator:
         return self.port + 1
 
 
-def free_port_pair() -> int:
-    """A UDP port P on loopback with P+1 free too (as the simulator needs both)."""
-    for _ in range(50):
+def free_port_pair(taken: set[int] | None = None) -> int:
+    """A loopback UDP port P with P+1 free too (as the simulator needs both); with `taken`,
+    not among or next to the ports in it, which it then holds as well (for several at once)."""
+    taken = set() if taken is None else taken
+    for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
             first.bind((HOST, 0))
             port = int(first.getsockname()[1])
-            if port >= 65535:
+            if port >= 65534 or {port - 1, port, port + 1} & taken:
                 continue
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
                 try:
                     second.bind((HOST, port + 1))
                 except OSError:
                     continue
-                return port
+            taken.update({port, port + 1})
+            return port
     raise RuntimeError("no free pair of UDP ports")
 
 
