@@ -309,7 +309,8 @@ DryRun): you enter the words, the Trezor compares them with its seed and says wh
 restore this wallet. Nothing else changes on the Trezor.
 
 Model T and Safe family: you enter the words on the Trezor itself; this command prints what
-the Trezor asks of you. Model One: the Trezor asks for the words through this terminal:
+the Trezor asks of you. A check left waiting on the Trezor (stopped here, or unplugged) is
+resumed where it stopped. Model One: the Trezor asks for the words through this terminal:
   24 words      type each word the Trezor's screen asks for. It also asks for words that are
                 not in your backup, in random order, so the computer never learns your seed.
                 The first 4 letters are enough; a word not in the BIP-39 list is asked again.
@@ -340,7 +341,11 @@ exit status:
 
 BACKUP_DESCRIPTION = f"""\
 Create the backup of a Trezor whose state is backup_required: the Trezor shows the recovery
-words one by one, you write each one on paper and confirm it on the Trezor.
+words on its own screen and you write them on paper, in order. A Model One shows each word
+twice, one per screen; a Model T or Safe shows them all, then asks you on the Trezor for a
+few of them to check what you wrote. In state extra_backup_unlocked (a multi-share backup
+unlocked in Trezor Suite with your existing share) it creates the extra shares; your earlier
+share keeps restoring the wallet.
 
 Before starting, the checklist of Trezor Suite is shown (enough time, a private place, the
 words are the only backup and anyone who sees them can take the coins, paper only, never a
