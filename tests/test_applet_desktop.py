@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -98,6 +99,50 @@ class SignalWatch:
         self.process.wait(timeout=20)
 
 
+@dataclass
+class Notified:
+    """One Notify call as the notification server received it."""
+
+    icon: str
+    summary: str
+    urgency: int
+
+
+class NotifyCalls:
+    """dbus-monitor of the Notify calls the server receives: icon and urgency of each."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            ["dbus-monitor", "--session",
+             "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        self.reader = LineReader(self.process)
+        self.reader.wait_for(lambda line: "member=NameLost" in line)
+
+    def next(self) -> Notified:
+        self.reader.wait_for(lambda line: "member=Notify" in line)
+        strings = [self.reader.wait_for(lambda line: line.strip().startswith(("string", "uint32")))
+                   for _ in range(4)]  # fmt: skip
+        icon, summary = (line.strip().split(" ", 1)[1].strip('"') for line in strings[2:])
+        self.reader.wait_for(lambda line: 'string "urgency"' in line)
+        urgency = self.reader.wait_for(lambda line: "variant" in line).split()[-1]
+        return Notified(icon, summary, int(urgency))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+@contextmanager
+def notify_calls() -> Iterator[NotifyCalls]:
+    calls = NotifyCalls()
+    try:
+        yield calls
+    finally:
+        calls.stop()
+
+
 def operation() -> str:
     return str(busctl("get-property", "io.github.TrezorBackupGuard", DEVICE_PATH, DEVICE,
                       "Operation")["data"])  # fmt: skip
@@ -107,12 +152,13 @@ def test_plugging_a_device_without_backup_raises_a_notification_and_turns_the_ic
     make_daemon: DaemonFactory, desktop: Desktop, screenshots: Path
 ) -> None:
     mark = len(desktop.history())
-    with start_simulator("one", "backup_required", device_id=DEVICE_ID, label="My Trezor") as sim:
+    with start_simulator("one", "backup_required", device_id=DEVICE_ID, label="My Trezor") as sim,\
+            notify_calls() as calls:  # fmt: skip
         daemon = make_daemon(sim.path)
-        # The applet comes first, as at login: no daemon yet, nothing to warn about.
+        # The applet comes first, as at login: no daemon yet, so the icon vouches for nothing.
         with applet(daemon, desktop) as app:
-            calm = desktop.wait_tray(lambda i: tray_look(i) is Look.OK, "the calm icon")
-            icon_crop(calm).save(screenshots / "tray-ok.png")
+            offline = desktop.wait_tray(lambda i: tray_look(i) is Look.OFFLINE, "offline")
+            icon_crop(offline).save(screenshots / "tray-offline.png")
             with running(daemon):
                 danger = desktop.wait_tray(lambda i: tray_look(i) is Look.DANGER, "danger")
                 icon_crop(danger).save(screenshots / "tray-danger.png")
@@ -126,6 +172,11 @@ def test_plugging_a_device_without_backup_raises_a_notification_and_turns_the_ic
                 assert shown["summary"] == "My Trezor has no backup"
                 assert "never been backed up" in shown["body"]
                 assert shown["appname"] == "Trezor Backup Guard"
+                # No backup is danger: the danger icon and critical urgency, as the tray shows it.
+                sent = calls.next()
+                assert (sent.summary, sent.urgency) == ("My Trezor has no backup", 2)
+                assert sent.icon.startswith("file://") and sent.icon.endswith("/danger.png")
+                # No backup is danger: the danger icon, critical urgency, as the tray shows it.
                 labels = [line.split(" (", 1)[0].lstrip("#") for line in menu]
                 assert [label for label in labels if label] == ["Create backup", "Later"]
             # A daemon restart is not a plug-in: no second notification, still danger.

@@ -4,7 +4,9 @@ count, scrambled words with completion, PIN matrix, matrix word entry) complete 
 a backup goes through Suite's confirmations and ends with the offer to check.
 
 The test plays the owner: it reads what the simulated Trezor shows over DebugLink (as
-tests/owner_agent.py does) and presses the dialogs' own widgets on the Tk thread.
+tests/owner_agent.py does) and presses the dialogs' own GTK widgets on the GTK thread (a GLib
+main loop the module runs on a thread of its own, as the tray runs it on the applet's main
+thread).
 
 Screenshots of the dialogs (the README's) go where $TREZOR_BACKUP_SCREENSHOTS says, default a
 temporary directory: `TREZOR_BACKUP_SCREENSHOTS=docs/screenshots make test` refreshes the
@@ -14,6 +16,7 @@ tracked ones.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +36,7 @@ from trezor_backup_applet.dialogs import (
     WordCountPrompt,
     WordPrompt,
 )
+from trezor_backup_applet.gtk_setup import GLib, Gtk
 from trezor_backup_applet.icons import Look, look_for
 from trezor_backup_applet.settings import AppletSettings
 from trezor_backup_applet.snooze import SnoozeStore
@@ -94,7 +98,7 @@ class Owner:
     def next(self) -> Event:
         return self.events.get(timeout=EVENT_TIMEOUT)
 
-    def on_tk(self, fn: Callable[[], Any]) -> Any:
+    def on_gtk(self, fn: Callable[[], Any]) -> Any:
         return self.app.dialogs.call(fn).result(EVENT_TIMEOUT)
 
     def state(self) -> messages.DebugLinkState:
@@ -108,13 +112,7 @@ class Owner:
             return
         self.shots.add(name)
 
-        def box() -> tuple[int, int, int, int]:
-            top = window.window
-            top.update()
-            x, y = top.winfo_rootx(), top.winfo_rooty()
-            return (x, y, x + top.winfo_width(), y + top.winfo_height())
-
-        shot = ImageGrab.grab(bbox=self.on_tk(box), xdisplay=None)
+        shot = ImageGrab.grab(bbox=self.on_gtk(lambda: drawn_box(window)), xdisplay=None)
         shot.save(self.screenshots / f"{name}.png")
 
     def answer(self, window: Any) -> None:
@@ -123,7 +121,7 @@ class Owner:
             self.screenshot(window, "dialog-progress")
         elif isinstance(window, WordCountPrompt):
             self.screenshot(window, "dialog-word-count")
-            self.on_tk(window.choices[len(self.words)].invoke)
+            self.on_gtk(window.choices[len(self.words)].clicked)
         elif isinstance(window, WordPrompt):
             state = self.state()
             position = state.recovery_word_pos or 0
@@ -131,11 +129,11 @@ class Owner:
 
             def type_word() -> None:
                 # BIP-39 words are unique in their first four letters: the prompt completes.
-                window.text.set(word[:4])
-                window.ok.invoke()
+                window.entry.set_text(word[:4])
+                window.ok.clicked()
 
             self.screenshot(window, "dialog-word")
-            self.on_tk(type_word)
+            self.on_gtk(type_word)
         elif isinstance(window, PinPrompt):
             self.screenshot(window, "dialog-pin")
             matrix = self.state().matrix or ""
@@ -144,25 +142,26 @@ class Owner:
 
             def enter_pin() -> None:
                 for position in positions:
-                    window.keys[position].invoke()
-                window.ok.invoke()
+                    window.keys[position].clicked()
+                window.ok.clicked()
 
-            self.on_tk(enter_pin)
+            self.on_gtk(enter_pin)
         elif isinstance(window, MatrixWordPrompt):
             self.screenshot(window, "dialog-matrix")
             key = matrix_key(self.screen, " ".join(self.words))
             key = MATRIX6_RIGHT.get(key, key) if key not in window.keys else key
-            self.on_tk(window.keys[key].invoke)
+            self.on_gtk(window.keys[key].clicked)
         elif isinstance(window, Checklist):
-            self.screenshot(window, "dialog-before-backup" if window.go.cget("text")
-                            == "Create backup" else "dialog-after-backup")  # fmt: skip
+            self.screenshot(window, "dialog-before-backup" if window.go.get_label()
+                            == "Create _backup" else "dialog-after-backup")  # fmt: skip
 
             def tick_all() -> None:
+                assert not window.go.get_sensitive()  # nothing ticked yet: no way on
                 for box in window.boxes:
-                    box.invoke()
-                window.go.invoke()
+                    box.set_active(True)
+                window.go.clicked()
 
-            self.on_tk(tick_all)
+            self.on_gtk(tick_all)
 
     def act_on_device(self, stage: str) -> None:
         """Press the Trezor's button where its screen asks for a confirmation."""
@@ -186,16 +185,32 @@ class Owner:
         self.screen.close()
 
 
+def drawn_box(window: Any) -> tuple[int, int, int, int]:
+    """Where a window is on the screen, once everything pending is drawn (GTK thread)."""
+    while Gtk.events_pending():
+        Gtk.main_iteration_do(False)
+    top = window.window
+    x, y = top.get_window().get_origin()[1:]
+    allocation = top.get_allocation()
+    return (x, y, x + allocation.width, y + allocation.height)
+
+
 @pytest.fixture(scope="module")
 def shared_applet(
     desktop: Desktop, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RecordingApplet]:
     """One applet for the module, as on a desktop: it follows each test's daemon coming and
-    going. (Tk allows one interpreter thread per process to be torn down safely.)"""
+    going. Its windows live on a GLib main loop thread, the tray's loop in the real applet."""
+    loop = GLib.MainLoop()
+    gtk = threading.Thread(target=loop.run, name="gtk", daemon=True)
+    gtk.start()
     app = RecordingApplet(queue.Queue(), tmp_path_factory.mktemp("applet"))
     assert app.start()
     yield app
+    app.dialogs.call(app.dialogs.close_all).result(EVENT_TIMEOUT)
     app.stop()
+    GLib.idle_add(loop.quit)
+    gtk.join(EVENT_TIMEOUT)
 
 
 @contextmanager
@@ -271,9 +286,16 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
     # Nothing plugged: say so, keep what was last seen; an unknown state never crashes.
     gone = Device(id="D2", state="frobnicated", model="One", connected=False)
     entries = menu_entries([gone], True, actions)  # type: ignore[arg-type]
-    assert entries[0].text == "No Trezor connected"
+    assert entries[0].text == "Open Trezor Backup Guard" and entries[0].default
+    assert entries[1].text == "No Trezor connected"
     assert any(e.text == "Last seen: Trezor One (One): frobnicated" for e in entries)
     assert summary([gone], False).endswith("the backup service is not running")
+    # No daemon: its own look, whatever was last seen, and the way to start it.
+    assert look_for([Device(id="D7", state="verified")], daemon_running=False) is Look.OFFLINE
+    start = entry(menu_entries([gone], False, actions), "Start the service")  # type: ignore[arg-type]
+    assert start is not None and start.enabled and start.action is not None
+    start.action()
+    assert [name for name, _ in actions.calls][-1] == "start_service"
     assert look_for([Device(id="D3", state="frobnicated")]) is Look.ATTENTION
     busy = Device(id="D4", state="unverified", operation="check")
     assert look_for([busy]) is Look.BUSY
@@ -303,7 +325,7 @@ def test_menu_check_runs_a_24_word_model_one_check_through_the_dialogs(
             wait_devices(
                 events, lambda d: d[0].state == "verified" and not d[0].operation, owner.devices
             )
-            # Work on the Tk thread runs in order: the window's close was queued before this.
+            # Work on the GTK thread runs in order: the window's close was queued before this.
             assert app.dialogs.call(lambda: dict(app.dialogs.progress)).result() == {}
     seed_safety.assert_no_secret(daemon.log())
 

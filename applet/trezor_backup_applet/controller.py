@@ -1,7 +1,7 @@
-"""The applet's controller: the device mirror, tray, notifications, agent and dialogs wired
-into one `Applet`, whose logic runs on the "dbus" asyncio thread (see main.py for the three
-threads). Tray clicks and dialog answers reach it with `submit`; it reaches the Tk thread
-through `DialogHost` and the tray through pystray's setters.
+"""The applet's controller: the device mirror, tray, notifications, agent, dialogs and main
+window wired into one `Applet`, whose logic runs on the "dbus" asyncio thread (see main.py for
+the two threads). Tray clicks, window buttons and dialog answers reach it with `submit`; it
+reaches the GTK thread through `DialogHost.call` and the tray through pystray's setters.
 
 The agent answers only for operations this applet started: the owner asked for them here (a
 menu item, a notification's button, a dialog), and the client records them when it starts
@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,14 @@ from dbus_fast.aio import MessageBus
 from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backup_api.names import BUS_NAME, ROOT_PATH, device_path
-from trezor_backup_api.vocabulary import OperationKind, Outcome
+from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome
 
 from .agent import DialogAgent
+from .applet_service import APPLET_PATH, AppletObject
 from .device_mirror import Device, DeviceMirror
-from .dialogs import Checklist, DialogHost
+from .dialogs import DialogHost, InfoWindow
+from .icons import Look
+from .main_window import MainWindow
 from .notifications import REMIND_STATES, Notifier
 from .settings import AppletSettings
 from .snooze import DAY, SnoozeStore
@@ -38,6 +42,8 @@ log = logging.getLogger("trezor_backup_applet")
 
 APPLET_BUS_NAME = f"{BUS_NAME}.Applet"
 AGENT_PATH = f"{ROOT_PATH}/applet/agent"
+# Failures the owner must not postpone without reading what they postpone.
+NEVER_SILENT = frozenset({BackupState.CHECK_FAILED, BackupState.BACKUP_FAILED})
 OPERATION_TITLES = {
     OperationKind.CHECK: "Checking the backup",
     OperationKind.BACKUP: "Creating the backup",
@@ -46,28 +52,37 @@ OPERATION_TITLES = {
 
 
 class Applet:
-    """The applet's logic; implements the mirror's listener and the tray's and notifications'
-    actions. Listener methods run on the asyncio thread; actions may come from any thread."""
+    """The applet's logic; implements the mirror's listener and the tray's, window's and
+    notifications' actions. Listener methods run on the asyncio thread; actions may come
+    from any thread."""
 
     def __init__(
-        self, settings: AppletSettings, snooze: SnoozeStore, icon_path: Path | None = None
+        self,
+        settings: AppletSettings,
+        snooze: SnoozeStore,
+        icons: Mapping[Look, Path] | None = None,
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self.dialogs = DialogHost()
         self.mirror = DeviceMirror(self)
-        self.notifier = Notifier(self, settings.notifications, icon_path)
+        self.notifier = Notifier(self, settings.notifications, icons)
         self.snoozes = snooze
         self.tray: Tray | None = None
+        self.window: MainWindow | None = None
+        """The main window, made on first use (GTK thread only)."""
         self.bus: MessageBus | None = None
         self.quit_requested = threading.Event()
+        self.on_quit: list[Any] = []
         # Devices whose running operation this applet started: they get the progress window.
         self._ours: set[str] = set()
+        self._shown: tuple[list[Device], bool] = ([], False)
+        self._started_up = False
         self._thread = threading.Thread(target=self.loop.run_forever, name="dbus", daemon=True)
 
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> bool:
-        """Start the dialog and D-Bus threads and connect; False when another applet runs."""
+        """Check GTK, start the D-Bus thread and connect; False when another applet runs."""
         self.dialogs.start()
         self._thread.start()
         return asyncio.run_coroutine_threadsafe(self._connect(), self.loop).result(60)
@@ -77,6 +92,7 @@ class Applet:
         reply = await self.bus.request_name(APPLET_BUS_NAME, NameFlag.DO_NOT_QUEUE)
         if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
             return False
+        self.bus.export(APPLET_PATH, AppletObject(self))
         client = DaemonClient(self.bus)
         await self.mirror.connect(
             client, AgentExport(client, DialogAgent(self.dialogs), AGENT_PATH)
@@ -84,13 +100,12 @@ class Applet:
         return True
 
     def stop(self) -> None:
-        """Leave the bus and end the threads."""
+        """Leave the bus and end the D-Bus thread (after the GTK loop ended)."""
         if self._thread.is_alive():
             if self.bus is not None:
                 self.loop.call_soon_threadsafe(self.bus.disconnect)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)
-        self.dialogs.stop()
 
     def submit(self, coroutine: Coroutine[Any, Any, None]) -> Future[None]:
         """Run applet logic on the asyncio thread, from any thread; errors are logged."""
@@ -110,10 +125,19 @@ class Applet:
     # -- what the daemon says (asyncio thread) ----------------------------------------------
 
     def devices_changed(self, devices: list[Device], daemon_running: bool) -> None:
+        self._shown = (list(devices), daemon_running)
         if self.tray is not None:
             self.tray.show(devices, daemon_running)
+        self.dialogs.call(self._redraw_window)
+        if daemon_running and not self._started_up:
+            # The first list of the session: one summary, only when something needs the owner.
+            self._started_up = True
+            waiting = [d for d in devices if d.connected and not self.snoozes.is_snoozed(d.id)]
+            self._spawn(self.notifier.summary(waiting))
 
     def device_plugged(self, device: Device) -> None:
+        if not self._started_up:
+            return  # part of the start-up summary
         if device.state in REMIND_STATES and not self.snoozes.is_snoozed(device.id):
             self._spawn(self.notifier.remind(device))
 
@@ -147,17 +171,38 @@ class Applet:
     def what_to_do(self, device_id: str) -> None:
         self._spawn(self._what_to_do(device_id))
 
-    def later(self, device_id: str) -> None:
-        self.snoozes.snooze(device_id, DAY)
-        log.info("reminders for %s snoozed for a day", device_id)
+    def history(self, device_id: str) -> None:
+        self._spawn(self._history(device_id))
 
-    def snooze_all(self, seconds: float) -> None:
-        self._spawn(self._snooze_all(seconds))
+    def later(self, device_id: str) -> None:
+        self._spawn(self._later(device_id))
+
+    def start_service(self) -> None:
+        self._spawn(self._start_service())
+
+    def show_window(self, device_id: str = "") -> None:
+        """Open (or raise) the main window; the daemon reads the devices again for it."""
+        self.dialogs.call(self._open_window)
 
     def quit(self) -> None:
+        """End the applet: the GTK loop ends (main.py), then the D-Bus thread."""
         self.quit_requested.set()
+        for callback in self.on_quit:
+            callback()
         if self.tray is not None:
             self.tray.stop()
+
+    # -- the main window (GTK thread) ------------------------------------------------------
+
+    def _open_window(self) -> None:
+        if self.window is None:
+            self.window = MainWindow(self, on_open=lambda: self._spawn(self._refresh()))
+        self.window.show_devices(*self._shown)
+        self.dialogs.opened(self.window)
+
+    def _redraw_window(self) -> None:
+        if self.window is not None and self.window.window.get_visible():
+            self.window.show_devices(*self._shown)
 
     # -- the same, on the asyncio thread ------------------------------------------------------
 
@@ -168,6 +213,27 @@ class Applet:
     def _client(self) -> DaemonClient:
         assert self.mirror.client is not None, "start() first"
         return self.mirror.client
+
+    async def _refresh(self) -> None:
+        """The owner opened the window: read every Trezor again (safe: the daemon skips a
+        device with a flow running, docs/security.md "read policy")."""
+        if not self.mirror.daemon_running:
+            return
+        try:
+            await self._client.refresh()
+        except (DaemonError, DaemonUnreachable) as e:
+            log.info("could not refresh: %s", e)
+
+    async def _start_service(self) -> None:
+        """D-Bus activation: GetDevices without NO_AUTO_START starts an installed daemon."""
+        await self.mirror.reload()
+        if not self.mirror.daemon_running:
+            await self.notifier.message(
+                "The backup service could not be started",
+                "Trezor Backup Guard cannot see your Trezors without it. Run "
+                "`trezor-backupctl doctor` in a terminal to find out why.",
+                Look.OFFLINE,
+            )
 
     async def _start(self, device_id: str, kind: OperationKind) -> None:
         """Start an operation the owner asked for here (a menu item, a notification's button,
@@ -205,17 +271,14 @@ class Applet:
         device = self._device(device_id)
         if device.operation == OperationKind.BACKUP:
             sure = await asyncio.wrap_future(
-                self.dialogs.ask(
-                    lambda: Checklist(
-                        self.dialogs,
-                        f"{device_id}:cancel",
-                        "Cancel the backup?",
-                        "If you cancel now, this Trezor will never show its recovery words "
-                        "again: the wallet can then never be backed up and must be replaced.",
-                        ("I understand that this wallet can then never be backed up.",),
-                        "Cancel the backup",
-                        "Go on with the backup",
-                    )
+                self.dialogs.confirm(
+                    f"{device_id}:cancel",
+                    "Cancel the backup?",
+                    "If you cancel now, this Trezor will never show its recovery words "
+                    "again: the wallet can then never be backed up and must be replaced.",
+                    "_Cancel the backup",
+                    "_Go on with the backup",
+                    ("I understand that this wallet can then never be backed up.",),
                 )
             )
             if not sure:
@@ -229,7 +292,48 @@ class Applet:
         device = self._device(device_id)
         self.dialogs.show_what_to_do(device.state, device.name)
 
-    async def _snooze_all(self, seconds: float) -> None:
-        for device in self.mirror.devices.values():
-            if device.connected:
-                self.snoozes.snooze(device.id, seconds)
+    async def _history(self, device_id: str) -> None:
+        device = self._device(device_id)
+        try:
+            events = await self._client.get_history(device_id)
+        except (DaemonError, DaemonUnreachable) as e:
+            self.dialogs.show_message("Trezor Backup Guard", "The history cannot be read", str(e))
+            return
+        lines = [
+            f"{time.strftime('%d %B %Y %H:%M', time.localtime(int(e.get('Time', 0))))}: "
+            f"{e.get('Kind', '')} {str(e.get('Result', '')).replace('_', ' ')}"
+            + (f" ({e['Detail']})" if e.get("Detail") else "")
+            for e in events
+        ]
+        text = "\n".join(lines) or "No check or backup of this Trezor was recorded here."
+        self.dialogs.call(
+            lambda: self.dialogs.opened(
+                InfoWindow(f"History: {device.name}", f"Checks and backups of {device.name}", text)
+            )
+        )
+
+    async def _later(self, device_id: str) -> None:
+        """Snooze one device's reminders for a day; a failed backup or check only after the
+        owner read what they postpone."""
+        device = self._device(device_id)
+        if device.state in NEVER_SILENT:
+            what = (
+                "Your written words do not restore this wallet: until this is solved, any "
+                "funds you send to it can be lost."
+                if device.state == BackupState.CHECK_FAILED
+                else "This wallet can never be backed up: until its funds are moved to a new "
+                "wallet, they are lost if the Trezor is lost or breaks."
+            )
+            sure = await asyncio.wrap_future(
+                self.dialogs.confirm(
+                    f"{device_id}:later",
+                    f"Postpone: {device.name}",
+                    f"{what} Remind you again tomorrow?",
+                    "_Remind me tomorrow",
+                    "_Keep reminding me",
+                )
+            )
+            if not sure:
+                return
+        self.snoozes.snooze(device_id, DAY)
+        log.info("reminders for %s snoozed for a day", device_id)

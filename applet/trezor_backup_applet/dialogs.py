@@ -1,12 +1,18 @@
-"""The applet's windows, in tkinter, on a thread of their own.
+"""The applet's dialogs, in GTK 3, on the GLib main loop the tray already runs.
 
-Tk wants every call on the thread that created its interpreter, and the tray's GTK loop and
-the D-Bus asyncio loop both own other threads; so `DialogHost` runs one hidden Tk root on a
-dedicated thread and everything else reaches it through `DialogHost.call`, which queues the
-work for that thread and hands back a `concurrent.futures.Future`. A prompt's answer comes
-back the same way: the agent awaits the future on the asyncio thread.
+Every GTK call happens on the thread that runs the default GLib main context (main.py's main
+thread: pystray's loop, or the applet's own loop when there is no tray). The asyncio thread
+reaches it through `DialogHost.call`, which hands the work to the loop with `GLib.idle_add`
+and gives back a `concurrent.futures.Future`; nothing polls, the loop sleeps until there is
+work. A prompt's answer comes back the same way: the agent awaits the future.
 
-Seed safety: an answer (PIN positions, a word, a matrix position) leaves a dialog only as the
+Windows have a title, the application's WM_CLASS and icon (gtk_setup), a default button
+(Enter), Escape for Cancel, and keyboard navigation. Accessibility: a keypad button is named
+"position 7" (its place on the grid, never a digit the device's shuffled layout turns into a
+secret), the PIN display says how many positions were entered, and the word entry is invisible
+text, so the accessibility tree gets bullets, never a typed word.
+
+Seed safety: an answer (PIN positions, a word, a grid position) leaves a dialog only as the
 result of its future, and the dialog clears its entry and is destroyed in the same step; no
 answer is stored on an object, logged or shown again.
 """
@@ -14,15 +20,10 @@ answer is stored on an object, logged or shown again.
 from __future__ import annotations
 
 import functools
-import gc
 import logging
-import queue
 import re
-import threading
-import tkinter as tk
 from collections.abc import Callable
 from concurrent.futures import Future
-from tkinter import ttk
 from typing import Any, TypeVar
 
 from trezor_backup_api.input_rules import (
@@ -34,15 +35,17 @@ from trezor_backup_api.input_rules import (
     WORD_COUNTS,
     WordRejected,
     complete_word,
-    completions,
 )
 from trezor_backup_api.vocabulary import BackupState, WordKind
+
+from .gtk_setup import APP_NAME, Gdk, GLib, Gtk, init_gtk, pixbuf_of
+from .icons import Look, draw
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FOLLOW_THE_TREZOR = "Follow the instructions on your Trezor"
-_POLL_MS = 30
+BULLET = "\u2022"
 
 WHAT_TO_DO: dict[str, tuple[str, str]] = {
     BackupState.BACKUP_FAILED: (
@@ -70,20 +73,100 @@ WHAT_TO_DO: dict[str, tuple[str, str]] = {
 }
 
 
-class Prompt:
+def set_default_icon() -> None:
+    """Every window's icon: the calm look of the tray icon, the app's icon."""
+    Gtk.Window.set_default_icon_list([pixbuf_of(draw(Look.OK, size)) for size in (16, 32, 64)])
+
+
+def accessible(widget: Gtk.Widget, name: str) -> Gtk.Widget:
+    """Give `widget` the name a screen reader says."""
+    widget.get_accessible().set_name(name)
+    return widget
+
+
+def wrapped(text: str, markup: bool = False, width: int = 48) -> Gtk.Label:
+    """A left-aligned, wrapping label."""
+    label = Gtk.Label(xalign=0, wrap=True, max_width_chars=width, width_chars=min(width, 40))
+    if markup:
+        label.set_markup(text)
+    else:
+        label.set_text(text)
+    return label
+
+
+def heading_label(text: str) -> Gtk.Label:
+    """A bold heading."""
+    return wrapped(f"<b>{GLib.markup_escape_text(text)}</b>", markup=True)
+
+
+class Window:
+    """A top-level window with the app's looks: title, padding, Escape closes."""
+
+    def __init__(self, title: str) -> None:
+        self.window = Gtk.Window(title=title)
+        self.window.set_resizable(False)
+        self.window.set_position(Gtk.WindowPosition.CENTER)
+        self.window.set_type_hint(Gdk.WindowTypeHint.DIALOG)
+        self.box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=8, margin=14)
+        self.window.add(self.box)
+        self.window.connect("delete-event", self._on_delete)
+        self.window.connect("key-press-event", self._on_key)
+
+    def _on_delete(self, *_: object) -> bool:
+        self.dismiss()
+        return True
+
+    def _on_key(self, _window: Gtk.Window, event: Gdk.EventKey) -> bool:
+        if event.keyval == Gdk.KEY_Escape:
+            self.dismiss()
+            return True
+        return False
+
+    def dismiss(self) -> None:
+        """Closing the window (the title bar's X or Escape)."""
+        self.close()
+
+    def close(self) -> None:
+        """Destroy the window."""
+        self.window.destroy()
+
+    def button_row(self) -> Gtk.ButtonBox:
+        """The row of buttons at the bottom, right-aligned as GTK dialogs have them."""
+        row = Gtk.ButtonBox(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+        row.set_layout(Gtk.ButtonBoxStyle.END)
+        row.set_margin_top(6)
+        self.box.pack_end(row, False, False, 0)
+        return row
+
+    @staticmethod
+    def button(row: Gtk.Box, text: str, action: Callable[[], None]) -> Gtk.Button:
+        """A button with a mnemonic label that runs `action`."""
+        button = Gtk.Button.new_with_mnemonic(text)
+        button.connect("clicked", lambda _b: action())
+        row.add(button)
+        return button
+
+    def make_default(self, button: Gtk.Button) -> None:
+        """Enter presses `button`."""
+        button.set_can_default(True)
+        self.window.set_default(button)
+        button.get_style_context().add_class("suggested-action")
+
+    def show(self) -> None:
+        """Show and raise the window."""
+        self.window.show_all()
+        self.window.present()
+
+
+class Prompt(Window):
     """A window that answers one agent question; closing it means "cancel" (None)."""
 
     def __init__(self, host: DialogHost, device: str, title: str, heading: str) -> None:
+        super().__init__(title)
         self.host = host
         self.device = device
         self.future: Future[Any] = Future()
-        self.window = tk.Toplevel(host.root)
-        self.window.title(title)
-        self.window.resizable(False, False)
-        self.window.protocol("WM_DELETE_WINDOW", self.cancel)
-        self.frame = ttk.Frame(self.window, padding=12)
-        self.frame.pack(fill="both", expand=True)
-        ttk.Label(self.frame, text=heading, wraplength=320, justify="left").pack(anchor="w")
+        self.box.pack_start(wrapped(heading), False, False, 0)
 
     def answer(self, value: Any) -> None:
         """Hand the answer to the waiting agent and forget it with the window."""
@@ -95,18 +178,21 @@ class Prompt:
         """The owner closed the window or pressed Cancel, or the operation ended."""
         self.answer(None)
 
+    def dismiss(self) -> None:
+        self.cancel()
+
     def close(self) -> None:
         """Destroy the window (entries were cleared by the subclass before)."""
         self.host.forget(self)
-        if self.window.winfo_exists():
-            self.window.destroy()
+        super().close()
 
-    def add_cancel(self, row: ttk.Frame) -> None:
-        ttk.Button(row, text="Cancel", command=self.cancel).pack(side="right")
+    def add_cancel(self, row: Gtk.Box) -> Gtk.Button:
+        return self.button(row, "_Cancel", self.cancel)
 
 
 class KeypadPrompt(Prompt):
-    """Blank buttons laid out like the device's matrix; the owner looks at the Trezor's screen."""
+    """Blank buttons laid out like the device's matrix; the owner looks at the Trezor's screen.
+    The keypad's digit keys press the button at the same place (7 top left, 3 bottom right)."""
 
     def __init__(
         self,
@@ -117,16 +203,27 @@ class KeypadPrompt(Prompt):
         rows: tuple[tuple[str, ...], ...],
     ) -> None:
         super().__init__(host, device, title, heading)
-        grid = ttk.Frame(self.frame, padding=(0, 8))
-        grid.pack()
-        self.keys: dict[str, ttk.Button] = {}
+        grid = Gtk.Grid(row_spacing=4, column_spacing=4, halign=Gtk.Align.CENTER)
+        self.box.pack_start(grid, False, False, 4)
+        self.keys: dict[str, Gtk.Button] = {}
         for r, row in enumerate(rows):
             for c, position in enumerate(row):
-                button = ttk.Button(
-                    grid, text="\u2022", width=5, command=functools.partial(self.press, position)
-                )
-                button.grid(row=r, column=c, padx=2, pady=2, ipady=8)
+                button = Gtk.Button(label=BULLET)
+                button.set_size_request(64, 44)
+                button.connect("clicked", lambda _b, p=position: self.press(p))
+                accessible(button, f"position {position}")
+                button.set_tooltip_text(f"position {position}")
+                grid.attach(button, c, r, 1, 1)
                 self.keys[position] = button
+        self.window.connect("key-press-event", self._on_digit)
+
+    def _on_digit(self, _window: Gtk.Window, event: Gdk.EventKey) -> bool:
+        name = Gdk.keyval_name(event.keyval) or ""
+        position = name.removeprefix("KP_")
+        if position in self.keys:
+            self.keys[position].clicked()
+            return True
+        return False
 
     def press(self, position: str) -> None:
         """A keypad button was pressed."""
@@ -145,28 +242,34 @@ class PinPrompt(KeypadPrompt):
             "shows the digits of your PIN.",
             KEYPAD_ROWS,
         )
-        self.shown = tk.StringVar(self.window)
         self._positions: list[str] = []
-        ttk.Entry(self.frame, textvariable=self.shown, state="readonly", justify="center").pack(
-            fill="x"
-        )
-        row = ttk.Frame(self.frame, padding=(0, 8, 0, 0))
-        row.pack(fill="x")
-        self.ok = ttk.Button(row, text="Unlock", command=self.submit)
-        self.ok.pack(side="right")
+        self.shown = Gtk.Label(label="", selectable=False)
+        self.box.pack_start(self.shown, False, False, 0)
+        row = self.button_row()
+        self.erase = self.button(row, "\u232b", self.backspace)
+        accessible(self.erase, "Delete the last position")
+        row.set_child_secondary(self.erase, True)
         self.add_cancel(row)
-        ttk.Button(row, text="\u232b", width=3, command=self.backspace).pack(side="left")
+        self.ok = self.button(row, "_Unlock", self.submit)
+        self.make_default(self.ok)
+        self._show_count()
+
+    def _show_count(self) -> None:
+        count = len(self._positions)
+        self.shown.set_text(BULLET * count)
+        accessible(self.shown, f"{count} positions entered")
+        self.ok.set_sensitive(count > 0)
 
     def press(self, position: str) -> None:
         if len(self._positions) < 50:
             self._positions.append(position)
-        self.shown.set("\u2022" * len(self._positions))
+        self._show_count()
 
     def backspace(self) -> None:
         """Drop the last position."""
         if self._positions:
             self._positions.pop()
-        self.shown.set("\u2022" * len(self._positions))
+        self._show_count()
 
     def submit(self) -> None:
         """Send the positions and forget them."""
@@ -174,7 +277,7 @@ class PinPrompt(KeypadPrompt):
             return
         positions = "".join(self._positions)
         self._positions.clear()
-        self.shown.set("")
+        self.shown.set_text("")
         self.answer(positions)
 
 
@@ -190,82 +293,58 @@ class MatrixWordPrompt(KeypadPrompt):
             "word starts with."
         )
         super().__init__(host, device, "Enter word", heading, rows)
-        row = ttk.Frame(self.frame, padding=(0, 8, 0, 0))
-        row.pack(fill="x")
+        row = self.button_row()
+        self.back = self.button(row, "\u232b _Back", lambda: self.press(BACK))
+        accessible(self.back, "Back: undo the last choice")
+        row.set_child_secondary(self.back, True)
         self.add_cancel(row)
-        self.back = ttk.Button(row, text="\u232b Back", command=lambda: self.press(BACK))
-        self.back.pack(side="left")
 
     def press(self, position: str) -> None:
         self.answer(position)
 
 
 class WordPrompt(Prompt):
-    """The scrambled-words prompt: type the word the Trezor asks for, with BIP-39 completion."""
+    """The scrambled-words prompt: type the word the Trezor asks for; four letters are enough.
+
+    The entry shows bullets (and gives them to screen readers): the word is said aloud by
+    nothing. A word that is not in the BIP-39 list is refused here, with a sentence, and
+    asked again: on the device it would end the whole check."""
 
     def __init__(self, host: DialogHost, device: str) -> None:
         super().__init__(
             host,
             device,
             "Enter word",
-            "Type the word your Trezor asks for. Its screen says which word of "
-            "your backup it wants, or asks for a fake word: type that one.",
+            "Type the word your Trezor asks for. Its screen says which word of your backup it "
+            "wants, or asks for a fake word: type that one. The first four letters are enough.",
         )
-        self.text = tk.StringVar(self.window)
-        self.entry = ttk.Entry(self.frame, textvariable=self.text, width=24)
-        self.entry.pack(fill="x", pady=(8, 4))
-        self.entry.bind("<Return>", lambda _e: self.submit())
-        self.entry.bind("<Tab>", self._complete)
-        self.matches = tk.Listbox(self.frame, height=4, exportselection=False)
-        self.matches.pack(fill="x")
-        self.matches.bind("<Double-Button-1>", self._pick)
-        row = ttk.Frame(self.frame, padding=(0, 8, 0, 0))
-        row.pack(fill="x")
-        self.ok = ttk.Button(row, text="Enter", command=self.submit, state="disabled")
-        self.ok.pack(side="right")
+        self.entry = Gtk.Entry(visibility=False, activates_default=True, width_chars=24)
+        self.entry.set_input_purpose(Gtk.InputPurpose.PASSWORD)
+        self.entry.set_input_hints(Gtk.InputHints.NO_SPELLCHECK | Gtk.InputHints.NO_EMOJI)
+        accessible(self.entry, "Recovery word (hidden)")
+        self.box.pack_start(self.entry, False, False, 4)
+        self.problem = wrapped("")
+        self.problem.get_style_context().add_class("error")
+        self.box.pack_start(self.problem, False, False, 0)
+        row = self.button_row()
         self.add_cancel(row)
-        self.text.trace_add("write", lambda *_: self._refresh())
-        self.entry.focus_set()
-
-    def candidates(self) -> list[str]:
-        """Wordlist words starting with what is typed."""
-        return completions(self.text.get())
-
-    def word(self) -> str | None:
-        """The wordlist word the entry stands for, by the terminal's rule (`complete_word`:
-        the word, or a unique prefix of four letters or more)."""
-        try:
-            return complete_word(self.text.get())
-        except WordRejected:
-            return None
-
-    def _refresh(self) -> None:
-        self.matches.delete(0, "end")
-        for word in self.candidates()[:8]:
-            self.matches.insert("end", word)
-        self.ok.configure(state="normal" if self.word() else "disabled")
-
-    def _complete(self, _event: object) -> str:
-        word = self.word()
-        if word:
-            self.text.set(word)
-            self.entry.icursor("end")
-        return "break"
-
-    def _pick(self, _event: object) -> None:
-        selected: tuple[int, ...] = self.matches.curselection()  # type: ignore[no-untyped-call]
-        if selected:
-            self.text.set(self.matches.get(selected[0]))
-            self.submit()
+        self.ok = self.button(row, "_Enter", self.submit)
+        self.make_default(self.ok)
+        self.entry.connect("changed", lambda _e: self.problem.set_text(""))
+        self.entry.grab_focus()
 
     def submit(self) -> None:
         """Send a wordlist word (re-ask otherwise) and clear every trace of it."""
-        word = self.word()
-        if word is None:
-            self.entry.configure(foreground="red")
+        try:
+            word = complete_word(self.entry.get_text())
+        except WordRejected as e:
+            # The sentence names no word; the typed letters go, so nothing lingers.
+            self.entry.set_text("")
+            self.problem.set_text(str(e))
+            self.problem.get_accessible().set_name(str(e))
+            self.entry.grab_focus()
             return
-        self.matches.delete(0, "end")
-        self.text.set("")
+        self.entry.set_text("")
         self.answer(word)
 
 
@@ -276,22 +355,19 @@ class WordCountPrompt(Prompt):
         super().__init__(
             host, device, "Number of words", "How many recovery words did you write down?"
         )
-        row = ttk.Frame(self.frame, padding=(0, 8))
-        row.pack()
-        self.choices: dict[int, ttk.Button] = {}
+        choices = Gtk.Box(spacing=6, halign=Gtk.Align.CENTER)
+        self.box.pack_start(choices, False, False, 4)
+        self.choices: dict[int, Gtk.Button] = {}
         for count in WORD_COUNTS:
-            button = ttk.Button(
-                row, text=f"{count} words", command=functools.partial(self.answer, count)
+            self.choices[count] = self.button(
+                choices, f"_{count} words", functools.partial(self.answer, count)
             )
-            button.pack(side="left", padx=2)
-            self.choices[count] = button
-        bottom = ttk.Frame(self.frame)
-        bottom.pack(fill="x")
-        self.add_cancel(bottom)
+        self.add_cancel(self.button_row())
 
 
 class Checklist(Prompt):
-    """Statements to tick before going on, as Trezor Suite asks around a backup."""
+    """Statements to tick before going on, as Trezor Suite asks around a backup; with no
+    statements, a plain question with two answers."""
 
     def __init__(
         self,
@@ -304,166 +380,130 @@ class Checklist(Prompt):
         stop: str,
     ) -> None:
         super().__init__(host, device, title, heading)
-        self.ticks = [tk.BooleanVar(self.window) for _ in items]
-        self.boxes: list[tk.Checkbutton] = []
-        for item, tick in zip(items, self.ticks, strict=True):
-            box = tk.Checkbutton(self.frame, text=item, variable=tick, command=self._refresh,
-                                 wraplength=380, justify="left", anchor="w")  # fmt: skip
-            box.pack(anchor="w", fill="x", pady=2)
+        self.boxes: list[Gtk.CheckButton] = []
+        for item in items:
+            box = Gtk.CheckButton()
+            label = wrapped(item)
+            box.add(label)
+            box.connect("toggled", lambda _b: self._refresh())
+            self.box.pack_start(box, False, False, 0)
             self.boxes.append(box)
-        row = ttk.Frame(self.frame, padding=(0, 8, 0, 0))
-        row.pack(fill="x")
-        self.go = ttk.Button(row, text=go, command=lambda: self.answer(True), state="disabled")
-        self.go.pack(side="right")
-        ttk.Button(row, text=stop, command=lambda: self.answer(False)).pack(side="right")
+        row = self.button_row()
+        self.stop = self.button(row, stop, lambda: self.answer(False))
+        self.go = self.button(row, go, lambda: self.answer(True))
+        self.make_default(self.go)
+        self._refresh()
 
     def _refresh(self) -> None:
-        ready = all(t.get() for t in self.ticks)
-        self.go.configure(state="normal" if ready else "disabled")
+        self.go.set_sensitive(all(box.get_active() for box in self.boxes))
 
     def cancel(self) -> None:
         self.answer(False)
 
 
-class ProgressWindow:
+class ProgressWindow(Window):
     """ "Follow the instructions on your Trezor": the operation's live progress, with Cancel."""
 
     def __init__(
         self, host: DialogHost, device: str, title: str, on_cancel: Callable[[], None]
     ) -> None:
+        super().__init__(title)
         self.host = host
         self.device = device
-        self.window = tk.Toplevel(host.root)
-        self.window.title(title)
-        self.window.resizable(False, False)
-        self.window.protocol("WM_DELETE_WINDOW", on_cancel)
-        frame = ttk.Frame(self.window, padding=12)
-        frame.pack(fill="both", expand=True)
-        ttk.Label(frame, text=FOLLOW_THE_TREZOR, font=("TkDefaultFont", 12, "bold")).pack(
-            anchor="w"
-        )
-        self.message = tk.StringVar(self.window, value="Starting...")
-        ttk.Label(frame, textvariable=self.message, wraplength=340, justify="left").pack(
-            anchor="w", pady=8
-        )
-        self.bar = ttk.Progressbar(frame, length=340, mode="indeterminate")
-        self.bar.pack(fill="x")
-        self.bar.start(50)
-        row = ttk.Frame(frame, padding=(0, 8, 0, 0))
-        row.pack(fill="x")
-        self.cancel_button = ttk.Button(row, text="Cancel", command=on_cancel)
-        self.cancel_button.pack(side="right")
+        self.on_cancel = on_cancel
+        self.box.pack_start(heading_label(FOLLOW_THE_TREZOR), False, False, 0)
+        self.message = wrapped("Starting...")
+        self.box.pack_start(self.message, False, False, 0)
+        self.bar = Gtk.ProgressBar()
+        accessible(self.bar, "Progress")
+        self.box.pack_start(self.bar, False, False, 4)
+        # The bar pulses only while no step count is known, and only while the window lives.
+        self._pulse: int | None = GLib.timeout_add(120, self._pulse_once)
+        self.cancel_button = self.button(self.button_row(), "_Cancel", on_cancel)
+
+    def _pulse_once(self) -> bool:
+        self.bar.pulse()
+        return True
+
+    def _stop_pulse(self) -> None:
+        if self._pulse is not None:
+            GLib.source_remove(self._pulse)
+            self._pulse = None
+
+    def dismiss(self) -> None:
+        self.on_cancel()
 
     def update(self, message: str) -> None:
         """Show the daemon's sentence; "word 3 of 24" also moves the bar."""
-        self.message.set(message)
+        self.message.set_text(message)
         step = re.search(r"(\d+) of (\d+)", message)
         if step and int(step.group(2)) > 0:
-            self.bar.stop()
-            self.bar.configure(
-                mode="determinate", maximum=int(step.group(2)), value=int(step.group(1))
-            )
+            self._stop_pulse()
+            self.bar.set_fraction(min(1.0, int(step.group(1)) / int(step.group(2))))
 
     def close(self) -> None:
         """The operation ended."""
-        if self.window.winfo_exists():
-            self.window.destroy()
+        self._stop_pulse()
+        super().close()
 
 
-class InfoWindow:
+class InfoWindow(Window):
     """A text to read (the "What to do..." explanation, or the daemon's error message)."""
 
-    def __init__(self, host: DialogHost, title: str, heading: str, text: str) -> None:
-        self.window = tk.Toplevel(host.root)
-        self.window.title(title)
-        frame = ttk.Frame(self.window, padding=12)
-        frame.pack(fill="both", expand=True)
-        ttk.Label(
-            frame, text=heading, font=("TkDefaultFont", 12, "bold"), wraplength=420, justify="left"
-        ).pack(anchor="w")
-        ttk.Label(frame, text=text, wraplength=420, justify="left").pack(anchor="w", pady=8)
-        ttk.Button(frame, text="Close", command=self.window.destroy).pack(side="right")
+    def __init__(self, title: str, heading: str, text: str) -> None:
+        super().__init__(title)
+        self.box.pack_start(heading_label(heading), False, False, 0)
+        self.text = wrapped(text, width=60)
+        self.box.pack_start(self.text, False, False, 0)
+        self.close_button = self.button(self.button_row(), "_Close", self.close)
+        self.make_default(self.close_button)
 
 
 class DialogHost:
-    """The Tk thread: one hidden root, and the windows the applet opens on it."""
+    """The applet's windows on the GLib main loop, and the way other threads open them."""
 
     def __init__(self) -> None:
-        self.root: tk.Tk
-        self._work: queue.Queue[Callable[[], None]] = queue.Queue()
-        self._ready = threading.Event()
-        self._failure: str | None = None
         self._prompts: list[Prompt] = []
         self.progress: dict[str, ProgressWindow] = {}
         self._listeners: list[Callable[[object], None]] = []
-        self._thread = threading.Thread(target=self._run, name="dialogs", daemon=True)
 
     def start(self) -> None:
-        """Start the Tk thread and wait until it takes work; raises when Tk cannot start."""
-        self._thread.start()
-        self._ready.wait()
-        if self._failure is not None:
-            raise RuntimeError(f"the dialogs cannot start: {self._failure}")
+        """Check that GTK can open windows here; raises when it cannot (no display)."""
+        if not init_gtk():
+            raise RuntimeError("the dialogs cannot start: GTK cannot open the display")
+        set_default_icon()
 
-    def stop(self) -> None:
-        """End the Tk thread (pending prompts are cancelled)."""
-        self.call(self._quit).result()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        try:
-            self.root = tk.Tk(className="trezor-backup-applet")
-        except tk.TclError as e:
-            self._failure = str(e)
-            self._ready.set()
-            return
-        self.root.withdraw()
-        self.root.after(_POLL_MS, self._drain)
-        self._ready.set()
-        self.root.mainloop()
-        # Every Tk object must die on this thread: a Tcl variable freed on another thread
-        # after the loop ended would block that thread forever.
-        self._prompts.clear()
-        self.progress.clear()
-        self.root.destroy()
-        del self.root
-        gc.collect()
-
-    def _quit(self) -> None:
+    def close_all(self) -> None:
+        """Cancel every open prompt (on the GTK thread, before the loop ends)."""
         for prompt in list(self._prompts):
             prompt.cancel()
-        self.root.quit()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                work = self._work.get_nowait()
-            except queue.Empty:
-                break
-            work()
-        self.root.after(_POLL_MS, self._drain)
+        for window in list(self.progress.values()):
+            window.close()
+        self.progress.clear()
 
     def call(self, fn: Callable[[], T]) -> Future[T]:
-        """Run `fn` on the Tk thread; its result or exception arrives in the future."""
+        """Run `fn` on the GTK thread; its result or exception arrives in the future."""
         future: Future[T] = Future()
 
-        def work() -> None:
+        def work() -> bool:
             try:
                 future.set_result(fn())
             except BaseException as e:
                 log.exception("dialog work failed")
                 future.set_exception(e)
+            return False
 
-        self._work.put(work)
+        GLib.idle_add(work)
         return future
 
     def add_listener(self, listener: Callable[[object], None]) -> None:
-        """`listener(window)` is called on the Tk thread for each window opened (for tests
+        """`listener(window)` is called on the GTK thread for each window opened (for tests
         and accessibility tools that drive the dialogs)."""
         self._listeners.append(listener)
 
-    def _opened(self, window: Any) -> Any:
-        window.window.update_idletasks()
+    def opened(self, window: Any) -> Any:
+        """Show a new window and tell the listeners."""
+        window.show()
         for listener in self._listeners:
             listener(window)
         return window
@@ -481,7 +521,7 @@ class DialogHost:
             prompt = make()
             self._prompts.append(prompt)
             prompt.future.add_done_callback(lambda f: answer.set_result(f.result()))
-            self._opened(prompt)
+            self.opened(prompt)
 
         self.call(open_prompt)
         return answer
@@ -502,34 +542,28 @@ class DialogHost:
         """12, 18 or 24."""
         return self.ask(lambda: WordCountPrompt(self, device))
 
+    def confirm(
+        self, device: str, title: str, heading: str, go: str, stop: str,
+        items: tuple[str, ...] = (),
+    ) -> Future[bool | None]:  # fmt: skip
+        """A question with a go and a stop answer (and statements to tick first, if any)."""
+        return self.ask(lambda: Checklist(self, device, title, heading, items, go, stop))
+
     def confirm_before_backup(self, device: str, name: str) -> Future[bool | None]:
         """Trezor Suite's questions before a backup; True to go on."""
-        return self.ask(
-            lambda: Checklist(
-                self,
-                device,
-                "Create backup",
-                f"Before you create the backup of {name}:",
-                BEFORE_BACKUP,
-                "Create backup",
-                "Not now",
-            )
-        )
+        return self.confirm(
+            device, "Create backup", f"Before you create the backup of {name}:",
+            "Create _backup", "_Not now", BEFORE_BACKUP,
+        )  # fmt: skip
 
     def offer_check(self, device: str, name: str) -> Future[bool | None]:
         """After a backup: Suite's questions, then the offer to check the words now."""
-        return self.ask(
-            lambda: Checklist(
-                self,
-                device,
-                "Backup created",
-                f"The backup of {name} is done. Now check it with a "
-                "dry run before you send funds to this wallet.",
-                AFTER_BACKUP,
-                "Check now",
-                "Later",
-            )
-        )
+        return self.confirm(
+            device, "Backup created",
+            f"The backup of {name} is done. Now check it with a dry run before you send "
+            "funds to this wallet.",
+            "_Check now", "_Later", AFTER_BACKUP,
+        )  # fmt: skip
 
     def cancel_prompts(self, device: str) -> None:
         """The operation ended or was cancelled: close the device's open prompts."""
@@ -545,7 +579,7 @@ class DialogHost:
 
         def open_window() -> None:
             if device not in self.progress:
-                self.progress[device] = self._opened(ProgressWindow(self, device, title, on_cancel))
+                self.progress[device] = self.opened(ProgressWindow(self, device, title, on_cancel))
 
         self.call(open_window)
 
@@ -574,8 +608,8 @@ class DialogHost:
         heading, text = WHAT_TO_DO.get(
             state, ("Nothing to do", f"{name} needs nothing from you right now.")
         )
-        self.call(lambda: self._opened(InfoWindow(self, f"What to do: {name}", heading, text)))
+        self.call(lambda: self.opened(InfoWindow(f"What to do: {name}", heading, text)))
 
     def show_message(self, title: str, heading: str, text: str) -> None:
         """A message to read, such as the daemon's reason for refusing an action."""
-        self.call(lambda: self._opened(InfoWindow(self, title, heading, text)))
+        self.call(lambda: self.opened(InfoWindow(title or APP_NAME, heading, text)))

@@ -3,7 +3,8 @@
 Each look has its own silhouette, not just its own colour, so it reads for colour-blind
 owners and on monochrome panels: a shield with a tick (nothing to do), a shield with a
 question mark (needs attention), a warning triangle with "!" (danger), a shield with three
-dots (an operation runs). Drawing at 4x and downsampling keeps small sizes crisp.
+dots (an operation runs), a grey shield with a bar (the backup service is not running: the
+applet cannot vouch for anything). Drawing at 4x and downsampling keeps small sizes crisp.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Look(enum.Enum):
     ATTENTION = "attention"
     DANGER = "danger"
     BUSY = "busy"
+    OFFLINE = "offline"
 
 
 DANGER_STATES = frozenset(
@@ -49,6 +51,7 @@ _COLOURS = {
     Look.ATTENTION: (230, 160, 0),
     Look.DANGER: (210, 40, 40),
     Look.BUSY: (40, 110, 210),
+    Look.OFFLINE: (120, 120, 120),
 }
 _SCALE = 4
 
@@ -62,8 +65,11 @@ def look_of_state(state: str) -> Look:
     return Look.ATTENTION
 
 
-def look_for(devices: Iterable[Device]) -> Look:
-    """The icon for the connected devices: busy while any runs an operation, else the worst."""
+def look_for(devices: Iterable[Device], daemon_running: bool = True) -> Look:
+    """The icon for the connected devices: busy while any runs an operation, else the worst;
+    offline while the daemon is not there to say."""
+    if not daemon_running:
+        return Look.OFFLINE
     connected = [d for d in devices if d.connected]
     if any(d.operation for d in connected):
         return Look.BUSY
@@ -115,12 +121,21 @@ def draw(look: Look, size: int = 64) -> Image.Image:
         pen.arc([at(0.33, 0.18), at(0.67, 0.5)], start=180, end=90, fill=outline, width=stroke)
         pen.line([at(0.5, 0.49), at(0.5, 0.62)], fill=outline, width=stroke)
         pen.ellipse([at(0.44, 0.7), at(0.56, 0.82)], fill=outline)
+    elif look is Look.OFFLINE:
+        pen.line([at(0.28, 0.5), at(0.72, 0.5)], fill=outline, width=stroke)
     else:
         for x in (0.3, 0.5, 0.7):
             pen.ellipse([at(x - 0.07, 0.4), at(x + 0.07, 0.54)], fill=outline)
     return image.resize((size, size), Image.Resampling.LANCZOS)
 
 
-def write_app_icon(path: Path, size: int = 64) -> None:
-    """The application's icon file (the calm look), for the .desktop entries."""
-    draw(Look.OK, size).save(path)
+def write_look_icons(directory: Path, size: int = 64) -> dict[Look, Path]:
+    """Each look as a PNG file in `directory` (notifications carry the look of their news)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for look in Look:
+        path = directory / f"{look.value}.png"
+        if not path.exists():
+            draw(look, size).save(path)
+        paths[look] = path
+    return paths

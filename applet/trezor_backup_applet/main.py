@@ -1,14 +1,15 @@
 """`trezor-backup-applet`: the command line, the settings, and the threads of the controller.
 
-Three threads, each owning one toolkit, and one rule for crossing between them:
-- main thread: the GTK main loop that pystray's appindicator/gtk backends run (or a plain wait
-  when there is no tray);
+Two threads, each owning one loop, and one rule for crossing between them:
+- main thread: the GLib/GTK main loop, pystray's (appindicator/gtk backends) or, with no tray,
+  the applet's own; every window (dialogs, the main window) lives here and is reached with
+  GLib.idle_add (`dialogs.DialogHost.call`). Nothing polls: the loop sleeps until there is work;
 - "dbus" thread: an asyncio loop with the session bus connection (daemon mirror, agent,
-  desktop-notifier). All applet logic runs here; tray clicks and dialog answers are marshalled
-  onto it with `run_coroutine_threadsafe` / `wrap_future`;
-- "dialogs" thread: the Tk interpreter (`dialogs.DialogHost`), reached through its work queue.
+  desktop-notifier). All applet logic runs here; tray clicks, window buttons and dialog
+  answers are marshalled onto it with `run_coroutine_threadsafe` / `wrap_future`.
 Updates to the tray go through pystray's setters, which schedule themselves with GLib.idle_add.
-The applet's logic is `controller.Applet`.
+The applet's logic is `controller.Applet`. Started by hand (not --autostart) it opens the main
+window, or asks the applet already running to open its own.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
-from .controller import Applet
-from .icons import write_app_icon
+from .applet_service import APPLET_INTERFACE, APPLET_PATH
+from .controller import APPLET_BUS_NAME, Applet
+from .gtk_setup import GLib
+from .icons import Look, write_look_icons
 from .settings import load_settings
 from .snooze import SnoozeStore
 from .tray import Tray, load_pystray
@@ -28,16 +32,22 @@ from .tray import Tray, load_pystray
 log = logging.getLogger("trezor_backup_applet")
 
 
-def _app_icon_path() -> Path | None:
-    """The icon notifications carry: written once to the applet's state directory."""
-    path = SnoozeStore().path.with_name("applet-icon.png")
+def _look_icons() -> dict[Look, Path]:
+    """The icons notifications carry, one per look: written once to the state directory."""
     try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_app_icon(path)
-    except OSError:
-        return None
-    return path
+        return write_look_icons(SnoozeStore().path.with_name("icons"))
+    except OSError as e:
+        log.warning("cannot write the notification icons: %s", e)
+        return {}
+
+
+def _show_running_window() -> None:
+    """Ask the applet already running to open its main window."""
+    subprocess.run(
+        ["gdbus", "call", "--session", "--dest", APPLET_BUS_NAME, "--object-path", APPLET_PATH,
+         "--method", f"{APPLET_INTERFACE}.ShowWindow"],
+        check=False, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         help="started with the session: start quietly in the tray",
     )
     parser.add_argument(
-        "--no-tray", action="store_true", help="notifications and dialogs only (no tray)"
+        "--no-tray",
+        action="store_true",
+        help="no tray icon: notifications and the main window (for desktops without a tray)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
@@ -60,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
 
-    applet = Applet(load_settings(), SnoozeStore(), _app_icon_path())
+    applet = Applet(load_settings(), SnoozeStore(), _look_icons())
 
     tray: Tray | None = None
     if not args.no_tray:
@@ -72,26 +84,22 @@ def main(argv: list[str] | None = None) -> int:
 
     if not applet.start():
         print("trezor-backup-applet is already running", file=sys.stderr)
+        if not args.autostart:
+            _show_running_window()
         applet.stop()
         return 0
-    if not args.autostart:
-        applet.submit(
-            applet.notifier.message(
-                "Trezor Backup Guard is running",
-                "It watches your Trezor's backup and tells you when to act.",
-            )
-        )
+    if not args.autostart or tray is None:
+        # Started by hand, or no tray to click: the window is where the owner acts.
+        applet.show_window()
 
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, _quit_from_signal, applet)
     if tray is not None:
-        from gi.repository import GLib
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, _quit_from_signal, applet)
         tray.run(lambda: None)
     else:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: applet.quit_requested.set())
-        applet.quit_requested.wait()
+        loop = GLib.MainLoop()
+        applet.on_quit.append(lambda: GLib.idle_add(loop.quit))
+        loop.run()
     applet.stop()
     return 0
 

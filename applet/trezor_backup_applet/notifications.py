@@ -1,16 +1,17 @@
 """Desktop notifications through org.freedesktop.Notifications (desktop-notifier over dbus-fast).
 
-Without a tray (GNOME without the AppIndicator extension) these are the applet's main surface,
-so each one says what happened and what to do in words, and offers the next step as a button
-where the server supports actions. Texts come from the daemon (`Explanation`, `NextStep`,
-the operation's message), which never carry a word or a PIN; nothing typed reaches here.
-Runs on the asyncio thread; button presses come back on it.
+Without a tray (GNOME without the AppIndicator extension) these and the main window are the
+applet's surface, so each one says what happened and what to do in words, offers the next step
+as a button where the server supports actions, and opens the main window when clicked. Icon and
+urgency follow the news: the tray's looks, critical for danger. Texts come from the daemon
+(`Explanation`, `NextStep`, the operation's message), which never carry a word or a PIN;
+nothing typed reaches here. Runs on the asyncio thread; button presses come back on it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from desktop_notifier import Button, Capability, DesktopNotifier, Icon, Urgency
 from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind, Outcome
 
 from .device_mirror import Device
+from .icons import Look, look_of_state
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,25 @@ class NotificationActions(Protocol):
         """Open the explanation for a failed backup or check."""
 
     def later(self, device_id: str) -> None:
-        """Snooze reminders for this device ("Later")."""
+        """Snooze reminders for this device ("Later"), asking first for a failure."""
+
+    def show_window(self, device_id: str = "") -> None:
+        """Open the main window (a click on the notification itself)."""
+
+
+def urgency_of(look: Look) -> Urgency:
+    """Danger interrupts (critical: the server keeps it up); everything else is normal."""
+    return Urgency.Critical if look is Look.DANGER else Urgency.Normal
+
+
+def look_of_result(kind: str, result: str) -> Look:
+    """The look of an operation's end: calm when it went well, danger when the words or the
+    backup failed, attention for the rest (cancelled, unplugged, refused)."""
+    if result in (Outcome.PASSED, Outcome.COMPLETED):
+        return Look.OK
+    if result in (Outcome.MISMATCH, Outcome.INVALID_WORDS) or kind == OperationKind.BACKUP:
+        return Look.DANGER
+    return Look.ATTENTION
 
 
 def reminder_title(device: Device) -> str:
@@ -75,15 +95,23 @@ def finished_title(kind: str, result: str) -> str:
 
 
 class Notifier:
-    """Sends the applet's notifications; quietly does nothing when turned off or serverless."""
+    """Sends the applet's notifications; quietly does nothing when turned off or serverless.
+
+    Each carries the icon of the tray's look for its news, and danger is critical."""
 
     def __init__(
-        self, actions: NotificationActions, enabled: bool = True, icon_path: Path | None = None
+        self,
+        actions: NotificationActions,
+        enabled: bool = True,
+        icons: Mapping[Look, Path] | None = None,
     ) -> None:
         self.actions = actions
         self.enabled = enabled
-        icon = Icon(path=icon_path) if icon_path else None
-        self._notifier = DesktopNotifier(app_name=APP_NAME, app_icon=icon)
+        self.icons = dict(icons or {})
+        app_icon = self.icons.get(Look.OK)
+        self._notifier = DesktopNotifier(
+            app_name=APP_NAME, app_icon=Icon(path=app_icon) if app_icon else None
+        )
         self._buttons: bool | None = None
 
     async def _supports_buttons(self) -> bool:
@@ -95,46 +123,62 @@ class Notifier:
                 return False
         return self._buttons
 
-    async def remind(self, device: Device) -> None:
-        """The plug-in reminder for a device whose state needs the owner."""
+    async def remind(self, device: Device, title: str = "") -> None:
+        """The reminder for a device whose state needs the owner (`title` for a reminder
+        other than the plug-in one, such as a check falling due)."""
         if device.state not in REMIND_STATES:
             return
         body = " ".join(part for part in (device.explanation, device.next_step) if part)
         choices: list[tuple[str, str, Callable[[str], None]]] = []
-        if device.state in NEEDS_BACKUP:
+        if device.connected and device.state in NEEDS_BACKUP:
             choices.append(("backup", "Create backup", self.actions.backup))
-        elif device.state in CHECK_STATES:
+        elif device.connected and device.state in CHECK_STATES:
             choices.append(("check", "Check now", self.actions.check))
-        else:
+        elif device.state in CRITICAL_STATES:
             choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
         choices.append(("later", "Later", self.actions.later))
-        urgency = Urgency.Critical if device.state in CRITICAL_STATES else Urgency.Normal
-        await self._send(reminder_title(device), body, urgency, device.id, choices)
+        look = look_of_state(device.state)
+        await self._send(title or reminder_title(device), body, look, device.id, choices)
+
+    async def summary(self, devices: Sequence[Device]) -> None:
+        """At start-up: nothing when all is well, the reminder itself for one device, one
+        notification naming them all for several."""
+        needing = [d for d in devices if d.state in REMIND_STATES]
+        if len(needing) == 1:
+            await self.remind(needing[0])
+        elif needing:
+            looks = [look_of_state(d.state) for d in needing]
+            look = Look.DANGER if Look.DANGER in looks else Look.ATTENTION
+            body = "\n".join(f"{d.name}: {reminder_title(d)}" for d in needing)
+            choices: list[tuple[str, str, Callable[[str], None]]] = [
+                ("open", "Open", self.actions.show_window)
+            ]
+            await self._send(f"{len(needing)} Trezors need attention", body, look, "", choices)
 
     async def finished(self, device: Device, kind: str, result: str, message: str) -> None:
         """An operation's end: passed, mismatch (with what it means), cancelled, ..."""
         choices: list[tuple[str, str, Callable[[str], None]]] = []
         if kind == OperationKind.BACKUP and result == Outcome.COMPLETED:
             choices.append(("check", "Check now", self.actions.check))
-        urgent = result in (Outcome.MISMATCH, Outcome.INVALID_WORDS) or (
-            kind == OperationKind.BACKUP and result != Outcome.COMPLETED
-        )
         if result == Outcome.MISMATCH:
             choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
-        urgency = Urgency.Critical if urgent else Urgency.Normal
         await self._send(
-            finished_title(kind, result), f"{device.name}: {message}", urgency, device.id, choices
+            finished_title(kind, result),
+            f"{device.name}: {message}",
+            look_of_result(kind, result),
+            device.id,
+            choices,
         )
 
-    async def message(self, title: str, body: str) -> None:
-        """A plain notice, e.g. the daemon's error message when it refused an action."""
-        await self._send(title, body, Urgency.Normal, "", [])
+    async def message(self, title: str, body: str, look: Look = Look.ATTENTION) -> None:
+        """A plain notice, e.g. the backup service could not be started."""
+        await self._send(title, body, look, "", [])
 
     async def _send(
         self,
         title: str,
         body: str,
-        urgency: Urgency,
+        look: Look,
         device_id: str,
         choices: list[tuple[str, str, Callable[[str], None]]],
     ) -> None:
@@ -146,10 +190,18 @@ class Notifier:
                 Button(title=label, identifier=key, on_pressed=_bind(handler, device_id))
                 for key, label, handler in choices
             ]
+        icon = self.icons.get(look)
         try:
-            await self._notifier.send(title, body, urgency=urgency, buttons=buttons)
+            await self._notifier.send(
+                title,
+                body,
+                urgency=urgency_of(look),
+                icon=Icon(path=icon) if icon else None,
+                buttons=buttons,
+                on_clicked=_bind(self.actions.show_window, device_id),
+            )
         except Exception as e:
-            # No notification server (yet): the tray still shows the state.
+            # No notification server (yet): the tray and the window still show the state.
             log.warning("could not show the notification %r: %s", title, e)
 
 

@@ -71,8 +71,11 @@ class TrayActions(Protocol):
     def cancel(self, device_id: str) -> None:
         """Cancel the running operation."""
 
-    def snooze_all(self, seconds: float) -> None:
-        """Remind me later."""
+    def show_window(self, device_id: str = "") -> None:
+        """Open Trezor Backup Guard (the main window); also a left click on the icon."""
+
+    def start_service(self) -> None:
+        """Start the backup service (D-Bus activation)."""
 
     def quit(self) -> None:
         """Quit the applet."""
@@ -86,6 +89,8 @@ class MenuEntry:
     action: Callable[[], None] | None = None
     enabled: bool = True
     submenu: tuple[MenuEntry, ...] = field(default_factory=tuple)
+    default: bool = False
+    """The item a left click on the icon runs."""
 
     @property
     def separator(self) -> bool:
@@ -122,16 +127,20 @@ def menu_entries(
     devices: Sequence[Device], daemon_running: bool, actions: TrayActions
 ) -> list[MenuEntry]:
     """The menu for this device list: a line per device, its actions enabled where they fit."""
-    entries: list[MenuEntry] = []
+    entries: list[MenuEntry] = [
+        MenuEntry("Open Trezor Backup Guard", actions.show_window, default=True)
+    ]
     connected = [d for d in devices if d.connected]
     if not daemon_running:
-        entries.append(MenuEntry("The backup service is not running", enabled=False))
+        entries.append(MenuEntry("The backup service is not running", actions.show_window))
+        entries.append(MenuEntry("Start the service", actions.start_service))
     elif not connected:
-        entries.append(MenuEntry("No Trezor connected", enabled=False))
+        entries.append(MenuEntry("No Trezor connected", actions.show_window))
     for device in connected:
         idle = not device.operation
         device_id = device.id
-        entries.append(MenuEntry(device_line(device), enabled=False))
+        show = functools.partial(actions.show_window, device_id)
+        entries.append(MenuEntry(device_line(device), show))
         entries.append(
             MenuEntry(
                 "    Check backup...",
@@ -159,18 +168,11 @@ def menu_entries(
     last_known = [d for d in devices if not d.connected]
     if last_known:
         entries.append(SEPARATOR)
-        entries += [MenuEntry(f"Last seen: {device_line(d)}", enabled=False) for d in last_known]
+        entries += [
+            MenuEntry(f"Last seen: {device_line(d)}", functools.partial(actions.show_window, d.id))
+            for d in last_known
+        ]
     entries.append(SEPARATOR)
-    entries.append(
-        MenuEntry(
-            "Remind me later",
-            submenu=(
-                MenuEntry("In 1 day", functools.partial(actions.snooze_all, 86400)),
-                MenuEntry("In 1 week", functools.partial(actions.snooze_all, 7 * 86400)),
-            ),
-            enabled=bool(connected),
-        )
-    )
     entries.append(MenuEntry("Quit", actions.quit))
     return entries
 
@@ -199,10 +201,10 @@ class Tray:
         self.pystray = pystray
         self.actions = actions
         self.entries: list[MenuEntry] = menu_entries([], False, actions)
-        self.look = Look.OK
+        self.look = Look.OFFLINE
         self.icon: Any = pystray.Icon(
             "trezor-backup-guard",
-            icon=draw(Look.OK, self.ICON_SIZE),
+            icon=draw(Look.OFFLINE, self.ICON_SIZE),
             title=summary([], False),
             menu=pystray.Menu(lambda: self._items(self.entries)),
         )
@@ -221,14 +223,19 @@ class Tray:
                 )
             else:
                 items.append(
-                    pystray.MenuItem(entry.text, _guarded(entry.action), enabled=entry.enabled)
+                    pystray.MenuItem(
+                        entry.text,
+                        _guarded(entry.action),
+                        enabled=entry.enabled,
+                        default=entry.default,
+                    )
                 )
         return items
 
     def show(self, devices: Sequence[Device], daemon_running: bool) -> None:
         """Redraw icon, tooltip and menu for this device list (any thread)."""
         self.entries = menu_entries(devices, daemon_running, self.actions)
-        look = look_for(devices)
+        look = look_for(devices, daemon_running)
         if look is not self.look:
             self.look = look
             self.icon.icon = draw(look, self.ICON_SIZE)

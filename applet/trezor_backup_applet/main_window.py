@@ -1,0 +1,181 @@
+"""The main window: every Trezor the applet knows, what its state means, and what to do.
+
+It is how an owner acts on a desktop without a tray (GNOME without the AppIndicator
+extension), and what the tray icon and a notification's click open. One row per device,
+connected or last seen: its state in words with the tray's look, the daemon's explanation and
+next step, the last check, and buttons for the actions that fit. A pure model (`row_of`)
+decides the texts and the buttons; the GTK part only draws it, on the GTK thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from trezor_backup_api.vocabulary import NEEDS_BACKUP
+
+from .device_mirror import Device
+from .dialogs import Window, accessible, heading_label, wrapped
+from .gtk_setup import APP_NAME, GLib, Gtk, pixbuf_of
+from .icons import Look, draw, look_of_state
+from .tray import BACKED_UP_STATES, FAILED_STATES, state_words
+
+NOT_RUNNING = "The backup service is not running, so what you see may be out of date."
+
+
+class WindowActions(Protocol):
+    """What the window's buttons do; implemented by the applet (called on the GTK thread)."""
+
+    def check(self, device_id: str) -> None: ...
+    def backup(self, device_id: str) -> None: ...
+    def unlock(self, device_id: str) -> None: ...
+    def cancel(self, device_id: str) -> None: ...
+    def what_to_do(self, device_id: str) -> None: ...
+    def history(self, device_id: str) -> None: ...
+    def later(self, device_id: str) -> None: ...
+    def start_service(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Row:
+    """One device as the window shows it."""
+
+    device_id: str
+    title: str
+    state: str
+    look: Look
+    lines: tuple[str, ...]
+    buttons: tuple[tuple[str, str], ...]
+    """(label, action name of WindowActions) for the actions that fit now."""
+
+
+def when(seconds: int) -> str:
+    """A Unix time as the owner reads it: the local date."""
+    return time.strftime("%d %B %Y", time.localtime(seconds))
+
+
+def row_of(device: Device) -> Row:
+    """The texts and buttons of one device's row."""
+    lines = [part for part in (device.explanation, device.next_step) if part]
+    if device.last_check_time:
+        result = {"passed": "passed", "mismatch": "failed: the words did not match"}.get(
+            device.last_check_result, device.last_check_result.replace("_", " ")
+        )
+        lines.append(f"Last check: {when(device.last_check_time)}, {result}.")
+    elif device.state in BACKED_UP_STATES:
+        lines.append("Last check: never on this computer.")
+    if not device.connected:
+        lines.append(f"Not connected. Plug in {device.name} to check it or to act on it.")
+    buttons: list[tuple[str, str]] = []
+    idle = device.connected and not device.operation
+    if idle and device.state in NEEDS_BACKUP:
+        buttons.append(("Create _backup...", "backup"))
+    if idle and device.state in BACKED_UP_STATES:
+        buttons.append(("_Check backup...", "check"))
+    if idle and device.locked:
+        buttons.append(("_Unlock...", "unlock"))
+    if device.operation:
+        buttons.append(("_Cancel", "cancel"))
+    if device.state in FAILED_STATES:
+        buttons.append(("_What to do...", "what_to_do"))
+    buttons.append(("_History", "history"))
+    if look_of_state(device.state) is not Look.OK:
+        buttons.append(("Remind me _later...", "later"))
+    words = state_words(device)
+    return Row(
+        device.id,
+        f"{device.name} ({device.model})",
+        words[:1].upper() + words[1:],
+        Look.BUSY if device.operation else look_of_state(device.state),
+        tuple(lines),
+        tuple(buttons),
+    )
+
+
+class MainWindow(Window):
+    """The window; `show_devices` redraws it (GTK thread)."""
+
+    def __init__(self, actions: WindowActions, on_open: Callable[[], None]) -> None:
+        super().__init__(APP_NAME)
+        self.actions = actions
+        self.on_open = on_open
+        self.window.set_resizable(True)
+        self.window.set_type_hint(0)  # a normal window (Gdk.WindowTypeHint.NORMAL)
+        self.window.set_default_size(560, 420)
+        self.service = Gtk.InfoBar(message_type=Gtk.MessageType.WARNING)
+        self.service.get_content_area().add(wrapped(NOT_RUNNING))
+        self.start_button = self.service.add_button("_Start the service", 1)
+        self.service.connect("response", lambda _bar, _r: actions.start_service())
+        self.service.set_no_show_all(True)
+        self.box.pack_start(self.service, False, False, 0)
+        scroller = Gtk.ScrolledWindow(hscrollbar_policy=Gtk.PolicyType.NEVER)
+        self.list = Gtk.ListBox(selection_mode=Gtk.SelectionMode.NONE)
+        accessible(self.list, "Your Trezors")
+        scroller.add(self.list)
+        self.box.pack_start(scroller, True, True, 0)
+        row = self.button_row()
+        self.close_button = self.button(row, "_Close", self.close)
+        self.rows: list[Row] = []
+        self.buttons: dict[tuple[str, str], Gtk.Button] = {}
+
+    def close(self) -> None:
+        """Hide, keep for the next time (the applet goes on in the background)."""
+        self.window.hide()
+
+    def show(self) -> None:
+        super().show()
+        self.on_open()
+
+    def show_devices(self, devices: Sequence[Device], daemon_running: bool) -> None:
+        """Redraw the rows for this device list: connected first, then last seen."""
+        if daemon_running:
+            self.service.hide()
+        else:
+            self.service.show_all()
+        for child in self.list.get_children():
+            self.list.remove(child)
+        self.buttons = {}
+        ordered = sorted(devices, key=lambda d: (not d.connected, d.name))
+        self.rows = [row_of(device) for device in ordered]
+        if not self.rows:
+            empty = wrapped(
+                "No Trezor yet. Plug in your Trezor: its backup state appears here."
+                if daemon_running
+                else "No Trezor known yet."
+            )
+            empty.set_margin_top(12)
+            self.list.add(empty)
+        for row in self.rows:
+            self.list.add(self._draw(row))
+        self.list.show_all()
+
+    def _draw(self, row: Row) -> Gtk.Widget:
+        box = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=10, margin=8)
+        icon = Gtk.Image.new_from_pixbuf(pixbuf_of(draw(row.look, 32)))
+        icon.set_valign(Gtk.Align.START)
+        accessible(icon, row.look.value)
+        box.pack_start(icon, False, False, 0)
+        text = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=4)
+        text.pack_start(heading_label(row.title), False, False, 0)
+        state = wrapped(f"<b>{GLib.markup_escape_text(row.state)}</b>", markup=True, width=60)
+        text.pack_start(state, False, False, 0)
+        for line in row.lines:
+            text.pack_start(wrapped(line, width=60), False, False, 0)
+        actions = Gtk.Box(spacing=6)
+        for label, name in row.buttons:
+            button = Gtk.Button.new_with_mnemonic(label)
+            button.connect("clicked", lambda _b, n=name, i=row.device_id: self._act(n, i))
+            actions.pack_start(button, False, False, 0)
+            self.buttons[(row.device_id, name)] = button
+        text.pack_start(actions, False, False, 4)
+        box.pack_start(text, True, True, 0)
+        list_row = Gtk.ListBoxRow(activatable=False)
+        list_row.add(box)
+        accessible(list_row, f"{row.title}: {row.state}")
+        return list_row
+
+    def _act(self, name: str, device_id: str) -> None:
+        action: Callable[[str], None] = getattr(self.actions, name)
+        action(device_id)
