@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PREFIX ?= /usr/local
 
-.PHONY: demo test lint system-packages install uninstall
+.PHONY: demo test lint system-packages install install-data uninstall deb
 
 system-packages:
 	sh tests/setup-system.sh
@@ -43,6 +43,7 @@ UDEV_RULES_DIR = $(PREFIX)/lib/udev/rules.d
 APPLICATIONS_DIR = $(PREFIX)/share/applications
 ICONS_DIR = $(PREFIX)/share/icons/hicolor/256x256/apps
 AUTOSTART_DIR ?= /etc/xdg/autostart
+METAINFO_DIR = $(PREFIX)/share/metainfo
 INSTALLED_DATA = \
 	$(SYSTEMD_USER_DIR)/trezor-backupd.service \
 	$(DBUS_SERVICES_DIR)/io.github.TrezorBackupGuard.service \
@@ -50,15 +51,19 @@ INSTALLED_DATA = \
 	$(UDEV_RULES_DIR)/70-trezor-backup-guard.rules \
 	$(APPLICATIONS_DIR)/io.github.TrezorBackupGuard.Applet.desktop \
 	$(AUTOSTART_DIR)/io.github.TrezorBackupGuard.Applet-autostart.desktop \
-	$(ICONS_DIR)/io.github.TrezorBackupGuard.Applet.png
+	$(ICONS_DIR)/io.github.TrezorBackupGuard.Applet.png \
+	$(METAINFO_DIR)/io.github.TrezorBackupGuard.Applet.metainfo.xml
 PIP ?= $(PY) -m pip
 SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
 PACKAGES = trezor_backup_api trezor_backupd trezor_backupctl trezor_backup_sim trezor_backup_applet
 SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-sim trezor-backup-applet
 
-install:
+install: install-data
 	$(PIP) install --quiet --root "$(DESTDIR)/" --prefix "$(PREFIX)" --no-deps \
 		--no-build-isolation --no-warn-script-location --ignore-installed .
+
+# Everything but the Python package (debian/rules uses it beside its own virtual environment).
+install-data:
 	install -d "$(DESTDIR)$(SYSTEMD_USER_DIR)" "$(DESTDIR)$(DBUS_SERVICES_DIR)" \
 		"$(DESTDIR)$(DBUS_INTERFACES_DIR)" "$(DESTDIR)$(UDEV_RULES_DIR)"
 	sed 's|@bindir@|$(BINDIR)|g' systemd/trezor-backupd.service \
@@ -76,6 +81,9 @@ install:
 	install -m 644 applet/data/io.github.TrezorBackupGuard.Applet-autostart.desktop \
 		"$(DESTDIR)$(AUTOSTART_DIR)/"
 	install -m 644 applet/data/io.github.TrezorBackupGuard.Applet.png "$(DESTDIR)$(ICONS_DIR)/"
+	install -d "$(DESTDIR)$(METAINFO_DIR)"
+	install -m 644 applet/data/io.github.TrezorBackupGuard.Applet.metainfo.xml \
+		"$(DESTDIR)$(METAINFO_DIR)/"
 
 # Removes what `install` put under $(DESTDIR)$(PREFIX) (pip cannot uninstall from a --root).
 uninstall:
@@ -83,3 +91,17 @@ uninstall:
 	rm -f $(foreach s,$(SCRIPTS),"$(DESTDIR)$(BINDIR)/$(s)")
 	rm -rf $(foreach p,$(PACKAGES),"$(DESTDIR)$(SITE_PACKAGES)/$(p)") \
 		"$(DESTDIR)$(SITE_PACKAGES)"/trezor_backup_guard-*.dist-info
+
+# `make deb`: dist/trezor-backup-guard_<version>_<arch>.deb, built with debhelper and
+# dh-virtualenv (docs/packaging.md) from a copy of the checkout's files (tracked and new ones,
+# not ignored ones). DEB_OUT: where the .deb goes; DEB_BUILD: the scratch directory.
+DEB_OUT ?= dist
+DEB_BUILD ?= build/deb
+deb: system-packages
+	rm -rf "$(DEB_BUILD)" && mkdir -p "$(DEB_BUILD)/src" "$(DEB_OUT)"
+	git ls-files -z --cached --others --exclude-standard \
+		| tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$(DEB_BUILD)/src"
+	cd "$(DEB_BUILD)/src" && dpkg-buildpackage --build=binary --no-sign
+	mv "$(DEB_BUILD)"/trezor-backup-guard_*.deb "$(DEB_OUT)/"
+	rm -rf "$(DEB_BUILD)"
+	@ls "$(DEB_OUT)"/trezor-backup-guard_*.deb
