@@ -13,12 +13,15 @@ The rule, made to find a real leak without tripping on ordinary text:
   non-letters (spaces, punctuation, quotes, newlines; at most MAX_GAP characters), in any case.
   One word alone ("all", "abandon") is everyday text and never counts; phrases shorter than
   RUN_LENGTH are not searched.
-- A PIN (or the matrix positions answered for it) leaks when its digits stand after a key that
-  names a secret (`pin=1234`, `"pin": "1234"`, `PIN: 1234`, `positions=...`). A run of digits
+- A PIN (or the matrix positions answered for it, or a THP pairing code) leaks when its digits
+  stand after a key that names a secret (`pin=1234`, `"pin": "1234"`, `PIN: 1234`,
+  `positions=...`, `code: 123456`). A run of digits
   of its own counts anywhere only from LONE_DIGITS on: shorter ones are what ports, PIDs and
   D-Bus serials look like (`serial=1234`, `udp:127.0.0.1:7351`). The keypad keys answered one at
   a time for a matrix word are single digits and cannot be told from any other digit: they are
   not searched.
+- A THP pairing credential or host key (registered with `binary_secrets`) leaks when its hex
+  form appears anywhere, in any case.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ conftest exports it for the whole session."""
 
 phrases: set[tuple[str, ...]] = set()
 pins: set[str] = set()
+hex_secrets: set[str] = set()
 outputs: list[tuple[str, Callable[[], str]]] = []
 
 
@@ -57,6 +61,11 @@ def typed(*secrets: str) -> None:
             pins.add(secret.strip())
         elif words := tuple(secret.lower().split()):
             phrases.add(words)
+
+
+def binary_secrets(*secrets: bytes) -> None:
+    """Record THP credentials and host private keys a test used (searched for as hex)."""
+    hex_secrets.update(secret.hex() for secret in secrets if len(secret) >= 16)
 
 
 def produced(name: str, read: Callable[[], str]) -> None:
@@ -104,7 +113,7 @@ def find_leaks(
     for pin in secret_pins:
         digits = re.escape(pin)
         keyed = re.compile(
-            rf"(?<![A-Za-z_])(pin|pins|positions?)[\"']?\s*[=:]\s*[\"'(\[]?\s*{digits}(?![0-9])",
+            rf"(?<![A-Za-z_])(pin|pins|positions?|code)[\"']?\s*[=:]\s*[\"'(\[]?\s*{digits}(?![0-9])",
             re.IGNORECASE,
         )
         found = list(keyed.finditer(text))
@@ -113,6 +122,11 @@ def find_leaks(
         for match in found:
             line = text.count("\n", 0, match.start()) + 1
             leaks.append(Leak(line, f"a typed PIN ({_mask(pin)}, {len(pin)} digits)"))
+    lowered = text.lower()
+    for secret in hex_secrets:
+        if (at := lowered.find(secret)) >= 0:
+            line = text.count("\n", 0, at) + 1
+            leaks.append(Leak(line, f"a THP credential or host key ({len(secret) // 2} bytes)"))
     return leaks
 
 

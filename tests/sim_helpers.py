@@ -109,6 +109,8 @@ def simulator_command(
     auto_lock_seconds: float | None = None,
     slip39_share: str | None = None,
     passphrase: bool = False,
+    thp_secret: str | None = None,
+    pairing_methods: str | None = None,
 ) -> list[str]:
     """The argv that starts the simulator with these options."""
     argv = [sys.executable, "-m", "trezor_backup_sim", "--model", model, "--state", state]
@@ -119,6 +121,8 @@ def simulator_command(
         ("--mnemonic", mnemonic),
         ("--device-id", device_id),
         ("--slip39-share", slip39_share),
+        ("--thp-secret", thp_secret),
+        ("--pairing-methods", pairing_methods),
     ):
         if value is not None:
             argv += [flag, value]

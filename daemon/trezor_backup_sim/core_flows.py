@@ -15,7 +15,7 @@ from . import core_screens as screens
 from .core_backup import ShareScreens, show_backup
 from .core_pin import unlock
 from .models import Layout
-from .prompts import EntropyPrompt, Flow, core_cancelled, failure, success
+from .prompts import ButtonPrompt, EntropyPrompt, Flow, core_cancelled, failure, success
 from .seed_words import new_wallet_words
 from .state import Wallet
 
@@ -26,6 +26,16 @@ def apply_flags(wallet: Wallet) -> Flow:
     """ApplyFlags: what trezorlib's ensure_unlocked() sends; no seed is derived."""
     refused = yield from unlock(wallet)
     return refused or success("Flags applied")
+
+
+def wipe_device(wallet: Wallet, new_device_id: str) -> Flow:
+    """WipeDevice: "Wipe device" confirmed on the device (recorded on the Safe 7, f2)."""
+    if not (
+        yield ButtonPrompt(messages.ButtonRequestType.WipeDevice, name="confirm_wipe", pages=1)
+    ):
+        return core_cancelled()
+    wallet.wipe(new_device_id)
+    return success("Device wiped")
 
 
 def load_device(msg: messages.LoadDevice, wallet: Wallet, layout: Layout) -> Flow:

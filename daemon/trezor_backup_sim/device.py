@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from trezorlib import messages, protobuf
@@ -152,6 +153,10 @@ class Device:
         self._owner_wait: _ButtonWait | None = None
         # Legacy protectAbortedByInitialize: turns the next Failure into Features.
         self._aborted_by_initialize = False
+        # THP (Safe 7): DebugLinkGetPairingInfo is answered by the THP link.
+        self.thp_pairing_info: (
+            Callable[[messages.DebugLinkGetPairingInfo], messages.DebugLinkPairingInfo] | None
+        ) = None
 
     @property
     def layout(self) -> Layout:
@@ -205,6 +210,8 @@ class Device:
         """Process one complete message that arrived on `channel`."""
         if self._bootloader:
             return self._handle_bootloader(msg)
+        if isinstance(msg, messages.DebugLinkGetPairingInfo) and self.thp_pairing_info:
+            return [(Channel.DEBUG, self.thp_pairing_info(msg))]
         if self._blocked is not None:
             if self.reads_only_tiny_messages:
                 return self._handle_blocked(msg) if type(msg) in TINY_MESSAGES else []
@@ -300,6 +307,10 @@ class Device:
             return self._start(core_flows.load_device(msg, wallet, layout))
         if isinstance(msg, messages.ResetDevice):
             return self._start(core_flows.reset_device(msg, wallet, shares))
+        if isinstance(msg, messages.WipeDevice) and self.info.thp:
+            # Recorded on the Safe 7 only; the other core models are never wiped by a host here.
+            new_id = self._rng.randbytes(12).hex().upper()
+            return self._start(core_flows.wipe_device(wallet, new_id))
         return self.unknown_message()
 
     @property
@@ -399,6 +410,10 @@ class Device:
         ]
 
     # -- flows -----------------------------------------------------------------
+
+    def start(self, flow: Flow) -> list[Reply]:
+        """Run a flow of the transport (THP pairing dialogs) like a workflow of the device."""
+        return self._start(flow)
 
     def _start(self, flow: Flow) -> list[Reply]:
         """Run a new flow up to its first prompt or its end; the owner's screen goes."""

@@ -21,6 +21,7 @@ import time
 
 from .device import Channel, Device
 from .faults import Fault
+from .thp_link import DEBUG_PAIRING_METHODS, ThpLink
 from .udp_link import UdpLink
 
 LOG = logging.getLogger("trezor_backup_sim")
@@ -49,8 +50,10 @@ class EventLoop:
         auto_lock_seconds: float,
         *,
         boot_locked: bool,
+        pairing_methods: tuple[int, ...] = DEBUG_PAIRING_METHODS,
     ) -> None:
         self._device = device
+        self._pairing_methods = pairing_methods
         self._host, self._port, self._fault = host, port, fault
         self._auto_lock_seconds = auto_lock_seconds
         self._link: UdpLink | None = None
@@ -147,7 +150,7 @@ class EventLoop:
             return
         if self._link is None:
             try:
-                self._link = UdpLink(self._device, self._port, self._host, self._fault)
+                self._link = self._bind()
             except OSError as exc:
                 sys.exit(
                     f"trezor-backup-sim: cannot bind {self._host}:{self._port}/"
@@ -157,6 +160,14 @@ class EventLoop:
                 self._selector.register(sock, selectors.EVENT_READ, channel)
         self._last_activity = time.monotonic()
         self._say(f"ready udp:{self._host}:{self._port}")
+
+    def _bind(self) -> UdpLink:
+        """The ports: THP on the wire port of a Safe 7, protocol v1 elsewhere."""
+        if self._device.info.thp:
+            return ThpLink(
+                self._device, self._port, self._host, pairing_methods=self._pairing_methods
+            )
+        return UdpLink(self._device, self._port, self._host, self._fault)
 
     def _unbind(self) -> None:
         """Close both ports, as a device without USB has none."""

@@ -21,6 +21,7 @@ from .faults import Fault
 from .models import DEFAULT_AUTO_LOCK_DELAY_MS, MODELS, BackupState, Model
 from .seed_words import SLIP39_WORD_COUNTS, master_secret
 from .state import Wallet
+from .thp_link import DEBUG_PAIRING_METHODS, PRODUCTION_PAIRING_METHODS
 
 LOG = logging.getLogger("trezor_backup_sim")
 
@@ -57,6 +58,13 @@ def _device_id(value: str) -> str:
     if not re.fullmatch(r"[0-9A-Fa-f]{24}", value):
         raise argparse.ArgumentTypeError("a device id is 24 hex digits")
     return value.upper()
+
+
+def _thp_secret(value: str) -> bytes:
+    """32 bytes in hex: the Safe 7's device secret (its THP identity)."""
+    if not re.fullmatch(r"[0-9A-Fa-f]{64}", value):
+        raise argparse.ArgumentTypeError("a THP device secret is 64 hex digits")
+    return bytes.fromhex(value)
 
 
 def _seconds(value: str) -> float:
@@ -125,6 +133,23 @@ the owner on a core device (DebugLink port, no host message, nothing sent to the
         help="idle time after which a PIN-protected device locks itself (default 600)",
     )
     parser.add_argument(
+        "--thp-secret",
+        type=_thp_secret,
+        metavar="HEX",
+        help="safe7: the device secret (64 hex digits) its THP static key and credentials "
+        "come from; pass the same one to play the same device after a restart "
+        "(default: random per run; a wipe makes a new one)",
+    )
+    parser.add_argument(
+        "--pairing-methods",
+        choices=["debug", "code-entry"],
+        default="debug",
+        help="safe7: what the device advertises: 'debug' as the debug emulator "
+        "(CodeEntry, SkipPairing, NFC, QrCode; recorded) or 'code-entry' as production "
+        "firmware. The pairing code is read with DebugLinkGetPairingInfo "
+        "(trezorlib DebugLink.pairing_info) on the DebugLink port",
+    )
+    parser.add_argument(
         "--fault",
         choices=[f.value for f in Fault],
         help="play a broken device: every reply on the wire port is replaced (for tests)",
@@ -134,6 +159,8 @@ the owner on a core device (DebugLink port, no host message, nothing sent to the
         parser.error("--locked and --boot-locked need --pin")
     if args.boot_locked and not MODELS[Model(args.model)].is_core:
         parser.error("--boot-locked: only core models ask the PIN before USB")
+    if args.fault and MODELS[Model(args.model)].thp:
+        parser.error("--fault: not for the THP wire of a Safe 7")
     if args.slip39_share and not MODELS[Model(args.model)].is_core:
         parser.error("--slip39-share: the Model One knows only BIP-39")
     return args
@@ -151,6 +178,8 @@ def build_device(args: argparse.Namespace) -> Device:
     if args.slip39_share:
         wallet.backup_type = messages.BackupType.Slip39_Single_Extendable
     wallet.passphrase_protection = args.passphrase
+    if args.thp_secret is not None:
+        wallet.thp_secret = args.thp_secret
     wallet.unlocked = not (args.locked or args.boot_locked)
     info = MODELS[Model(args.model)]
     return Device(
@@ -175,5 +204,8 @@ def main(argv: list[str] | None = None) -> None:
         Fault(args.fault) if args.fault else None,
         args.auto_lock_seconds,
         boot_locked=args.boot_locked,
+        pairing_methods=(
+            DEBUG_PAIRING_METHODS if args.pairing_methods == "debug" else PRODUCTION_PAIRING_METHODS
+        ),
     )
     loop.run(control_fd=0)

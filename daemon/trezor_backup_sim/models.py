@@ -25,6 +25,7 @@ class Model(enum.Enum):
     SAFE3 = "safe3"
     SAFE3_T3B1 = "safe3-t3b1"
     SAFE5 = "safe5"
+    SAFE7 = "safe7"
 
 
 class Layout(enum.Enum):
@@ -58,6 +59,8 @@ class ModelInfo:
     layout: Layout | None = None
     has_sd_card: bool = False
     has_optiga: bool = False
+    # Safe 7: THP instead of protocol v1, a battery, Bluetooth and NFC.
+    thp: bool = False
 
     @property
     def is_core(self) -> bool:
@@ -145,6 +148,23 @@ MODELS: dict[Model, ModelInfo] = {
         layout=Layout.DELIZIA,
         has_sd_card=True,
         has_optiga=True,
+    ),
+    # Recorded: tests/vectors/safe7-2.10.0 (Features in d1, locked in c3a).
+    Model.SAFE7: ModelInfo(
+        model="Safe 7",
+        internal_model="T3W1",
+        version=_CORE_VERSION,
+        bootloader_version=(2, 1, 10),
+        capabilities=(
+            *_CORE_CAPABILITIES,
+            Capability.Brightness,
+            Capability.BLE,
+            Capability.NFC,
+        ),
+        homescreen_size=(380, 520),
+        layout=Layout.DELIZIA,
+        has_optiga=True,
+        thp=True,
     ),
 }
 
@@ -260,8 +280,15 @@ def _core_features(info: ModelInfo, status: WalletStatus) -> messages.Features:
     if info.has_optiga:
         features.bootloader_locked = True
         features.optiga_sec = 0
+    if info.thp:
+        features.soc = 100
+        features.usb_connected = True
+        features.wireless_connected = False
     if status.unlocked:
         _add_private_fields(features, status)
+        if info.thp:
+            features.auto_lock_delay_battery_ms = 40_000
+            features.led = True
     return features
 
 

@@ -8,7 +8,8 @@ RAM (`unlocked`, `repeated_backup_unlocked`): `power_cycle()` drops exactly thos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 from trezorlib import messages
 
@@ -35,6 +36,8 @@ class Wallet:
     recovery_type: messages.RecoveryType | None = None
     # Core RAM flag set by RecoveryDevice(type=UnlockRepeatedBackup).
     repeated_backup_unlocked: bool = False
+    # THP (Safe 7): the device secret its static key and credential MACs come from.
+    thp_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     @property
     def initialized(self) -> bool:
@@ -52,6 +55,7 @@ class Wallet:
         self.safety_checks = messages.SafetyCheckLevel.Strict
         self.backup_type = messages.BackupType.Bip39
         self.passphrase_protection = False
+        self.thp_secret = secrets.token_bytes(32)  # every THP credential dies with it
 
     def power_cycle(self) -> None:
         """Storage stays; RAM goes: a PIN-protected wallet is locked again."""
