@@ -10,8 +10,11 @@ Everything else must run under `umockdev-wrapper` (see Makefile).
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,6 +49,46 @@ def session_bus(
         patch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
         yield bus
     bus.stop()
+
+
+TEST_KEYRING_PASSWORD = "test-keyring-password"
+
+
+@pytest.fixture(scope="session")
+def secret_service(
+    session_bus: SessionBus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """A real Secret Service (gnome-keyring-daemon) on the test bus, its login keyring
+    unlocked, its files in a directory of its own (yielded). The keyring is where pairing
+    credentials belong, so its files are not searched for them."""
+    home = tmp_path_factory.mktemp("keyring")
+    runtime = home / "run"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_DATA_HOME": str(home / "data"), "XDG_RUNTIME_DIR": str(runtime)}
+    env["HOME"] = str(home)
+    keyring = subprocess.Popen(
+        ["gnome-keyring-daemon", "--unlock", "--components=secrets", "--foreground"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    assert keyring.stdin is not None
+    keyring.stdin.write(TEST_KEYRING_PASSWORD.encode())
+    keyring.stdin.close()
+    import secretstorage
+
+    deadline = time.monotonic() + 10
+    while True:
+        connection = secretstorage.dbus_init()
+        try:
+            if secretstorage.check_service_availability(connection):
+                break
+        finally:
+            connection.close()
+        if time.monotonic() > deadline or keyring.poll() is not None:
+            pytest.fail("gnome-keyring-daemon did not come up on the test bus")
+        time.sleep(0.05)
+    yield home
+    keyring.send_signal(signal.SIGTERM)
+    keyring.wait()
 
 
 @pytest.fixture

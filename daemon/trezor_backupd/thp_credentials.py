@@ -1,0 +1,123 @@
+"""THP pairing credentials of Safe 7s, kept in the session's Secret Service (gnome-keyring).
+
+A credential (`host_privkey`, `trezor_pubkey`, `credential`) is this computer's identity
+towards one Trezor: whoever holds it connects to that Trezor without a code (an autoconnect
+credential without a confirmation either) and can then ask it for what any paired app can.
+So it is kept only where the desktop keeps secrets, through `secretstorage`, one item per
+Trezor keyed by the Trezor's static public key (public: trezorlib needs it to pick the
+credential), the two secret parts in the item's secret. Never in the history database, a log,
+a D-Bus property or an error text. When there is no Secret Service, or its keyring is locked,
+nothing is stored anywhere else: pairing is refused with a sentence saying why.
+
+Blocking (the Secret Service is a D-Bus round trip): call from a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from trezorlib.thp.credentials import StaticCredential
+
+LOG = logging.getLogger(__name__)
+
+APPLICATION = "io.github.TrezorBackupGuard"
+KIND = "thp-credential"
+ITEM_LABEL = "Trezor Backup Guard: pairing with a Trezor Safe 7"
+
+
+class SecretServiceUnavailable(Exception):
+    """No usable Secret Service. The text is a sentence for the owner; it names no secret."""
+
+
+class CredentialStore:
+    """The Safe 7 credentials of this computer in the session's Secret Service."""
+
+    @contextmanager
+    def _collection(self) -> Iterator[Any]:
+        """The default collection, unlocked, on a connection of its own."""
+        try:
+            import secretstorage
+            from secretstorage import exceptions as secret_errors
+        except ImportError as error:
+            raise SecretServiceUnavailable(
+                "The Python package secretstorage is missing: pairing credentials can only be "
+                "kept in the desktop's keyring through it (Debian: python3-secretstorage)."
+            ) from error
+        try:
+            connection = secretstorage.dbus_init()
+        except Exception as error:
+            raise SecretServiceUnavailable(
+                "There is no session bus to reach a keyring on: pairing credentials can only "
+                "be kept in the desktop's keyring (gnome-keyring or KWallet)."
+            ) from error
+        try:
+            try:
+                collection = secretstorage.get_default_collection(connection)
+                if collection.is_locked():
+                    collection.unlock()
+                if collection.is_locked():
+                    raise SecretServiceUnavailable(
+                        "The desktop's keyring is locked: unlock it (log in again, or open "
+                        "it in the keyring manager), then pair again."
+                    )
+            except secret_errors.SecretServiceNotAvailableException as error:
+                raise SecretServiceUnavailable(
+                    "No keyring (Secret Service: gnome-keyring or KWallet) runs in this "
+                    "session: pairing credentials are kept only there, so the Safe 7 "
+                    "cannot be paired. Start one (e.g. install gnome-keyring) and pair again."
+                ) from error
+            except secret_errors.SecretStorageException as error:
+                raise SecretServiceUnavailable(
+                    f"The desktop's keyring refused access ({type(error).__name__})."
+                ) from error
+            yield collection
+        finally:
+            connection.close()
+
+    def check_available(self) -> None:
+        """Raise SecretServiceUnavailable unless a credential could be stored now."""
+        with self._collection():
+            pass
+
+    def credentials(self) -> list[StaticCredential]:
+        """Every stored credential (trezorlib picks the one of the Trezor it talks to)."""
+        found: list[StaticCredential] = []
+        with self._collection() as collection:
+            for item in collection.search_items({"application": APPLICATION, "type": KIND}):
+                try:
+                    parts = json.loads(item.get_secret())
+                    found.append(
+                        StaticCredential(
+                            trezor_pubkey=bytes.fromhex(item.get_attributes()["trezor_pubkey"]),
+                            host_privkey=bytes.fromhex(parts["host_privkey"]),
+                            credential=bytes.fromhex(parts["credential"]),
+                        )
+                    )
+                except (ValueError, KeyError, TypeError):
+                    LOG.warning("A damaged pairing credential in the keyring is ignored")
+        return found
+
+    def store(self, credential: StaticCredential) -> None:
+        """Keep the credential of one Trezor, replacing an older one of the same Trezor."""
+        parts = {
+            "host_privkey": credential.host_privkey.hex(),
+            "credential": credential.credential.hex(),
+        }
+        secret = json.dumps(parts).encode()
+        attributes = self._attributes(credential.trezor_pubkey)
+        with self._collection() as collection:
+            collection.create_item(ITEM_LABEL, attributes, secret, replace=True)
+
+    def forget(self, trezor_pubkey: bytes) -> None:
+        """Drop the credential of one Trezor (it was wiped, or the owner unpairs)."""
+        with self._collection() as collection:
+            for item in collection.search_items(self._attributes(trezor_pubkey)):
+                item.delete()
+
+    @staticmethod
+    def _attributes(trezor_pubkey: bytes) -> dict[str, str]:
+        return {"application": APPLICATION, "type": KIND, "trezor_pubkey": trezor_pubkey.hex()}
