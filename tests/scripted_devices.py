@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +76,29 @@ class Device:
         return reply
 
 
+class NodeWatchSpy:
+    """A NodeWatch that remembers which keys are inside the tracker's own access right now."""
+
+    def __init__(self) -> None:
+        self.watched: dict[str, str] = {}
+        self.own: list[str] = []
+
+    def watch(self, key: str, devnode: str) -> bool:
+        self.watched[key] = devnode
+        return True
+
+    def unwatch(self, key: str) -> None:
+        self.watched.pop(key, None)
+
+    @contextmanager
+    def own_access(self, key: str) -> Iterator[None]:
+        self.own.append(key)
+        try:
+            yield
+        finally:
+            self.own.remove(key)
+
+
 class Bench:
     """The tracker with scripted devices, a recording listener and history, and a clock."""
 
@@ -86,6 +110,11 @@ class Bench:
         self.scans = 0
         self.scan_gate = threading.Event()
         self.scan_gate.set()
+        self.read_gate = threading.Event()
+        self.read_gate.set()
+        self.reads_started = 0
+        self.node_watch = NodeWatchSpy()
+        self.own_during_listing: list[list[str]] = []
         self.events: list[tuple[str, str, str]] = []
         self.verdicts: dict[str, CheckVerdict] = {}
         self.facts: dict[str, BackupFacts] = {}
@@ -98,15 +127,19 @@ class Bench:
             self,  # type: ignore[arg-type]  # the HistoryStore methods the tracker calls
             listener or self,
             clock=lambda: self.now,
+            node_watch=self.node_watch,
         )
 
     # the device layer
     def _enumerate(self) -> list[Any]:
         self.scans += 1
+        self.own_during_listing.append(list(self.node_watch.own))
         self.scan_gate.wait()
         return [device.transport for device in self.devices]
 
     def _read(self, transport: Any) -> messages.Features:
+        self.reads_started += 1
+        self.read_gate.wait(5)
         return next(d for d in self.devices if d.transport is transport).read()
 
     # the history (HistoryStore's methods the tracker calls)

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trezorlib import exceptions, mapping, messages
-from trezorlib.transport import DeviceIsBusy, Transport, TransportException
+from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportException
 
 from trezor_backup_api.vocabulary import Outcome
 
@@ -218,7 +218,10 @@ class DeviceOperation:
             with self._device_access(), self._transport:
                 # Not get_client(): its protocol probe sends Cancel, which ends an unlocked
                 # extra backup (recorded, e5c) before it can be made. The status read has
-                # shown that the device speaks protocol v1.
+                # shown that the device speaks protocol v1. What the probe also does, without
+                # sending anything, is kept: drop late replies, or every answer would be
+                # one message behind.
+                _drop_stale_replies(self._transport)
                 client = TrezorClientV1(app, self._transport, model=None, mapping=None)
                 session = client.get_session(passphrase=None)
                 with self._lock:
@@ -238,6 +241,11 @@ class DeviceOperation:
             )
         except exceptions.Cancelled:
             return self._ended_early()
+        except exceptions.OutdatedFirmwareError:
+            return OperationResult(
+                Outcome.REFUSED,
+                "The Trezor's firmware is too old for this: update it in Trezor Suite first.",
+            )
         except exceptions.PinException:
             return OperationResult(
                 Outcome.REFUSED, "The PIN was not accepted: the Trezor refused the operation."
@@ -261,8 +269,9 @@ class DeviceOperation:
                 return OperationResult(
                     Outcome.DISCONNECTED,
                     "The Trezor was disconnected during the check, but it keeps the check "
-                    "open: plugged in again, it asks for the number of words of your backup. "
-                    "Finish the check there, or start it here again to continue.",
+                    "open: plugged in again (after its PIN, if it has one), it asks for the "
+                    "number of words of your backup. Finish the check there, or start it here "
+                    "again to continue.",
                 )
             return OperationResult(
                 Outcome.DISCONNECTED, "The Trezor was disconnected before the operation ended."
@@ -371,6 +380,22 @@ class DeviceOperation:
         return Progress(
             "confirm", "The Trezor is asking you to confirm something: look at its screen."
         )
+
+
+STALE_REPLY_SECONDS = 0.1
+"""How long a late reply is waited for before an operation starts (as trezorlib's probe)."""
+
+
+def _drop_stale_replies(transport: Transport) -> None:
+    """Read and drop replies still queued for us (one that came after its read timed out);
+    at most as many as trezorlib's probe would."""
+    from trezorlib import protocol_v1
+
+    for _ in range(10):
+        try:
+            protocol_v1.read(transport, timeout=STALE_REPLY_SECONDS, _ignore_bad_magic=True)
+        except Timeout:
+            return
 
 
 _OPEN_CHECK_SCREENS = frozenset({"recovery_word_count", "recovery", "mnemonic"})

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -45,6 +45,10 @@ LOG = logging.getLogger(__name__)
 QUICK_RETRY_DELAYS = (0.25, 0.5, 1.0)
 """Right after plug-in the ACL may not be applied yet: retry opening this fast before saying
 busy. Only a failed open is retried, and a failed open sends nothing to the device."""
+
+GONE_RESCAN_SECONDS = 1.0
+"""After a device that is still listed failed to be read (gone), wait at least this long
+before the next look, doubling each time, so that a broken device cannot make us spin."""
 
 MISSING_AFTER_ADD_RETRIES = (0.1, 0.3, 1.0)
 """libusb learns about a new device from its own udev listener, maybe after we do."""
@@ -106,6 +110,8 @@ class _Entry:
     Cancelling a reader task does not stop its worker thread; this lock does."""
     read_once: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the latest requested read has produced a status (or the device left)."""
+    released_while_reading: bool = False
+    """Another program let go during a read: what it did may be newer than that read."""
 
 
 def fallback_id(transport_path: str) -> str:
@@ -140,6 +146,7 @@ class DeviceTracker:
         self._missing_retry: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._departed: dict[str, _Entry] = {}
+        self._gone_delays: dict[str, float] = {}
         """By device id: entries unplugged mid-operation, until the operation has ended."""
 
     # ---- queries -------------------------------------------------------------------------
@@ -166,12 +173,18 @@ class DeviceTracker:
                 self._expected_usb_paths.add(path)
                 if event.devnode:
                     self._devnodes[path] = event.devnode
+                    if path in self._entries and self._node_watch is not None:
+                        # A scan listed it before this event was handled.
+                        self._node_watch.watch(path, event.devnode)
         self.request_rescan()
 
     def node_released(self, path: str) -> None:
         """Another program closed the device's node: what it did may have changed the state."""
         entry = self._entries.get(path)
-        if entry is None or entry.reader is not None or not self._may_read(entry):
+        if entry is None or not self._may_read(entry):
+            return
+        if entry.reader is not None:
+            entry.released_while_reading = True  # read again once this read is over
             return
         LOG.debug("Another program let go of %s; reading it", path)
         entry.read_once = asyncio.Event()
@@ -249,39 +262,44 @@ class DeviceTracker:
         self._publish(path, entry, entry.published.status)
         return entry.transport, lambda: self._device_access(path, entry)
 
-    def finish_operation(self, device_id: str) -> None:
+    def finish_operation(self, operation: OperationHandle) -> Callable[[], None]:
         """The operation is over: publish at once that nothing runs and what the history now
-        says (a new verdict), before anyone hears how it ended."""
-        departed = self._departed.get(device_id)
-        if departed is not None:
-            departed.operation = None
-            return
-        try:
-            path, entry = self._entry_of(device_id)
-        except KeyError:
-            return
+        says (a new verdict), before anyone hears how it ended. Returns what to do once the
+        end has been announced: remove the device if it was unplugged meanwhile, else read it
+        again (its backup state may have changed).
+
+        Only the entry that holds this very operation is touched: the device may have been
+        plugged in again, with a new operation, before this one ended.
+        """
+        for device_id, departed in self._departed.items():
+            if departed.operation is operation:
+                departed.operation = None
+                return lambda: self._remove_departed(device_id, departed)
+        found = next(((p, e) for p, e in self._entries.items() if e.operation is operation), None)
+        if found is None:
+            return lambda: None  # its device's object went away already (re-plugged)
+        path, entry = found
         entry.operation = None
         if entry.features is not None:
             self._publish(path, entry, self._classify(entry.features, path))
         elif entry.published is not None:
             self._publish(path, entry, entry.published.status)
 
-    def after_operation(self, device_id: str) -> None:
-        """After its end was announced: a device unplugged meanwhile is removed now, one
-        still here is read again (its backup state may have changed)."""
-        departed = self._departed.pop(device_id, None)
-        if departed is not None:
-            if departed.published is not None:
-                self._listener.device_removed(departed.published)
-            return
-        try:
-            path, entry = self._entry_of(device_id)
-        except KeyError:
-            return
-        if entry.reader is not None:
-            entry.reader.cancel()
-        entry.read_once = asyncio.Event()
-        entry.reader = self._spawn(self._read(path, entry))
+        def read_again() -> None:
+            if self._entries.get(path) is not entry:
+                return
+            if entry.reader is not None:
+                entry.reader.cancel()
+            entry.read_once = asyncio.Event()
+            entry.reader = self._spawn(self._read(path, entry))
+
+        return read_again
+
+    def _remove_departed(self, device_id: str, entry: _Entry) -> None:
+        if self._departed.get(device_id) is entry:
+            del self._departed[device_id]
+            if entry.published is not None:
+                self._listener.device_removed(entry.published)
 
     def _entry_of(self, device_id: str) -> tuple[str, _Entry]:
         for path, entry in self._entries.items():
@@ -325,7 +343,13 @@ class DeviceTracker:
 
     def _discover(self, known: dict[str, Transport], list_usb: bool) -> dict[str, Transport]:
         if list_usb:
-            transports = device_io.usb_transports()
+            # Listing opens and closes every Trezor's node (to read its product string):
+            # our own access, not another program letting go.
+            with ExitStack() as ours:
+                if self._node_watch is not None:
+                    for path in known:
+                        ours.enter_context(self._node_watch.own_access(path))
+                transports = device_io.usb_transports()
         else:
             transports = [t for path, t in known.items() if path not in self._config.emulators]
         for endpoint in self._config.emulators:
@@ -404,19 +428,32 @@ class DeviceTracker:
                         LOG.info("Trezor at %s went away while being read", path)
                         self._forget(path)
                         # It may be back already under the same path (a quick re-plug, a
-                        # reboot): the scan that saw it came before it was forgotten.
-                        self.request_rescan()
+                        # reboot): the scan that saw it came before it was forgotten. One
+                        # that stays listed but cannot be read is looked for less and less.
+                        delay = self._gone_delays.get(path, 0.0)
+                        self._gone_delays[path] = min(
+                            max(2 * delay, GONE_RESCAN_SECONDS), MAX_TIMER_SECONDS
+                        )
+                        self._spawn(self._rescan_after(delay))
                         return
                     # No retry: the next read comes when another app lets go of the device,
                     # after an operation of ours, or on an explicit refresh.
                     self._publish_unreadable(path, entry, error)
                     return
                 entry.features = features
+                self._gone_delays.pop(path, None)
                 self._publish(path, entry, self._classify(features, path, remember=True))
                 return
         finally:
             if asyncio.current_task() is entry.reader:
                 entry.reader = None
+                if entry.released_while_reading and self._entries.get(path) is entry:
+                    entry.released_while_reading = False
+                    self.node_released(path)
+
+    async def _rescan_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.request_rescan()
 
     @contextmanager
     def _device_access(self, path: str, entry: _Entry) -> Iterator[None]:
@@ -477,19 +514,19 @@ class DeviceTracker:
             return
         entry.published = device
         entry.read_once.set()
-        if previous is None:
-            LOG.info("Trezor %s (%s) connected: %s", device.id, status.model, status.state)
+        if previous is not None and previous.id == device.id:
+            LOG.info("Trezor %s is now %s", device.id, status.state)
+            self._listener.device_changed(device)
+        else:
+            if previous is None:
+                LOG.info("Trezor %s (%s) connected: %s", device.id, status.model, status.state)
+            else:
+                self._listener.device_removed(previous)
             replugged = self._departed.pop(device.id, None)
             if replugged is not None and replugged.published is not None:
                 # Back before its old operation ended: the old object goes first.
                 self._listener.device_removed(replugged.published)
             self._listener.device_added(device)
-        elif previous.id != device.id:
-            self._listener.device_removed(previous)
-            self._listener.device_added(device)
-        else:
-            LOG.info("Trezor %s is now %s", device.id, status.state)
-            self._listener.device_changed(device)
         self._schedule_due_timer()
 
     # ---- time ----------------------------------------------------------------------------

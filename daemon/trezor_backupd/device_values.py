@@ -60,12 +60,9 @@ class DeviceStatus:
     locked: bool = False
     """The device is PIN-protected and locked now: Unlock() applies."""
     facts: BackupFacts | None = None
-    """The backup facts the state was derived from; older than this read when `locked`."""
-
-    @property
-    def facts_from_earlier_read(self) -> bool:
-        """The state comes from an earlier unlocked read, kept while the device is locked."""
-        return self.locked and self.facts is not None
+    """The backup facts the state was derived from."""
+    facts_from_earlier_read: bool = False
+    """This read withheld them (a locked core device): `facts` are the last complete read's."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -118,6 +119,20 @@ def setup_logging(level: str) -> None:
     logging.getLogger("trezorlib").setLevel(logging.WARNING)
 
 
+def _node_watch(on_released: Callable[[str], None]) -> DeviceNodeWatch | None:
+    """The watch that says when another program lets go of a device, or None (with a log
+    line) when inotify is out of instances: devices are then read again only on Refresh."""
+    try:
+        return DeviceNodeWatch(on_released)
+    except OSError as error:
+        LOG.warning(
+            "Cannot watch device nodes (%s): a change made in another app shows only after "
+            "trezor-backupctl status --refresh or a replug",
+            error,
+        )
+        return None
+
+
 def open_history() -> HistoryStore | None:
     """The history store, or None (with a clear log line) when the state dir is unusable."""
     try:
@@ -138,7 +153,7 @@ async def serve(config: Config) -> int:
     bus = await MessageBus(bus_type=BusType.SESSION).connect()
     tracker: DeviceTracker | None = None
     watcher: UdevWatcher | None = None
-    node_watch = DeviceNodeWatch(lambda path: tracker.node_released(path) if tracker else None)
+    node_watch = _node_watch(lambda path: tracker.node_released(path) if tracker else None)
     try:
         publisher = BusPublisher(bus)
         tracker = DeviceTracker(config, history, publisher, node_watch=node_watch)
@@ -183,7 +198,8 @@ async def serve(config: Config) -> int:
             watcher.stop()
         if tracker is not None:
             tracker.close()
-        node_watch.close()
+        if node_watch is not None:
+            node_watch.close()
         bus.disconnect()
         if history is not None:
             history.close()

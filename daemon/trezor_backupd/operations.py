@@ -248,9 +248,9 @@ class OperationManager:
             # The device's State (with the new verdict) and Operation change first, then
             # the signal goes out, then the device is read again (or removed, if it was
             # unplugged): a client reading State on the signal sees the new one.
-            self._tracker.finish_operation(device_id)
+            after = self._tracker.finish_operation(running)
             self._listener.operation_finished(device_id, running.kind.value, result)
-            self._tracker.after_operation(device_id)
+            after()
         if result.outcome not in (Outcome.PASSED, Outcome.MISMATCH, Outcome.COMPLETED):
             await self._tell_agent_it_ended(running.agent, device_id)
 

@@ -70,9 +70,9 @@ _CHECK_NEXT_STEP = (
     "and follow the Trezor's screen."
 )
 _DRY_RUN_NEXT_STEP = (
-    "A backup check is waiting on the Trezor: finish it there (then reconnect the Trezor "
-    "so that its result is read), or resume it here: start the backup check again and it "
-    "continues where it stopped."
+    "A backup check is waiting on the Trezor: resume it here (start the backup check again "
+    "and it continues where it stopped), or finish it on the Trezor, which then shows the "
+    "result only on its own screen; reconnect it afterwards to clear this message."
 )
 _SINGLE_SHARE_NOTE = (
     " Its backup is a single share (SLIP-39); a multi-share backup can be made later "
@@ -103,7 +103,9 @@ def status_from_features(
     wallet).
     """
     locked = bool(features.pin_protection) and features.unlocked is False
-    facts = backup_facts(features, now) or remembered
+    live = backup_facts(features, now)
+    facts = live or remembered
+    from_earlier_read = live is None and remembered is not None
     dry_run = (
         features.recovery_status == messages.RecoveryStatus.Recovery
         and features.recovery_type == messages.RecoveryType.DryRun
@@ -117,7 +119,7 @@ def status_from_features(
             CHECK_GUIDE_BY_MODEL
         ):
             next_step += f" Trezor's guide: {CHECK_GUIDE_BY_MODEL[model]}"
-    if locked and facts is not None and state not in _STATES_WITHOUT_FACTS:
+    if from_earlier_read and facts is not None and state not in _STATES_WITHOUT_FACTS:
         day = facts.read_at.date().isoformat()
         explanation += (
             f" (As read on {day} while the Trezor was unlocked; it is locked now and does "
@@ -136,6 +138,7 @@ def status_from_features(
         last_check=last_check,
         locked=locked,
         facts=facts,
+        facts_from_earlier_read=from_earlier_read,
     )
 
 
@@ -243,8 +246,9 @@ def _classify(
             BackupState.LOCKED,
             "This Trezor is locked with its PIN, and a locked Trezor does not tell whether "
             "its wallet is backed up. It has not been read unlocked on this computer yet.",
-            "Unlock the Trezor: enter its PIN on the device. Its backup status is read "
-            "right after.",
+            "Unlock it from here (Unlock in the applet, or trezor-backupctl unlock): the Trezor "
+            "asks for its PIN on its own screen, and its backup status is read right after. "
+            "If you unlock it on the Trezor itself, refresh afterwards.",
         )
     if facts.no_backup:
         return (

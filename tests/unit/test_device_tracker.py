@@ -196,3 +196,78 @@ def test_the_emulator_look_up_does_not_list_usb_again(bench: Bench) -> None:
         bench.tracker.close()
 
     run(scenario)
+
+
+def test_our_own_usb_listing_is_not_taken_for_another_program_letting_go(bench: Bench) -> None:
+    """Listing USB opens every Trezor's node to read its name: that close is ours."""
+    bench.devices.append(Device("webusb:001:1", features()))
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        await bench.tracker.request_rescan()
+        assert bench.own_during_listing[-1] == ["webusb:001:1"]
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_a_release_during_a_read_is_read_after_it(bench: Bench) -> None:
+    """What the other program did may be newer than the read that was running."""
+    device = Device("webusb:001:1", features(), features(unfinished_backup=True))
+    bench.devices.append(device)
+
+    async def scenario() -> None:
+        bench.read_gate.clear()
+        settling = asyncio.ensure_future(bench.tracker.settle())
+        while not bench.reads_started:
+            await asyncio.sleep(0.001)  # the first read is in progress
+        bench.tracker.node_released("webusb:001:1")
+        bench.read_gate.set()
+        await settling
+        while device.reads < 2:
+            await asyncio.sleep(0.001)
+        await bench.tracker.settle()
+        assert bench.states() == {"AAAA": "backup_failed"}
+        bench.tracker.close()
+
+    run(scenario)
+
+
+class Handle:
+    """An operation as the tracker sees it."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.gone = False
+
+    def cancel(self) -> None:
+        pass
+
+    def device_gone(self) -> None:
+        self.gone = True
+
+
+def test_a_device_back_before_its_old_operation_ended_keeps_its_new_operation(
+    bench: Bench,
+) -> None:
+    location = UsbLocation(busnum=1, port_numbers=(1,))
+    bench.devices.append(Device("webusb:001:1", features()))
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        old = Handle("check")
+        bench.tracker.begin_operation("AAAA", old)
+        bench.devices.clear()
+        bench.tracker.usb_event(TrezorUsbEvent("remove", location, webusb=True))
+        assert old.gone
+        bench.devices.append(Device("webusb:001:1", features()))  # plugged in again
+        await bench.tracker.settle()
+        new = Handle("backup")
+        bench.tracker.begin_operation("AAAA", new)
+        bench.tracker.finish_operation(old)()  # the old one ends only now
+        assert bench.tracker.operation_of("AAAA") is new
+        assert [d.operation for d in bench.tracker.devices()] == ["backup"]
+        assert [e for e in bench.events if e[0] == "removed"] == [("removed", "AAAA", "unverified")]
+        bench.tracker.close()
+
+    run(scenario)

@@ -271,8 +271,8 @@ def test_dry_run_in_progress() -> None:
     status = classify(running)
     assert status.dry_run_in_progress is True
     assert status.state is BackupState.UNVERIFIED
-    assert "waiting on the Trezor: finish it there" in status.next_step
-    assert "resume it here" in status.next_step
+    assert "waiting on the Trezor: resume it here" in status.next_step
+    assert "finish it on the Trezor" in status.next_step
 
     normal_recovery = features(
         initialized=False,
@@ -399,3 +399,13 @@ def test_a_new_wallet_is_told_the_trezor_shows_the_words() -> None:
     step = classify(features(initialized=False)).next_step
     assert "Trezor shows the recovery words" in step
     assert "Suite and write down the recovery words it shows" not in step
+
+
+def test_a_locked_model_one_still_says_its_backup_state_so_nothing_is_from_earlier() -> None:
+    """The Model One reports its backup fields while locked (recorded, 1.14.2)."""
+    one = features(model="1", internal_model=None, pin_protection=True, unlocked=False)
+    earlier = backup_facts(features(backup_availability=Avail.Required), NOW - timedelta(days=9))
+    status = status_from_features(one, None, NOW, INTERVAL, earlier)
+    assert (status.state, status.locked) == (BackupState.UNVERIFIED, True)
+    assert not status.facts_from_earlier_read
+    assert "As read on" not in status.explanation
