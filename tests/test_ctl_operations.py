@@ -16,12 +16,17 @@ from pathlib import Path
 import pytest
 from trezorlib import messages
 
+from trezor_backup_api.names import BUS_NAME, ROOT_PATH
+from trezor_backup_api.names import MANAGER_INTERFACE as MANAGER
+
 import seed_safety
 from conftest import DaemonFactory
 from harness import (
     DEVICE_ID,
     EVENT_TIMEOUT,
     LineReader,
+    busctl,
+    ctl,
     custom_bus,
     get_devices,
     history,
@@ -109,6 +114,32 @@ def test_check_through_the_cli(
         assert PIN_PROMPT in cli.output()
         assert cli.output().count(WORD_PROMPT) == 24
         seed_safety.assert_no_secret(cli.output(), daemon.log())
+
+
+def test_a_check_whose_result_cannot_be_saved_says_so(make_daemon: DaemonFactory) -> None:
+    """The state directory cannot be made (a file is in its way): the check passes on the
+    Trezor, and the CLI, the bus and doctor all say that the result was not saved, and why."""
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        daemon.state_dir.parent.mkdir(parents=True)
+        daemon.state_dir.write_text("a file where the state directory should be\n")
+        with running(daemon):
+            cli = CtlSession(sim, "check", "--words", "24")
+            assert cli.run(ABANDON24, press_buttons=True) == 0
+            assert [d["State"] for d in get_devices()] == ["unverified"]
+            available = busctl("get-property", BUS_NAME, ROOT_PATH, MANAGER, "HistoryAvailable")
+            doctor = ctl("doctor")
+    problem = f"cannot create the state directory {daemon.state_dir}: File exists"
+    assert available == {"type": "b", "data": False}
+    assert (
+        "trezor-backupctl: the check result could not be saved, so status will not show it: "
+        f"{problem}. Fix: make that directory writable"
+    ) in cli.output()
+    assert (
+        "FAIL history: check and backup results cannot be saved, so a passed check is "
+        f"forgotten: {problem}" in doctor.stdout
+    )
+    seed_safety.assert_no_secret(cli.output(), daemon.log())
 
 
 def test_twelve_word_check_through_the_cli_uses_the_grid(make_daemon: DaemonFactory) -> None:

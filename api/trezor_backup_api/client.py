@@ -370,6 +370,19 @@ class DaemonClient:
         result: list[dict[str, Any]] = plain(reply.body[0])
         return result
 
+    async def history_problem(self) -> str:
+        """`Manager1.HistoryProblem` (NO_AUTO_START): why checks and backups are not being
+        remembered now; "" when they are."""
+        reply = await self._call(
+            ROOT_PATH,
+            PROPERTIES_INTERFACE,
+            "Get",
+            "ss",
+            [MANAGER_INTERFACE, "HistoryProblem"],
+            autostart=False,
+        )
+        return str(reply.body[0].value)
+
     async def refresh(self) -> None:
         """`Manager1.Refresh()`: read every connected device again, for changes made elsewhere."""
         await self._call(ROOT_PATH, MANAGER_INTERFACE, "Refresh")

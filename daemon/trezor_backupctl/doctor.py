@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +24,12 @@ from trezor_backup_api.client import (
     BusCallError,
     DaemonUnreachable,
     bus_call,
+    call,
     connect_session_bus,
     session_bus_address,
 )
-from trezor_backup_api.names import BUS_NAME
+from trezor_backup_api.names import BUS_NAME, MANAGER_INTERFACE, PROPERTIES_INTERFACE, ROOT_PATH
+from trezor_backup_api.paths import config_path, state_dir
 from trezor_backup_api.usb_ids import TREZOR_USB_IDS
 from trezor_backupctl.session_setup import RULES_NAME, rules_command
 
@@ -41,6 +45,9 @@ BRIDGE_ADDRESS = ("127.0.0.1", 21325)
 BUS_TIMEOUT_SECONDS = 5.0
 TRAY_WATCHER = "org.kde.StatusNotifierWatcher"
 NOTIFICATIONS = "org.freedesktop.Notifications"
+NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
+RESTART = "systemctl --user restart trezor-backupd"
+EXIT_CONFIG = 78  # trezor-backupd's exit status for a config file it refuses (EX_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -86,22 +93,79 @@ def _plugged_trezors() -> Iterator[tuple[str, Path]]:
             yield device.name, Path(f"/dev/bus/usb/{busnum:03d}/{devnum:03d}")
 
 
-def check_device_access() -> Finding:
-    """A plugged Trezor's device node must be readable and writable by this user."""
+def check_device_access() -> list[Finding]:
+    """Each plugged Trezor's device node must be readable and writable by this user."""
     findings = []
     for name, node in _plugged_trezors():
-        if not os.access(node, os.R_OK | os.W_OK):
-            return Finding(
-                FAIL,
-                "device access",
-                f"the Trezor at USB {name} ({node}) cannot be opened by you: the udev rules "
-                "are missing or were not applied to it. Fix: install the rules (see above), "
-                "then unplug and replug the Trezor",
+        if os.access(node, os.R_OK | os.W_OK):
+            findings.append(
+                Finding(OK, "device access", f"you can open the Trezor at USB {name} ({node})")
             )
-        findings.append(f"{name} ({node})")
-    if not findings:
-        return Finding(OK, "device access", "no Trezor plugged in; nothing to check")
-    return Finding(OK, "device access", f"you can open {', '.join(findings)}")
+        else:
+            findings.append(
+                Finding(
+                    FAIL,
+                    "device access",
+                    f"the Trezor at USB {name} ({node}) cannot be opened by you: the udev rules "
+                    "are missing or were not applied to it. Fix: install the rules (see above), "
+                    "then unplug and replug the Trezor",
+                )
+            )
+    return findings or [Finding(OK, "device access", "no Trezor plugged in; nothing to check")]
+
+
+def config_problem() -> str:
+    """What the daemon finds wrong in the config file it would read ("" when nothing): asked
+    of the daemon program itself (`trezor-backupd --check-config`), which this package must
+    not import."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "trezor_backupd", "--check-config"],
+            capture_output=True,
+            text=True,
+            timeout=BUS_TIMEOUT_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stderr.strip() if done.returncode == EXIT_CONFIG else ""
+
+
+def check_config() -> Finding:
+    """The config file the daemon reads, validated by the daemon program."""
+    path = config_path()
+    problem = config_problem()
+    if problem:
+        return Finding(
+            FAIL,
+            "config",
+            f"{problem}. The daemon refuses to start with it (exit status {EXIT_CONFIG}). Fix: "
+            f"correct that line or remove the key to use the default, then: {RESTART}",
+        )
+    if not path.exists():
+        return Finding(OK, "config", f"no {path}: the defaults apply")
+    return Finding(OK, "config", f"{path} is valid")
+
+
+def _history_finding(problem: str) -> Finding:
+    if not problem:
+        return Finding(OK, "history", "check and backup results are saved")
+    return Finding(
+        FAIL,
+        "history",
+        f"check and backup results cannot be saved, so a passed check is forgotten: {problem}. "
+        f"Fix: make that directory writable (or free some disk space), then: {RESTART}",
+    )
+
+
+def check_state_dir() -> Finding:
+    """Without a running daemon: could it create and write its state directory?"""
+    directory = state_dir()
+    existing = next(p for p in (directory, *directory.parents) if os.path.lexists(p))
+    if not existing.is_dir():
+        return _history_finding(f"{existing} is not a directory, so {directory} cannot be made")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return _history_finding(f"{existing} is not writable by you")
+    return _history_finding("")
 
 
 async def check_session(bus: MessageBus) -> list[Finding]:
@@ -111,8 +175,14 @@ async def check_session(bus: MessageBus) -> list[Finding]:
     async def owned(name: str) -> bool:
         return bool(await bus_call(bus, "NameHasOwner", [name], timeout=BUS_TIMEOUT_SECONDS))
 
+    history = check_state_dir()
     if await owned(BUS_NAME):
         daemon = Finding(OK, "daemon", f"trezor-backupd is running ({BUS_NAME})")
+        history = await check_history(bus)
+    elif BUS_NAME in activatable and check_config().level == FAIL:
+        daemon = Finding(
+            FAIL, "daemon", "not running, and D-Bus cannot start it: its config is wrong (above)"
+        )
     elif BUS_NAME in activatable:
         daemon = Finding(OK, "daemon", "not running, but D-Bus starts it on first use")
     else:
@@ -134,16 +204,49 @@ async def check_session(bus: MessageBus) -> list[Finding]:
             "XEmbed tray is not checked). Fix: on GNOME install and enable the AppIndicator "
             "extension (gnome-shell-extension-appindicator)",
         )
-    if await owned(NOTIFICATIONS) or NOTIFICATIONS in activatable:
-        notify = Finding(OK, "notifications", f"{NOTIFICATIONS} is available")
-    else:
-        notify = Finding(
+    return [daemon, history, tray, await check_notifications(bus)]
+
+
+async def check_history(bus: MessageBus) -> Finding:
+    """The running daemon's own word on whether it can save results (Manager1.HistoryProblem)."""
+    try:
+        reply = await call(
+            bus,
+            BUS_NAME,
+            ROOT_PATH,
+            PROPERTIES_INTERFACE,
+            "Get",
+            "ss",
+            [MANAGER_INTERFACE, "HistoryProblem"],
+            timeout=BUS_TIMEOUT_SECONDS,
+            autostart=False,
+        )
+    except BusCallError as error:
+        return Finding(WARN, "history", f"the daemon did not say: {error.text or error.name}")
+    return _history_finding(str(reply.body[0].value))
+
+
+async def check_notifications(bus: MessageBus) -> Finding:
+    """A notification server that answers (starting it if it is only activatable)."""
+    try:
+        reply = await call(
+            bus,
+            NOTIFICATIONS,
+            NOTIFICATIONS_PATH,
+            NOTIFICATIONS,
+            "GetServerInformation",
+            timeout=BUS_TIMEOUT_SECONDS,
+        )
+    except BusCallError as error:
+        return Finding(
             WARN,
             "notifications",
-            f"no {NOTIFICATIONS} server, so backup reminders cannot pop up. Fix: run your "
-            "desktop's notification daemon (e.g. dunst, mako, or the desktop's own)",
+            f"no {NOTIFICATIONS} server answers ({error.text or error.name}), so backup "
+            "reminders cannot pop up. Fix: run your desktop's notification daemon (e.g. dunst, "
+            "mako, or the desktop's own)",
         )
-    return [daemon, tray, notify]
+    name, vendor, version = (str(value) for value in reply.body[:3])
+    return Finding(OK, "notifications", f"{name} {version} ({vendor}) answers")
 
 
 async def check_bus() -> list[Finding]:
@@ -153,13 +256,16 @@ async def check_bus() -> list[Finding]:
         bus = await connect_session_bus(BUS_TIMEOUT_SECONDS)
     except DaemonUnreachable as error:
         reason = error.reason
+        skipped = "not checked: there is no session bus"
         return [
             Finding(
                 FAIL,
                 "session bus",
                 f"cannot connect ({reason}). Fix: run this inside your desktop session, "
                 "where DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus is set",
-            )
+            ),
+            *(Finding(WARN, check, skipped) for check in ("daemon", "tray host", "notifications")),
+            check_state_dir(),
         ]
     try:
         return [Finding(OK, "session bus", address), *await check_session(bus)]
@@ -218,7 +324,8 @@ def diagnose() -> list[Finding]:
     """Every check, in the order a user would fix things."""
     return [
         check_rules(),
-        check_device_access(),
+        *check_device_access(),
+        check_config(),
         *asyncio.run(check_bus()),
         check_bridge(),
         check_suite(),
@@ -239,8 +346,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "doctor",
         help="check the installation and the desktop session, and say how to fix problems",
         description=(
-            "Check the udev rules, access to a plugged Trezor, the daemon on the session bus "
-            "(running or D-Bus activatable), a tray host, a notification server, and whether "
+            "Check the udev rules, access to each plugged Trezor, the config file the daemon "
+            "reads (naming a bad key and its line), the daemon on the session bus (running or "
+            "D-Bus activatable), whether it can save check results, a tray host, that a "
+            "notification server answers, and whether "
             "Trezor Bridge or Trezor Suite may hold the device. Prints one line per check: "
             "OK, WARN (works, something is missing) or FAIL, with the fix. "
             "Exit status 0 when nothing FAILed, 1 otherwise."

@@ -191,6 +191,15 @@ async def _run(command: Command, args: argparse.Namespace) -> int:
 
 
 def _unreachable_message(reason: str) -> str:
+    # A daemon that exits on a bad config (78) shows here only as "exited with status 78", or
+    # as a failed unit under systemd: have the daemon program read the file it would read.
+    problem = doctor.config_problem()
+    if problem:
+        return (
+            f"{PROG}: trezor-backupd cannot start because its config file is wrong: {problem}. "
+            "Fix: correct that line (or remove the key to use the default), then run the "
+            "command again"
+        )
     return (
         f"{PROG}: cannot reach trezor-backupd on the session bus ({BUS_NAME}): "
         f"{reason.rstrip('.')}. Is it running? Try: systemctl --user start trezor-backupd"

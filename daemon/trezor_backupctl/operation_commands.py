@@ -211,6 +211,8 @@ async def _follow(
             _say(out, f"\n{kind.capitalize()} result: {ended.result}")
             if ended.message:
                 _say(out, ended.message)
+            if kind != OperationKind.UNLOCK:
+                await _say_if_not_saved(client, kind, err)
             return ended
         if give_up.is_set():
             _say(err, f"{PROG}: stopped waiting for the Trezor; see: {PROG} status")
@@ -222,6 +224,21 @@ async def _follow(
             export.stop()
         else:
             await export.unregister()
+
+
+async def _say_if_not_saved(client: DaemonClient, kind: str, err: TextIO) -> None:
+    """Tell the owner when the daemon could not record the result: `status` will not show it."""
+    try:
+        problem = await client.history_problem()
+    except (DaemonError, DaemonUnreachable) as error:
+        problem = f"the daemon did not say whether it was saved ({error})"
+    if problem:
+        _say(
+            err,
+            f"{PROG}: the {kind} result could not be saved, so status will not show it: "
+            f"{problem}. Fix: make that directory writable (or free some disk space), "
+            f"restart the daemon (systemctl --user restart trezor-backupd), then {kind} again",
+        )
 
 
 async def run_check(

@@ -56,8 +56,8 @@ def load_config(path: Path | None = None) -> Config:
     """Read the config file; a missing file gives the defaults, a bad one raises ConfigError."""
     path = config_path() if path is None else path
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
+        text = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         return Config()
     except tomllib.TOMLDecodeError as e:
@@ -66,7 +66,23 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: not valid UTF-8 text: {e}") from e
     except OSError as e:
         raise ConfigError(f"{path}: cannot be read: {e.strerror or e}") from e
-    return _parse(path, data)
+    try:
+        return _parse(path, data)
+    except ConfigError as e:
+        raise ConfigError(_with_line(str(e), path, text)) from None
+
+
+def _with_line(message: str, path: Path, text: str) -> str:
+    """ "{path}: key ..." as "{path}, line N: key ...", N being the line that sets the key."""
+    detail = message.removeprefix(f"{path}: ")
+    key = re.match(r"[A-Za-z0-9_]+", detail)
+    if key is None:
+        return message
+    setting = re.compile(rf"\s*{re.escape(key.group())}\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if setting.match(line):
+            return f"{path}, line {number}: {detail}"
+    return message
 
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:

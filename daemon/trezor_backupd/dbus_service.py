@@ -295,6 +295,8 @@ class DeviceDirectory(Protocol):
 
 
 class HistorySource(Protocol):
+    problem: str
+
     def events(self, device_id: str) -> list[HistoryEvent]: ...
 
 
@@ -302,16 +304,34 @@ class ManagerObject(ServiceInterface):
     """io.github.TrezorBackupGuard.Manager1: the device list, for the applet, CLI and scripts."""
 
     def __init__(
-        self, directory: DeviceDirectory, history: HistorySource | None, gate: OperationGate
+        self,
+        directory: DeviceDirectory,
+        history: HistorySource | None,
+        gate: OperationGate,
+        history_problem: str,
     ) -> None:
+        """`history_problem`: why there is no history store (when `history` is None)."""
         super().__init__(MANAGER_INTERFACE)
         self._directory = directory
         self._history = history
         self._gate = gate
+        self._history_problem = history_problem
 
     @dbus_property(access=PropertyAccess.READ)
     def Version(self) -> DBusStr:
         return __version__
+
+    @dbus_property(access=PropertyAccess.READ)
+    def HistoryAvailable(self) -> DBusBool:
+        return not self._current_history_problem()
+
+    @dbus_property(access=PropertyAccess.READ)
+    def HistoryProblem(self) -> DBusStr:
+        return self._current_history_problem()
+
+    def _current_history_problem(self) -> str:
+        """Why checks and backups cannot be remembered now; "" when they can."""
+        return self._history.problem if self._history is not None else self._history_problem
 
     @dbus_method()
     def GetDevices(self) -> DeviceDictList:

@@ -124,6 +124,8 @@ class HistoryStore:
                 f"cannot create the state directory {state_dir}: {e.strerror or e}"
             ) from e
         self._conn = self._open()
+        # Why the last record could not be written ("" once one was): Manager1.HistoryProblem.
+        self.problem = ""
 
     @property
     def path(self) -> Path:
@@ -157,7 +159,12 @@ class HistoryStore:
                     conn.execute("ROLLBACK")
                 raise
 
-        self._run(insert)
+        try:
+            self._run(insert)
+        except HistoryUnavailable as error:
+            self.problem = str(error)
+            raise
+        self.problem = ""
 
     def events(self, device_id: str) -> list[HistoryEvent]:
         """All events of one device, oldest first."""

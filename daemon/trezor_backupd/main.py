@@ -77,6 +77,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--config", type=Path, help="read this config file instead")
     parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help=(
+            "only read and validate the config file: print what is wrong (file, line, key) "
+            f"and exit with {EXIT_CONFIG}, or exit 0 when it is fine (trezor-backupctl and "
+            "its doctor ask this)"
+        ),
+    )
+    parser.add_argument(
         "--log-level",
         default=os.environ.get("TREZOR_BACKUPD_LOG_LEVEL", "info"),
         choices=["debug", "info", "warning", "error"],
@@ -133,13 +142,13 @@ def _node_watch(on_released: Callable[[str], None]) -> DeviceNodeWatch | None:
         return None
 
 
-def open_history() -> HistoryStore | None:
-    """The history store, or None (with a clear log line) when the state dir is unusable."""
+def open_history() -> tuple[HistoryStore | None, str]:
+    """The history store, or None and why (also logged) when the state dir is unusable."""
     try:
-        return HistoryStore(state_dir())
+        return HistoryStore(state_dir()), ""
     except HistoryUnavailable as error:
         LOG.error("Running without history (checks will not be remembered): %s", error)
-        return None
+        return None, str(error)
 
 
 async def serve(config: Config) -> int:
@@ -149,7 +158,7 @@ async def serve(config: Config) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    history = open_history()
+    history, history_problem = open_history()
     bus = await MessageBus(bus_type=BusType.SESSION).connect()
     tracker: DeviceTracker | None = None
     watcher: UdevWatcher | None = None
@@ -161,7 +170,7 @@ async def serve(config: Config) -> int:
         await agents.start()
         operations = OperationManager(tracker, history, agents, publisher)
         gate = OperationGate(operations, agents)
-        publisher.export_manager(ManagerObject(tracker, history, gate), gate)
+        publisher.export_manager(ManagerObject(tracker, history, gate, history_problem), gate)
 
         watcher = UdevWatcher(tracker.usb_event)
         for event in watcher.start(loop):
@@ -211,8 +220,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = load_config(args.config)
     except ConfigError as error:
-        LOG.error("%s", error)
+        if args.check_config:
+            print(error, file=sys.stderr)
+        else:
+            LOG.error("%s", error)
         sys.exit(EXIT_CONFIG)
+    if args.check_config:
+        sys.exit(0)
     if args.emulator:
         emulators = tuple(dict.fromkeys(config.emulators + tuple(args.emulator)))
         config = dataclasses.replace(config, emulators=emulators)

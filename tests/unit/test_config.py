@@ -97,8 +97,15 @@ def test_bad_values_name_file_key_and_problem(
     with pytest.raises(ConfigError, match=key) as caught:
         load_config(path)
     message = str(caught.value)
-    assert message.startswith(f"{path}: ")
+    assert message.startswith(f"{path}, line 1: ")
     assert problem in message
+
+
+def test_a_bad_value_is_reported_with_the_line_that_sets_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "# my settings\nnotifications = true\n\n  emulators = [1]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}, line 4: emulators[0] must be a string, not 1"
 
 
 def test_bad_toml(tmp_path: Path) -> None:
