@@ -5,7 +5,35 @@
 set -eu
 PY=${1:-.venv/bin/python}
 BIN=$(dirname "$PY")
-PORT=${TREZOR_SIM_PORT:-21324}
+# The simulator's wire port P and its DebugLink port P+1: 21324 like the official emulator,
+# unless that is taken (by the emulator itself, say); TREZOR_SIM_PORT chooses one.
+free_port_pair() {
+    "$PY" - "$1" <<'EOF'
+import socket, sys
+def free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
+        try:
+            first.bind(("127.0.0.1", port))
+            second.bind(("127.0.0.1", first.getsockname()[1] + 1))
+        except OSError:
+            return None
+        return first.getsockname()[1]
+port = free(int(sys.argv[1]))
+while port is None:
+    port = free(0)
+print(port)
+EOF
+}
+if [ -n "${TREZOR_SIM_PORT:-}" ]; then
+    PORT=$TREZOR_SIM_PORT
+else
+    PORT=$(free_port_pair 21324)
+    if [ "$PORT" != 21324 ]; then
+        echo "UDP port 21324 or 21325 is taken (a Trezor emulator?): the simulator uses" \
+            "$PORT and $((PORT + 1)) instead (TREZOR_SIM_PORT=N chooses)."
+    fi
+fi
 RUN=$(mktemp -d)
 pids=""
 cleanup() {
@@ -45,5 +73,13 @@ echo
 if [ -n "${CI:-}" ] || [ ! -t 0 ]; then
     exit 0
 fi
+cat <<EOF
+Act on the simulated Trezor from another terminal (its seed: "abandon" 23 times, then "art"):
+  export DBUS_SESSION_BUS_ADDRESS='$DBUS_SESSION_BUS_ADDRESS' PATH="$BIN:\$PATH"
+  trezor-backupctl backup --yes           # the Trezor shows the 24 words, twice; for each:
+  trezor-backup-sim screen --port $PORT     #   the word it shows
+  trezor-backup-sim press yes --port $PORT  #   and the button to go on
+  trezor-backupctl check --words 24       # answer each prompt with the word 'screen' names
+EOF
 echo "Following events (trezor-backupctl watch); press Ctrl-C to stop."
 "$BIN/trezor-backupctl" watch || true

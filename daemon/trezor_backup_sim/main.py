@@ -11,6 +11,7 @@ import logging
 import random
 import re
 import secrets
+import sys
 
 from mnemonic import Mnemonic
 from trezorlib import messages
@@ -19,6 +20,7 @@ from .device import Device
 from .event_loop import CONTROL_HELP, EventLoop
 from .faults import Fault
 from .models import DEFAULT_AUTO_LOCK_DELAY_MS, MODELS, BackupState, Model
+from .owner_actions import ACTIONS, run_action
 from .seed_words import SLIP39_WORD_COUNTS, master_secret
 from .state import Wallet
 from .thp_link import DEBUG_PAIRING_METHODS, PRODUCTION_PAIRING_METHODS
@@ -95,6 +97,14 @@ the owner on a core device (DebugLink port, no host message, nothing sent to the
       keyboard, then DebugLinkDecision(input=PIN) (trezorlib DebugLink.input("1234"))
   finish a dry run left running: DebugLinkDecision(input="12") for the word count,
       press_yes, then one input per word, press_yes on the result
+
+the default seed (--mnemonic): "abandon" 23 times, then "art" (the BIP-39 test vector); type it
+  in a check to pass, any other valid seed to see it fail
+
+acting as the owner from another terminal (see trezor-backup-sim press --help):
+  trezor-backup-sim press yes|no [--port P]   press a button on the Trezor's screen
+  trezor-backup-sim type TEXT [--port P]      type on a Model T/Safe (word count, word, PIN)
+  trezor-backup-sim screen [--port P]         what the screen asks for or shows
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -193,6 +203,9 @@ def build_device(args: argparse.Namespace) -> Device:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `trezor-backup-sim`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ACTIONS:
+        sys.exit(run_action(argv))
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="trezor-backup-sim: %(message)s")
     device = build_device(args)

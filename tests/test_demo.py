@@ -1,0 +1,37 @@
+"""`make demo` (tests/demo.sh) when the official emulator's port is taken: it says so, picks
+free ports, and still shows the simulated Trezor."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from contextlib import suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_demo_moves_to_free_ports_when_21324_is_taken() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        with suppress(OSError):  # already taken by someone else: the same case
+            holder.bind(("127.0.0.1", 21324))
+        env = os.environ | {"CI": "1", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent"}
+        env.pop("TREZOR_SIM_PORT", None)
+        done = subprocess.run(
+            ["sh", str(ROOT / "tests/demo.sh"), sys.executable],
+            env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    moved = re.search(
+        r"UDP port 21324 or 21325 is taken \(a Trezor emulator\?\): the simulator uses "
+        r"(\d+) and (\d+) instead \(TREZOR_SIM_PORT=N chooses\)\.",
+        done.stdout,
+    )
+    assert moved, done.stdout
+    port = int(moved[1])
+    assert port != 21324 and int(moved[2]) == port + 1
+    assert f"Simulated Trezor Model One: ready udp:127.0.0.1:{port}" in done.stdout
+    assert re.search(r"One +Demo Trezor +backup_required", done.stdout), done.stdout

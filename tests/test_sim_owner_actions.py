@@ -1,0 +1,72 @@
+"""A person drives a check to its end with only the documented commands: `trezor-backupctl
+check` in one terminal, `trezor-backup-sim screen` and `press yes` in another."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import seed_safety
+from conftest import DaemonFactory
+from harness import DEVICE_ID, EVENT_TIMEOUT, LineReader, get_devices, running
+from sim_helpers import ABANDON24, start_simulator
+
+
+def sim_action(port: int, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "trezor_backup_sim", *args, "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=EVENT_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_model_one_check_driven_with_screen_and_press(make_daemon: DaemonFactory) -> None:
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            cli = subprocess.Popen(
+                [sys.executable, "-m", "trezor_backupctl", "check", "--words", "24"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True,
+            )  # fmt: skip
+            assert cli.stdin is not None
+            reader = LineReader(cli)
+            seed_safety.produced("trezor-backupctl scrollback", lambda: "\n".join(reader.seen))
+            seed_safety.typed(ABANDON24)
+            screens = []
+            while True:
+                try:
+                    line = reader.wait_for(lambda _line: True)
+                except AssertionError:  # the output ended: the CLI is done
+                    break
+                if line.startswith("Word requested by your Trezor"):
+                    screen = sim_action(sim.port, "screen")
+                    screens.append(screen)
+                    asked = re.search(r"asks for word (\d+) of your recovery seed", screen)
+                    made_up = re.search(r"asks for the word '(\w+)'", screen)
+                    assert asked or made_up, screen
+                    word = ABANDON24.split()[int(asked[1]) - 1] if asked else made_up[1]  # type: ignore[index]
+                    cli.stdin.write(word + "\n")
+                    cli.stdin.flush()
+                elif "your Trezor shows" in line or "Read the result" in line:
+                    sim_action(sim.port, "press", "yes")
+            assert cli.wait(timeout=EVENT_TIMEOUT) == 0, "\n".join(reader.seen)
+            assert [d["State"] for d in get_devices()] == ["verified"]
+    assert len(screens) == 24
+    seed_safety.assert_no_secret("\n".join(reader.seen), daemon.log())
+
+
+def test_without_a_simulator_the_action_says_so() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "trezor_backup_sim", "press", "yes", "--port", "9"],
+        capture_output=True, text=True, timeout=EVENT_TIMEOUT,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == (
+        "trezor-backup-sim: no simulator answers on DebugLink port 10 (wire port 9); "
+        "start one, or give its --port\n"
+    )
