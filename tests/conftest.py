@@ -25,6 +25,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import seed_safety
 from harness import Daemon, SessionBus, UsbTestbed
 
+# The desktop (Xvfb, trayer, dunst) and screenshot fixtures, registered once for every module:
+# a module importing them itself would start a second desktop, whose dunst cannot own the
+# notification name the first one holds.
+pytest_plugins = ["desktop_fixtures"]
+
 NO_BUS = "unix:path=/nonexistent/ask-for-the-session_bus-fixture"
 """The bus address of a test that did not ask for one: a D-Bus client it starts fails at once
 instead of reaching the desktop's own session bus."""

@@ -24,11 +24,9 @@ from PIL import Image
 from trezor_backup_applet.icons import _COLOURS, Look
 
 from conftest import DaemonFactory
-from desktop_fixtures import Desktop, desktop, screenshots
+from desktop_fixtures import Desktop
 from harness import DEVICE, ROOT_PATH, Daemon, LineReader, busctl, running
 from sim_helpers import start_simulator
-
-__all__ = ["desktop", "screenshots"]  # the fixtures, imported for pytest
 
 DEVICE_ID = "A1B2C3D4E5F60718293A4B5C"
 DEVICE_PATH = f"{ROOT_PATH}/devices/{DEVICE_ID}"

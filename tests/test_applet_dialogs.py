@@ -15,6 +15,7 @@ tracked ones.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -38,18 +39,17 @@ from trezor_backup_applet.dialogs import (
 )
 from trezor_backup_applet.gtk_setup import GLib, Gtk
 from trezor_backup_applet.icons import Look, look_for
+from trezor_backup_applet.main_window import MainWindow
 from trezor_backup_applet.settings import AppletSettings
 from trezor_backup_applet.snooze import SnoozeStore
 from trezor_backup_applet.tray import MenuEntry, menu_entries, summary
 
 import seed_safety
 from conftest import DaemonFactory
-from desktop_fixtures import Desktop, desktop, screenshots
+from desktop_fixtures import Desktop
 from harness import EVENT_TIMEOUT, rogue_agent_calls, running
 from seed_safety import MNEMONIC12
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
-
-__all__ = ["desktop", "screenshots"]  # the fixtures, imported for pytest
 
 DEVICE_ID = "0A1B2C3D4E5F60718293A4B5"
 # In Matrix6 the device counts its middle column as the right one.
@@ -401,3 +401,113 @@ def test_a_rogue_process_cannot_make_the_applet_ask_for_words(
     assert [name for name in opened if name in {p.__name__ for p in prompts}] == [
         "WordCountPrompt"
     ], opened
+
+
+def test_the_main_window_shows_connected_and_last_seen_trezors_with_the_actions_that_fit(
+    shared_applet: RecordingApplet, screenshots: Path
+) -> None:
+    """What the owner reads and can do in the window, per device: a connected one to check, a
+    last-seen one whose check failed (what to do, history, no check while it is away)."""
+    app = shared_applet
+    actions = Actions()
+    devices = [
+        Device(id="D1", state="unverified", model="Safe 5", label="Savings",
+               explanation="The backup was never checked.", next_step="Check it now."),
+        Device(id="D2", state="check_failed", model="One", label="Drawer", connected=False,
+               last_check_time=1_780_000_000, last_check_result="mismatch"),
+    ]  # fmt: skip
+
+    def open_window() -> MainWindow:
+        window = MainWindow(actions, on_open=lambda: actions.calls.append(("opened", None)))  # type: ignore[arg-type]
+        window.show_devices(devices, True)
+        window.show()
+        return window
+
+    window = app.dialogs.call(open_window).result(EVENT_TIMEOUT)
+    try:
+        assert actions.calls == [("opened", None)]
+        rows = {row.device_id: row for row in window.rows}
+        assert [row.device_id for row in window.rows] == ["D1", "D2"]  # connected first
+        assert rows["D1"].state == "Backup not checked yet"
+        assert "The backup was never checked." in rows["D1"].lines
+        assert "Last check: never on this computer." in rows["D1"].lines
+        assert [name for _, name in rows["D1"].buttons] == ["check", "history", "later"]
+        assert rows["D2"].look is Look.DANGER
+        assert any(line.startswith("Last check: ") and "did not match" in line
+                   for line in rows["D2"].lines)  # fmt: skip
+        assert any("Plug in Drawer" in line for line in rows["D2"].lines)
+        assert [name for _, name in rows["D2"].buttons] == ["what_to_do", "history", "later"]
+        shot = ImageGrab.grab(
+            bbox=app.dialogs.call(lambda: drawn_box(window)).result(), xdisplay=None
+        )
+        shot.save(screenshots / "window-main.png")
+
+        def press_all() -> None:
+            for button in window.buttons.values():
+                button.clicked()
+
+        app.dialogs.call(press_all).result(EVENT_TIMEOUT)
+        assert sorted(actions.calls[1:]) == sorted(
+            [("check", "D1"), ("history", "D1"), ("later", "D1"),
+             ("what_to_do", "D2"), ("history", "D2"), ("later", "D2")]
+        )  # fmt: skip
+        # The daemon gone: the window says so and offers to start it.
+        app.dialogs.call(lambda: window.show_devices(devices, False)).result(EVENT_TIMEOUT)
+        assert app.dialogs.call(window.service.get_visible).result(EVENT_TIMEOUT)
+        app.dialogs.call(window.start_button.clicked).result(EVENT_TIMEOUT)
+        assert actions.calls[-1] == ("start_service", None)
+    finally:
+        app.dialogs.call(window.window.destroy).result(EVENT_TIMEOUT)
+
+
+def test_keypads_and_the_word_entry_tell_screen_readers_no_secret(
+    shared_applet: RecordingApplet,
+) -> None:
+    app = shared_applet
+
+    def look() -> tuple[list[str], str, str]:
+        pin = PinPrompt(app.dialogs, "D1")
+        names = [pin.keys[p].get_accessible().get_name() for p in "789456123"]
+        pin.keys["7"].clicked()
+        pin.keys["3"].clicked()
+        shown = pin.shown.get_accessible().get_name()
+        word = WordPrompt(app.dialogs, "D1")
+        word.entry.set_text("zoo")
+        text = word.entry.get_accessible().get_text(0, -1)
+        word.ok.clicked()  # "zoo" is a word: answered, window gone
+        pin.cancel()
+        return names, shown, text
+
+    names, shown, text = app.dialogs.call(look).result(EVENT_TIMEOUT)
+    assert names == [f"position {p}" for p in "789456123"]
+    assert shown == "2 positions entered"
+    assert text == "\u25cf" * 3  # the typed word reaches the accessibility tree as bullets
+
+
+def test_later_on_a_failed_check_asks_first_and_snoozes_only_that_trezor(
+    shared_applet: RecordingApplet,
+) -> None:
+    app = shared_applet
+    with applet(app) as (_, events):
+        failed = Device(id="F1", state="check_failed", label="Savings")
+        waiting = Device(id="F2", state="unverified", label="Spare")
+        app.mirror.devices.update({"F1": failed, "F2": waiting})
+        try:
+            for answer in (False, True):
+                app.later("F1")
+                what, window = events.get(timeout=EVENT_TIMEOUT)
+                assert what == "window" and isinstance(window, Checklist)
+                prompt: Checklist = window
+                heading = app.dialogs.call(prompt.box.get_children()[0].get_text)
+                assert "do not restore this wallet" in heading.result(EVENT_TIMEOUT)
+                app.dialogs.call((window.go if answer else window.stop).clicked)
+                window.future.result(EVENT_TIMEOUT)
+                app.submit(asyncio.sleep(0)).result(EVENT_TIMEOUT)  # the answer is handled
+                assert app.snoozes.is_snoozed("F1") is answer
+            assert not app.snoozes.is_snoozed("F2")
+            app.later("F2")  # nothing failed: no question
+            app.submit(asyncio.sleep(0)).result(EVENT_TIMEOUT)
+            assert app.snoozes.is_snoozed("F2") and events.empty()
+        finally:
+            for device_id in ("F1", "F2"):
+                app.mirror.devices.pop(device_id, None)

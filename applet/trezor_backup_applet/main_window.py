@@ -108,7 +108,8 @@ class MainWindow(Window):
         self.service.get_content_area().add(wrapped(NOT_RUNNING))
         self.start_button = self.service.add_button("_Start the service", 1)
         self.service.connect("response", lambda _bar, _r: actions.start_service())
-        self.service.set_no_show_all(True)
+        self.service.get_content_area().show_all()
+        self.service.set_no_show_all(True)  # shown only while the daemon is away
         self.box.pack_start(self.service, False, False, 0)
         scroller = Gtk.ScrolledWindow(hscrollbar_policy=Gtk.PolicyType.NEVER)
         self.list = Gtk.ListBox(selection_mode=Gtk.SelectionMode.NONE)
@@ -116,7 +117,8 @@ class MainWindow(Window):
         scroller.add(self.list)
         self.box.pack_start(scroller, True, True, 0)
         row = self.button_row()
-        self.close_button = self.button(row, "_Close", self.close)
+        # No mnemonic: Alt+C is "Check backup..." in the rows.
+        self.close_button = self.button(row, "Close", self.close)
         self.rows: list[Row] = []
         self.buttons: dict[tuple[str, str], Gtk.Button] = {}
 
@@ -130,15 +132,15 @@ class MainWindow(Window):
 
     def show_devices(self, devices: Sequence[Device], daemon_running: bool) -> None:
         """Redraw the rows for this device list: connected first, then last seen."""
-        if daemon_running:
-            self.service.hide()
-        else:
-            self.service.show_all()
+        self.service.set_visible(not daemon_running)
+        ordered = sorted(devices, key=lambda d: (not d.connected, d.name))
+        rows = [row_of(device) for device in ordered]
+        if rows == self.rows and self.list.get_children():
+            return  # nothing the owner reads changed: keep the widgets and the focus
         for child in self.list.get_children():
             self.list.remove(child)
         self.buttons = {}
-        ordered = sorted(devices, key=lambda d: (not d.connected, d.name))
-        self.rows = [row_of(device) for device in ordered]
+        self.rows = rows
         if not self.rows:
             empty = wrapped(
                 "No Trezor yet. Plug in your Trezor: its backup state appears here."
