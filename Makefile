@@ -94,13 +94,17 @@ uninstall:
 
 # `make deb`: dist/trezor-backup-guard_<version>_<arch>.deb, built with debhelper and
 # dh-virtualenv (docs/packaging.md) from a copy of the checkout's files (tracked and new ones,
-# not ignored ones). DEB_OUT: where the .deb goes; DEB_BUILD: the scratch directory.
+# not ignored ones; outside git, all but the build products). DEB_OUT: where the .deb goes; DEB_BUILD: the scratch directory.
 DEB_OUT ?= dist
 DEB_BUILD ?= build/deb
 deb: system-packages
 	rm -rf "$(DEB_BUILD)" && mkdir -p "$(DEB_BUILD)/src" "$(DEB_OUT)"
-	git ls-files -z --cached --others --exclude-standard \
-		| tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$(DEB_BUILD)/src"
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard; \
+	else \
+		find . \( -name .git -o -name .venv -o -name build -o -name dist -o -name __pycache__ \
+			-o -name '*.egg-info' -o -name '.*_cache' \) -prune -o -type f -print0; \
+	fi | tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$(DEB_BUILD)/src"
 	cd "$(DEB_BUILD)/src" && dpkg-buildpackage --build=binary --no-sign
 	mv "$(DEB_BUILD)"/trezor-backup-guard_*.deb "$(DEB_OUT)/"
 	rm -rf "$(DEB_BUILD)"
