@@ -387,6 +387,17 @@ class DaemonClient:
         """`Manager1.Refresh()`: read every connected device again, for changes made elsewhere."""
         await self._call(ROOT_PATH, MANAGER_INTERFACE, "Refresh")
 
+    async def get_known_devices(self) -> list[dict[str, Any]]:
+        """`Manager1.GetKnownDevices()`: every device the daemon has read, connected or not,
+        as plain values by key (`Id`, `Label`, `LastSeen`, `CheckDueTime`, ...)."""
+        reply = await self._call(ROOT_PATH, MANAGER_INTERFACE, "GetKnownDevices")
+        known: list[dict[str, Any]] = plain(reply.body[0])
+        return known
+
+    async def forget_device(self, device_id: str) -> None:
+        """`Manager1.ForgetDevice(id)`: drop an unplugged device's record and history."""
+        await self._call(ROOT_PATH, MANAGER_INTERFACE, "ForgetDevice", "s", [device_id])
+
     async def register_agent(self, path: str) -> None:
         """`Manager1.RegisterAgent(path)`: the agent served at `path` (see agent.AgentExport)."""
         await self._call(ROOT_PATH, MANAGER_INTERFACE, "RegisterAgent", "o", [path])

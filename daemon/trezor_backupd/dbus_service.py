@@ -33,6 +33,7 @@ from trezor_backup_api.vocabulary import OperationKind
 from .agents import AgentRegistry, current_caller
 from .device_values import OperationRefused, OperationResult, Progress, TrackedDevice
 from .history import HistoryEvent, HistoryUnavailable
+from .known_devices import KNOWN_SIGNATURES, KnownDevices
 
 DeviceDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StageAndMessage = Annotated[list[str], DBusSignature("ss")]
@@ -309,6 +310,7 @@ class ManagerObject(ServiceInterface):
         history: HistorySource | None,
         gate: OperationGate,
         history_problem: str,
+        known: KnownDevices | None = None,
     ) -> None:
         """`history_problem`: why there is no history store (when `history` is None)."""
         super().__init__(MANAGER_INTERFACE)
@@ -316,6 +318,7 @@ class ManagerObject(ServiceInterface):
         self._history = history
         self._gate = gate
         self._history_problem = history_problem
+        self._known = known
 
     @dbus_property(access=PropertyAccess.READ)
     def Version(self) -> DBusStr:
@@ -350,6 +353,35 @@ class ManagerObject(ServiceInterface):
     @dbus_method()
     async def Refresh(self) -> None:
         await self._directory.refresh()
+
+    @dbus_method()
+    def GetKnownDevices(self) -> DeviceDictList:
+        if self._known is None:
+            return []
+        try:
+            listed = self._known.listed(device.id for device in self._directory.devices())
+        except HistoryUnavailable as error:
+            raise DBusError(f"{ERROR_PREFIX}.HistoryUnavailable", str(error)) from None
+        return [
+            {name: Variant(KNOWN_SIGNATURES[name], value) for name, value in known.items()}
+            for known in listed
+        ]
+
+    @dbus_method()
+    def ForgetDevice(self, device_id: DBusStr) -> None:
+        _check_device_id(device_id)
+        if any(device.id == device_id for device in self._directory.devices()):
+            raise DBusError(
+                f"{ERROR_PREFIX}.NotPossible", "this Trezor is connected: unplug it first"
+            )
+        try:
+            forgotten = self._known is not None and self._known.forget(device_id)
+        except HistoryUnavailable as error:
+            raise DBusError(f"{ERROR_PREFIX}.HistoryUnavailable", str(error)) from None
+        if not forgotten:
+            raise DBusError(
+                f"{ERROR_PREFIX}.NoSuchDevice", f"no Trezor with id {device_id} is remembered"
+            )
 
     @dbus_method()
     def GetHistory(self, device_id: DBusStr) -> DeviceDictList:

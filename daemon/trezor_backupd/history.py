@@ -63,6 +63,19 @@ _VERDICT_RESULTS = ("passed", "mismatch")
 
 
 @dataclass(frozen=True)
+class KnownDevice:
+    """A device read here before: how the owner knows it, when it was last seen, and its
+    last check verdict (None: never checked here)."""
+
+    device_id: str
+    model: str
+    internal_model: str
+    label: str
+    last_seen: datetime
+    last_check: CheckVerdict | None
+
+
+@dataclass(frozen=True)
 class HistoryEvent:
     """One finished check or backup; `detail` is a device or daemon message, never user input."""
 
@@ -106,8 +119,28 @@ def _create_v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _create_v3(conn: sqlite3.Connection) -> None:
+    """Every device the daemon has read: what names it for the owner, and when it was seen.
+    Nothing here comes from the seed; the label is the owner's own name for the device."""
+    conn.execute(
+        """
+        CREATE TABLE known_devices (
+            device_id TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            internal_model TEXT NOT NULL,
+            label TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        )
+        """
+    )
+
+
 # _MIGRATIONS[n] brings the schema from version n to n + 1; append, never edit.
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _create_v2)
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _create_v1,
+    _create_v2,
+    _create_v3,
+)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -247,6 +280,57 @@ class HistoryStore:
             )
 
         return self._run(select)
+
+    def remember_device(
+        self, device_id: str, model: str, internal_model: str, label: str, seen: datetime
+    ) -> None:
+        """Record that the device was read now, under this model and label."""
+        _check_device_id(device_id)
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO known_devices VALUES (?, ?, ?, ?, ?)",
+                (device_id, model, internal_model, label[:MAX_DETAIL_LENGTH], _to_db_time(seen)),
+            )
+
+        self._run(upsert)
+
+    def known_devices(self) -> list[KnownDevice]:
+        """Every remembered device, most recently seen first, with its last check verdict."""
+
+        def select(conn: sqlite3.Connection) -> list[tuple[str, str, str, str, str]]:
+            return conn.execute(
+                "SELECT device_id, model, internal_model, label, last_seen FROM known_devices"
+                " ORDER BY last_seen DESC"
+            ).fetchall()
+
+        return [
+            KnownDevice(device_id, model, internal, label, _from_db_time(seen),
+                        self.last_check_verdict(device_id))
+            for device_id, model, internal, label, seen in self._run(select)
+        ]  # fmt: skip
+
+    def forget(self, device_id: str) -> bool:
+        """Remove everything kept about a device (record, facts, events); False if unknown."""
+        _check_device_id(device_id)
+
+        def delete(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                removed = 0
+                for table in ("known_devices", "backup_facts", "events"):
+                    # The table names are ours, not input.
+                    removed += conn.execute(
+                        f"DELETE FROM {table} WHERE device_id = ?", (device_id,)
+                    ).rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return removed > 0
+
+        return self._run(delete)
 
     def close(self) -> None:
         """Close the database; the WAL is checkpointed and removed by SQLite."""

@@ -35,6 +35,7 @@ from .dbus_service import (
 from .device_node_watch import DeviceNodeWatch
 from .device_tracker import DeviceTracker
 from .history import HistoryStore, HistoryUnavailable
+from .known_devices import KnownDevices
 from .operations import OperationManager
 from .udev_watch import UdevWatcher
 
@@ -165,12 +166,14 @@ async def serve(config: Config) -> int:
     node_watch = _node_watch(lambda path: tracker.node_released(path) if tracker else None)
     try:
         publisher = BusPublisher(bus)
-        tracker = DeviceTracker(config, history, publisher, node_watch=node_watch)
+        known = KnownDevices(publisher, history, config.recheck_interval)
+        tracker = DeviceTracker(config, history, known, node_watch=node_watch)
         agents = AgentRegistry(bus, config.agent_timeout_seconds, device_object_path)
         await agents.start()
         operations = OperationManager(tracker, history, agents, publisher)
         gate = OperationGate(operations, agents)
-        publisher.export_manager(ManagerObject(tracker, history, gate, history_problem), gate)
+        manager = ManagerObject(tracker, history, gate, history_problem, known)
+        publisher.export_manager(manager, gate)
 
         watcher = UdevWatcher(tracker.usb_event)
         for event in watcher.start(loop):

@@ -52,7 +52,7 @@ def test_wal_full_sync_and_schema_version(store: HistoryStore) -> None:
     conn = sqlite3.connect(store.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         conn.close()
     # synchronous is per connection: ask the store's own one.
@@ -306,3 +306,24 @@ def test_an_unlocked_extra_backup_is_not_remembered(store: HistoryStore) -> None
     kept = store.remembered_facts("DEV1")
     assert kept is not None
     assert not kept.extra_backup_unlocked
+
+
+def test_known_devices_are_remembered_with_their_last_verdict_and_forgotten_whole(
+    store: HistoryStore,
+) -> None:
+    store.remember_device(DEV, "T", "T2T1", "Savings", T0)
+    store.remember_device("OTHER1", "1", "", "Drawer", T0 + timedelta(days=1))
+    store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(hours=1))
+    store.remember_device(DEV, "T", "T2T1", "Savings 2", T0 + timedelta(days=2))  # relabelled
+    known = store.known_devices()
+    assert [(k.device_id, k.label, k.last_seen) for k in known] == [
+        (DEV, "Savings 2", T0 + timedelta(days=2)),
+        ("OTHER1", "Drawer", T0 + timedelta(days=1)),
+    ]
+    assert known[0].last_check == CheckVerdict(when=T0 + timedelta(hours=1), passed=True)
+    assert known[1].last_check is None
+    # Forgetting takes the record and the history with it, and only that device's.
+    assert store.forget(DEV)
+    assert [k.device_id for k in store.known_devices()] == ["OTHER1"]
+    assert store.events(DEV) == [] and store.last_check_verdict(DEV) is None
+    assert not store.forget(DEV)

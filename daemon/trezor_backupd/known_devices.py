@@ -1,0 +1,114 @@
+"""The devices the daemon remembers after they are unplugged, for reminders about a Trezor in
+a drawer: `Manager1.GetKnownDevices()` and `ForgetDevice(id)` (docs/dbus-api.md).
+
+A `DeviceListener` between the tracker and the bus publisher records each device it sees (id,
+model, label, when last seen; never seed material) in the history file, then passes the change
+on. Devices the daemon could not identify (an `at_` fallback id) are not remembered: their id
+names a USB port, not a Trezor. The record answers with the dates the reminder ladder needs:
+when the next check is due (the last passed check plus the re-check interval) and when it is
+overdue (twice the interval), so a client needs no copy of the daemon's configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .device_tracker import DeviceListener
+from .device_values import TrackedDevice
+from .history import HistoryStore, HistoryUnavailable, KnownDevice
+
+LOG = logging.getLogger(__name__)
+
+KNOWN_SIGNATURES = {
+    "Id": "s",
+    "Model": "s",
+    "InternalModel": "s",
+    "Label": "s",
+    "LastSeen": "t",
+    "Connected": "b",
+    "LastCheckTime": "t",
+    "LastCheckResult": "s",
+    "CheckDueTime": "t",
+    "CheckOverdueTime": "t",
+}
+"""The keys of a GetKnownDevices dictionary and their D-Bus types, in docs/dbus-api.md's order."""
+
+
+def _seconds(when: datetime | None) -> int:
+    return int(when.timestamp()) if when is not None else 0
+
+
+class KnownDevices:
+    """Remembers devices as they pass on their way to `inner`, and lists them."""
+
+    def __init__(
+        self,
+        inner: DeviceListener,
+        history: HistoryStore | None,
+        recheck_interval: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._inner = inner
+        self._history = history
+        self._interval = recheck_interval
+        self._clock = clock
+
+    # -- the listener ----------------------------------------------------------------------
+
+    def device_added(self, device: TrackedDevice) -> None:
+        self._remember(device)
+        self._inner.device_added(device)
+
+    def device_changed(self, device: TrackedDevice) -> None:
+        self._remember(device)
+        self._inner.device_changed(device)
+
+    def device_removed(self, device: TrackedDevice) -> None:
+        self._remember(device)  # last seen: now, as it goes
+        self._inner.device_removed(device)
+
+    def _remember(self, device: TrackedDevice) -> None:
+        status = device.status
+        if self._history is None or device.id.startswith("at_") or not status.model:
+            return
+        try:
+            self._history.remember_device(
+                device.id, status.model, status.internal_model, status.label, self._clock()
+            )
+        except (HistoryUnavailable, ValueError) as error:
+            LOG.error("Cannot remember Trezor %s: %s", device.id, error)
+
+    # -- what the bus serves ---------------------------------------------------------------
+
+    def listed(self, connected: Iterable[str]) -> list[dict[str, Any]]:
+        """Every remembered device as plain values by D-Bus name (see GetKnownDevices)."""
+        if self._history is None:
+            return []
+        here = set(connected)
+        known = self._history.known_devices()
+        return [self._values(device, device.device_id in here) for device in known]
+
+    def _values(self, known: KnownDevice, connected: bool) -> dict[str, Any]:
+        verdict = known.last_check
+        passed = verdict.when if verdict is not None and verdict.passed else None
+        return {
+            "Id": known.device_id,
+            "Model": known.model,
+            "InternalModel": known.internal_model,
+            "Label": known.label,
+            "LastSeen": _seconds(known.last_seen),
+            "Connected": connected,
+            "LastCheckTime": _seconds(verdict.when if verdict else None),
+            "LastCheckResult": ("passed" if passed else "mismatch") if verdict else "",
+            "CheckDueTime": _seconds(passed + self._interval) if passed else 0,
+            "CheckOverdueTime": _seconds(passed + 2 * self._interval) if passed else 0,
+        }
+
+    def forget(self, device_id: str) -> bool:
+        """Remove the device's record and history; False when nothing was kept about it."""
+        if self._history is None:
+            raise HistoryUnavailable("the daemon runs without history")
+        return self._history.forget(device_id)
