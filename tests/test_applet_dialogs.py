@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +41,11 @@ from trezor_backup_applet.dialogs import (
 )
 from trezor_backup_applet.gtk_setup import GLib, Gtk
 from trezor_backup_applet.icons import Look, look_for
-from trezor_backup_applet.main_window import MainWindow
+from trezor_backup_applet.main_window import MainWindow, row_of
 from trezor_backup_applet.settings import AppletSettings
 from trezor_backup_applet.snooze import SnoozeStore
 from trezor_backup_applet.tray import MenuEntry, menu_entries, summary
+from trezor_backupd.history import EventKind, HistoryStore
 
 import seed_safety
 from conftest import DaemonFactory
@@ -436,7 +439,9 @@ def test_the_main_window_shows_connected_and_last_seen_trezors_with_the_actions_
         assert any(line.startswith("Last check: ") and "did not match" in line
                    for line in rows["D2"].lines)  # fmt: skip
         assert any("Plug in Drawer" in line for line in rows["D2"].lines)
-        assert [name for _, name in rows["D2"].buttons] == ["what_to_do", "history", "later"]
+        assert [name for _, name in rows["D2"].buttons] == [
+            "what_to_do", "history", "later", "forget"
+        ]  # fmt: skip
         shot = ImageGrab.grab(
             bbox=app.dialogs.call(lambda: drawn_box(window)).result(), xdisplay=None
         )
@@ -449,7 +454,7 @@ def test_the_main_window_shows_connected_and_last_seen_trezors_with_the_actions_
         app.dialogs.call(press_all).result(EVENT_TIMEOUT)
         assert sorted(actions.calls[1:]) == sorted(
             [("check", "D1"), ("history", "D1"), ("later", "D1"),
-             ("what_to_do", "D2"), ("history", "D2"), ("later", "D2")]
+             ("what_to_do", "D2"), ("history", "D2"), ("later", "D2"), ("forget", "D2")]
         )  # fmt: skip
         # The daemon gone: the window says so and offers to start it.
         app.dialogs.call(lambda: window.show_devices(devices, False)).result(EVENT_TIMEOUT)
@@ -511,3 +516,60 @@ def test_later_on_a_failed_check_asks_first_and_snoozes_only_that_trezor(
         finally:
             for device_id in ("F1", "F2"):
                 app.mirror.devices.pop(device_id, None)
+
+
+def until_notified(desktop: Desktop, mark: int, summary: str) -> list[dict[str, Any]]:
+    """The notifications with this summary shown since `mark`, once there is one."""
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while True:
+        shown = [n for n in desktop.new_history(mark) if n["summary"] == summary]
+        if shown:
+            return shown
+        assert time.monotonic() < deadline, f"no notification {summary!r}"
+        time.sleep(0.05)
+
+
+def test_a_trezor_in_a_drawer_is_reminded_once_per_step_of_the_ladder(
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet, desktop: Desktop
+) -> None:
+    app = shared_applet
+    drawer_id = "0D0D0D0D0D0D0D0D0D0D0D0D"
+    with start_simulator("one", "backed_up", device_id=drawer_id, label="Drawer") as sim:
+        daemon = make_daemon(sim.path)
+        with applet(app) as (_, events), running(daemon):
+            wait_devices(events, lambda d: any(x.id == drawer_id and x.connected for x in d))
+    # Checked ten days ago (the history file the daemon keeps), then put in a drawer: the
+    # daemon restarts without it.
+    checked = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
+    history = HistoryStore(daemon.state_dir)
+    history.record(drawer_id, EventKind.CHECK, "passed", checked)
+    history.close()
+    due = (checked + timedelta(days=180)).timestamp()
+    daemon.emulators = []
+    title = "Plug in Drawer to check its backup"
+    app.notifier.enabled = True
+    try:
+        app.clock = lambda: due + 60  # the applet lives 170 days later
+        mark = len(desktop.history())
+        with applet(app) as (_, events), running(daemon):
+            found = wait_devices(events, lambda d: any(x.id == drawer_id and x.check_due_time
+                                                       for x in d))  # fmt: skip
+            [drawer] = [d for d in found if d.id == drawer_id]
+            assert not drawer.connected and drawer.check_due_time == int(due)
+            [shown] = until_notified(desktop, mark, title)
+            assert "a check is due every 180 days" in shown["body"]
+            row = row_of(drawer, app.clock())
+            assert any(line.startswith("Check due since") for line in row.lines)
+            # The same step again: no second notification.
+            app.loop.call_soon_threadsafe(app.review_reminders)
+            app.submit(asyncio.sleep(0)).result(EVENT_TIMEOUT)
+            app.submit(asyncio.sleep(0)).result(EVENT_TIMEOUT)
+            # Overdue (twice the interval): the next step is told.
+            app.clock = lambda: due + 181 * 86400
+            app.loop.call_soon_threadsafe(app.review_reminders)
+            shown_twice = until_notified(desktop, mark, title)
+            assert len(shown_twice) == 2, shown_twice
+            assert "more than 360 days ago" in shown_twice[0]["body"]
+    finally:
+        app.notifier.enabled = False
+        app.clock = time.time

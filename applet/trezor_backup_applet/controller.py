@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from .dialogs import DialogHost, InfoWindow
 from .icons import Look
 from .main_window import MainWindow
 from .notifications import REMIND_STATES, Notifier
+from .reminders import Step, next_step_time, reminder_of
 from .settings import AppletSettings
 from .snooze import DAY, SnoozeStore
 from .tray import Tray
@@ -61,7 +62,10 @@ class Applet:
         settings: AppletSettings,
         snooze: SnoozeStore,
         icons: Mapping[Look, Path] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock
+        """Wall-clock time for the reminder ladder (tests move it)."""
         self.loop = asyncio.new_event_loop()
         self.dialogs = DialogHost()
         self.mirror = DeviceMirror(self)
@@ -77,6 +81,7 @@ class Applet:
         self._ours: set[str] = set()
         self._shown: tuple[list[Device], bool] = ([], False)
         self._started_up = False
+        self._ladder_timer: asyncio.TimerHandle | None = None
         self._thread = threading.Thread(target=self.loop.run_forever, name="dbus", daemon=True)
 
     # -- life cycle ------------------------------------------------------------------------
@@ -134,6 +139,30 @@ class Applet:
             self._started_up = True
             waiting = [d for d in devices if d.connected and not self.snoozes.is_snoozed(d.id)]
             self._spawn(self.notifier.summary(waiting))
+        if daemon_running:
+            self.review_reminders()
+
+    def review_reminders(self) -> None:
+        """Notify each device's new step of the reminder ladder (once per step), and wake up
+        again when the next device reaches its next step: one timer, no polling."""
+        now = self.clock()
+        devices = list(self.mirror.devices.values())
+        for device in devices:
+            reminder = reminder_of(device, now)
+            if reminder is None or self.snoozes.is_snoozed(device.id):
+                continue
+            if device.connected and reminder.step is not Step.DUE_SOON:
+                continue  # the daemon says check_due: the plug-in reminder covers it
+            if not self.snoozes.was_reminded(device.id, reminder.key(device)):
+                self.snoozes.reminded(device.id, reminder.key(device))
+                self._spawn(self.notifier.ladder(device, reminder.title, reminder.body))
+        if self._ladder_timer is not None:
+            self._ladder_timer.cancel()
+            self._ladder_timer = None
+        wake = next_step_time(devices, now)
+        if wake is not None:
+            # Wall-clock seconds to loop time; a long sleep (suspend) only delays it.
+            self._ladder_timer = self.loop.call_later(wake - now + 1, self.review_reminders)
 
     def device_plugged(self, device: Device) -> None:
         if not self._started_up:
@@ -177,6 +206,9 @@ class Applet:
     def later(self, device_id: str) -> None:
         self._spawn(self._later(device_id))
 
+    def forget(self, device_id: str) -> None:
+        self._spawn(self._forget(device_id))
+
     def start_service(self) -> None:
         self._spawn(self._start_service())
 
@@ -196,7 +228,7 @@ class Applet:
 
     def _open_window(self) -> None:
         if self.window is None:
-            self.window = MainWindow(self, on_open=lambda: self._spawn(self._refresh()))
+            self.window = MainWindow(self, lambda: self._spawn(self._refresh()), self.clock)
         self.window.show_devices(*self._shown)
         self.dialogs.opened(self.window)
 
@@ -311,6 +343,31 @@ class Applet:
                 InfoWindow(f"History: {device.name}", f"Checks and backups of {device.name}", text)
             )
         )
+
+    async def _forget(self, device_id: str) -> None:
+        """Forget an unplugged Trezor, after the owner read what goes with it."""
+        device = self._device(device_id)
+        sure = await asyncio.wrap_future(
+            self.dialogs.confirm(
+                f"{device_id}:forget",
+                f"Forget {device.name}?",
+                f"This computer forgets {device.name} and its history: when its last check "
+                "passed or failed, and the reminders. If you plug it in again, it is a Trezor "
+                "whose backup was never checked here.",
+                "_Forget",
+                "_Keep it",
+            )
+        )
+        if not sure:
+            return
+        try:
+            await self._client.forget_device(device_id)
+        except (DaemonError, DaemonUnreachable) as e:
+            self.dialogs.show_message(
+                "Trezor Backup Guard", f"Could not forget {device.name}", str(e)
+            )
+            return
+        self.mirror.forget(device_id)
 
     async def _later(self, device_id: str) -> None:
         """Snooze one device's reminders for a day; a failed backup or check only after the

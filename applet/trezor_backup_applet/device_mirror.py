@@ -5,7 +5,8 @@ the notifications and the dialogs never see D-Bus. The daemon may start after th
 D-Bus activated by it, stop and come back: the mirror follows `NameOwnerChanged` and reloads
 everything from `GetDevices` when a new owner appears, and the agent is registered again with
 each new owner. Devices that go away are kept as "last known" so the menu can still say what
-was seen. The calls themselves, their errors and the signals are trezor_backup_api's client.
+was seen, and the devices the daemon remembers (GetKnownDevices) join them, with the dates of
+their next check. The calls themselves, their errors and the signals are trezor_backup_api's client.
 """
 
 from __future__ import annotations
@@ -14,22 +15,59 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from trezor_backup_api import client as bus
 from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import BusEvent, DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backup_api.device import DeviceRecord
 from trezor_backup_api.names import device_id_of
+from trezor_backup_api.vocabulary import BackupState
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Device(DeviceRecord):
-    """A device as last described by the daemon, and whether it is still connected."""
+    """A device as last described by the daemon, whether it is still connected, and what the
+    daemon remembers of it (Manager1.GetKnownDevices; 0 when unknown)."""
 
     connected: bool = True
+    last_seen: int = 0
+    check_due_time: int = 0
+    check_overdue_time: int = 0
+
+
+def remembered(known: dict[str, Any]) -> Device:
+    """A device the daemon remembers but that is not connected: the state its last check
+    left (check_failed, verified) or unknown, never a guess about its backup."""
+    result = str(known.get("LastCheckResult", ""))
+    state = {"passed": BackupState.VERIFIED, "mismatch": BackupState.CHECK_FAILED}.get(
+        result, BackupState.UNKNOWN
+    )
+    return Device(
+        id=str(known.get("Id", "")),
+        state=state,
+        model=str(known.get("Model", "")) or "Unknown",
+        internal_model=str(known.get("InternalModel", "")),
+        label=str(known.get("Label", "")),
+        last_check_time=int(known.get("LastCheckTime", 0)),
+        last_check_result=result,
+        connected=False,
+    )
+
+
+def with_memory(device: Device, known: dict[str, Any]) -> Device:
+    """The device with what the daemon keeps about it (its record is newer than what this
+    applet saw of a device that went away)."""
+    return dataclasses.replace(
+        device,
+        last_check_time=int(known.get("LastCheckTime", 0)),
+        last_check_result=str(known.get("LastCheckResult", "")),
+        last_seen=int(known.get("LastSeen", 0)),
+        check_due_time=int(known.get("CheckDueTime", 0)),
+        check_overdue_time=int(known.get("CheckOverdueTime", 0)),
+    )
 
 
 class MirrorListener(Protocol):
@@ -98,6 +136,10 @@ class DeviceMirror:
         for device_id, device in self.devices.items():
             if device_id not in fresh:
                 fresh[device_id] = _gone(device)
+        for known in await self._known_devices():
+            device_id = str(known.get("Id", ""))
+            if device_id:
+                fresh[device_id] = with_memory(fresh.get(device_id) or remembered(known), known)
         self.devices = fresh
         self.daemon_running = True
         if self._agent is not None and not self._agent_registered:
@@ -111,6 +153,20 @@ class DeviceMirror:
         for device in list(self.devices.values()):
             if device.connected and device.id not in before:
                 self.listener.device_plugged(device)
+
+    async def _known_devices(self) -> list[dict[str, Any]]:
+        """The daemon's remembered devices; none from a daemon without them."""
+        assert self.client is not None
+        try:
+            return await self.client.get_known_devices()
+        except (DaemonError, DaemonUnreachable) as e:
+            log.info("no remembered devices: %s", e)
+            return []
+
+    def forget(self, device_id: str) -> None:
+        """The daemon forgot the device: so does the mirror."""
+        if self.devices.pop(device_id, None) is not None:
+            self._notify_changed()
 
     def _set_running(self, running: bool) -> None:
         self.daemon_running = running

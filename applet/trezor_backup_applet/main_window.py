@@ -20,6 +20,7 @@ from .device_mirror import Device
 from .dialogs import Window, accessible, heading_label, wrapped
 from .gtk_setup import APP_NAME, GLib, Gtk, pixbuf_of
 from .icons import Look, draw, look_of_state
+from .reminders import Step, day, step_of
 from .tray import BACKED_UP_STATES, FAILED_STATES, state_words
 
 NOT_RUNNING = "The backup service is not running, so what you see may be out of date."
@@ -35,6 +36,7 @@ class WindowActions(Protocol):
     def what_to_do(self, device_id: str) -> None: ...
     def history(self, device_id: str) -> None: ...
     def later(self, device_id: str) -> None: ...
+    def forget(self, device_id: str) -> None: ...
     def start_service(self) -> None: ...
 
 
@@ -56,9 +58,19 @@ def when(seconds: int) -> str:
     return time.strftime("%d %B %Y", time.localtime(seconds))
 
 
-def row_of(device: Device) -> Row:
-    """The texts and buttons of one device's row."""
+def row_of(device: Device, now: float) -> Row:
+    """The texts and buttons of one device's row at time `now`."""
     lines = [part for part in (device.explanation, device.next_step) if part]
+    step = step_of(device, now)
+    if step is not None:
+        due = day(device.check_due_time)
+        lines.append(
+            {
+                Step.DUE_SOON: f"Next check due on {due}.",
+                Step.DUE: f"Check due since {due}.",
+                Step.OVERDUE: f"Check overdue: it was due on {due}.",
+            }[step]
+        )
     if device.last_check_time:
         result = {"passed": "passed", "mismatch": "failed: the words did not match"}.get(
             device.last_check_result, device.last_check_result.replace("_", " ")
@@ -67,7 +79,8 @@ def row_of(device: Device) -> Row:
     elif device.state in BACKED_UP_STATES:
         lines.append("Last check: never on this computer.")
     if not device.connected:
-        lines.append(f"Not connected. Plug in {device.name} to check it or to act on it.")
+        seen = f" since {when(device.last_seen)}" if device.last_seen else ""
+        lines.append(f"Not connected{seen}. Plug in {device.name} to check it or to act on it.")
     buttons: list[tuple[str, str]] = []
     idle = device.connected and not device.operation
     if idle and device.state in NEEDS_BACKUP:
@@ -81,8 +94,10 @@ def row_of(device: Device) -> Row:
     if device.state in FAILED_STATES:
         buttons.append(("_What to do...", "what_to_do"))
     buttons.append(("_History", "history"))
-    if look_of_state(device.state) is not Look.OK:
+    if look_of_state(device.state) is not Look.OK or step is not None:
         buttons.append(("Remind me _later...", "later"))
+    if not device.connected:
+        buttons.append(("_Forget...", "forget"))
     words = state_words(device)
     return Row(
         device.id,
@@ -97,9 +112,15 @@ def row_of(device: Device) -> Row:
 class MainWindow(Window):
     """The window; `show_devices` redraws it (GTK thread)."""
 
-    def __init__(self, actions: WindowActions, on_open: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        actions: WindowActions,
+        on_open: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__(APP_NAME)
         self.actions = actions
+        self.clock = clock
         self.on_open = on_open
         self.window.set_resizable(True)
         self.window.set_type_hint(0)  # a normal window (Gdk.WindowTypeHint.NORMAL)
@@ -134,7 +155,7 @@ class MainWindow(Window):
         """Redraw the rows for this device list: connected first, then last seen."""
         self.service.set_visible(not daemon_running)
         ordered = sorted(devices, key=lambda d: (not d.connected, d.name))
-        rows = [row_of(device) for device in ordered]
+        rows = [row_of(device, self.clock()) for device in ordered]
         if rows == self.rows and self.list.get_children():
             return  # nothing the owner reads changed: keep the widgets and the focus
         for child in self.list.get_children():

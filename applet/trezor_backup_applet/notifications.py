@@ -140,6 +140,14 @@ class Notifier:
         look = look_of_state(device.state)
         await self._send(title or reminder_title(device), body, look, device.id, choices)
 
+    async def ladder(self, device: Device, title: str, body: str) -> None:
+        """A step of the reminder ladder: the check is due soon, due or overdue."""
+        choices: list[tuple[str, str, Callable[[str], None]]] = []
+        if device.connected and not device.operation:
+            choices.append(("check", "Check now", self.actions.check))
+        choices.append(("later", "Later", self.actions.later))
+        await self._send(title, body, Look.ATTENTION, device.id, choices)
+
     async def summary(self, devices: Sequence[Device]) -> None:
         """At start-up: nothing when all is well, the reminder itself for one device, one
         notification naming them all for several."""

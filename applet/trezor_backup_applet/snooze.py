@@ -1,4 +1,5 @@
-""" "Remind me later": per-device snooze times in `$XDG_STATE_HOME/trezor-backup-guard/applet.json`.
+""" "Remind me later": per-device snooze times in `$XDG_STATE_HOME/trezor-backup-guard/applet.json`,
+and which step of the reminder ladder each device was last reminded of (each step once).
 
 The config is the owner's policy (written by hand); a snooze is state the applet writes on a
 click, so it lives next to the daemon's state, in a file only the applet touches.
@@ -32,9 +33,11 @@ class SnoozeStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = snooze_path() if path is None else path
         self._until: dict[str, float] = {}
+        self._reminded: dict[str, str] = {}
         try:
             data = json.loads(self.path.read_text())
             self._until = {str(k): float(v) for k, v in data.get("snoozed_until", {}).items()}
+            self._reminded = {str(k): str(v) for k, v in data.get("reminded", {}).items()}
         except FileNotFoundError:
             pass
         except (OSError, ValueError, AttributeError, TypeError) as e:
@@ -49,13 +52,23 @@ class SnoozeStore:
         """Whether reminders for this device are put off now."""
         return self._until.get(device_id, 0.0) > time.time()
 
+    def was_reminded(self, device_id: str, step: str) -> bool:
+        """Whether this device was reminded of this ladder step (e.g. "due@1780000000")."""
+        return self._reminded.get(device_id) == step
+
+    def reminded(self, device_id: str, step: str) -> None:
+        """Remember that the device was reminded of `step`."""
+        self._reminded[device_id] = step
+        self._save()
+
     def _save(self) -> None:
         now = time.time()
         live = {k: v for k, v in self._until.items() if v > now}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps({"snoozed_until": live}, indent=1))
+            data = {"snoozed_until": live, "reminded": self._reminded}
+            temporary.write_text(json.dumps(data, indent=1))
             os.replace(temporary, self.path)
         except OSError as e:
             log.warning("cannot save the snooze in %s: %s", self.path, e)

@@ -1,0 +1,106 @@
+"""The reminder ladder: when a Trezor's next backup check comes, even if it stays in a drawer.
+
+From the dates the daemon keeps per device (`CheckDueTime`, `CheckOverdueTime` of
+Manager1.GetKnownDevices: the last passed check plus once and twice the re-check interval),
+three steps: "due soon" 14 days before the due date, "due", and "overdue" (Daedalus warns at
+half a year and notifies at a year; the interval is 180 days by default). Each step is
+notified once per device (and not while the device is snoozed); a device that is not plugged
+in gets "Plug in <label> to check its backup". Pure functions of a device and the time, so the
+applet's clock can be injected in tests.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from trezor_backup_api.vocabulary import Outcome
+
+from .device_mirror import Device
+
+DAY = 86400
+SOON = 14 * DAY
+
+
+class Step(enum.IntEnum):
+    """How near or past the due date a device's next check is."""
+
+    DUE_SOON = 1
+    DUE = 2
+    OVERDUE = 3
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """What to tell the owner about one device's next check."""
+
+    step: Step
+    title: str
+    body: str
+
+    def key(self, device: Device) -> str:
+        """Names this step of this check period, to notify it once ("due@1780000000")."""
+        return f"{self.step.name.lower()}@{device.check_due_time}"
+
+
+def day(seconds: int) -> str:
+    return time.strftime("%d %B %Y", time.localtime(seconds))
+
+
+def step_of(device: Device, now: float) -> Step | None:
+    """The ladder step the device is on now; None before it (or without a passed check)."""
+    if not device.check_due_time or device.last_check_result != Outcome.PASSED:
+        return None
+    if device.check_overdue_time and now >= device.check_overdue_time:
+        return Step.OVERDUE
+    if now >= device.check_due_time:
+        return Step.DUE
+    if now >= device.check_due_time - SOON:
+        return Step.DUE_SOON
+    return None
+
+
+def reminder_of(device: Device, now: float) -> Reminder | None:
+    """The reminder for the device's step, worded for where the device is."""
+    step = step_of(device, now)
+    if step is None:
+        return None
+    name = device.name
+    last = day(device.last_check_time)
+    every = max(1, (device.check_due_time - device.last_check_time) // DAY)
+    if step is Step.DUE_SOON:
+        then = "Plug it in then" if not device.connected else "You can check it now"
+        return Reminder(
+            step,
+            f"Check the backup of {name} soon",
+            f"Its next backup check is due on {day(device.check_due_time)}. {then}, with your "
+            "written recovery words at hand.",
+        )
+    title = f"Plug in {name} to check its backup" if not device.connected else (
+        f"Time to check the backup of {name}"
+    )  # fmt: skip
+    late = (
+        f"It was last checked on {last}, more than {2 * every} days ago: check that your "
+        "written words are still there and readable."
+        if step is Step.OVERDUE
+        else f"It was last checked on {last}; a check is due every {every} days."
+    )
+    return Reminder(step, title, f"{late} Have your written recovery words at hand.")
+
+
+def next_step_time(devices: Iterable[Device], now: float) -> float | None:
+    """When the next device reaches its next step (to wake up then, and only then)."""
+    times = [
+        moment
+        for device in devices
+        if device.check_due_time and device.last_check_result == Outcome.PASSED
+        for moment in (
+            device.check_due_time - SOON,
+            device.check_due_time,
+            device.check_overdue_time,
+        )
+        if moment > now
+    ]
+    return min(times, default=None)
