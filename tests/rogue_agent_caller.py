@@ -26,6 +26,7 @@ REQUESTS: tuple[tuple[str, str, list[str]], ...] = (
     ("RequestWord", "os", ["matrix9"]),
     ("RequestWordCount", "o", []),
 )
+PAIRING_CODE_REQUEST: tuple[str, str, list[str]] = ("RequestPairingCode", "o", [])
 
 
 async def main() -> None:
@@ -36,6 +37,9 @@ async def main() -> None:
     parser.add_argument("agent_path")
     parser.add_argument("device_path")
     parser.add_argument("--take-name", action="store_true")
+    parser.add_argument(
+        "--pairing-code", action="store_true", help="ask only for a Safe 7's pairing code"
+    )
     args = parser.parse_args()
     bus = await connect_session_bus()
     if args.take_name:
@@ -51,7 +55,8 @@ async def main() -> None:
                     continue
                 if pid == args.pid:
                     destination = name
-    for member, signature, extra in REQUESTS:
+    requests = (PAIRING_CODE_REQUEST,) if args.pairing_code else REQUESTS
+    for member, signature, extra in requests:
         error: str | None = None
         try:
             await call(

@@ -119,13 +119,3 @@ class _UsbDevice:
 def test_udev_location_names_the_same_path_as_trezorlib() -> None:
     location = UsbLocation(busnum=3, port_numbers=(1, 4, 2))
     assert location.webusb_path == f"webusb:{dev_to_str(_UsbDevice())}"
-
-
-def test_a_thp_device_is_named_as_such_instead_of_unknown_garbage() -> None:
-    """A Safe 7 answers protocol v1 with Failure(InvalidProtocol), as trezorlib's probe expects."""
-    reply = messages.Failure(code=messages.FailureType.InvalidProtocol)
-    with pytest.raises(FeaturesReadError) as caught:
-        read_features(ScriptedTransport(reply=reply))
-    assert caught.value.problem is ReadProblem.NEEDS_THP
-    assert not caught.value.transient
-    assert "Safe 7" in caught.value.explanation and "Trezor Suite" in caught.value.explanation

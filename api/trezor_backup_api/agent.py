@@ -13,9 +13,11 @@ answers a request only when
   another unique name, and unique names are never reused),
 - and that daemon reports an operation on that device (`Device1.Operation`).
 
-`Cancel` (which only closes prompts) needs the first condition only. Anything else is refused
-with `AGENT_REFUSED_ERROR` and logged without its arguments. An agent's answer goes into the
-reply and nowhere else: never logged, stored or put in an exception.
+`RequestPairingCode` (the code a Safe 7 shows while pairing) is answered only while that
+operation is a `pair`. `Cancel` (which only closes prompts) needs the first condition only.
+Anything else is refused with `AGENT_REFUSED_ERROR` and logged without its arguments. An
+agent's answer goes into the reply and nowhere else: never logged, stored or put in an
+exception.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
@@ -37,13 +39,20 @@ from .names import (
     DEVICE_INTERFACE,
     PROPERTIES_INTERFACE,
 )
+from .vocabulary import OperationKind
 
 log = logging.getLogger(__name__)
 
 # How long the daemon may take to say whether an operation runs (it answers from memory).
 _OPERATION_QUERY_TIMEOUT_SECONDS = 5.0
 # Agent1's methods and their signatures (docs/dbus-api.md, Agents).
-_SIGNATURES = {"RequestPin": "os", "RequestWord": "os", "RequestWordCount": "o", "Cancel": "o"}
+_SIGNATURES = {
+    "RequestPin": "os",
+    "RequestWord": "os",
+    "RequestWordCount": "o",
+    "RequestPairingCode": "o",
+    "Cancel": "o",
+}
 
 
 class AgentCancelled(Exception):
@@ -68,6 +77,13 @@ class Agent(Protocol):
     async def request_word_count(self, device: str) -> int: ...
 
     def cancel(self, device: str) -> None: ...
+
+
+@runtime_checkable
+class PairingAgent(Agent, Protocol):
+    """An agent that can also ask for a Safe 7's pairing code (the 6 digits it shows)."""
+
+    async def request_pairing_code(self, device: str) -> str: ...
 
 
 class AgentExport:
@@ -145,6 +161,11 @@ class AgentExport:
             question, signature = self.agent.request_pin(device, str(msg.body[1])), "s"
         elif member == "RequestWord":
             question, signature = self.agent.request_word(device, str(msg.body[1])), "s"
+        elif member == "RequestPairingCode":
+            if not isinstance(self.agent, PairingAgent):
+                self._reply(Message.new_error(msg, AGENT_CANCELLED_ERROR, "this agent cannot pair"))
+                return
+            question, signature = self.agent.request_pairing_code(device), "s"
         else:
             question, signature = self.agent.request_word_count(device), "u"
         try:
@@ -183,6 +204,8 @@ class AgentExport:
             return "the daemon does not say that an operation runs on that device"
         if not reply.body or not reply.body[0].value:
             return "the daemon reports no operation on that device"
+        if member == "RequestPairingCode" and reply.body[0].value != OperationKind.PAIR:
+            return "the operation on that device is not a pairing"
         return None
 
     def _reply(self, message: Message) -> None:

@@ -424,6 +424,10 @@ class DaemonClient:
         """`Device1.Unlock()`: the PIN is asked on the device (or from the agent)."""
         await self._start(path, OperationKind.UNLOCK, "Unlock", "", [])
 
+    async def pair(self, path: str) -> None:
+        """`Device1.Pair()`: a Safe 7 pairs with this computer (the agent types its code)."""
+        await self._start(path, OperationKind.PAIR, "Pair", "", [])
+
     async def cancel_operation(self, path: str) -> None:
         """`Device1.Cancel`: ask the daemon to cancel the operation running on the device."""
         await self._call(path, DEVICE_INTERFACE, "Cancel", autostart=False)

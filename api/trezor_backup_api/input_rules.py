@@ -102,6 +102,12 @@ def parse_pin(typed: str) -> str | None:
     return positions if valid else None
 
 
+def parse_pairing_code(typed: str) -> str | None:
+    """The 6 digits a Safe 7 shows while pairing (spaces allowed, as it groups them by 3)."""
+    code = "".join(typed.split())
+    return code if len(code) == 6 and code.isascii() and code.isdigit() else None
+
+
 def parse_position(typed: str, kind: str) -> str | None:
     """The answer to a `matrix9`/`matrix6` word request: a position digit or BACK; None if bad."""
     text = typed.strip().lower()

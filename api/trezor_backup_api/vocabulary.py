@@ -22,6 +22,7 @@ class BackupState(StrEnum):
     CHECK_DUE = "check_due"
     EXTRA_BACKUP_UNLOCKED = "extra_backup_unlocked"
     LOCKED = "locked"
+    PAIRING_REQUIRED = "pairing_required"
     BUSY = "busy"
     BOOTLOADER = "bootloader"
     UNKNOWN = "unknown"
@@ -50,6 +51,7 @@ class OperationKind(StrEnum):
     CHECK = "check"
     BACKUP = "backup"
     UNLOCK = "unlock"
+    PAIR = "pair"
 
 
 class Refusal(StrEnum):
@@ -76,6 +78,7 @@ class Stage(StrEnum):
     SHOW_WORDS = "show_words"
     WORD_CHECK = "word_check"
     RESULT = "result"
+    PAIRING_CODE = "pairing_code"
 
 
 class WordKind(StrEnum):

@@ -1,4 +1,4 @@
-"""`trezor-backupctl check`, `backup`, `unlock` and `history`: the daemon's operations on a device.
+"""`trezor-backupctl check`, `backup`, `unlock`, `pair`, `history`: operations on a device.
 
 An operation runs in the daemon and takes minutes; the CLI registers its terminal agent (the
 owner's answers go through it to the device), subscribes to the device's operation signals
@@ -6,7 +6,7 @@ before starting so that nothing is missed, prints each progress sentence, and tu
 into an exit code. Ctrl-C asks the daemon to cancel and still waits for the outcome, so the
 exit code says what the device did, not what the CLI hoped.
 
-The three subcommands, with their --help texts, are added to main's parser by `add_parsers`,
+The subcommands, with their --help texts, are added to main's parser by `add_parsers`,
 so main.py stays the place for the shared parts (the connection, the daemon's errors).
 """
 
@@ -31,7 +31,13 @@ from trezor_backup_api.client import (
 from trezor_backup_api.device import DeviceRecord
 from trezor_backup_api.input_rules import AFTER_BACKUP, BEFORE_BACKUP, WORD_COUNTS
 from trezor_backup_api.names import ERROR_PREFIX, ROOT_PATH, device_path
-from trezor_backup_api.vocabulary import NEEDS_BACKUP, OperationKind, Outcome, Refusal
+from trezor_backup_api.vocabulary import (
+    NEEDS_BACKUP,
+    BackupState,
+    OperationKind,
+    Outcome,
+    Refusal,
+)
 from trezor_backupctl.render import history_json, history_table
 from trezor_backupctl.terminal_agent import TerminalAgent
 from trezor_backupctl.terminal_input import TerminalLines
@@ -412,6 +418,28 @@ connected.
 """
 
 
+PAIR_DESCRIPTION = """\
+Pair a Trezor Safe 7 with this computer, once, so that the daemon can read its backup state
+(state pairing_required). The Safe 7 speaks THP: it tells nothing, not even whether it is
+backed up, to a computer it was not paired with.
+
+  1. The Trezor asks "Allow Trezor Backup Guard ... to pair": confirm on the Trezor.
+  2. It shows a 6-digit code: type it here (not shown as you type; it is used once).
+  3. It asks twice more (or once) whether this computer may connect without asking each
+     time: confirm, so that its backup state is read when you plug it in, with no
+     confirmation on the Trezor every time.
+
+The pairing is kept in your desktop's keyring (gnome-keyring, KWallet), nowhere else; without
+a keyring the Trezor cannot be paired. A wrong code, a refusal on the Trezor or unplugging it
+ends the pairing with nothing kept: run it again. Wiping the Trezor ends the pairing too.
+Ctrl-C cancels.
+
+exit status: 0 paired, 1 error, 2 daemon not reachable, 3 refused (wrong code, refused on the
+Trezor, no keyring), cancelled or disconnected, 64 DEVICE left out while none or several
+Trezors are connected.
+"""
+
+
 def _usage_guarded(
     command: Callable[[argparse.Namespace, DaemonClient], Awaitable[int]],
 ) -> Callable[[argparse.Namespace, DaemonClient], Awaitable[int]]:
@@ -444,6 +472,35 @@ async def run_unlock(
     if ended.result == Outcome.COMPLETED:
         _say(out, f"See its backup state: {PROG} status")
     return exit_code_for_result(ended.result)
+
+
+async def run_pair(
+    client: DaemonClient, given: str | None, lines: TerminalLines, out: TextIO, err: TextIO
+) -> int:
+    """`pair`: a Safe 7 learns this computer; the code it shows is typed here."""
+    devices = await client.get_devices()
+    device_id = choose_device(devices, given)
+    if devices[device_path(device_id)].state != BackupState.PAIRING_REQUIRED:
+        _say(out, f"{device_id} needs no pairing (it is {devices[device_path(device_id)].state}).")
+        return EXIT_PASSED
+    _say(
+        out,
+        "Confirm on your Trezor, then type the code it shows. It then asks whether this "
+        "computer may connect without asking each time: confirm, so that its backup state "
+        "is read whenever you plug it in.",
+    )
+    agent = TerminalAgent(device_path(device_id), lines, out)
+    ended = await _follow(client, agent, OperationKind.PAIR, client.pair, out, err)
+    if isinstance(ended, int):
+        return ended
+    if ended.result == Outcome.COMPLETED:
+        _say(out, f"See its backup state: {PROG} status")
+    return exit_code_for_result(ended.result)
+
+
+async def _pair(args: argparse.Namespace, client: DaemonClient) -> int:
+    lines = TerminalLines(sys.stdin.fileno())
+    return await run_pair(client, args.device, lines, sys.stdout, sys.stderr)
 
 
 async def _check(args: argparse.Namespace, client: DaemonClient) -> int:
@@ -485,7 +542,7 @@ def _device_parser(
 
 
 def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add `check`, `backup`, `unlock` and `history` to the command line of main.build_parser."""
+    """Add `check`, `backup`, `unlock`, `pair` and `history` to main.build_parser's commands."""
     check = _device_parser(
         commands,
         "check",
@@ -516,6 +573,13 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
         "unlock a locked Trezor with its PIN, so that its backup state can be read",
         UNLOCK_DESCRIPTION,
         _unlock,
+    )
+    _device_parser(
+        commands,
+        "pair",
+        "pair a Trezor Safe 7 with this computer (once), so that its backup state can be read",
+        PAIR_DESCRIPTION,
+        _pair,
     )
     history = _device_parser(
         commands,

@@ -30,6 +30,8 @@ PIN_PROMPT = "PIN positions (not shown as you type): "
 WORD_PROMPT = "Word requested by your Trezor (see its screen): "
 POSITION_PROMPT = "Position on your Trezor's grid (b = back): "
 WORD_COUNT_PROMPT = "How many words does your backup have (12, 18 or 24)? "
+PAIRING_CODE_PROMPT = "Code shown on your Trezor (6 digits, not shown as you type): "
+BAD_PAIRING_CODE = "Type the 6 digits your Trezor shows, try again."
 
 PIN_INTRO = """\
 Your Trezor asks for its PIN.
@@ -183,6 +185,20 @@ class TerminalAgent:
                 return position
             columns = "1, 3, 4, 6, 7 or 9" if kind == WordKind.MATRIX6 else "1 to 9"
             self._say(f"Type one position, {columns}, or b to go back.")
+
+    async def request_pairing_code(self, device: str) -> str:
+        """Agent1.RequestPairingCode: the 6 digits a Safe 7 shows while pairing."""
+        self._check_device(device)
+        return await self._ask(self._pairing_code_prompt())
+
+    async def _pairing_code_prompt(self) -> str:
+        while True:
+            code = input_rules.parse_pairing_code(
+                await self._ask_line(PAIRING_CODE_PROMPT, secret=True)
+            )
+            if code is not None:
+                return code
+            self._say(BAD_PAIRING_CODE)
 
     async def request_word_count(self, device: str) -> int:
         """Agent1.RequestWordCount: from --words if given, else asked (it is not secret)."""

@@ -65,6 +65,10 @@ class BusAgent:
         answer = await self._call("RequestWordCount", "o", [self.device_path_of(device_id)])
         return _expect(answer, int, "RequestWordCount")
 
+    async def request_pairing_code(self, device_id: str) -> str:
+        answer = await self._call("RequestPairingCode", "o", [self.device_path_of(device_id)])
+        return _expect(answer, str, "RequestPairingCode")
+
     async def cancel(self, device_id: str) -> None:
         await self._call("Cancel", "o", [self.device_path_of(device_id)])
 

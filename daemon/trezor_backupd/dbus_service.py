@@ -263,6 +263,10 @@ class DeviceObject(ServiceInterface):
         await self._gate.start(self._id, OperationKind.UNLOCK, None)
 
     @dbus_method()
+    async def Pair(self) -> None:
+        await self._gate.start(self._id, OperationKind.PAIR, None)
+
+    @dbus_method()
     async def Cancel(self) -> None:
         await self._gate.cancel(self._id)
 

@@ -18,6 +18,7 @@ import logging
 import socket
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from trezorlib import exceptions, mapping, messages
 from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportException
@@ -40,7 +41,8 @@ class ReadProblem(StrEnum):
     NOT_ANSWERING = "not_answering"
     GONE = "gone"
     BAD_REPLY = "bad_reply"
-    NEEDS_THP = "needs_thp"
+    PAIRING_REQUIRED = "pairing_required"
+    LOCKED_THP = "locked_thp"
 
 
 _EXPLANATIONS = {
@@ -60,9 +62,13 @@ _EXPLANATIONS = {
     ),
     ReadProblem.GONE: "The Trezor went away while its status was being read.",
     ReadProblem.BAD_REPLY: "The Trezor answered something this program does not understand.",
-    ReadProblem.NEEDS_THP: (
-        "This Trezor (a Safe 7) speaks the newer THP protocol, which needs a one-time pairing "
-        "this program cannot do yet. Check its backup with Trezor Suite for now."
+    ReadProblem.PAIRING_REQUIRED: (
+        "This Trezor Safe 7 is not paired with this computer (or it was wiped since): it "
+        "tells its backup status only to a computer it was paired with once."
+    ),
+    ReadProblem.LOCKED_THP: (
+        "This Trezor Safe 7 is locked: it lets a new connection in only after its PIN, so "
+        "its backup status cannot be read now."
     ),
 }
 
@@ -94,7 +100,11 @@ class FeaturesReadError(Exception):
     def transient(self) -> bool:
         """Whether the device may be readable later (reported busy till then); a reply we
         cannot understand will not change by itself (reported unknown)."""
-        return self.problem not in (ReadProblem.BAD_REPLY, ReadProblem.NEEDS_THP)
+        return self.problem not in (
+            ReadProblem.BAD_REPLY,
+            ReadProblem.PAIRING_REQUIRED,
+            ReadProblem.LOCKED_THP,
+        )
 
 
 def usb_transports() -> list[Transport]:
@@ -193,10 +203,39 @@ def _get_features(transport: Transport) -> messages.Features:
         ) from error
     if isinstance(reply, messages.Failure) and reply.code == messages.FailureType.InvalidProtocol:
         # How a THP device (Safe 7) answers protocol v1, as trezorlib's own probe expects.
-        raise FeaturesReadError(ReadProblem.NEEDS_THP)
+        THP_PATHS.add(transport.get_path())
+        return _read_over_thp(transport)
     if not isinstance(reply, messages.Features):
         raise FeaturesReadError(ReadProblem.BAD_REPLY, f"got {type(reply).__name__}")
     return reply
+
+
+THP_PATHS: set[str] = set()
+"""Transport paths of devices that answered protocol v1 as a THP device (a Safe 7) does:
+operations on them speak THP (device_ops)."""
+
+
+def _read_over_thp(transport: Transport) -> messages.Features:
+    """A Safe 7: GetFeatures on a new THP channel with this computer's credential."""
+    from . import thp_session
+    from .thp_credentials import CredentialStore, SecretServiceUnavailable
+
+    try:
+        credentials: list[Any] = list(CredentialStore().credentials())
+    except SecretServiceUnavailable:
+        credentials = []  # nothing to connect with: it is not paired *here*
+    try:
+        return thp_session.read_features(transport, credentials)
+    except thp_session.NotPaired as error:
+        raise FeaturesReadError(ReadProblem.PAIRING_REQUIRED) from error
+    except thp_session.DeviceLocked as error:
+        raise FeaturesReadError(ReadProblem.LOCKED_THP) from error
+    except Timeout as error:
+        raise FeaturesReadError(ReadProblem.NOT_ANSWERING) from error
+    except (exceptions.ProtocolError, exceptions.TrezorFailure) as error:
+        raise FeaturesReadError(ReadProblem.BAD_REPLY, type(error).__name__) from error
+    except (TransportException, OSError) as error:
+        raise FeaturesReadError(ReadProblem.GONE, type(error).__name__) from error
 
 
 def _problem_of_os_error(error: OSError) -> ReadProblem:

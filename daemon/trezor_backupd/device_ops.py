@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trezorlib import exceptions, mapping, messages
@@ -24,6 +24,7 @@ from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportExcep
 
 from trezor_backup_api.vocabulary import Outcome
 
+from .device_io import THP_PATHS
 from .device_values import OperationResult, Progress
 
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ class HostInput(Protocol):
 
     def word_count(self) -> int:
         """How many words the written backup has: 12, 18 or 24."""
+        ...
+
+    def pairing_code(self) -> str:
+        """The 6-digit code a Safe 7 shows while pairing."""
         ...
 
 
@@ -105,6 +110,8 @@ class DeviceOperation:
         self._grid = _GridWordCounter()
         self._check_left_on_device = False
         """A core dry run got past its confirmation: the device keeps it until it ends."""
+        self._thp = False
+        """A Safe 7: spoken to over THP, where no Cancel is written from another thread."""
 
     # ---- control from other threads ------------------------------------------------------
 
@@ -121,6 +128,10 @@ class DeviceOperation:
             self._cancel_requested = True
             if self._waiting_for_host or not self._talking:
                 return  # the host-input bridge or the start of _run sees the flag
+            if self._thp:
+                # A second writer would break the channel's ACK sequence: the owner
+                # cancels on the Trezor, where every THP flow can be cancelled.
+                return
             try:
                 cancel = mapping.DEFAULT_MAPPING.encode(messages.Cancel())
                 protocol_v1.write(self._transport, *cancel)
@@ -171,7 +182,58 @@ class DeviceOperation:
             session.ensure_unlocked()
             return OperationResult(Outcome.COMPLETED, "The Trezor is unlocked.")
 
+        if self._transport.get_path() in THP_PATHS:
+            # A locked Safe 7 shows its PIN keyboard already while the connection is made.
+            self._on_progress(Progress("pin", "Enter your PIN on your Trezor to unlock it."))
         return self._run(run, check=False)
+
+    def pair(self) -> OperationResult:
+        """A Safe 7: CodeEntry pairing, then an autoconnect credential into the keyring.
+
+        The keyring is checked first: without one, nothing is asked of the Trezor. What is
+        kept is only the final autoconnect credential; every failure keeps nothing.
+        """
+        from . import thp_session
+        from .thp_credentials import CredentialStore, SecretServiceUnavailable
+
+        store = CredentialStore()
+        try:
+            store.check_available()
+        except SecretServiceUnavailable as error:
+            return OperationResult(Outcome.REFUSED, str(error))
+
+        def code() -> str:
+            self._on_progress(Progress("pairing_code", "Type the 6-digit code your Trezor shows."))
+            return self._ask(self._host.pairing_code)
+
+        def button(request: messages.ButtonRequest) -> None:
+            self._on_progress(_PAIRING_PHASES.get(request.name or "", _ANY_CONFIRMATION))
+
+        try:
+            with self._device_access(), self._transport:
+                with self._lock:
+                    if self._cancel_requested:
+                        return self._ended_early()
+                credential = thp_session.pair(self._transport, code, button)
+            store.store(credential)
+        except thp_session.PairingFailed as failure:
+            return OperationResult(Outcome.REFUSED, str(failure))
+        except SecretServiceUnavailable as error:
+            return OperationResult(Outcome.REFUSED, str(error))
+        except exceptions.Cancelled:
+            return self._ended_early()
+        except (TransportException, OSError, Timeout):
+            self._disconnected = True
+            return self._ended_early()
+        except Exception as error:  # a broken link mid-way; nothing was stored
+            if self._disconnected:
+                return self._ended_early()
+            LOG.warning("Pairing failed: %s", type(error).__name__)
+            return OperationResult(Outcome.ERROR, f"Pairing failed ({type(error).__name__}).")
+        return OperationResult(
+            Outcome.COMPLETED,
+            "Paired: this computer now reads the Trezor's backup status without asking you.",
+        )
 
     def _check(self, session: AnySession, word_count: int | None) -> OperationResult:
         from trezorlib import device
@@ -211,19 +273,10 @@ class DeviceOperation:
         # trezorlib's client (and its THP stack) is loaded when the owner first asks for an
         # operation, not at daemon start: see device_io._get_features.
         from trezorlib.client import AppManifest
-        from trezorlib.protocol_v1 import TrezorClientV1
 
         app = AppManifest(APP_NAME, button_callback=self._button, pin_callback=self._pin)
         try:
-            with self._device_access(), self._transport:
-                # Not get_client(): its protocol probe sends Cancel, which ends an unlocked
-                # extra backup (recorded, e5c) before it can be made. The status read has
-                # shown that the device speaks protocol v1. What the probe also does, without
-                # sending anything, is kept: drop late replies, or every answer would be
-                # one message behind.
-                _drop_stale_replies(self._transport)
-                client = TrezorClientV1(app, self._transport, model=None, mapping=None)
-                session = client.get_session(passphrase=None)
+            with self._device_access(), self._transport, self._session(app) as session:
                 with self._lock:
                     if self._cancel_requested:
                         return self._ended_early()
@@ -233,6 +286,14 @@ class DeviceOperation:
                 finally:
                     with self._lock:
                         self._talking = False
+        except _NotPairedHere:
+            return OperationResult(
+                Outcome.REFUSED,
+                "This Trezor is not paired with this computer (or no longer: it was wiped, or "
+                "the keyring lost the pairing): pair it with 'trezor-backupctl pair'.",
+            )
+        except _NoKeyring as error:
+            return OperationResult(Outcome.REFUSED, str(error))
         except DeviceIsBusy:
             return OperationResult(
                 Outcome.REFUSED,
@@ -261,6 +322,38 @@ class DeviceOperation:
                 return self._ended_early()
             LOG.warning("Operation failed: %s", type(error).__name__)
             return OperationResult(Outcome.ERROR, f"The operation failed ({type(error).__name__}).")
+
+    @contextmanager
+    def _session(self, app: Any) -> Iterator[AnySession]:
+        """Session 0 of the device: protocol v1, or THP for a Safe 7 (with the keyring's
+        credential; a locked one shows its PIN keyboard while the connection waits)."""
+        if self._transport.get_path() not in THP_PATHS:
+            from trezorlib.protocol_v1 import TrezorClientV1
+
+            # Not get_client(): its protocol probe sends Cancel, which ends an unlocked
+            # extra backup (recorded, e5c) before it can be made. The status read has
+            # shown that the device speaks protocol v1. What the probe also does, without
+            # sending anything, is kept: drop late replies, or every answer would be
+            # one message behind.
+            _drop_stale_replies(self._transport)
+            client = TrezorClientV1(app, self._transport, model=None, mapping=None)
+            yield client.get_session(passphrase=None)
+            return
+        from . import thp_session
+        from .thp_credentials import CredentialStore, SecretServiceUnavailable
+
+        try:
+            credentials = list(CredentialStore().credentials())
+        except SecretServiceUnavailable as error:
+            raise _NoKeyring(str(error)) from error
+        self._thp = True
+        try:
+            with thp_session.connected(
+                self._transport, credentials, unlock=True, button_callback=self._button
+            ) as thp_client:
+                yield thp_session.session_of(thp_client)
+        except thp_session.NotPaired as error:
+            raise _NotPairedHere from error
 
     def _ended_early(self) -> OperationResult:
         """Cancelled or unplugged; a core check stays open on the device (recorded, e4a/e4b)."""
@@ -380,6 +473,31 @@ class DeviceOperation:
         return Progress(
             "confirm", "The Trezor is asking you to confirm something: look at its screen."
         )
+
+
+class _NotPairedHere(Exception):
+    """A Safe 7 whose credential in the keyring no longer matches (or there is none)."""
+
+
+class _NoKeyring(Exception):
+    """No Secret Service to take the credential from; the text is a sentence."""
+
+
+_ANY_CONFIRMATION = Progress("confirm", "Confirm on your Trezor.")
+_PAIRING_PHASES = {
+    "thp_pairing_request": Progress(
+        "confirm", "Confirm on your Trezor that this computer may pair with it."
+    ),
+    "thp_connection_request": Progress(
+        "confirm", "Confirm on your Trezor that this computer may connect to it."
+    ),
+    "thp_autoconnect_credential_request": Progress(
+        "confirm",
+        "Confirm on your Trezor that this computer may connect without asking each time: "
+        "that is how its backup status is read when you plug it in.",
+    ),
+}
+"""What a Safe 7 asks while pairing (recorded, b1 and b5)."""
 
 
 STALE_REPLY_SECONDS = 0.1

@@ -114,6 +114,13 @@ class _Entry:
     """Another program let go during a read: what it did may be newer than that read."""
 
 
+_STATE_OF_PROBLEM = {
+    ReadProblem.PAIRING_REQUIRED: BackupState.PAIRING_REQUIRED,
+    ReadProblem.LOCKED_THP: BackupState.LOCKED,
+}
+"""What a Safe 7 that tells nothing is: not paired here, or locked (THP refuses both)."""
+
+
 def fallback_id(transport_path: str) -> str:
     """An id for a device that has not told us its device_id: where it is connected."""
     return "at_" + re.sub(r"[^A-Za-z0-9]", "_", transport_path)
@@ -469,7 +476,9 @@ class DeviceTracker:
             return device_io.read_features(entry.transport)
 
     def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:
-        state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
+        state = _STATE_OF_PROBLEM.get(error.problem)
+        if state is None:
+            state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
         LOG.info("Trezor at %s cannot be read: %s", path, error)
         entry.features = None
         self._publish(path, entry, status_without_features(state, error.explanation))

@@ -56,6 +56,8 @@ class HostAgent(Protocol):
 
     async def request_word_count(self, device_id: str) -> int: ...
 
+    async def request_pairing_code(self, device_id: str) -> str: ...
+
     async def cancel(self, device_id: str) -> None: ...
 
 
@@ -115,6 +117,9 @@ class _AgentBridge:
     def word_count(self) -> int:
         return self._ask(self._agent.request_word_count(self._device_id))
 
+    def pairing_code(self) -> str:
+        return self._ask(self._agent.request_pairing_code(self._device_id))
+
 
 @dataclass
 class _Running:
@@ -145,6 +150,8 @@ class DeviceWork(Protocol):
     def backup(self) -> OperationResult: ...
 
     def unlock(self) -> OperationResult: ...
+
+    def pair(self) -> OperationResult: ...
 
     def cancel(self) -> None: ...
 
@@ -238,6 +245,8 @@ class OperationManager:
                 result = await asyncio.to_thread(operation.check, word_count)
             elif running.kind is OperationKind.BACKUP:
                 result = await asyncio.to_thread(operation.backup)
+            elif running.kind is OperationKind.PAIR:
+                result = await asyncio.to_thread(operation.pair)
             else:
                 result = await asyncio.to_thread(operation.unlock)
             LOG.info("The %s on Trezor %s ended: %s", running.kind, device_id, result.outcome)
@@ -255,7 +264,7 @@ class OperationManager:
             await self._tell_agent_it_ended(running.agent, device_id)
 
     def _record(self, device_id: str, kind: OperationKind, result: OperationResult) -> None:
-        if self._history is None or kind is OperationKind.UNLOCK:
+        if self._history is None or kind in (OperationKind.UNLOCK, OperationKind.PAIR):
             return
         event = EventKind.CHECK if kind is OperationKind.CHECK else EventKind.BACKUP
         try:
@@ -276,6 +285,14 @@ class OperationManager:
 
 def _require_state(kind: OperationKind, status: DeviceStatus) -> None:
     state = status.state
+    if kind is OperationKind.PAIR:
+        if state is not BackupState.PAIRING_REQUIRED:
+            raise OperationRefused(
+                Refusal.NOT_POSSIBLE,
+                "Only a Trezor Safe 7 that is not paired with this computer can be paired "
+                f"(this one is {state.value}).",
+            )
+        return
     if kind is OperationKind.UNLOCK:
         if not status.locked:
             raise OperationRefused(Refusal.NOT_POSSIBLE, "The Trezor is not locked.")

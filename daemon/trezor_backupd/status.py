@@ -142,21 +142,40 @@ def status_from_features(
     )
 
 
+_THP_MODEL = ("Safe 7", "T3W1")  # the one model that speaks THP
+_THP_NEXT_STEPS = {
+    BackupState.PAIRING_REQUIRED: (
+        "Pair it once: run 'trezor-backupctl pair', confirm on the Trezor and type the 6-digit "
+        "code it shows. After that its backup status is read without asking you."
+    ),
+    BackupState.LOCKED: (
+        "Unlock it with 'trezor-backupctl unlock' and enter the PIN on the Trezor; its backup "
+        "status is read right after."
+    ),
+}
+
+
 def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
     """Status for a device whose Features could not be read (held by another app, no access).
 
-    Only `busy` and `unknown` make sense without Features; `reason` becomes the explanation
-    and must already be worded for the owner.
+    Only `busy` and `unknown` make sense without Features, and for a Safe 7 (THP, which
+    tells nothing before a connection is allowed) `pairing_required` and `locked`; `reason`
+    becomes the explanation and must already be worded for the owner.
     """
-    if state not in (BackupState.BUSY, BackupState.UNKNOWN):
+    if state in _THP_NEXT_STEPS:
+        model, internal_model = _THP_MODEL
+        next_step = _THP_NEXT_STEPS[state]
+    elif state not in (BackupState.BUSY, BackupState.UNKNOWN):
         raise ValueError(f"state {state!s} needs Features; only busy and unknown do not")
+    else:
+        model, internal_model = UNKNOWN_MODEL, ""
     if state is BackupState.BUSY:
         next_step = (
             "Nothing to do if you are using the Trezor in another app: the status is read "
             "again as soon as that app lets it go. If it stays like this, close other wallet "
             "apps or reconnect the Trezor."
         )
-    else:
+    elif state is BackupState.UNKNOWN:
         next_step = (
             "Reconnect the Trezor. If this keeps happening, update its firmware in "
             "Trezor Suite or report the problem."
@@ -165,13 +184,14 @@ def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
         state=state,
         explanation=reason,
         next_step=next_step,
-        model=UNKNOWN_MODEL,
-        internal_model="",
+        model=model,
+        internal_model=internal_model,
         label="",
         firmware_version="",
         backup_type="",
         dry_run_in_progress=False,
         last_check=None,
+        locked=state is BackupState.LOCKED,
     )
 
 
@@ -189,6 +209,7 @@ _STATES_WITHOUT_FACTS = frozenset(
         BackupState.UNKNOWN,
         BackupState.NOT_INITIALIZED,
         BackupState.LOCKED,
+        BackupState.PAIRING_REQUIRED,
     }
 )
 

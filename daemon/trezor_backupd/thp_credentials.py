@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from trezorlib.thp.credentials import StaticCredential
+from trezorlib.thp.credentials import Credential, StaticCredential
 
 LOG = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class CredentialStore:
                     LOG.warning("A damaged pairing credential in the keyring is ignored")
         return found
 
-    def store(self, credential: StaticCredential) -> None:
+    def store(self, credential: Credential) -> None:
         """Keep the credential of one Trezor, replacing an older one of the same Trezor."""
         parts = {
             "host_privkey": credential.host_privkey.hex(),

@@ -59,6 +59,9 @@ class FakeWork:
     def unlock(self) -> OperationResult:
         return self._run()
 
+    def pair(self) -> OperationResult:
+        return self._run()
+
     def cancel(self) -> None:
         self.cancelled = True
         self.result = OperationResult(Outcome.CANCELLED, "cancelled")

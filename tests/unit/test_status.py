@@ -74,6 +74,7 @@ def test_state_strings_are_the_dbus_contract() -> None:
         "check_due",
         "extra_backup_unlocked",
         "locked",
+        "pairing_required",
         "busy",
         "bootloader",
         "unknown",

@@ -1,0 +1,149 @@
+"""Talking to a Safe 7 over THP: the status read, pairing, and a session for an operation.
+
+Blocking trezorlib calls for a worker thread, like device_io and device_ops. A Safe 7
+answers protocol v1 with `Failure(InvalidProtocol)`; from then on it is spoken to through
+trezorlib's `TrezorClientThp` (not `get_client()`, whose probe sends a v1 Cancel first).
+
+Recorded on the official firmware 2.10.0 (tests/vectors/safe7-2.10.0):
+- A host without a matching credential gets `trezor_state` UNPAIRED and can do nothing but
+  pair (any other message fails): the status is `pairing_required`.
+- CodeEntry pairing: the owner confirms "Allow ... to pair" on the Trezor, it shows a 6-digit
+  code, the host sends it back (CPace); a wrong code fails with "Unexpected Code Entry Tag".
+- A plain credential makes the Trezor ask "Allow ... to connect?" at each new connection, so
+  the daemon keeps only an **autoconnect** credential, asked for on a second connection right
+  after the pairing (the owner confirms on the Trezor; a first channel of the same host still
+  open spares the connection dialog). Until that succeeds nothing is stored.
+- A locked Trezor refuses a new connection (DEVICE_LOCKED) unless the host asks to unlock,
+  which shows the PIN keyboard: a status read never asks, only `Unlock()` does.
+- A wipe gives the Trezor a new static key: old credentials match nothing (UNPAIRED).
+
+Nothing secret (code, credential, host key) is logged, kept in a result or put into an
+exception text here; the credential goes from the pairing straight into the keyring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from trezorlib import exceptions, messages
+from trezorlib.transport import Transport
+
+if TYPE_CHECKING:
+    from trezorlib.thp.client import TrezorClientThp
+    from trezorlib.thp.credentials import Credential
+
+LOG = logging.getLogger(__name__)
+
+APP_NAME = "Trezor Backup Guard"
+
+
+class NotPaired(Exception):
+    """The Trezor does not know this computer (never paired, wiped, or a damaged credential)."""
+
+
+class DeviceLocked(Exception):
+    """The Trezor is locked and refused a new connection (THP DEVICE_LOCKED)."""
+
+
+def _client(
+    transport: Transport,
+    credentials: Sequence[Credential],
+    button_callback: Callable[[messages.ButtonRequest], None] | None = None,
+) -> TrezorClientThp:
+    from trezorlib.client import AppManifest
+    from trezorlib.thp.client import TrezorClientThp
+
+    app = AppManifest(APP_NAME, credentials=list(credentials), button_callback=button_callback)
+    return TrezorClientThp(app, transport, mapping=None, model=None)
+
+
+@contextmanager
+def connected(
+    transport: Transport,
+    credentials: Sequence[Credential],
+    *,
+    unlock: bool = False,
+    button_callback: Callable[[messages.ButtonRequest], None] | None = None,
+) -> Iterator[TrezorClientThp]:
+    """A paired, connected client: raises NotPaired, or DeviceLocked unless `unlock`.
+
+    With `unlock` a locked Trezor shows its PIN keyboard and the handshake waits for it.
+    """
+    client = _client(transport, credentials, button_callback)
+    if not client.is_connected():
+        if not unlock:
+            raise DeviceLocked
+        client.connect()
+    if not client.pairing.is_paired():
+        raise NotPaired
+    client.pairing.finish()  # ThpEndRequest: silent for an autoconnect credential
+    yield client
+
+
+def read_features(transport: Transport, credentials: Sequence[Credential]) -> messages.Features:
+    """GetFeatures over THP (a new channel): raises NotPaired, DeviceLocked."""
+    with connected(transport, credentials) as client:
+        features: messages.Features = client.features
+        return features
+
+
+def session_of(client: TrezorClientThp) -> Any:
+    """Session 0 (no passphrase): RecoveryDevice, BackupDevice, as trezorlib's own tools."""
+    return client.get_session(passphrase=None)
+
+
+class PairingFailed(Exception):
+    """Pairing ended without a credential; the text is a sentence for the owner."""
+
+
+def pair(
+    transport: Transport,
+    code_entry: Callable[[], str],
+    on_button: Callable[[messages.ButtonRequest], None],
+) -> Credential:
+    """CodeEntry pairing, then an autoconnect credential: the one thing worth storing.
+
+    `code_entry` returns the 6 digits the owner read on the Trezor; `on_button` hears each
+    confirmation the Trezor asks for (pairing, connection, autoconnect). Raises
+    PairingFailed with a sentence for a wrong code or a refusal on the Trezor.
+    """
+    from trezorlib.thp.pairing import CodeEntry
+
+    first = _client(transport, [], on_button)
+    if not first.is_connected():
+        first.connect()  # locked: the owner asked to pair, so the PIN keyboard may show
+    try:
+        method = CodeEntry(first.pairing)  # "Allow ... to pair?" on the Trezor
+    except exceptions.Cancelled as error:
+        raise PairingFailed(
+            "Pairing was refused on the Trezor: nothing was stored. Run the pairing again "
+            "and confirm on the Trezor to pair."
+        ) from error
+    code = code_entry()
+    try:
+        method.send_code(code)
+    except (exceptions.TrezorFailure, exceptions.ProtocolError) as error:
+        raise PairingFailed(
+            "The code did not match the one on the Trezor: nothing was stored. Run the "
+            "pairing again; the Trezor shows a new code each time."
+        ) from error
+    plain = first.pairing.request_credential(autoconnect=False)
+    first.pairing.finish()
+    # A second connection with the plain credential asks for the autoconnect one: the
+    # Trezor asks its owner to allow this computer to connect without asking.
+    second = _client(transport, [plain], on_button)
+    if not second.pairing.is_paired():
+        raise PairingFailed("The Trezor forgot the pairing at once: nothing was stored.")
+    try:
+        credential = second.pairing.request_credential(autoconnect=True)
+    except exceptions.Cancelled as error:
+        raise PairingFailed(
+            "Connecting without asking was refused on the Trezor: nothing was stored (this "
+            "program reads the backup status without a confirmation each time, so it needs "
+            "that). Run the pairing again to allow it."
+        ) from error
+    second.pairing.finish()
+    return credential
