@@ -10,11 +10,12 @@ end with nothing usable kept. No code or credential appears in any output (seed 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,12 @@ def pair_through_the_cli(
     sim: Simulator,
     refuse: bool = False,
     wrong: bool = False,
-    at_code_prompt: Callable[[subprocess.Popen[str]], None] | None = None,
+    at_code_prompt: Callable[[subprocess.Popen[str]], str | None] | None = None,
 ) -> str:
-    """`trezor-backupctl pair` with a person at the keyboard and at the Trezor; its output."""
+    """`trezor-backupctl pair` with a person at the keyboard and at the Trezor; its output.
+
+    `at_code_prompt` may act when the code is asked, and say what is typed instead of the
+    code on the Trezor's screen ("" for nothing)."""
     screen = HostPort(sim.debug_port)
     process = subprocess.Popen(
         [sys.executable, "-m", "trezor_backupctl", "pair"],
@@ -88,14 +92,18 @@ def pair_through_the_cli(
         except AssertionError:  # the output ended
             break
         if line.startswith(CODE_PROMPT):
-            if at_code_prompt is not None:
-                at_code_prompt(process)
-            info = screen.call(messages.DebugLinkGetPairingInfo())
-            assert isinstance(info, messages.DebugLinkPairingInfo)
-            code = f"{(info.code_entry_code or 0) + wrong:06}"
+            typed = at_code_prompt(process) if at_code_prompt is not None else None
+            if typed is None:
+                info = screen.call(messages.DebugLinkGetPairingInfo())
+                assert isinstance(info, messages.DebugLinkPairingInfo)
+                typed = f"{(info.code_entry_code or 0) + wrong:06}"
+            if not typed:
+                continue  # the person types nothing
+            code = typed
             seed_safety.typed(code)
-            process.stdin.write(code[:3] + " " + code[3:] + "\n")  # as the Trezor groups it
-            process.stdin.flush()
+            with suppress(BrokenPipeError):  # the CLI may have ended already
+                process.stdin.write(code[:3] + " " + code[3:] + "\n")  # grouped as shown
+                process.stdin.flush()
         elif "Confirm on your Trezor" in line:
             button = messages.DebugButton.NO if refuse else messages.DebugButton.YES
             screen.send(messages.DebugLinkDecision(button=button))
@@ -226,3 +234,27 @@ def test_a_locked_safe7_is_locked_until_unlocked_on_the_device(
         screen.close()
         [device] = get_devices()
         assert (device["State"], device["Locked"]) == ("unverified", False)
+
+
+def test_unplugged_or_cancelled_while_the_code_is_asked_keeps_nothing(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    store = keyring()
+    with safe7() as sim, running(make_daemon(sim.path)):
+        # Ctrl-C at the code prompt: the daemon cancels, the code is never asked again.
+        def interrupt(process: subprocess.Popen[str]) -> str | None:
+            process.send_signal(signal.SIGINT)
+            return ""
+
+        cancelled = pair_through_the_cli(sim, at_code_prompt=interrupt)
+        assert cancelled.startswith("exit 3") and "cancelled" in cancelled, cancelled
+
+        # The Trezor unplugged (its emulator gone) while the owner reads the code.
+        def unplug(_process: subprocess.Popen[str]) -> str | None:
+            sim.process.terminate()
+            sim.process.wait()
+            return "123456"
+
+        gone = pair_through_the_cli(sim, at_code_prompt=unplug)
+        assert gone.startswith("exit 3") and "disconnected" in gone, gone
+    assert kept_credentials(store) == 0
