@@ -94,7 +94,8 @@ uninstall:
 
 # `make deb`: dist/trezor-backup-guard_<version>_<arch>.deb, built with debhelper and
 # dh-virtualenv (docs/packaging.md) from a copy of the checkout's files (tracked and new ones,
-# not ignored ones; outside git, all but the build products). DEB_OUT: where the .deb goes; DEB_BUILD: the scratch directory.
+# not ignored ones; outside git, all but the build products). DEB_OUT: where the .deb goes;
+# DEB_BUILD: the scratch directory.
 DEB_OUT ?= dist
 DEB_BUILD ?= build/deb
 deb: system-packages
