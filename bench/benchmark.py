@@ -804,6 +804,68 @@ def measure_idle(
             bus.stop()
 
 
+def activity(pid: int) -> tuple[float, int]:
+    """On-CPU seconds and wake-ups (voluntary context switches: each is a sleep that ended),
+    summed over every thread of the process."""
+    ns = switches = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with suppress(FileNotFoundError, ProcessLookupError):
+            ns += int((task / "schedstat").read_text().split()[0])
+            status = (task / "status").read_text()
+            switches += int(status.split("\nvoluntary_ctxt_switches:")[1].split()[0])
+    return ns / 1e9, switches
+
+
+def measure_applet_idle(testbed: Testbed, window: float) -> dict[str, Any]:
+    """The tray applet idle beside an idle daemon (no Trezor), on Xvfb with a tray host and a
+    bus of their own: each one's on-CPU time and wake-ups over `window` seconds."""
+    bus = SessionBus()
+    home = Path(tempfile.mkdtemp(prefix="bench-applet-"))
+    STARTED.add(lambda: shutil.rmtree(home, ignore_errors=True))
+    read_fd, write_fd = os.pipe()
+    xvfb = popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write_fd)
+    with os.fdopen(read_fd) as numbers:
+        display = f":{numbers.readline().strip()}"
+    env = bus.env() | {
+        "DISPLAY": display,
+        "PYSTRAY_BACKEND": "gtk",
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+    }
+    trayer = popen(["trayer", "--edge", "top", "--align", "right", "--SetDockType", "true"],
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    daemon = Daemon(bus, testbed, [], "")
+    applet = popen(
+        [str(PYTHON), "-m", "trezor_backup_applet", "--autostart", "--log-level", "info"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        while "registered as the daemon's agent" not in read_line(applet.stdout, TIMEOUT):
+            pass
+        time.sleep(2.0)  # the icon is embedded: start-up is over
+        processes = {"applet": applet.pid, "daemon": daemon.pid}
+        before = {name: activity(pid) for name, pid in processes.items()}
+        time.sleep(window)
+        after = {name: activity(pid) for name, pid in processes.items()}
+        result: dict[str, Any] = {"window_s": window}
+        for name in processes:
+            result[name] = {
+                "cpu_ms_per_min": (after[name][0] - before[name][0]) * 1000 * 60 / window,
+                "wakeups_per_min": (after[name][1] - before[name][1]) * 60 / window,
+            }
+        return result
+    finally:
+        stop_process(applet)
+        daemon.stop()
+        for process in (trayer, xvfb):
+            stop_process(process)
+        bus.stop()
+
+
 # ---- report -------------------------------------------------------------------------------
 
 
@@ -917,6 +979,13 @@ def rows_of(results: dict[str, Any]) -> list[Row]:
         shown = f"{cpu:.2f} ms/min (stat ticks: {i['cpu_ms_per_min_stat']:.0f})"
         rows.append(
             _below(f"idle CPU, {label}, {idle['window_s']:.0f} s", cpu, shown, 10, "< 10 ms/min")
+        )
+    quiet = results["applet_idle"]
+    for name, label in (("applet", "applet (tray, no Trezor)"), ("daemon", "  daemon beside it")):
+        cpu, wakes = quiet[name]["cpu_ms_per_min"], quiet[name]["wakeups_per_min"]
+        shown = f"{cpu:.2f} ms/min, {wakes:.1f} wake-ups/min"
+        rows.append(
+            _below(f"idle CPU, {label}, {quiet['window_s']:.0f} s", cpu, shown, 10, "< 10 ms/min")
         )
     rows += [
         _mem("RSS idle, no emulator", idle["no_emulator"]["memory"]),
@@ -1044,6 +1113,10 @@ async def run(quick: bool) -> dict[str, Any]:
 
     done = step(f"idle, {idle_window:.0f} s")
     results["idle"] = measure_idle(testbed, sims, port, taken, idle_window)
+    done()
+
+    done = step(f"applet idle beside the daemon, {idle_window:.0f} s")
+    results["applet_idle"] = measure_applet_idle(testbed, idle_window)
     done()
     sims.stop()
     return results
