@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PREFIX ?= /usr/local
 
-.PHONY: demo test lint system-packages install install-data uninstall deb
+.PHONY: demo test lint system-packages install install-data uninstall deb deb-build-deps
 
 system-packages:
 	sh tests/setup-system.sh
@@ -98,7 +98,7 @@ uninstall:
 # DEB_BUILD: the scratch directory.
 DEB_OUT ?= dist
 DEB_BUILD ?= build/deb
-deb: system-packages
+deb: deb-build-deps
 	rm -rf "$(DEB_BUILD)" && mkdir -p "$(DEB_BUILD)/src" "$(DEB_OUT)"
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 		git ls-files -z --cached --others --exclude-standard; \
@@ -110,3 +110,16 @@ deb: system-packages
 	mv "$(DEB_BUILD)"/trezor-backup-guard_*.deb "$(DEB_OUT)/"
 	rm -rf "$(DEB_BUILD)"
 	@ls "$(DEB_OUT)"/trezor-backup-guard_*.deb
+
+# The Build-Depends of debian/control: installed with apt-get as root, else named.
+deb-build-deps:
+	@if ! command -v dpkg-checkbuilddeps >/dev/null || ! dpkg-checkbuilddeps 2>/dev/null; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "Install what the build needs once with:" \
+				"sudo apt-get install dpkg-dev && sudo apt-get build-dep ./" >&2; \
+			exit 1; \
+		fi; \
+		apt-get -o DPkg::Lock::Timeout=600 -q update \
+		&& apt-get -o DPkg::Lock::Timeout=600 -q install -y --no-install-recommends dpkg-dev \
+		&& DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q build-dep -y ./; \
+	fi

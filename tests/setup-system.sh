@@ -1,16 +1,13 @@
 #!/bin/sh
-# Install the Debian/Ubuntu packages that running the product and its tests need, and those
-# `make deb` builds with (the Build-Depends of debian/control).
+# Install the Debian/Ubuntu packages that running the product and its tests need (`make deb`
+# installs the Build-Depends of debian/control itself).
 # As root it uses apt-get; otherwise it names the packages and the one command to run.
 set -eu
 
 PACKAGES="dbus dbus-bin dbus-user-session libglib2.0-bin systemd udev desktop-file-utils libusb-1.0-0 umockdev gir1.2-umockdev-1.0
 libumockdev0 libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv
 gnome-keyring xvfb trayer dunst gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 x11-utils xdotool fonts-dejavu-core iproute2
-debhelper dh-virtualenv help2man lintian appstream debootstrap dpkg-dev python3-venv
-python3-bidict python3-cairo python3-click python3-construct python3-gi python3-hid python3-jeepney
-python3-packaging python3-pil python3-pystray python3-pyudev python3-requests python3-secretstorage
-python3-six python3-usb1 python3-xlib"
+dpkg-dev lintian appstream debootstrap"
 
 missing=""
 for package in $PACKAGES; do
