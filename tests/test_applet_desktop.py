@@ -12,8 +12,12 @@ directory: `TREZOR_BACKUP_SCREENSHOTS=docs/screenshots make test` refreshes the 
 
 from __future__ import annotations
 
+import os
+import select
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,8 +28,8 @@ from PIL import Image
 from trezor_backup_applet.icons import _COLOURS, Look
 
 from conftest import DaemonFactory
-from desktop_fixtures import Desktop
-from harness import DEVICE, ROOT_PATH, Daemon, LineReader, busctl, running
+from desktop_fixtures import SCREEN, TRAY_HEIGHT, Desktop
+from harness import DEVICE, EVENT_TIMEOUT, ROOT_PATH, Daemon, LineReader, busctl, running
 from sim_helpers import start_simulator
 
 DEVICE_ID = "A1B2C3D4E5F60718293A4B5C"
@@ -52,11 +56,13 @@ def icon_crop(image: Image.Image) -> Image.Image:
 class AppletProcess:
     """trezor-backup-applet as the session would start it (with --autostart)."""
 
-    def __init__(self, daemon: Daemon, desk: Desktop) -> None:
+    def __init__(self, daemon: Daemon, desk: Desktop, bus: str | None = None) -> None:
         env = desk.env() | {
             "XDG_STATE_HOME": str(daemon.home / "state"),
             "XDG_CONFIG_HOME": str(daemon.home / "config"),
         }
+        if bus is not None:
+            env["DBUS_SESSION_BUS_ADDRESS"] = bus
         self.process = subprocess.Popen(
             [sys.executable, "-m", "trezor_backup_applet", "--autostart", "--log-level", "debug"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -69,8 +75,8 @@ class AppletProcess:
 
 
 @contextmanager
-def applet(daemon: Daemon, desk: Desktop) -> Iterator[AppletProcess]:
-    process = AppletProcess(daemon, desk)
+def applet(daemon: Daemon, desk: Desktop, bus: str | None = None) -> Iterator[AppletProcess]:
+    process = AppletProcess(daemon, desk, bus)
     try:
         yield process
     finally:
@@ -244,3 +250,110 @@ def test_a_failed_backup_is_notified_with_critical_urgency(
     finally:
         notify_calls.terminate()
         notify_calls.wait(timeout=20)
+
+
+ACTIVATING_BUS = """<busconfig>
+  <type>session</type>
+  <listen>unix:dir={dir}</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>{dir}/services</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+ACTIVATION = """[D-BUS Service]
+Name=io.github.TrezorBackupGuard
+Exec={script}
+"""
+
+
+@contextmanager
+def activating_bus(daemon: Daemon, work: Path) -> Iterator[str]:
+    """A session bus of its own that starts trezor-backupd on demand (D-Bus activation), as an
+    installed daemon is started; the daemon it started is stopped at the end."""
+    (work / "services").mkdir(parents=True)
+    script = work / "trezor-backupd.sh"
+    script.write_text(
+        f"#!/bin/sh\nexport XDG_STATE_HOME={daemon.home / 'state'} "
+        f"XDG_CONFIG_HOME={daemon.home / 'config'}\n"
+        f"exec {sys.executable} -m trezor_backupd --log-level debug >>{daemon.log_path} 2>&1\n"
+    )
+    script.chmod(0o755)
+    (work / "services" / "io.github.TrezorBackupGuard.service").write_text(
+        ACTIVATION.format(script=script)
+    )
+    (work / "bus.conf").write_text(ACTIVATING_BUS.format(dir=work))
+    address, pid = subprocess.run(
+        ["dbus-daemon", f"--config-file={work / 'bus.conf'}", "--print-address=1",
+         "--print-pid=1", "--fork"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    try:
+        yield address
+    finally:
+        running_daemon = bus_owner_pid(address)
+        if running_daemon:
+            stop_pid(running_daemon)
+        os.kill(int(pid), signal.SIGTERM)
+
+
+def bus_owner_pid(address: str) -> int:
+    """The process that owns the daemon's name on this bus; 0 when none does."""
+    owner = subprocess.run(
+        ["gdbus", "call", "--address", address, "--dest", "org.freedesktop.DBus",
+         "--object-path", "/org/freedesktop/DBus", "--method",
+         "org.freedesktop.DBus.GetConnectionUnixProcessID", "io.github.TrezorBackupGuard"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return int(owner.stdout.strip("()\n,").split()[-1]) if owner.returncode == 0 else 0
+
+
+def stop_pid(pid: int) -> None:
+    """SIGTERM a process that is not our child and wait for its end (its pidfd's event)."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        ready, _, _ = select.select([pidfd], [], [], 20)
+        assert ready, f"process {pid} did not stop"
+    finally:
+        os.close(pidfd)
+
+
+def wait_menu(desktop: Desktop) -> Image.Image:
+    """The tray menu, once drawn below the tray (a popup has no name to wait for)."""
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while True:
+        below = desktop.screenshot().crop((SCREEN[0] - 300, TRAY_HEIGHT, SCREEN[0], 160))
+        if below.convert("L").point(lambda v: 255 if v > 200 else 0).getbbox() is not None:
+            return below  # the menu's light background is drawn
+        assert time.monotonic() < deadline, "no menu opened"
+        time.sleep(0.05)
+
+
+def test_with_the_daemon_away_the_tray_says_so_and_starts_it(
+    make_daemon: DaemonFactory, desktop: Desktop, screenshots: Path, tmp_path: Path
+) -> None:
+    """The applet starts an installed daemon (D-Bus activation); stopped by the owner, the
+    daemon stays away and the icon takes its offline look, and the tray menu says so and
+    offers "Start the service", which starts it again: the icon turns calm. No notification
+    server on this bus: the applet goes on without one."""
+    daemon = make_daemon()
+    with activating_bus(daemon, tmp_path / "bus") as address:
+        with applet(daemon, desktop, address) as app:
+            app.log.wait_for(lambda line: "registered as the daemon's agent" in line)
+            desktop.wait_tray(lambda i: tray_look(i) is Look.OK, "the calm icon")
+            stop_pid(bus_owner_pid(address))
+            app.log.wait_for(lambda line: "the daemon left the bus" in line)
+            offline = desktop.wait_tray(lambda i: tray_look(i) is Look.OFFLINE, "offline")
+            assert tray_look(icon_crop(offline)) is Look.OFFLINE
+            subprocess.run(["xdotool", "mousemove", str(SCREEN[0] - 16), "16", "click", "1"],
+                           check=True)  # fmt: skip
+            menu = wait_menu(desktop)
+            menu.save(screenshots / "tray-menu-offline.png")
+            # The menu: Open Trezor Backup Guard, the service is not running, Start the service.
+            subprocess.run(["xdotool", "key", "Down", "Down", "Down", "Return"], check=True)
+            app.log.wait_for(lambda line: "registered as the daemon's agent" in line)
+            desktop.wait_tray(lambda i: tray_look(i) is Look.OK, "the calm icon again")

@@ -198,6 +198,13 @@ def drawn_box(window: Any) -> tuple[int, int, int, int]:
     return (x, y, x + allocation.width, y + allocation.height)
 
 
+def destroy_all_windows() -> None:
+    for window in Gtk.Window.list_toplevels():
+        window.destroy()
+    while Gtk.events_pending():
+        Gtk.main_iteration_do(False)
+
+
 @pytest.fixture(scope="module")
 def shared_applet(
     desktop: Desktop, tmp_path_factory: pytest.TempPathFactory
@@ -211,6 +218,8 @@ def shared_applet(
     assert app.start()
     yield app
     app.dialogs.call(app.dialogs.close_all).result(EVENT_TIMEOUT)
+    # Every window dies on the GTK thread, before its loop ends and the display goes away.
+    app.dialogs.call(destroy_all_windows).result(EVENT_TIMEOUT)
     app.stop()
     GLib.idle_add(loop.quit)
     gtk.join(EVENT_TIMEOUT)

@@ -143,11 +143,14 @@ class DeviceMirror:
         self.devices = fresh
         self.daemon_running = True
         if self._agent is not None and not self._agent_registered:
+            # Marked before the call: a reload running meanwhile (the daemon's NameOwnerChanged
+            # while the first GetDevices activated it) must not register a second time.
+            self._agent_registered = True
             try:
                 await self._agent.register()
-                self._agent_registered = True
                 log.info("registered as the daemon's agent")
             except (DaemonError, DaemonUnreachable) as e:
+                self._agent_registered = False
                 log.warning("could not register as the daemon's agent: %s", e)
         self._notify_changed()
         for device in list(self.devices.values()):

@@ -249,7 +249,12 @@ class Tray:
             icon.visible = True
             setup()
 
-        self.icon.run(setup=started)
+        try:
+            self.icon.run(setup=started)
+        except Exception as e:  # GLib.Error, from pystray's own notifier
+            # pystray closes its notification on the way out, and raises when the session has
+            # no notification server: the loop has ended, so this only must not crash the exit.
+            log.warning("the tray ended with an error: %s", e)
 
     def stop(self) -> None:
         """End the GTK loop (any thread)."""
