@@ -207,6 +207,7 @@ def _get_features(transport: Transport) -> messages.Features:
         return _read_over_thp(transport)
     if not isinstance(reply, messages.Features):
         raise FeaturesReadError(ReadProblem.BAD_REPLY, f"got {type(reply).__name__}")
+    THP_PATHS.discard(transport.get_path())  # the same port may now hold a protocol-v1 Trezor
     return reply
 
 
