@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,3 +121,18 @@ def test_the_status_read_pairs_nothing_and_reads_a_paired_trezor(secret_service:
             assert (features.model, features.initialized) == ("Safe 7", True)
         finally:
             store.forget(credential.trezor_pubkey)
+
+
+def test_a_silent_trezor_ends_the_status_read_instead_of_hanging_it() -> None:
+    """trezorlib waits forever for a reply; the status read gives up (the tracker then
+    reports the Trezor as not answering)."""
+    from trezorlib.transport import Timeout
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind((HOST, 0))
+    try:
+        port = silent.getsockname()[1]
+        with pytest.raises(Timeout):
+            thp_session.read_features(UdpTransport(f"{HOST}:{port}"), [], timeout=0.3)
+    finally:
+        silent.close()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from trezorlib import exceptions, messages
 from trezorlib.transport import Transport
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 APP_NAME = "Trezor Backup Guard"
+READ_TIMEOUT_SECONDS = 5.0
+"""How long one reply of a status read may take. trezorlib waits forever by default; a status
+read (allocation, handshake, ThpEndRequest with an autoconnect credential, GetFeatures) needs
+nothing from the owner, so a Trezor silent for this long is not answering."""
 
 
 class NotPaired(Exception):
@@ -83,11 +87,38 @@ def connected(
     yield client
 
 
-def read_features(transport: Transport, credentials: Sequence[Credential]) -> messages.Features:
-    """GetFeatures over THP (a new channel): raises NotPaired, DeviceLocked."""
-    with connected(transport, credentials) as client:
+def read_features(
+    transport: Transport,
+    credentials: Sequence[Credential],
+    timeout: float = READ_TIMEOUT_SECONDS,
+) -> messages.Features:
+    """GetFeatures over THP (a new channel): raises NotPaired, DeviceLocked, or trezorlib's
+    transport Timeout when a reply takes longer than `timeout`."""
+    patient = cast(Transport, _Impatient(transport, timeout))
+    with connected(patient, credentials) as client:
         features: messages.Features = client.features
         return features
+
+
+class _Impatient:
+    """A transport whose reads give up after `seconds` where trezorlib would wait forever."""
+
+    def __init__(self, inner: Transport, seconds: float) -> None:
+        self._inner = inner
+        self._seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __enter__(self) -> _Impatient:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._inner.__exit__(*exc_info)
+
+    def read_chunk(self, *, timeout: float | None = None) -> bytes:
+        return self._inner.read_chunk(timeout=self._seconds if timeout is None else timeout)
 
 
 def session_of(client: TrezorClientThp) -> Any:
