@@ -327,8 +327,9 @@ def wait_menu(desktop: Desktop) -> Image.Image:
     deadline = time.monotonic() + EVENT_TIMEOUT
     while True:
         below = desktop.screenshot().crop((SCREEN[0] - 300, TRAY_HEIGHT, SCREEN[0], 160))
-        if below.convert("L").point(lambda v: 255 if v > 200 else 0).getbbox() is not None:
-            return below  # the menu's light background is drawn
+        drawn = below.convert("L").point(lambda v: 255 if v > 200 else 0).getbbox()
+        if drawn is not None:  # the menu's light background
+            return below.crop(drawn)
         assert time.monotonic() < deadline, "no menu opened"
         time.sleep(0.05)
 
@@ -344,7 +345,8 @@ def test_with_the_daemon_away_the_tray_says_so_and_starts_it(
     with activating_bus(daemon, tmp_path / "bus") as address:
         with applet(daemon, desktop, address) as app:
             app.log.wait_for(lambda line: "registered as the daemon's agent" in line)
-            desktop.wait_tray(lambda i: tray_look(i) is Look.OK, "the calm icon")
+            calm = desktop.wait_tray(lambda i: tray_look(i) is Look.OK, "the calm icon")
+            icon_crop(calm).save(screenshots / "tray-ok.png")
             stop_pid(bus_owner_pid(address))
             app.log.wait_for(lambda line: "the daemon left the bus" in line)
             offline = desktop.wait_tray(lambda i: tray_look(i) is Look.OFFLINE, "offline")

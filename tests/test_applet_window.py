@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from conftest import DaemonFactory
 from desktop_fixtures import Desktop
@@ -24,6 +25,7 @@ from sim_helpers import start_simulator
 
 DEVICE_ID = "B1B2C3D4E5F60718293A4B5C"
 APP_ID = "io.github.TrezorBackupGuard.Applet"
+DESKTOP_ENTRY = Path(__file__).parent.parent / "applet" / "data" / f"{APP_ID}.desktop"
 # Run the applet as `python -m trezor_backup_applet`, with tkinter made unimportable.
 WITHOUT_TKINTER = (
     "import runpy, sys; sys.modules['tkinter'] = None; "
@@ -103,6 +105,8 @@ def test_without_a_tray_a_notification_click_opens_the_window_and_a_check_runs_f
             wm_class = subprocess.run(["xprop", "-id", window, "WM_CLASS"], capture_output=True,
                                       text=True, check=True).stdout  # fmt: skip
             assert f'"{APP_ID}"' in wm_class, wm_class
+            # ... the class the app grid's entry names, so the desktop shows its name and icon.
+            assert f"\nStartupWMClass={APP_ID}\n" in DESKTOP_ENTRY.read_text()
             with monitor("type='signal',member='OperationFinished'") as finished:
                 # Keyboard only: Alt+C is the row's "Check backup..." button.
                 xdotool("windowfocus", "--sync", window)
