@@ -186,6 +186,11 @@ class Device:
             self.wallet.unlocked = False
 
     @property
+    def waits_for_the_owner(self) -> bool:
+        """Whether a flow is blocked on a screen (a Cancel from the host goes to it)."""
+        return self._blocked is not None
+
+    @property
     def reads_only_tiny_messages(self) -> bool:
         """Whether only TINY_MESSAGES are read now (legacy firmware blocked in a prompt)."""
         return self._blocked is not None and not self.info.is_core

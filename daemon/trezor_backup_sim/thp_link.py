@@ -216,7 +216,7 @@ class ThpLink(UdpLink):
             if channel is None or channel.cid != cid:
                 return
             channel.partial += packet[3:]
-            self._maybe_complete(channel, ctrl)
+            self._maybe_complete(channel)
             return
         length = int.from_bytes(packet[3:5], "big")
         if cid == BROADCAST:
@@ -229,9 +229,9 @@ class ThpLink(UdpLink):
         channel.partial = bytearray(packet[:5]) + packet[5:]
         channel.partial_length = 5 + length
         self._reassembling = channel
-        self._maybe_complete(channel, ctrl)
+        self._maybe_complete(channel)
 
-    def _maybe_complete(self, channel: ThpChannel, _ctrl: int) -> None:
+    def _maybe_complete(self, channel: ThpChannel) -> None:
         if len(channel.partial) < channel.partial_length:
             return
         self._reassembling = None
@@ -372,7 +372,10 @@ class ThpLink(UdpLink):
         except (codec.DecodeError, ValueError) as exc:
             self._deliver(self._device.transport_failure(_FT.DataError, str(exc)))
             return
-        if channel.phase is Phase.TRANSPORT or isinstance(msg, messages.ButtonAck):
+        to_device = isinstance(msg, messages.ButtonAck) or (
+            isinstance(msg, messages.Cancel) and self._device.waits_for_the_owner
+        )
+        if channel.phase is Phase.TRANSPORT or to_device:
             self._deliver(self._device.handle(Channel.WIRE, msg))
         elif wire_type not in _THP_TYPES:
             # The pairing context knows no such type: its number is the whole text (a1).
