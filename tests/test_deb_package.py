@@ -73,18 +73,25 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A pristine Debian 12 root: unpacked from the cached debootstrap tarball (made first)."""
+def ci_cache() -> Iterator[Path]:
+    """The cache, held for the whole module: a second test run on the machine (another
+    checkout) waits instead of sharing apt's download directory, whose lock apt takes."""
     CI_CACHE.mkdir(parents=True, exist_ok=True)
     with (CI_CACHE / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not BASE_TARBALL.exists():
-            bootstrap = CI_CACHE / "bootstrap"
-            shutil.rmtree(bootstrap, ignore_errors=True)
-            run(["debootstrap", "--variant=minbase", "bookworm", str(bootstrap), MIRROR], 1200)
-            run(["tar", "-C", str(bootstrap), "-cf", f"{BASE_TARBALL}.part", "."], 300)
-            os.replace(f"{BASE_TARBALL}.part", BASE_TARBALL)
-            shutil.rmtree(bootstrap)
+        yield CI_CACHE
+
+
+@pytest.fixture(scope="module")
+def base_root(ci_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A pristine Debian 12 root: unpacked from the cached debootstrap tarball (made first)."""
+    if not BASE_TARBALL.exists():
+        bootstrap = ci_cache / "bootstrap"
+        shutil.rmtree(bootstrap, ignore_errors=True)
+        run(["debootstrap", "--variant=minbase", "bookworm", str(bootstrap), MIRROR], 1200)
+        run(["tar", "-C", str(bootstrap), "-cf", f"{BASE_TARBALL}.part", "."], 300)
+        os.replace(f"{BASE_TARBALL}.part", BASE_TARBALL)
+        shutil.rmtree(bootstrap)
     root = tmp_path_factory.mktemp("bookworm") / "root"
     root.mkdir()
     run(["tar", "-C", str(root), "-xf", str(BASE_TARBALL)], 300)
