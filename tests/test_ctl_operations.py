@@ -129,7 +129,13 @@ def test_a_check_whose_result_cannot_be_saved_says_so(make_daemon: DaemonFactory
             assert [d["State"] for d in get_devices()] == ["unverified"]
             available = busctl("get-property", BUS_NAME, ROOT_PATH, MANAGER, "HistoryAvailable")
             doctor = ctl("doctor")
+            status = ctl("status")
     problem = f"cannot create the state directory {daemon.state_dir}: File exists"
+    assert status.returncode == 0
+    assert status.stderr == (
+        "trezor-backupctl: check and backup results are not being saved, so a passed check "
+        f"still shows as unverified: {problem}. Fix: trezor-backupctl doctor\n"
+    )
     assert available == {"type": "b", "data": False}
     assert (
         "trezor-backupctl: the check result could not be saved, so status will not show it: "

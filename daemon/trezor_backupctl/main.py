@@ -122,6 +122,13 @@ async def _status(args: argparse.Namespace, client: DaemonClient) -> int:
         print(status_json(records))
     else:
         print(status_table(records, shutil.get_terminal_size().columns))
+    problem = await client.history_problem()
+    if problem:
+        print(
+            f"{PROG}: check and backup results are not being saved, so a passed check still "
+            f"shows as unverified: {problem}. Fix: {PROG} doctor",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
