@@ -16,6 +16,7 @@ tracked ones.
 from __future__ import annotations
 
 import asyncio
+import gc
 import queue
 import threading
 import time
@@ -67,7 +68,14 @@ class RecordingApplet(Applet):
     def __init__(self, events: queue.Queue[Event], tmp: Path) -> None:
         super().__init__(AppletSettings(notifications=False), SnoozeStore(tmp / "applet.json"))
         self.events = events
-        self.dialogs.add_listener(lambda window: self.events.put(("window", window)))
+        self.kept: list[Any] = []
+        """Every window the test saw, so that none dies on the test's thread: a GTK object must
+        be freed on the GTK thread (`release_windows` does that at the end)."""
+        self.dialogs.add_listener(self._opened)
+
+    def _opened(self, window: Any) -> None:
+        self.kept.append(window)
+        self.events.put(("window", window))
 
     def operation_progress(self, device: Device, stage: str, message: str) -> None:
         super().operation_progress(device, stage, message)
@@ -198,9 +206,13 @@ def drawn_box(window: Any) -> tuple[int, int, int, int]:
     return (x, y, x + allocation.width, y + allocation.height)
 
 
-def destroy_all_windows() -> None:
+def release_windows(app: RecordingApplet) -> None:
+    """Destroy every window and drop the test's references, on the GTK thread."""
     for window in Gtk.Window.list_toplevels():
         window.destroy()
+    app.kept.clear()
+    app.window = None
+    gc.collect()
     while Gtk.events_pending():
         Gtk.main_iteration_do(False)
 
@@ -219,7 +231,7 @@ def shared_applet(
     yield app
     app.dialogs.call(app.dialogs.close_all).result(EVENT_TIMEOUT)
     # Every window dies on the GTK thread, before its loop ends and the display goes away.
-    app.dialogs.call(destroy_all_windows).result(EVENT_TIMEOUT)
+    app.dialogs.call(lambda: release_windows(app)).result(EVENT_TIMEOUT)
     app.stop()
     GLib.idle_add(loop.quit)
     gtk.join(EVENT_TIMEOUT)
@@ -433,6 +445,7 @@ def test_the_main_window_shows_connected_and_last_seen_trezors_with_the_actions_
         window = MainWindow(actions, on_open=lambda: actions.calls.append(("opened", None)))  # type: ignore[arg-type]
         window.show_devices(devices, True)
         window.show()
+        app.kept.append(window)  # freed on the GTK thread, with the rest
         return window
 
     window = app.dialogs.call(open_window).result(EVENT_TIMEOUT)
@@ -490,6 +503,9 @@ def test_keypads_and_the_word_entry_tell_screen_readers_no_secret(
         text = word.entry.get_accessible().get_text(0, -1)
         word.ok.clicked()  # "zoo" is a word: answered, window gone
         pin.cancel()
+        # Closed windows keep no widget (and so no entry that held a word) for Python to free
+        # later on another thread.
+        assert "entry" not in vars(word) and "keys" not in vars(pin)
         return names, shown, text
 
     names, shown, text = app.dialogs.call(look).result(EVENT_TIMEOUT)

@@ -38,7 +38,7 @@ from trezor_backup_api.input_rules import (
 )
 from trezor_backup_api.vocabulary import BackupState, WordKind
 
-from .gtk_setup import APP_NAME, Gdk, GLib, Gtk, init_gtk, pixbuf_of
+from .gtk_setup import APP_NAME, Gdk, GLib, GObject, Gtk, init_gtk, pixbuf_of
 from .icons import Look, draw
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,24 @@ class Window:
         self.close()
 
     def close(self) -> None:
-        """Destroy the window."""
-        self.window.destroy()
+        """Destroy the window and let go of its widgets, here on the GTK thread."""
+        window = vars(self).get("window")
+        if window is None:
+            return  # closed before
+        window.destroy()
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Drop every reference to a GTK object. A window object can outlive its window (an
+        answered prompt in a list, a cycle through a signal handler), and Python may free it
+        on any thread, its cycle collector included; GTK objects must die on the GTK thread."""
+        for name, value in list(vars(self).items()):
+            if isinstance(value, dict):
+                items = list(value.values())
+            else:
+                items = value if isinstance(value, list) else [value]
+            if any(isinstance(item, GObject.Object) for item in items):
+                delattr(self, name)
 
     def button_row(self) -> Gtk.ButtonBox:
         """The row of buttons at the bottom, right-aligned as GTK dialogs have them."""
@@ -471,7 +487,7 @@ class DialogHost:
         """Check that GTK can open windows here; raises when it cannot (no display)."""
         if not init_gtk():
             raise RuntimeError("the dialogs cannot start: GTK cannot open the display")
-        set_default_icon()
+        self.call(set_default_icon)
 
     def close_all(self) -> None:
         """Cancel every open prompt (on the GTK thread, before the loop ends)."""
