@@ -22,8 +22,8 @@ from trezorlib import messages
 from trezor_backupd import device_io, device_tracker
 from trezor_backupd.config import Config
 from trezor_backupd.device_io import FeaturesReadError, ReadProblem
-from trezor_backupd.device_tracker import DeviceListener, DeviceTracker
-from trezor_backupd.device_values import BackupFacts, CheckVerdict, TrackedDevice
+from trezor_backupd.device_tracker import DeviceTracker
+from trezor_backupd.device_values import BackupFacts, CheckVerdict, DeviceListener, TrackedDevice
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 Reply = messages.Features | FeaturesReadError

@@ -35,7 +35,7 @@ from trezor_backup_api.vocabulary import BackupState
 from . import device_io
 from .config import Config
 from .device_io import FeaturesReadError, ReadProblem
-from .device_values import DeviceStatus, TrackedDevice
+from .device_values import DeviceListener, DeviceStatus, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable
 from .status import backup_facts, status_from_features, status_without_features
 from .udev_watch import TrezorUsbEvent
@@ -84,16 +84,6 @@ class NodeWatch(Protocol):
     def unwatch(self, key: str) -> None: ...
 
     def own_access(self, key: str) -> AbstractContextManager[None]: ...
-
-
-class DeviceListener(Protocol):
-    """Receives every change to the device set, in order, on the event loop."""
-
-    def device_added(self, device: TrackedDevice) -> None: ...
-
-    def device_changed(self, device: TrackedDevice) -> None: ...
-
-    def device_removed(self, device: TrackedDevice) -> None: ...
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from trezor_backup_api.vocabulary import BackupState, Outcome, Refusal
 
@@ -100,3 +101,13 @@ class OperationRefused(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class DeviceListener(Protocol):
+    """Receives every change to the device set, in order, on the event loop."""
+
+    def device_added(self, device: TrackedDevice) -> None: ...
+
+    def device_changed(self, device: TrackedDevice) -> None: ...
+
+    def device_removed(self, device: TrackedDevice) -> None: ...

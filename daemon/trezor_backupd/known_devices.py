@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .device_tracker import DeviceListener
-from .device_values import TrackedDevice
+from .device_values import DeviceListener, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable, KnownDevice
 
 LOG = logging.getLogger(__name__)
