@@ -82,7 +82,12 @@ def test_the_check_itself_catches_a_forbidden_import() -> None:
     assert "trezorlib" in done.stderr and "must not be imported here" in done.stderr
 
 
-BUS_SIDE = ("trezor_backupd.dbus_service", "trezor_backupd.agents", "trezor_backupd.history")
+BUS_SIDE = (
+    "trezor_backupd.dbus_service",
+    "trezor_backupd.agents",
+    "trezor_backupd.history",
+    "trezor_backupd.known_devices",
+)
 DEVICE_SIDE = (
     "trezor_backupd.device_io",
     "trezor_backupd.device_ops",
