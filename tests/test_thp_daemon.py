@@ -136,6 +136,7 @@ def test_pair_then_status_check_and_a_silent_read_after_a_restart(
         assert output.startswith("exit 0"), output
         assert "Paired" in output
         assert kept_credentials(store) == 1
+        refresh()  # the read after the pairing may still run when the CLI ends
         [device] = get_devices()
         assert (device["State"], device["Id"]) == ("unverified", DEVICE_ID)
         # Unplugged and plugged again: read with the autoconnect credential, no dialog.
@@ -154,6 +155,7 @@ def test_a_backup_over_thp(make_daemon: DaemonFactory, secret_service: Path) -> 
     keyring()
     with safe7("backup_required") as sim, running(make_daemon(sim.path)):
         assert pair_through_the_cli(sim).startswith("exit 0")
+        refresh()
         assert [d["State"] for d in get_devices()] == ["backup_required"]
         owner = OwnerRun(sim, "backup")
         assert owner.finished()["result"] == "completed"
@@ -232,6 +234,7 @@ def test_a_locked_safe7_is_locked_until_unlocked_on_the_device(
         screen.send(messages.DebugLinkDecision(input=pin))
         assert unlock.wait(timeout=EVENT_TIMEOUT) == 0, "\n".join(reader.seen)
         screen.close()
+        refresh()
         [device] = get_devices()
         assert (device["State"], device["Locked"]) == ("unverified", False)
 
