@@ -16,10 +16,11 @@ EXIT_MISSING = 1
 
 
 def _gtk3() -> None:
+    """The GTK 3 typelib is installed (ValueError if not), without loading GTK itself, which
+    would talk to the display before the applet wants it to."""
     import gi
 
     gi.require_version("Gtk", "3.0")
-    importlib.import_module("gi.repository.Gtk")
 
 
 # What the applet needs, how to find out whether it is there, and what to install on Debian.
