@@ -1,7 +1,7 @@
 """Problems named where the owner looks: a config the daemon refuses under D-Bus activation,
-an activatable notification server that cannot start, and no session bus at all, as
-`trezor-backupctl` and `doctor` report them. Each case runs on a dbus-daemon of its own whose
-service directory holds only what the case needs."""
+an activatable notification server that cannot start, no session bus at all, and a plugged-in
+Trezor the user cannot open, as `trezor-backupctl` and `doctor` report them. The bus cases run
+on a dbus-daemon of their own whose service directory holds only what the case needs."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness import EVENT_TIMEOUT
+from harness import EVENT_TIMEOUT, UsbTestbed
 
 BUS_NAME = "io.github.TrezorBackupGuard"
 BAD_CONFIG = "# my settings\nnotifications = true\nrecheck_interval_days = 0\n"
@@ -145,3 +146,30 @@ def test_without_a_session_bus_doctor_says_what_it_could_not_check(tmp_path: Pat
     for check in ("daemon", "tray host", "notifications"):
         assert f"WARN {check}: not checked: there is no session bus" in lines, done.stdout
     assert "OK   history: check and backup results are saved" in lines
+
+
+def test_doctor_checks_each_plugged_trezor_as_the_user(usb: UsbTestbed) -> None:
+    """Two Trezors, one whose node the user may open and one that udev left root-only: one
+    line each, run as an ordinary user (root may open anything)."""
+    usb.plug_with_node(3)
+    usb.plug_with_node(4)
+    os.chmod(usb.root_dir, 0o755)
+    os.chmod(f"{usb.root_dir}/dev/bus/usb/001/004", 0o666)
+    os.chmod(f"{usb.root_dir}/dev/bus/usb/001/005", 0o600)
+    with tempfile.TemporaryDirectory() as home:
+        os.chmod(home, 0o755)
+        done = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+             sys.executable, "-m", "trezor_backupctl", "doctor"],
+            env=os.environ | {"UMOCKDEV_DIR": usb.root_dir, "HOME": home,
+                              "XDG_CONFIG_HOME": f"{home}/config", "XDG_STATE_HOME": home},
+            capture_output=True, text=True, timeout=EVENT_TIMEOUT,
+        )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr
+    access = [line for line in done.stdout.splitlines() if "device access:" in line]
+    assert access == [
+        "OK   device access: you can open the Trezor at USB 1-3 (/dev/bus/usb/001/004)",
+        "FAIL device access: the Trezor at USB 1-4 (/dev/bus/usb/001/005) cannot be opened by "
+        "you: the udev rules are missing or were not applied to it. Fix: install the rules (see "
+        "above), then unplug and replug the Trezor",
+    ]

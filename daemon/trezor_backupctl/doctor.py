@@ -77,9 +77,11 @@ def check_rules() -> Finding:
 
 def _plugged_trezors() -> Iterator[tuple[str, Path]]:
     """(sysfs name, /dev/bus/usb node) of every plugged Trezor, from sysfs alone."""
-    if not SYSFS_USB.is_dir():
+    try:
+        devices = sorted(SYSFS_USB.iterdir())
+    except OSError:  # no sysfs (a container), or not readable
         return
-    for device in sorted(SYSFS_USB.iterdir()):
+    for device in devices:
         try:
             usb_id = (
                 int((device / "idVendor").read_text(), 16),
@@ -141,7 +143,7 @@ def check_config() -> Finding:
             f"{problem}. The daemon refuses to start with it (exit status {EXIT_CONFIG}). Fix: "
             f"correct that line or remove the key to use the default, then: {RESTART}",
         )
-    if not path.exists():
+    if not os.path.lexists(path):
         return Finding(OK, "config", f"no {path}: the defaults apply")
     return Finding(OK, "config", f"{path} is valid")
 
