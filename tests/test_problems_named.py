@@ -159,7 +159,11 @@ def test_doctor_checks_each_plugged_trezor_as_the_user(usb: UsbTestbed) -> None:
     with tempfile.TemporaryDirectory() as home:
         os.chmod(home, 0o755)
         done = subprocess.run(
+            # CAP_DAC_READ_SEARCH: the checkout (and its venv) may sit in a directory only
+            # root may enter, as CI's clone does; it reads files, but writes nothing, so the
+            # root-only node stays closed to the user.
             ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+             "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
              sys.executable, "-m", "trezor_backupctl", "doctor"],
             env=os.environ | {"UMOCKDEV_DIR": usb.root_dir, "HOME": home,
                               "XDG_CONFIG_HOME": f"{home}/config", "XDG_STATE_HOME": home},
