@@ -40,6 +40,8 @@ DUNSTRC = """[global]
     font = DejaVu Sans 9
     width = 340
     offset = 10x50
+    # new_history() counts from a mark: the history must not drop its oldest entries.
+    history_length = 1000
 """
 
 
@@ -159,6 +161,10 @@ def desktop(session_bus: SessionBus, tmp_path_factory: pytest.TempPathFactory) -
         display = f":{numbers.readline().strip()}"
     previous = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display
+    # GTK's bridge to the accessibility bus would activate an at-spi-bus-launcher on the tests'
+    # bus that outlives it; the tests read accessible names from GTK (ATK) itself.
+    no_bridge = os.environ.get("NO_AT_BRIDGE")
+    os.environ["NO_AT_BRIDGE"] = "1"
     desk = Desktop(display, work)
     trayer = subprocess.Popen(
         ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
@@ -184,3 +190,7 @@ def desktop(session_bus: SessionBus, tmp_path_factory: pytest.TempPathFactory) -
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = previous
+        if no_bridge is None:
+            os.environ.pop("NO_AT_BRIDGE", None)
+        else:
+            os.environ["NO_AT_BRIDGE"] = no_bridge

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import queue
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,7 +52,7 @@ from trezor_backupd.history import EventKind, HistoryStore
 import seed_safety
 from conftest import DaemonFactory
 from desktop_fixtures import Desktop
-from harness import EVENT_TIMEOUT, rogue_agent_calls, running
+from harness import EVENT_TIMEOUT, LineReader, rogue_agent_calls, running
 from seed_safety import MNEMONIC12
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
 
@@ -598,3 +599,47 @@ def test_a_trezor_in_a_drawer_is_reminded_once_per_step_of_the_ladder(
     finally:
         app.notifier.enabled = False
         app.clock = time.time
+
+
+@contextmanager
+def notify_calls() -> Iterator[LineReader]:
+    """dbus-monitor of the Notify calls the notification server receives."""
+    process = subprocess.Popen(
+        ["dbus-monitor", "--session",
+         "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    reader = LineReader(process)
+    reader.wait_for(lambda line: "member=NameLost" in line)
+    try:
+        yield reader
+    finally:
+        process.terminate()
+        process.wait(timeout=EVENT_TIMEOUT)
+
+
+def test_a_daemon_that_stays_away_is_told_once_with_start_the_service(
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet, desktop: Desktop
+) -> None:
+    app = shared_applet
+    app.notifier.enabled = True
+    app.offline_notice_seconds = 0.2
+    mark = len(desktop.history())
+    try:
+        with applet(app) as (_, events), running(make_daemon()):
+            what, data = events.get(timeout=EVENT_TIMEOUT)
+            while not (what == "devices" and data[1]):  # until the daemon is there
+                what, data = events.get(timeout=EVENT_TIMEOUT)
+        # The daemon stopped and stays away: one notification, whose button tries to start
+        # it (nothing can be activated on the tests' bus, which the applet then says).
+        with notify_calls() as sent:
+            menu = desktop.choose_action("Start the service")
+            assert "#Start the service (The backup service is not running)" in menu[-1], menu
+            sent.wait_for(lambda line: '"The backup service could not be started"' in line)
+            sent.wait_for(lambda line: "trezor-backupctl doctor" in line)
+        told = [n for n in desktop.new_history(mark)
+                if n["summary"] == "The backup service is not running"]  # fmt: skip
+        assert len(told) == 1 and "until it runs again" in told[0]["body"]
+    finally:
+        app.notifier.enabled = False
+        app.offline_notice_seconds = 60.0

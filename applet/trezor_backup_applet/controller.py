@@ -82,6 +82,10 @@ class Applet:
         self._shown: tuple[list[Device], bool] = ([], False)
         self._started_up = False
         self._ladder_timer: asyncio.TimerHandle | None = None
+        self.offline_notice_seconds = 60.0
+        """How long the daemon may be away before a notification says so."""
+        self._absence_timer: asyncio.TimerHandle | None = None
+        self._told_absent = False
         self._thread = threading.Thread(target=self.loop.run_forever, name="dbus", daemon=True)
 
     # -- life cycle ------------------------------------------------------------------------
@@ -141,6 +145,35 @@ class Applet:
             self._spawn(self.notifier.summary(waiting))
         if daemon_running:
             self.review_reminders()
+        self._watch_absence(daemon_running)
+
+    def _watch_absence(self, daemon_running: bool) -> None:
+        """A daemon that stays away `offline_notice_seconds` is told once per absence (the
+        icon says it at once; a desktop without a tray has only the notification)."""
+        if daemon_running:
+            self._told_absent = False
+            if self._absence_timer is not None:
+                self._absence_timer.cancel()
+                self._absence_timer = None
+        elif self._absence_timer is None and not self._told_absent:
+            self._absence_timer = self.loop.call_later(
+                self.offline_notice_seconds, self._tell_absent
+            )
+
+    def _tell_absent(self) -> None:
+        self._absence_timer = None
+        if self.mirror.daemon_running:
+            return
+        self._told_absent = True
+        self._spawn(
+            self.notifier.offer(
+                "The backup service is not running",
+                "Trezor Backup Guard cannot see your Trezors or remind you of their backups "
+                "until it runs again.",
+                Look.OFFLINE,
+                ("start", "Start the service", lambda _device: self.start_service()),
+            )
+        )
 
     def review_reminders(self) -> None:
         """Notify each device's new step of the reminder ladder (once per step), and wake up

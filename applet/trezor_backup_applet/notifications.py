@@ -178,6 +178,12 @@ class Notifier:
             choices,
         )
 
+    async def offer(
+        self, title: str, body: str, look: Look, choice: tuple[str, str, Callable[[str], None]]
+    ) -> None:
+        """A notice with one button (e.g. "Start the service")."""
+        await self._send(title, body, look, "", [choice])
+
     async def message(self, title: str, body: str, look: Look = Look.ATTENTION) -> None:
         """A plain notice, e.g. the backup service could not be started."""
         await self._send(title, body, look, "", [])
