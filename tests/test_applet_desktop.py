@@ -200,6 +200,16 @@ def test_check_now_starts_the_check_and_its_end_is_notified(
             with applet(daemon, desktop) as app:
                 desktop.wait_tray(lambda i: tray_look(i) is Look.ATTENTION, "attention")
                 icon_crop(desktop.tray_area()).save(screenshots / "tray-attention.png")
+                # A click on the icon opens the window; Escape closes it again.
+                subprocess.run(["xdotool", "mousemove", str(SCREEN[0] - 16), "16", "click", "1"],
+                               check=True)  # fmt: skip
+                window = subprocess.run(
+                    ["xdotool", "search", "--sync", "--onlyvisible", "--name",
+                     "^Trezor Backup Guard$"],
+                    capture_output=True, text=True, check=True, timeout=EVENT_TIMEOUT,
+                ).stdout.split()[0]  # fmt: skip
+                subprocess.run(["xdotool", "windowfocus", "--sync", window], check=True)
+                subprocess.run(["xdotool", "key", "Escape"], check=True)
                 # The daemon restarts: the applet registers its agent with the new one.
                 assert daemon.stop() == 0
                 app.log.wait_for(lambda line: "the daemon left the bus" in line)
@@ -351,7 +361,7 @@ def test_with_the_daemon_away_the_tray_says_so_and_starts_it(
             app.log.wait_for(lambda line: "the daemon left the bus" in line)
             offline = desktop.wait_tray(lambda i: tray_look(i) is Look.OFFLINE, "offline")
             assert tray_look(icon_crop(offline)) is Look.OFFLINE
-            subprocess.run(["xdotool", "mousemove", str(SCREEN[0] - 16), "16", "click", "1"],
+            subprocess.run(["xdotool", "mousemove", str(SCREEN[0] - 16), "16", "click", "3"],
                            check=True)  # fmt: skip
             menu = wait_menu(desktop)
             menu.save(screenshots / "tray-menu-offline.png")

@@ -24,11 +24,11 @@ APP_NAME = "Trezor Backup Guard"
 GLib.set_prgname(APP_ID)
 GLib.set_application_name(APP_NAME)
 
-from gi.repository import Gdk, GdkPixbuf, GObject, Gtk  # noqa: E402
+from gi.repository import Gdk, GdkPixbuf, Gio, GObject, Gtk  # noqa: E402
 
 Gdk.set_program_class(APP_ID)
 
-__all__ = ["APP_ID", "APP_NAME", "GLib", "GObject", "Gdk", "Gtk", "init_gtk", "pixbuf_of"]
+__all__ = ["APP_ID", "APP_NAME", "GLib", "GObject", "Gdk", "Gio", "Gtk", "init_gtk", "pixbuf_of"]
 
 
 def init_gtk() -> bool:

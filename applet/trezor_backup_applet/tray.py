@@ -3,8 +3,8 @@
 The menu is a plain model first (`menu_entries`, a pure function of the device list), then
 pystray items: the model is what tests and the tooltip read, pystray only draws it. pystray's
 setters for icon, title and menu schedule their work with GLib's idle_add, so `Tray.show` may
-be called from the asyncio thread. Backends: appindicator (StatusNotifier, with its own
-XEmbed fallback), else gtk (XEmbed); never xorg, which has no menu.
+be called from the asyncio thread. Backends: appindicator where a StatusNotifier host runs,
+else gtk (XEmbed); never xorg, which has no menu.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind
 
 from .device_mirror import Device
+from .gtk_setup import Gio, GLib
 from .icons import Look, draw, look_for
 
 log = logging.getLogger(__name__)
@@ -177,11 +178,29 @@ def menu_entries(
     return entries
 
 
+def status_notifier_host() -> bool:
+    """Whether the session has a StatusNotifier host (KDE, GNOME with the AppIndicator
+    extension), which the appindicator backend is for."""
+    try:
+        bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+        reply = bus.call_sync(
+            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+            "NameHasOwner", GLib.Variant("(s)", ("org.kde.StatusNotifierWatcher",)),
+            GLib.VariantType("(b)"), Gio.DBusCallFlags.NONE, 2000, None,
+        )  # fmt: skip
+    except GLib.Error:
+        return False
+    return bool(reply.unpack()[0])
+
+
 def load_pystray() -> ModuleType:
-    """pystray with the first backend that works here: appindicator, then gtk."""
+    """pystray with the backend for this desktop: appindicator where a StatusNotifier host
+    runs, else gtk (XEmbed; libappindicator's own XEmbed fallback logs a Gdk-CRITICAL); the
+    other one when the first does not load."""
     wanted = os.environ.get("PYSTRAY_BACKEND")
     errors = []
-    for backend in (wanted,) if wanted in TRAY_BACKENDS else TRAY_BACKENDS:
+    order = TRAY_BACKENDS if status_notifier_host() else tuple(reversed(TRAY_BACKENDS))
+    for backend in (wanted,) if wanted in TRAY_BACKENDS else order:
         os.environ["PYSTRAY_BACKEND"] = str(backend)
         try:
             return importlib.import_module("pystray")
