@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the applet until Quit, SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="trezor-backup-applet",
-        description="Tray icon and notifications of Trezor Backup Guard.",
+        description="Tray icon, window and notifications of Trezor Backup Guard.",
     )
     parser.add_argument(
         "--autostart",
