@@ -62,6 +62,7 @@ CHECK_GUIDE_BY_MODEL = {
     "T": _GUIDES + "check-wallet-backup-on-model-t",
     "Safe 3": _GUIDES + "check-backup-on-trezor-safe-3",
     "Safe 5": _GUIDES + "check-backup-on-trezor-safe-5",
+    "Safe 7": _GUIDES + "check-backup-on-trezor-safe-7",
 }
 """Trezor's own guide to the backup check, per model: the addresses Trezor Suite links."""
 

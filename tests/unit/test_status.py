@@ -381,6 +381,7 @@ def test_verified_with_passphrase_says_the_check_covered_the_words_only() -> Non
         ({"model": "T", "internal_model": "T2T1"}, "check-wallet-backup-on-model-t"),
         ({"model": "Safe 3", "internal_model": "T3B1"}, "check-backup-on-trezor-safe-3"),
         ({"model": "Safe 5", "internal_model": "T3T1"}, "check-backup-on-trezor-safe-5"),
+        ({"model": "Safe 7", "internal_model": "T3W1"}, "check-backup-on-trezor-safe-7"),
     ],
 )
 def test_the_check_step_links_trezors_own_guide(model_fields: dict[str, Any], guide: str) -> None:
@@ -391,8 +392,8 @@ def test_the_check_step_links_trezors_own_guide(model_fields: dict[str, Any], gu
         assert step.count("https://") == 1
 
 
-def test_no_guide_is_linked_where_trezor_has_none_recorded() -> None:
-    step = classify(features(model="Safe 7", internal_model="T3W1")).next_step
+def test_no_guide_is_linked_for_a_model_trezor_has_none_for() -> None:
+    step = classify(features(model="Safe 9", internal_model="T9Z9")).next_step
     assert "https://" not in step
 
 
