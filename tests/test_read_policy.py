@@ -136,7 +136,8 @@ def test_a_locked_device_is_locked_until_unlocked_then_keeps_the_state_read_unlo
                 stderr=subprocess.STDOUT,
                 text=True,
             )
-            LineReader(unlock).wait_for(lambda line: "PIN on your Trezor" in line)
+            # The line of the PIN keyboard's ButtonRequest: the Trezor shows it now.
+            LineReader(unlock).wait_for(lambda line: line == "Enter your PIN on your Trezor.")
             with host_ports(sim) as (wire, debug):
                 debug.send(messages.DebugLinkDecision(input=PIN))  # typed on the Trezor
                 assert unlock.wait(timeout=EVENT_TIMEOUT) == 0

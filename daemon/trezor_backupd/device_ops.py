@@ -178,7 +178,10 @@ class DeviceOperation:
         but derives no seed (recorded, e2a); the device then reports every backup field."""
 
         def run(session: AnySession) -> OperationResult:
-            self._on_progress(Progress("pin", "Enter your PIN on your Trezor to unlock it."))
+            # The PIN is asked for when the Trezor shows its keyboard (ButtonRequest
+            # pin_device, or the Model One's matrix): say so then, not before, or the owner
+            # could type it into the lock screen instead.
+            self._on_progress(Progress("started", "Unlocking: the Trezor asks for its PIN."))
             session.ensure_unlocked()
             return OperationResult(Outcome.COMPLETED, "The Trezor is unlocked.")
 
