@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import seed_safety
 from sim_helpers import ABANDON24, Simulator
@@ -214,12 +214,17 @@ class Watch:
         self.process.wait(timeout=EVENT_TIMEOUT)
 
 
-class SignalMonitor:
-    """dbus-monitor on the daemon's Manager1 signals, to see DeviceAdded/DeviceRemoved."""
+NOTIFY_CALLS = "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"
+"""The match rule for the Notify calls a notification server receives."""
 
-    def __init__(self) -> None:
+
+class BusMonitor:
+    """dbus-monitor on the test bus for one match rule: what it prints, from the moment it
+    listens until `stop()` (or the end of a `with` block)."""
+
+    def __init__(self, rule: str) -> None:
         self.process = subprocess.Popen(
-            ["dbus-monitor", "--session", f"type='signal',interface='{MANAGER}'"],
+            ["dbus-monitor", "--session", rule],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -228,13 +233,30 @@ class SignalMonitor:
         # dbus-monitor prints its own NameAcquired/NameLost once it is listening.
         self.reader.wait_for(lambda line: "member=NameLost" in line)
 
-    def wait_signal(self, member: str, path: str) -> None:
-        self.reader.wait_for(lambda line: f"member={member}" in line)
-        self.reader.wait_for(lambda line: f'object path "{path}"' in line)
+    def wait_for(self, predicate: Callable[[str], bool]) -> str:
+        """The first new line that satisfies predicate."""
+        return self.reader.wait_for(predicate)
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=EVENT_TIMEOUT)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+class SignalMonitor(BusMonitor):
+    """The daemon's Manager1 signals, to see DeviceAdded/DeviceRemoved."""
+
+    def __init__(self) -> None:
+        super().__init__(f"type='signal',interface='{MANAGER}'")
+
+    def wait_signal(self, member: str, path: str) -> None:
+        self.wait_for(lambda line: f"member={member}" in line)
+        self.wait_for(lambda line: f'object path "{path}"' in line)
 
 
 def add_node_device(

@@ -29,7 +29,17 @@ from trezor_backup_applet.icons import _COLOURS, Look
 
 from conftest import DaemonFactory
 from desktop_fixtures import SCREEN, TRAY_HEIGHT, Desktop
-from harness import DEVICE, EVENT_TIMEOUT, ROOT_PATH, Daemon, LineReader, busctl, running
+from harness import (
+    DEVICE,
+    EVENT_TIMEOUT,
+    NOTIFY_CALLS,
+    ROOT_PATH,
+    BusMonitor,
+    Daemon,
+    LineReader,
+    busctl,
+    running,
+)
 from sim_helpers import start_simulator
 
 DEVICE_ID = "A1B2C3D4E5F60718293A4B5C"
@@ -83,24 +93,15 @@ def applet(daemon: Daemon, desk: Desktop, bus: str | None = None) -> Iterator[Ap
         process.stop()
 
 
-class SignalWatch:
-    """dbus-monitor of the device's signals, to wait for an operation's steps."""
+class SignalWatch(BusMonitor):
+    """The device's signals, to wait for an operation's steps."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            ["dbus-monitor", "--session", f"type='signal',path='{DEVICE_PATH}'"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        self.reader = LineReader(self.process)
-        self.reader.wait_for(lambda line: "member=NameLost" in line)
+        super().__init__(f"type='signal',path='{DEVICE_PATH}'")
 
     def wait(self, member: str, argument: str) -> None:
-        self.reader.wait_for(lambda line: f"member={member}" in line)
-        self.reader.wait_for(lambda line: f'string "{argument}"' in line)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
+        self.wait_for(lambda line: f"member={member}" in line)
+        self.wait_for(lambda line: f'string "{argument}"' in line)
 
 
 @dataclass
@@ -112,39 +113,20 @@ class Notified:
     urgency: int
 
 
-class NotifyCalls:
-    """dbus-monitor of the Notify calls the server receives: icon and urgency of each."""
+class NotifyCalls(BusMonitor):
+    """The Notify calls the server receives: icon and urgency of each."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            ["dbus-monitor", "--session",
-             "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        self.reader = LineReader(self.process)
-        self.reader.wait_for(lambda line: "member=NameLost" in line)
+        super().__init__(NOTIFY_CALLS)
 
     def next(self) -> Notified:
-        self.reader.wait_for(lambda line: "member=Notify" in line)
-        strings = [self.reader.wait_for(lambda line: line.strip().startswith(("string", "uint32")))
+        self.wait_for(lambda line: "member=Notify" in line)
+        strings = [self.wait_for(lambda line: line.strip().startswith(("string", "uint32")))
                    for _ in range(4)]  # fmt: skip
         icon, summary = (line.strip().split(" ", 1)[1].strip('"') for line in strings[2:])
-        self.reader.wait_for(lambda line: 'string "urgency"' in line)
-        urgency = self.reader.wait_for(lambda line: "variant" in line).split()[-1]
+        self.wait_for(lambda line: 'string "urgency"' in line)
+        urgency = self.wait_for(lambda line: "variant" in line).split()[-1]
         return Notified(icon, summary, int(urgency))
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
-
-
-@contextmanager
-def notify_calls() -> Iterator[NotifyCalls]:
-    calls = NotifyCalls()
-    try:
-        yield calls
-    finally:
-        calls.stop()
 
 
 def operation() -> str:
@@ -157,7 +139,7 @@ def test_plugging_a_device_without_backup_raises_a_notification_and_turns_the_ic
 ) -> None:
     mark = len(desktop.history())
     with start_simulator("one", "backup_required", device_id=DEVICE_ID, label="My Trezor") as sim,\
-            notify_calls() as calls:  # fmt: skip
+            NotifyCalls() as calls:  # fmt: skip
         daemon = make_daemon(sim.path)
         # The applet comes first, as at login: no daemon yet, so the icon vouches for nothing.
         with applet(daemon, desktop) as app:
@@ -237,15 +219,8 @@ def test_check_now_starts_the_check_and_its_end_is_notified(
 def test_a_failed_backup_is_notified_with_critical_urgency(
     make_daemon: DaemonFactory, desktop: Desktop
 ) -> None:
-    notify_calls = subprocess.Popen(
-        ["dbus-monitor", "--session",
-         "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    calls = LineReader(notify_calls)
-    calls.wait_for(lambda line: "member=NameLost" in line)
     mark = len(desktop.history())
-    try:
+    with NotifyCalls() as calls:
         with start_simulator("one", "backup_failed", device_id=DEVICE_ID) as sim:
             daemon = make_daemon(sim.path)
             with running(daemon), applet(daemon, desktop):
@@ -257,9 +232,6 @@ def test_a_failed_backup_is_notified_with_critical_urgency(
                 desktop.choose_action("Later")
                 [shown] = desktop.new_history(mark)
                 assert "backup" in shown["summary"].lower()
-    finally:
-        notify_calls.terminate()
-        notify_calls.wait(timeout=20)
 
 
 ACTIVATING_BUS = """<busconfig>

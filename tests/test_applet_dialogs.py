@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import queue
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,7 +51,7 @@ from trezor_backupd.history import EventKind, HistoryStore
 import seed_safety
 from conftest import DaemonFactory
 from desktop_fixtures import Desktop
-from harness import EVENT_TIMEOUT, LineReader, rogue_agent_calls, running
+from harness import EVENT_TIMEOUT, NOTIFY_CALLS, BusMonitor, rogue_agent_calls, running
 from seed_safety import MNEMONIC12
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
 
@@ -601,23 +600,6 @@ def test_a_trezor_in_a_drawer_is_reminded_once_per_step_of_the_ladder(
         app.clock = time.time
 
 
-@contextmanager
-def notify_calls() -> Iterator[LineReader]:
-    """dbus-monitor of the Notify calls the notification server receives."""
-    process = subprocess.Popen(
-        ["dbus-monitor", "--session",
-         "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    reader = LineReader(process)
-    reader.wait_for(lambda line: "member=NameLost" in line)
-    try:
-        yield reader
-    finally:
-        process.terminate()
-        process.wait(timeout=EVENT_TIMEOUT)
-
-
 def test_a_daemon_that_stays_away_is_told_once_with_start_the_service(
     make_daemon: DaemonFactory, shared_applet: RecordingApplet, desktop: Desktop
 ) -> None:
@@ -632,7 +614,7 @@ def test_a_daemon_that_stays_away_is_told_once_with_start_the_service(
                 what, data = events.get(timeout=EVENT_TIMEOUT)
         # The daemon stopped and stays away: one notification, whose button tries to start
         # it (nothing can be activated on the tests' bus, which the applet then says).
-        with notify_calls() as sent:
+        with BusMonitor(NOTIFY_CALLS) as sent:
             menu = desktop.choose_action("Start the service")
             assert "#Start the service (The backup service is not running)" in menu[-1], menu
             sent.wait_for(lambda line: '"The backup service could not be started"' in line)

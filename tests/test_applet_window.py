@@ -20,7 +20,7 @@ from pathlib import Path
 
 from conftest import DaemonFactory
 from desktop_fixtures import Desktop
-from harness import EVENT_TIMEOUT, Daemon, LineReader, running
+from harness import EVENT_TIMEOUT, BusMonitor, Daemon, LineReader, running
 from sim_helpers import start_simulator
 
 DEVICE_ID = "B1B2C3D4E5F60718293A4B5C"
@@ -58,19 +58,6 @@ def window_named(title: str) -> str:
 
 
 @contextmanager
-def monitor(rule: str, ready: bool = True) -> Iterator[LineReader]:
-    process = subprocess.Popen(["dbus-monitor", "--session", rule], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    reader = LineReader(process)
-    reader.wait_for(lambda line: "member=NameLost" in line)
-    try:
-        yield reader
-    finally:
-        process.terminate()
-        process.wait(timeout=EVENT_TIMEOUT)
-
-
-@contextmanager
 def applet_without_tray(daemon: Daemon, desk: Desktop) -> Iterator[LineReader]:
     env = desk.env() | {
         "XDG_STATE_HOME": str(daemon.home / "state"),
@@ -96,7 +83,7 @@ def test_without_a_tray_a_notification_click_opens_the_window_and_a_check_runs_f
         daemon = make_daemon(sim.path)
         with running(daemon), applet_without_tray(daemon, desktop) as log:
             log.wait_for(lambda line: "registered as the daemon's agent" in line)
-            with monitor("type='method_call',member='Refresh'") as refreshes:
+            with BusMonitor("type='method_call',member='Refresh'") as refreshes:
                 # The start-up notification: a click on it (its default action) opens the window.
                 menu = desktop.choose_action(",default]")
                 assert any("Check the backup of Drawer" in line for line in menu), menu
@@ -107,7 +94,7 @@ def test_without_a_tray_a_notification_click_opens_the_window_and_a_check_runs_f
             assert f'"{APP_ID}"' in wm_class, wm_class
             # ... the class the app grid's entry names, so the desktop shows its name and icon.
             assert f"\nStartupWMClass={APP_ID}\n" in DESKTOP_ENTRY.read_text()
-            with monitor("type='signal',member='OperationFinished'") as finished:
+            with BusMonitor("type='signal',member='OperationFinished'") as finished:
                 # Keyboard only: Alt+C is the row's "Check backup..." button.
                 xdotool("windowfocus", "--sync", window)
                 xdotool("key", "alt+c")
