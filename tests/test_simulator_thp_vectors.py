@@ -401,20 +401,20 @@ def test_b5_autoconnect_credential_needs_two_confirmations() -> None:
         run.check()
 
 
-def test_c1_autoconnect_reconnects_silently_after_a_restart() -> None:
-    with replay("c1_reconnect_autoconnect_unlocked") as run:
-        credential = run.paired_credential(autoconnect=True)
-        run.restart()
-        run.start()
-        thp: Any = run.client([credential])
-        thp.pairing.finish()
-        thp.features  # noqa: B018
-        run.check()
-
-
-def test_c2_a_plain_credential_asks_to_connect_after_a_restart() -> None:
-    with replay("c2_reconnect_plain_credential") as run:
-        credential = run.paired_credential()
+@pytest.mark.parametrize(
+    ("recording", "autoconnect"),
+    [
+        # c1: an autoconnect credential reconnects silently after a restart;
+        ("c1_reconnect_autoconnect_unlocked", True),
+        # c2: a plain one makes the Trezor ask "Allow ... to connect?" first.
+        ("c2_reconnect_plain_credential", False),
+    ],
+)
+def test_c1_c2_reconnecting_with_a_credential_after_a_restart(
+    recording: str, autoconnect: bool
+) -> None:
+    with replay(recording) as run:
+        credential = run.paired_credential(autoconnect=autoconnect)
         run.restart()
         run.start()
         thp: Any = run.client([credential])
