@@ -10,11 +10,8 @@ Everything else must run under `umockdev-wrapper` (see Makefile).
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import seed_safety
 from harness import Daemon, SessionBus, UsbTestbed
+from keyring_helpers import gnome_keyring
 
 # The desktop (Xvfb, trayer, dunst) and screenshot fixtures, registered once for every module:
 # a module importing them itself would start a second desktop, whose dunst cannot own the
@@ -67,33 +65,8 @@ def secret_service(
     unlocked, its files in a directory of its own (yielded). The keyring is where pairing
     credentials belong, so its files are not searched for them."""
     home = tmp_path_factory.mktemp("keyring")
-    runtime = home / "run"
-    runtime.mkdir(mode=0o700)
-    env = {**os.environ, "XDG_DATA_HOME": str(home / "data"), "XDG_RUNTIME_DIR": str(runtime)}
-    env["HOME"] = str(home)
-    keyring = subprocess.Popen(
-        ["gnome-keyring-daemon", "--unlock", "--components=secrets", "--foreground"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
-    assert keyring.stdin is not None
-    keyring.stdin.write(TEST_KEYRING_PASSWORD.encode())
-    keyring.stdin.close()
-    import secretstorage
-
-    deadline = time.monotonic() + 10
-    while True:
-        connection = secretstorage.dbus_init()
-        try:
-            if secretstorage.check_service_availability(connection):
-                break
-        finally:
-            connection.close()
-        if time.monotonic() > deadline or keyring.poll() is not None:
-            pytest.fail("gnome-keyring-daemon did not come up on the test bus")
-        time.sleep(0.05)
-    yield home
-    keyring.send_signal(signal.SIGTERM)
-    keyring.wait()
+    with gnome_keyring(home, session_bus.address, TEST_KEYRING_PASSWORD):
+        yield home
 
 
 @pytest.fixture

@@ -46,6 +46,11 @@ BUS_TIMEOUT_SECONDS = 5.0
 TRAY_WATCHER = "org.kde.StatusNotifierWatcher"
 NOTIFICATIONS = "org.freedesktop.Notifications"
 NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
+SECRETS = "org.freedesktop.secrets"
+SECRETS_PATH = "/org/freedesktop/secrets"
+SECRET_SERVICE = "org.freedesktop.Secret.Service"
+SECRET_COLLECTION = "org.freedesktop.Secret.Collection"
+KEYRING_MANAGERS = "GNOME: Passwords and Keys (seahorse); KDE: KWallet Manager"
 RESTART = "systemctl --user restart trezor-backupd"
 EXIT_CONFIG = 78  # trezor-backupd's exit status for a config file it refuses (EX_CONFIG)
 
@@ -171,7 +176,7 @@ def check_state_dir() -> Finding:
 
 
 async def check_session(bus: MessageBus) -> list[Finding]:
-    """Daemon, tray host and notification server, as names on the session bus."""
+    """Daemon, tray host, notification server and keyring, as names on the session bus."""
     activatable = set(await bus_call(bus, "ListActivatableNames", [], timeout=BUS_TIMEOUT_SECONDS))
 
     async def owned(name: str) -> bool:
@@ -206,7 +211,8 @@ async def check_session(bus: MessageBus) -> list[Finding]:
             "XEmbed tray is not checked). Fix: on GNOME install and enable the AppIndicator "
             "extension (gnome-shell-extension-appindicator)",
         )
-    return [daemon, history, tray, await check_notifications(bus)]
+    keyring = await check_keyring(bus, await owned(SECRETS), SECRETS in activatable)
+    return [daemon, history, tray, await check_notifications(bus), keyring]
 
 
 async def check_history(bus: MessageBus) -> Finding:
@@ -251,6 +257,63 @@ async def check_notifications(bus: MessageBus) -> Finding:
     return Finding(OK, "notifications", f"{name} {version} ({vendor}) answers")
 
 
+async def check_keyring(bus: MessageBus, running: bool, activatable: bool) -> Finding:
+    """The Secret Service, the only place a Safe 7's pairing credential is kept
+    (docs/security.md): WARN, never FAIL, as no other Trezor needs it. A keyring that is not
+    running is not started: doctor changes nothing, and the daemon's first use starts it."""
+    if not running and activatable:
+        return Finding(
+            OK,
+            "keyring",
+            f"{SECRETS} is not running, but D-Bus starts it when a Safe 7 is paired or read "
+            "(your keyring may then ask to be unlocked)",
+        )
+    if not running:
+        return Finding(
+            WARN,
+            "keyring",
+            f"no Secret Service ({SECRETS}) in this session, and a Trezor Safe 7's pairing is "
+            "kept only there: a Safe 7 cannot be paired until one runs (other Trezors do not "
+            "need it). Fix: install gnome-keyring (or KWallet) and log in again",
+        )
+    try:
+        reply = await call(
+            bus, SECRETS, SECRETS_PATH, SECRET_SERVICE, "ReadAlias", "s", ["default"],
+            timeout=BUS_TIMEOUT_SECONDS, autostart=False,
+        )  # fmt: skip
+        collection = str(reply.body[0])
+        if collection == "/":
+            return Finding(
+                WARN,
+                "keyring",
+                "the Secret Service has no default keyring, where a Safe 7's pairing would be "
+                "kept, so a Safe 7 cannot be paired. Fix: create a keyring and make it the "
+                f"default ({KEYRING_MANAGERS})",
+            )
+        reply = await call(
+            bus, SECRETS, collection, PROPERTIES_INTERFACE, "Get", "ss",
+            [SECRET_COLLECTION, "Locked"], timeout=BUS_TIMEOUT_SECONDS, autostart=False,
+        )  # fmt: skip
+    except BusCallError as error:
+        return Finding(
+            WARN,
+            "keyring",
+            f"the Secret Service does not answer ({error.text or error.name}), so a Safe 7 "
+            "cannot be paired. Fix: restart your keyring (gnome-keyring or KWallet)",
+        )
+    if reply.body[0].value:
+        return Finding(
+            WARN,
+            "keyring",
+            "your default keyring is locked: until it is unlocked a Safe 7 cannot be paired, "
+            f"and one paired here cannot be read. Fix: unlock it ({KEYRING_MANAGERS}), or log "
+            "in again",
+        )
+    return Finding(
+        OK, "keyring", "the default keyring is unlocked: a Safe 7 can be paired and read"
+    )
+
+
 async def check_bus() -> list[Finding]:
     """The session-bus checks, or why they could not run."""
     try:
@@ -266,7 +329,10 @@ async def check_bus() -> list[Finding]:
                 f"cannot connect ({reason}). Fix: run this inside your desktop session, "
                 "where DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus is set",
             ),
-            *(Finding(WARN, check, skipped) for check in ("daemon", "tray host", "notifications")),
+            *(
+                Finding(WARN, check, skipped)
+                for check in ("daemon", "tray host", "notifications", "keyring")
+            ),
             check_state_dir(),
         ]
     try:
@@ -351,7 +417,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Check the udev rules, access to each plugged Trezor, the config file the daemon "
             "reads (naming a bad key and its line), the daemon on the session bus (running or "
             "D-Bus activatable), whether it can save check results, a tray host, that a "
-            "notification server answers, and whether "
+            "notification server answers, the keyring (Secret Service) a Safe 7's pairing "
+            "is kept in, and whether "
             "Trezor Bridge or Trezor Suite may hold the device. Prints one line per check: "
             "OK, WARN (works, something is missing) or FAIL, with the fix. "
             "Exit status 0 when nothing FAILed, 1 otherwise."
