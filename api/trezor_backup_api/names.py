@@ -32,6 +32,13 @@ def device_path(device_id: str) -> str:
     return f"{DEVICES_PATH}/{device_id}"
 
 
+def names_a_place(device_id: str) -> bool:
+    """Whether an id names where a device is connected rather than the device: docs/dbus-api.md's
+    `at_` ids of a device that has not told its device_id (an unpaired or locked Safe 7, a busy
+    Trezor). Such an id means nothing once that object is removed."""
+    return device_id.startswith("at_")
+
+
 def device_id_of(path: str) -> str:
     """The device id at the end of a device object path."""
     return path.rsplit("/", 1)[-1]

@@ -5,7 +5,8 @@ the notifications and the dialogs never see D-Bus. The daemon may start after th
 D-Bus activated by it, stop and come back: the mirror follows `NameOwnerChanged` and reloads
 everything from `GetDevices` when a new owner appears, and the agent is registered again with
 each new owner. Devices that go away are kept as "last known" so the menu can still say what
-was seen, and the devices the daemon remembers (GetKnownDevices) join them, with the dates of
+was seen (not an object named after where a device is connected, docs/dbus-api.md's `at_`
+ids), and the devices the daemon remembers (GetKnownDevices) join them, with the dates of
 their next check. The calls themselves, their errors and the signals are trezor_backup_api's client.
 """
 
@@ -21,7 +22,7 @@ from trezor_backup_api import client as bus
 from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import BusEvent, DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backup_api.device import DeviceRecord
-from trezor_backup_api.names import device_id_of
+from trezor_backup_api.names import device_id_of, names_a_place
 from trezor_backup_api.vocabulary import BackupState
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class DeviceMirror:
         before |= self._connected_when_daemon_left
         self._connected_when_daemon_left = set()
         for device_id, device in self.devices.items():
-            if device_id not in fresh:
+            if device_id not in fresh and not names_a_place(device_id):
                 fresh[device_id] = _gone(device)
         for known in await self._known_devices():
             device_id = str(known.get("Id", ""))
@@ -204,7 +205,12 @@ class DeviceMirror:
         if device is None:
             return
         if isinstance(event, bus.DeviceRemoved):
-            self.devices[device.id] = _gone(device)
+            if names_a_place(device.id):
+                # Not a Trezor that went away: the same one is added again under its device id
+                # once it can be read (e.g. paired), or it was unplugged before it told its id.
+                del self.devices[device.id]
+            else:
+                self.devices[device.id] = _gone(device)
             self._notify_changed()
         elif isinstance(event, bus.DevicePropertiesChanged):
             self.devices[device.id] = device.updated(event.changed)
