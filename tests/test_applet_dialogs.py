@@ -1,7 +1,9 @@
 """The applet's menu and dialogs, driven in-process against the real daemon and a simulated
 Trezor: the menu's items are enabled per state and call the daemon; the Model One dialogs (word
 count, scrambled words with completion, PIN matrix, matrix word entry) complete real dry runs;
-a backup goes through Suite's confirmations and ends with the offer to check.
+a backup goes through Suite's confirmations and ends with the offer to check; a Safe 7 pairs
+from the plug-in notification and the main window (what pairing asks and why, the code typed
+hidden, the daemon's closing sentence in a window), its pairing kept in a real gnome-keyring.
 
 The test plays the owner: it reads what the simulated Trezor shows over DebugLink (as
 tests/owner_agent.py does) and presses the dialogs' own GTK widgets on the GTK thread (a GLib
@@ -16,6 +18,7 @@ tracked ones.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import queue
 import threading
@@ -24,17 +27,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from PIL import ImageGrab
+from test_thp_daemon import kept_credentials, keyring, safe7
 from trezorlib import messages
 
+from trezor_backup_api.agent import AgentCancelled, PairingAgent
+from trezor_backup_applet.agent import DialogAgent
 from trezor_backup_applet.controller import Applet
 from trezor_backup_applet.device_mirror import Device
 from trezor_backup_applet.dialogs import (
+    NOT_A_PAIRING_CODE,
     Checklist,
+    InfoWindow,
     MatrixWordPrompt,
+    PairingCodePrompt,
     PinPrompt,
     ProgressWindow,
     WordCountPrompt,
@@ -51,7 +60,14 @@ from trezor_backupd.history import EventKind, HistoryStore
 import seed_safety
 from conftest import DaemonFactory
 from desktop_fixtures import Desktop
-from harness import EVENT_TIMEOUT, NOTIFY_CALLS, BusMonitor, rogue_agent_calls, running
+from harness import (
+    EVENT_TIMEOUT,
+    NOTIFY_CALLS,
+    BusMonitor,
+    custom_bus,
+    rogue_agent_calls,
+    running,
+)
 from seed_safety import MNEMONIC12
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
 
@@ -60,6 +76,8 @@ DEVICE_ID = "0A1B2C3D4E5F60718293A4B5"
 MATRIX6_RIGHT = {"8": "9", "5": "6", "2": "3"}
 
 Event = tuple[str, Any]
+SAVED_SCREENSHOTS: set[str] = set()
+T = TypeVar("T")
 
 
 class RecordingApplet(Applet):
@@ -94,13 +112,16 @@ class Owner:
     """The test in front of the simulated Trezor and the applet's windows."""
 
     def __init__(self, app: RecordingApplet, events: queue.Queue[Event], sim: Simulator,
-                 screenshots: Path, mnemonic: str = ABANDON24, pin: str = "") -> None:  # fmt: skip
+                 screenshots: Path, mnemonic: str = ABANDON24, pin: str = "",
+                 code_offset: int = 0) -> None:  # fmt: skip
         self.app = app
         self.screenshots = screenshots
         self.events = events
         self.screen = HostPort(sim.debug_port)
         self.words = mnemonic.split()
         self.pin = pin
+        self.code_offset = code_offset
+        """Added to the pairing code the Trezor shows: 1 types a wrong one."""
         seed_safety.typed(mnemonic, pin)
         self.shots: set[str] = set()
         self.devices: list[Device] = []
@@ -118,11 +139,14 @@ class Owner:
         return reply
 
     def screenshot(self, window: Any, name: str) -> None:
-        """Save a window once (for the README)."""
+        """Note that the owner saw this window; save it for the README the first time in the
+        session (the progress of a check, not of the pairing a later test runs)."""
         if name in self.shots:
             return
         self.shots.add(name)
-
+        if name in SAVED_SCREENSHOTS:
+            return
+        SAVED_SCREENSHOTS.add(name)
         shot = ImageGrab.grab(bbox=self.on_gtk(lambda: drawn_box(window)), xdisplay=None)
         shot.save(self.screenshots / f"{name}.png")
 
@@ -162,6 +186,21 @@ class Owner:
             key = matrix_key(self.screen, " ".join(self.words))
             key = MATRIX6_RIGHT.get(key, key) if key not in window.keys else key
             self.on_gtk(window.keys[key].clicked)
+        elif isinstance(window, PairingCodePrompt):
+            info = self.screen.call(messages.DebugLinkGetPairingInfo())
+            assert isinstance(info, messages.DebugLinkPairingInfo)
+            code = f"{((info.code_entry_code or 0) + self.code_offset) % 1_000_000:06}"
+            seed_safety.typed(code)
+            self.screenshot(window, "dialog-pairing-code")
+
+            def type_code() -> None:
+                window.entry.set_text(f"{code[:3]} {code[3:]}")  # grouped as the Trezor shows it
+                window.ok.clicked()
+
+            self.on_gtk(type_code)
+        elif isinstance(window, Checklist) and window.go.get_label() == "_Pair":
+            self.screenshot(window, "dialog-before-pairing")
+            self.on_gtk(window.go.clicked)
         elif isinstance(window, Checklist):
             self.screenshot(window, "dialog-before-backup" if window.go.get_label()
                             == "Create _backup" else "dialog-after-backup")  # fmt: skip
@@ -194,6 +233,14 @@ class Owner:
 
     def close(self) -> None:
         self.screen.close()
+
+
+def next_window(events: queue.Queue[Event], kind: type[T]) -> T:
+    """The next window of this kind the applet opens (other events are passed over)."""
+    while True:
+        what, data = events.get(timeout=EVENT_TIMEOUT)
+        if what == "window" and isinstance(data, kind):
+            return data
 
 
 def drawn_box(window: Any) -> tuple[int, int, int, int]:
@@ -307,6 +354,23 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
     assert look_for([locked]) is Look.ATTENTION
     unlocked = Device(id="D6", state="unverified")
     assert entry(menu_entries([unlocked], True, actions), "Unlock...") is None  # type: ignore[arg-type]
+    assert entry(menu_entries([unlocked], True, actions), "Pair with this computer...") is None  # type: ignore[arg-type]
+    # A Safe 7 not paired here offers the pairing, and none while it pairs.
+    unpaired = Device(id="at_udp_127_0_0_1_1", state="pairing_required", model="Safe 7")
+    entries = menu_entries([unpaired], True, actions)  # type: ignore[arg-type]
+    assert entries[1].text == (
+        "Trezor Safe 7 (Safe 7): not paired with this computer: pair it to read its backup state"
+    )
+    pair = entry(entries, "Pair with this computer...")
+    assert pair is not None and pair.enabled and pair.action is not None
+    pair.action()
+    assert actions.calls[-1] == ("pair", "at_udp_127_0_0_1_1")
+    pairing = Device(id="at_udp_127_0_0_1_1", state="pairing_required", operation="pair")
+    busy_pair = entry(menu_entries([pairing], True, actions), "Pair with this computer...")  # type: ignore[arg-type]
+    assert busy_pair is not None and not busy_pair.enabled
+    assert [name for _, name in row_of(unpaired, time.time()).buttons] == [
+        "pair", "history", "later"
+    ]  # fmt: skip
     # Nothing plugged: say so, keep what was last seen; an unknown state never crashes.
     gone = Device(id="D2", state="frobnicated", model="One", connected=False)
     entries = menu_entries([gone], True, actions)  # type: ignore[arg-type]
@@ -625,3 +689,174 @@ def test_a_daemon_that_stays_away_is_told_once_with_start_the_service(
     finally:
         app.notifier.enabled = False
         app.offline_notice_seconds = 60.0
+
+
+def typo_in(prompt: PairingCodePrompt) -> tuple[str, str, str, bool]:
+    """Five digits and Pair (GTK thread): what the entry showed a screen reader, what is left
+    in it, the sentence shown, and whether the prompt answered."""
+    prompt.entry.set_text("48291")
+    hidden = prompt.entry.get_accessible().get_text(0, -1)
+    prompt.ok.clicked()
+    return hidden, prompt.entry.get_text(), prompt.problem.get_text(), prompt.future.done()
+
+
+def test_the_pairing_code_entry_is_hidden_refuses_what_is_not_6_digits_and_keeps_nothing(
+    shared_applet: RecordingApplet,
+) -> None:
+    app = shared_applet
+    seed_safety.typed("482915")
+    agent = DialogAgent(app.dialogs)
+    assert isinstance(agent, PairingAgent)  # so the shared AgentExport lets it answer
+    path = "/io/github/TrezorBackupGuard/devices/P1"
+    with applet(app) as (_, events):
+        asked = asyncio.run_coroutine_threadsafe(agent.request_pairing_code(path), app.loop)
+        prompt = next_window(events, PairingCodePrompt)
+        typo = app.dialogs.call(functools.partial(typo_in, prompt)).result(EVENT_TIMEOUT)
+        assert typo == ("\u25cf" * 5, "", NOT_A_PAIRING_CODE, False)  # asked again
+
+        def type_the_code() -> None:
+            prompt.entry.set_text("482 915")  # grouped by three, as the Trezor shows it
+            prompt.ok.clicked()
+
+        app.dialogs.call(type_the_code).result(EVENT_TIMEOUT)
+        assert asked.result(EVENT_TIMEOUT) == "482915"
+        assert "entry" not in vars(prompt)  # the window is gone, with every widget that held it
+        # Cancel (or Escape, or the window's X): the daemon is told the owner gave no code.
+        asked = asyncio.run_coroutine_threadsafe(agent.request_pairing_code(path), app.loop)
+        prompt = next_window(events, PairingCodePrompt)
+        app.dialogs.call(prompt.cancel).result(EVENT_TIMEOUT)
+        with pytest.raises(AgentCancelled):
+            asked.result(EVENT_TIMEOUT)
+
+
+def unpaired_safe7(devices: list[Device]) -> bool:
+    return [(d.state, d.model) for d in devices if d.connected] == [("pairing_required", "Safe 7")]
+
+
+def texts(app: RecordingApplet, window: InfoWindow) -> tuple[str, str, str]:
+    """A message window's title, heading and text, as the owner reads them."""
+
+    def read() -> tuple[str, str, str]:
+        heading = window.box.get_children()[0].get_text()
+        return window.window.get_title(), heading, window.text.get_text()
+
+    return app.dialogs.call(read).result(EVENT_TIMEOUT)
+
+
+def test_a_safe7_pairs_from_the_plug_in_notification_with_the_code_typed_in_the_applet(
+    make_daemon: DaemonFactory,
+    shared_applet: RecordingApplet,
+    desktop: Desktop,
+    secret_service: Path,
+    screenshots: Path,
+) -> None:
+    """Plugged in unpaired, the Safe 7 is announced with a Pair button; the owner reads what
+    pairing asks and why, confirms on the Trezor, types its code into the applet and allows
+    connecting without asking; the daemon's sentence says it is paired. Its pairing is in the
+    keyring, its status is read, and the object of the unpaired Trezor is not kept as a ghost."""
+    app = shared_applet
+    store = keyring()
+    app.notifier.enabled = True
+    mark = len(desktop.history())  # closes what is shown: the action menu offers ours only
+    try:
+        with safe7() as sim, applet(app) as (_, events), running(make_daemon(sim.path)) as daemon:
+            wait_devices(events, unpaired_safe7)
+            menu = desktop.choose_action("#Pair (")
+            assert any("#Pair (Pair Trezor Safe 7 with this computer)" in line for line in menu)
+            owner = Owner(app, events, sim, screenshots, MNEMONIC12)
+            try:
+                assert owner.until_finished() == ("pair", "completed")
+            finally:
+                owner.close()
+            result = next_window(events, InfoWindow)
+            assert texts(app, result) == (
+                "Pairing: Trezor Safe 7",
+                "Paired with this computer",
+                "Paired: this computer now reads the Trezor's backup status without asking you.",
+            )
+            app.dialogs.call(result.close).result(EVENT_TIMEOUT)
+            assert {"dialog-before-pairing", "dialog-pairing-code"} <= owner.shots
+            devices = wait_devices(
+                events, lambda d: [x.state for x in d if x.model == "Safe 7"] == ["unverified"],
+                owner.devices,
+            )  # fmt: skip
+            assert not [d.id for d in devices if d.id.startswith("at_")], devices
+            assert kept_credentials(store) == 1
+            # Now it tells its state: the plug-in reminder of a Trezor never checked here. The
+            # pairing's end was told in the window, not again in a notification.
+            until_notified(desktop, mark, "Check the backup of My Trezor")
+            told = [n["summary"] for n in desktop.new_history(mark)]
+            assert "Paired with this computer" not in told, told
+        seed_safety.assert_no_secret(daemon.log())
+    finally:
+        app.notifier.enabled = False
+
+
+def test_a_wrong_code_from_the_main_window_ends_with_the_daemons_sentence_and_nothing_kept(
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet, secret_service: Path,
+    screenshots: Path,
+) -> None:  # fmt: skip
+    app = shared_applet
+    store = keyring()
+    with safe7() as sim, applet(app) as (_, events), running(make_daemon(sim.path)) as daemon:
+        [unpaired] = [d for d in wait_devices(events, unpaired_safe7) if d.connected]
+        app.show_window()
+        window = next_window(events, MainWindow)
+        owner = Owner(app, events, sim, screenshots, MNEMONIC12, code_offset=1)
+        try:
+            app.dialogs.call(window.buttons[(unpaired.id, "pair")].clicked).result(EVENT_TIMEOUT)
+            assert owner.until_finished() == ("pair", "refused")
+        finally:
+            owner.close()
+        result = next_window(events, InfoWindow)
+        title, heading, text = texts(app, result)
+        assert (title, heading) == ("Pairing: Trezor Safe 7", "Not paired")
+        assert text.startswith("The code did not match the one on the Trezor: nothing was stored.")
+        app.dialogs.call(result.close).result(EVENT_TIMEOUT)
+        app.dialogs.call(window.close).result(EVENT_TIMEOUT)
+        assert kept_credentials(store) == 0
+        assert [d.state for d in app.mirror.devices.values() if d.connected] == ["pairing_required"]
+    seed_safety.assert_no_secret(daemon.log())
+
+
+def test_without_a_keyring_the_pairing_ends_with_the_daemons_sentence_saying_so(
+    make_daemon: DaemonFactory,
+    shared_applet: RecordingApplet,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A session where no Secret Service runs (a bus of its own: the daemon and an applet, no
+    keyring): after the explanation, the pairing is refused before the Trezor is asked
+    anything, and the applet shows the daemon's sentence saying why. (`shared_applet` only
+    runs the GTK loop for this second applet's windows.)"""
+    with custom_bus(tmp_path, f"unix:path={tmp_path}/bus") as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        events: queue.Queue[Event] = queue.Queue()
+        app = RecordingApplet(events, tmp_path)
+        assert app.start()
+        try:
+            with safe7() as sim, running(make_daemon(sim.path)):
+                [unpaired] = [d for d in wait_devices(events, unpaired_safe7) if d.connected]
+                app.pair(unpaired.id)
+                explained = next_window(events, Checklist)
+                app.dialogs.call(explained.go.clicked).result(EVENT_TIMEOUT)
+                seen: list[Event] = []
+                while not (seen and isinstance(seen[-1][1], InfoWindow)):
+                    seen.append(events.get(timeout=EVENT_TIMEOUT))
+                result = seen[-1][1]
+                # Nothing was asked on the Trezor: no step of the pairing was ever shown.
+                assert [data for what, data in seen if what == "stage"] == []
+                assert ("finished", ("pair", "refused")) in seen
+                title, heading, text = texts(app, result)
+                assert (title, heading) == ("Pairing: Trezor Safe 7", "Not paired")
+                assert "No keyring" in text and "cannot be paired" in text, text
+        finally:
+            app.dialogs.call(lambda: close_windows(app)).result(EVENT_TIMEOUT)
+            app.stop()
+
+
+def close_windows(app: RecordingApplet) -> None:
+    """Close the windows an applet opened (GTK thread), leaving other applets' alone."""
+    for window in app.kept:
+        window.close()
+    app.kept.clear()

@@ -1,9 +1,11 @@
-"""The applet's dialogs as the daemon's agent: the owner's input for a Model One.
+"""The applet's dialogs as the daemon's agent: the owner's input for a Model One, and the
+code a Safe 7 shows while it pairs.
 
-Each request opens a dialog on the Tk thread and awaits its answer on the asyncio thread, so
-the bus keeps serving while the owner thinks. A closed dialog is `AgentCancelled`, which the
-daemon takes as "cancel the operation". Who may ask at all is decided before a dialog opens,
-by trezor_backup_api's `AgentExport`; the answer is returned to the daemon and dropped.
+Each request opens a dialog on the GTK thread (dialogs.DialogHost) and awaits its answer on
+the asyncio thread, so the bus keeps serving while the owner thinks. A closed dialog is
+`AgentCancelled`, which the daemon takes as "cancel the operation". Who may ask at all is
+decided before a dialog opens, by trezor_backup_api's `AgentExport`; the answer is returned
+to the daemon and dropped.
 """
 
 import asyncio
@@ -19,7 +21,7 @@ T = TypeVar("T")
 
 
 class DialogAgent:
-    """An `Agent` (trezor_backup_api.agent) that asks the owner in the dialogs."""
+    """A `PairingAgent` (trezor_backup_api.agent) that asks the owner in the dialogs."""
 
     def __init__(self, dialogs: DialogHost) -> None:
         self.dialogs = dialogs
@@ -39,6 +41,9 @@ class DialogAgent:
 
     async def request_word_count(self, device: str) -> int:
         return await self._answer(self.dialogs.ask_word_count(device_id_of(device)))
+
+    async def request_pairing_code(self, device: str) -> str:
+        return await self._answer(self.dialogs.ask_pairing_code(device_id_of(device)))
 
     def cancel(self, device: str) -> None:
         self.dialogs.cancel_prompts(device_id_of(device))

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from .device_mirror import Device, DeviceMirror
 from .dialogs import DialogHost, InfoWindow
 from .icons import Look
 from .main_window import MainWindow
-from .notifications import REMIND_STATES, Notifier
+from .notifications import REMIND_STATES, Notifier, finished_title
 from .reminders import Step, next_step_time, reminder_of
 from .settings import AppletSettings
 from .snooze import DAY, SnoozeStore
@@ -49,6 +49,7 @@ OPERATION_TITLES = {
     OperationKind.CHECK: "Checking the backup",
     OperationKind.BACKUP: "Creating the backup",
     OperationKind.UNLOCK: "Unlocking",
+    OperationKind.PAIR: "Pairing",
 }
 
 
@@ -212,6 +213,13 @@ class Applet:
         self._ours.discard(device.id)
         self.dialogs.close_progress(device.id)
         self.dialogs.cancel_prompts(device.id)
+        if ours and kind == OperationKind.PAIR:
+            # The owner is at the pairing's windows: the daemon's sentence (paired, a wrong
+            # code, no keyring, ...) is read in one, not in a notification that fades away.
+            self.dialogs.show_message(
+                f"Pairing: {device.name}", finished_title(kind, result), message
+            )
+            return
         self._spawn(self.notifier.finished(device, kind, result, message))
         if ours and kind == OperationKind.BACKUP and result == Outcome.COMPLETED:
             self._spawn(self._offer_check(device))
@@ -222,10 +230,21 @@ class Applet:
         self._spawn(self._start(device_id, OperationKind.CHECK))
 
     def backup(self, device_id: str) -> None:
-        self._spawn(self._backup(device_id))
+        self._spawn(
+            self._start_if_confirmed(
+                device_id, OperationKind.BACKUP, self.dialogs.confirm_before_backup
+            )
+        )
 
     def unlock(self, device_id: str) -> None:
         self._spawn(self._start(device_id, OperationKind.UNLOCK))
+
+    def pair(self, device_id: str) -> None:
+        self._spawn(
+            self._start_if_confirmed(
+                device_id, OperationKind.PAIR, self.dialogs.confirm_before_pairing
+            )
+        )
 
     def cancel(self, device_id: str) -> None:
         self._spawn(self._cancel(device_id))
@@ -309,13 +328,14 @@ class Applet:
         self.dialogs.show_progress(
             device_id, f"{OPERATION_TITLES[kind]}: {device.name}", lambda: self.cancel(device_id)
         )
+        start: Callable[[str], Awaitable[None]] = {
+            OperationKind.CHECK: self._client.start_check,
+            OperationKind.BACKUP: self._client.start_backup,
+            OperationKind.UNLOCK: self._client.unlock,
+            OperationKind.PAIR: self._client.pair,
+        }[kind]
         try:
-            if kind is OperationKind.CHECK:
-                await self._client.start_check(path)
-            elif kind is OperationKind.UNLOCK:
-                await self._client.unlock(path)
-            else:
-                await self._client.start_backup(path)
+            await start(path)
         except (DaemonError, DaemonUnreachable) as e:
             self._ours.discard(device_id)
             self.dialogs.close_progress(device_id)
@@ -323,10 +343,16 @@ class Applet:
                 "Trezor Backup Guard", f"{OPERATION_TITLES[kind]} could not start", str(e)
             )
 
-    async def _backup(self, device_id: str) -> None:
-        device = self._device(device_id)
-        if await asyncio.wrap_future(self.dialogs.confirm_before_backup(device_id, device.name)):
-            await self._start(device_id, OperationKind.BACKUP)
+    async def _start_if_confirmed(
+        self,
+        device_id: str,
+        kind: OperationKind,
+        confirm: Callable[[str, str], Future[bool | None]],
+    ) -> None:
+        """Start `kind` once the owner read what it asks of them (a backup's questions, what
+        pairing does) and went on."""
+        if await asyncio.wrap_future(confirm(device_id, self._device(device_id).name)):
+            await self._start(device_id, kind)
 
     async def _offer_check(self, device: Device) -> None:
         if await asyncio.wrap_future(self.dialogs.offer_check(device.id, device.name)):

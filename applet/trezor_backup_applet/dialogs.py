@@ -9,12 +9,12 @@ work. A prompt's answer comes back the same way: the agent awaits the future.
 Windows have a title, the application's WM_CLASS and icon (gtk_setup), a default button
 (Enter), Escape for Cancel, and keyboard navigation. Accessibility: a keypad button is named
 "position 7" (its place on the grid, never a digit the device's shuffled layout turns into a
-secret), the PIN display says how many positions were entered, and the word entry is invisible
-text, so the accessibility tree gets bullets, never a typed word.
+secret), the PIN display says how many positions were entered, and the word and pairing-code
+entries are invisible text, so the accessibility tree gets bullets, never a typed word or code.
 
-Seed safety: an answer (PIN positions, a word, a grid position) leaves a dialog only as the
-result of its future, and the dialog clears its entry and is destroyed in the same step; no
-answer is stored on an object, logged or shown again.
+Seed safety: an answer (PIN positions, a word, a grid position, a Safe 7's pairing code) leaves
+a dialog only as the result of its future, and the dialog clears its entry and is destroyed in
+the same step; no answer is stored on an object, logged or shown again.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from trezor_backup_api.input_rules import (
     KEYPAD_ROWS,
     MATRIX6_ROWS,
     WORD_COUNTS,
-    WordRejected,
     complete_word,
+    parse_pairing_code,
 )
 from trezor_backup_api.vocabulary import BackupState, WordKind
 
@@ -46,6 +46,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 FOLLOW_THE_TREZOR = "Follow the instructions on your Trezor"
 BULLET = "\u2022"
+NOT_A_PAIRING_CODE = "The code has 6 digits: type the ones your Trezor shows now."
+BEFORE_PAIRING = (
+    "Allow the pairing on {name}, then type the 6-digit code it shows. It then asks whether "
+    "this computer may connect without asking: allow it, so that its backup status is read "
+    "each time you plug it in, with nothing to confirm on the Trezor. The pairing key is kept "
+    "in your desktop's keyring."
+)
 
 WHAT_TO_DO: dict[str, tuple[str, str]] = {
     BackupState.BACKUP_FAILED: (
@@ -319,12 +326,62 @@ class MatrixWordPrompt(KeypadPrompt):
         self.answer(position)
 
 
-class WordPrompt(Prompt):
+class HiddenEntryPrompt(Prompt):
+    """One typed secret: a hidden entry (bullets, also for screen readers: nothing says it
+    aloud), a line saying why an answer was refused, Cancel and the default button. What was
+    typed leaves the entry at every press, accepted or not, so nothing lingers in a widget."""
+
+    def __init__(
+        self,
+        host: DialogHost,
+        device: str,
+        title: str,
+        heading: str,
+        entry: tuple[str, Gtk.InputPurpose, int],
+        go: str,
+    ) -> None:
+        """`entry` is the entry's accessible name, input purpose and width in characters."""
+        super().__init__(host, device, title, heading)
+        name, purpose, width = entry
+        self.entry = Gtk.Entry(visibility=False, activates_default=True, width_chars=width)
+        self.entry.set_input_purpose(purpose)
+        self.entry.set_input_hints(Gtk.InputHints.NO_SPELLCHECK | Gtk.InputHints.NO_EMOJI)
+        accessible(self.entry, name)
+        self.box.pack_start(self.entry, False, False, 4)
+        self.problem = wrapped("")
+        self.problem.get_style_context().add_class("error")
+        self.box.pack_start(self.problem, False, False, 0)
+        row = self.button_row()
+        self.add_cancel(row)
+        self.ok = self.button(row, go, self.submit)
+        self.make_default(self.ok)
+        self.entry.connect("changed", lambda _e: self.problem.set_text(""))
+        self.entry.grab_focus()
+
+    def parse(self, typed: str) -> Any:
+        """The answer `typed` gives; a ValueError whose text (naming nothing typed) says why
+        there is none."""
+        raise NotImplementedError
+
+    def submit(self) -> None:
+        """Send an accepted answer (re-ask otherwise) and clear every trace of it."""
+        typed = self.entry.get_text()
+        self.entry.set_text("")
+        try:
+            value = self.parse(typed)
+        except ValueError as e:
+            self.problem.set_text(str(e))
+            self.problem.get_accessible().set_name(str(e))
+            self.entry.grab_focus()
+            return
+        self.answer(value)
+
+
+class WordPrompt(HiddenEntryPrompt):
     """The scrambled-words prompt: type the word the Trezor asks for; four letters are enough.
 
-    The entry shows bullets (and gives them to screen readers): the word is said aloud by
-    nothing. A word that is not in the BIP-39 list is refused here, with a sentence, and
-    asked again: on the device it would end the whole check."""
+    A word that is not in the BIP-39 list is refused here, with a sentence, and asked again:
+    on the device it would end the whole check."""
 
     def __init__(self, host: DialogHost, device: str) -> None:
         super().__init__(
@@ -333,35 +390,36 @@ class WordPrompt(Prompt):
             "Enter word",
             "Type the word your Trezor asks for. Its screen says which word of your backup it "
             "wants, or asks for a fake word: type that one. The first four letters are enough.",
+            ("Recovery word (hidden)", Gtk.InputPurpose.PASSWORD, 24),
+            "_Enter",
         )
-        self.entry = Gtk.Entry(visibility=False, activates_default=True, width_chars=24)
-        self.entry.set_input_purpose(Gtk.InputPurpose.PASSWORD)
-        self.entry.set_input_hints(Gtk.InputHints.NO_SPELLCHECK | Gtk.InputHints.NO_EMOJI)
-        accessible(self.entry, "Recovery word (hidden)")
-        self.box.pack_start(self.entry, False, False, 4)
-        self.problem = wrapped("")
-        self.problem.get_style_context().add_class("error")
-        self.box.pack_start(self.problem, False, False, 0)
-        row = self.button_row()
-        self.add_cancel(row)
-        self.ok = self.button(row, "_Enter", self.submit)
-        self.make_default(self.ok)
-        self.entry.connect("changed", lambda _e: self.problem.set_text(""))
-        self.entry.grab_focus()
 
-    def submit(self) -> None:
-        """Send a wordlist word (re-ask otherwise) and clear every trace of it."""
-        try:
-            word = complete_word(self.entry.get_text())
-        except WordRejected as e:
-            # The sentence names no word; the typed letters go, so nothing lingers.
-            self.entry.set_text("")
-            self.problem.set_text(str(e))
-            self.problem.get_accessible().set_name(str(e))
-            self.entry.grab_focus()
-            return
-        self.entry.set_text("")
-        self.answer(word)
+    def parse(self, typed: str) -> str:
+        return complete_word(typed)  # WordRejected is a ValueError
+
+
+class PairingCodePrompt(HiddenEntryPrompt):
+    """The 6 digits a Safe 7 shows while it pairs, typed as they stand on its screen.
+
+    Hidden like the PIN: with the code, whoever is at the Trezor's side could pair another
+    program in this one's name. "123 456" and "123456" are both taken (input_rules); anything
+    else is refused here with a sentence, and asked again."""
+
+    def __init__(self, host: DialogHost, device: str) -> None:
+        super().__init__(
+            host,
+            device,
+            "Pairing code",
+            "Type the 6-digit code your Trezor shows. It is used once, for this pairing.",
+            ("Pairing code (hidden)", Gtk.InputPurpose.PIN, 12),
+            "_Pair",
+        )
+
+    def parse(self, typed: str) -> str:
+        code = parse_pairing_code(typed)
+        if code is None:
+            raise ValueError(NOT_A_PAIRING_CODE)
+        return code
 
 
 class WordCountPrompt(Prompt):
@@ -558,6 +616,10 @@ class DialogHost:
         """12, 18 or 24."""
         return self.ask(lambda: WordCountPrompt(self, device))
 
+    def ask_pairing_code(self, device: str) -> Future[str | None]:
+        """The 6 digits a Safe 7 shows while it pairs."""
+        return self.ask(lambda: PairingCodePrompt(self, device))
+
     def confirm(
         self, device: str, title: str, heading: str, go: str, stop: str,
         items: tuple[str, ...] = (),
@@ -570,6 +632,13 @@ class DialogHost:
         return self.confirm(
             device, "Create backup", f"Before you create the backup of {name}:",
             "Create _backup", "_Not now", BEFORE_BACKUP,
+        )  # fmt: skip
+
+    def confirm_before_pairing(self, device: str, name: str) -> Future[bool | None]:
+        """What pairing a Safe 7 asks of the owner, and why; True to pair."""
+        return self.confirm(
+            device, "Pair with this computer", BEFORE_PAIRING.format(name=name),
+            "_Pair", "_Not now",
         )  # fmt: skip
 
     def offer_check(self, device: str, name: str) -> Future[bool | None]:

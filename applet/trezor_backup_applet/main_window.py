@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from trezor_backup_api.vocabulary import NEEDS_BACKUP
+from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState
 
 from .device_mirror import Device
 from .dialogs import Window, accessible, heading_label, wrapped
@@ -32,6 +32,7 @@ class WindowActions(Protocol):
     def check(self, device_id: str) -> None: ...
     def backup(self, device_id: str) -> None: ...
     def unlock(self, device_id: str) -> None: ...
+    def pair(self, device_id: str) -> None: ...
     def cancel(self, device_id: str) -> None: ...
     def what_to_do(self, device_id: str) -> None: ...
     def history(self, device_id: str) -> None: ...
@@ -89,6 +90,8 @@ def row_of(device: Device, now: float) -> Row:
         buttons.append(("_Check backup...", "check"))
     if idle and device.locked:
         buttons.append(("_Unlock...", "unlock"))
+    if idle and device.state == BackupState.PAIRING_REQUIRED:
+        buttons.append(("_Pair with this computer...", "pair"))
     if device.operation:
         buttons.append(("_Cancel", "cancel"))
     if device.state in FAILED_STATES:

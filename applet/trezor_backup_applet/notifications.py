@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 APP_NAME = "Trezor Backup Guard"
 CRITICAL_STATES = frozenset({BackupState.BACKUP_FAILED, BackupState.CHECK_FAILED})
 CHECK_STATES = frozenset({BackupState.UNVERIFIED, BackupState.CHECK_DUE})
-# States worth interrupting the owner for at plug-in.
-REMIND_STATES = NEEDS_BACKUP | CRITICAL_STATES | CHECK_STATES
+# States worth interrupting the owner for at plug-in: an unpaired Safe 7 too, whose backup
+# this computer cannot guard until it is paired.
+REMIND_STATES = NEEDS_BACKUP | CRITICAL_STATES | CHECK_STATES | {BackupState.PAIRING_REQUIRED}
 
 
 class NotificationActions(Protocol):
@@ -42,6 +43,9 @@ class NotificationActions(Protocol):
 
     def what_to_do(self, device_id: str) -> None:
         """Open the explanation for a failed backup or check."""
+
+    def pair(self, device_id: str) -> None:
+        """Pair a Safe 7 with this computer, after the explanation ("Pair")."""
 
     def later(self, device_id: str) -> None:
         """Snooze reminders for this device ("Later"), asking first for a failure."""
@@ -74,22 +78,33 @@ def reminder_title(device: Device) -> str:
         BackupState.UNVERIFIED: f"Check the backup of {device.name}",
         BackupState.CHECK_DUE: f"Time to check the backup of {device.name}",
         BackupState.EXTRA_BACKUP_UNLOCKED: f"An extra backup of {device.name} can be made now",
+        BackupState.PAIRING_REQUIRED: f"Pair {device.name} with this computer",
     }
     return titles.get(device.state, f"{device.name} needs attention")
 
 
 def finished_title(kind: str, result: str) -> str:
     """The headline when an operation ends."""
-    kinds: dict[str, str] = {OperationKind.CHECK: "Backup check", OperationKind.UNLOCK: "Unlocking"}
+    kinds: dict[str, str] = {
+        OperationKind.CHECK: "Backup check",
+        OperationKind.UNLOCK: "Unlocking",
+        OperationKind.PAIR: "Pairing",
+    }
     what = kinds.get(kind, "Backup")
+    done: dict[str, str] = {
+        OperationKind.UNLOCK: "Trezor unlocked",
+        OperationKind.PAIR: "Paired with this computer",
+    }
+    # A pairing is also refused for a wrong code or a missing keyring: the message says which.
+    refused = "Not paired" if kind == OperationKind.PAIR else f"{what} refused by the Trezor"
     titles: dict[str, str] = {
         Outcome.PASSED: "Backup check passed",
-        Outcome.COMPLETED: "Trezor unlocked" if kind == OperationKind.UNLOCK else "Backup created",
+        Outcome.COMPLETED: done.get(kind, "Backup created"),
         Outcome.MISMATCH: "Backup check failed: the words do not match",
         Outcome.INVALID_WORDS: "Backup check failed: the words are not valid",
         Outcome.CANCELLED: f"{what} cancelled",
         Outcome.DISCONNECTED: f"{what} stopped: the Trezor was unplugged",
-        Outcome.REFUSED: f"{what} refused by the Trezor",
+        Outcome.REFUSED: refused,
     }
     return titles.get(result, f"{what} did not finish")
 
@@ -134,6 +149,8 @@ class Notifier:
             choices.append(("backup", "Create backup", self.actions.backup))
         elif device.connected and device.state in CHECK_STATES:
             choices.append(("check", "Check now", self.actions.check))
+        elif device.connected and device.state == BackupState.PAIRING_REQUIRED:
+            choices.append(("pair", "Pair", self.actions.pair))
         elif device.state in CRITICAL_STATES:
             choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
         choices.append(("later", "Later", self.actions.later))

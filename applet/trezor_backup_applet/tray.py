@@ -43,6 +43,7 @@ STATE_WORDS: dict[str, str] = {
     BackupState.CHECK_DUE: "backup check due",
     BackupState.EXTRA_BACKUP_UNLOCKED: "an extra backup can be made now",
     BackupState.LOCKED: "locked: unlock it to read its backup state",
+    BackupState.PAIRING_REQUIRED: "not paired with this computer: pair it to read its backup state",
     BackupState.BUSY: "busy",
     BackupState.BOOTLOADER: "in bootloader mode",
     BackupState.UNKNOWN: "state unknown",
@@ -51,6 +52,7 @@ OPERATION_WORDS: dict[str, str] = {
     OperationKind.CHECK: "checking the backup",
     OperationKind.BACKUP: "creating the backup",
     OperationKind.UNLOCK: "waiting for the PIN",
+    OperationKind.PAIR: "pairing",
 }
 
 
@@ -68,6 +70,9 @@ class TrayActions(Protocol):
 
     def unlock(self, device_id: str) -> None:
         """Unlock..."""
+
+    def pair(self, device_id: str) -> None:
+        """Pair with this computer... (a Safe 7 that tells this computer nothing yet)."""
 
     def cancel(self, device_id: str) -> None:
         """Cancel the running operation."""
@@ -159,6 +164,14 @@ def menu_entries(
         if device.locked:
             entries.append(
                 MenuEntry("    Unlock...", functools.partial(actions.unlock, device_id), idle)
+            )
+        if device.state == BackupState.PAIRING_REQUIRED:
+            entries.append(
+                MenuEntry(
+                    "    Pair with this computer...",
+                    functools.partial(actions.pair, device_id),
+                    idle,
+                )
             )
         if device.state in FAILED_STATES:
             entries.append(
