@@ -1,4 +1,5 @@
-"""Safe 7 pairing credentials in a real Secret Service (gnome-keyring on the test bus)."""
+"""Safe 7 pairing credentials in a real Secret Service (gnome-keyring on the test bus): one
+item per Trezor, labelled with its device id, forgotten by its key or by its id."""
 
 from __future__ import annotations
 
@@ -8,26 +9,26 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
-from trezorlib.thp.credentials import StaticCredential
 from trezorlib.transport.udp import UdpTransport
 
 from trezor_backup_api.vocabulary import Outcome
 from trezor_backupd.device_ops import DeviceOperation
 from trezor_backupd.device_values import Progress
-from trezor_backupd.thp_credentials import CredentialStore, SecretServiceUnavailable
+from trezor_backupd.thp_credentials import CredentialStore, Pairing, SecretServiceUnavailable
 
 import seed_safety
 from harness import custom_bus
 
 
-def _credential(trezor_pubkey: bytes) -> StaticCredential:
-    credential = StaticCredential(
+def _pairing(trezor_pubkey: bytes, device_id: str) -> Pairing:
+    pairing = Pairing(
         trezor_pubkey=trezor_pubkey,
         host_privkey=secrets.token_bytes(32),
         credential=secrets.token_bytes(68),
+        device_id=device_id,
     )
-    seed_safety.binary_secrets(credential.host_privkey, credential.credential)
-    return credential
+    seed_safety.binary_secrets(pairing.host_privkey, pairing.credential)
+    return pairing
 
 
 def test_credentials_are_kept_per_trezor_and_forgotten(secret_service: Path) -> None:
@@ -35,18 +36,23 @@ def test_credentials_are_kept_per_trezor_and_forgotten(secret_service: Path) -> 
     store.check_available()
     for earlier in store.credentials():  # other tests' pairings
         store.forget(earlier.trezor_pubkey)
-    first, second = _credential(b"\x01" * 32), _credential(b"\x02" * 32)
+    first, second = _pairing(b"\x01" * 32, "AAAA"), _pairing(b"\x02" * 32, "BBBB")
     store.store(first)
     store.store(second)
-    newer = _credential(b"\x01" * 32)
-    store.store(newer)  # a new pairing of the same Trezor replaces the old credential
+    # A new pairing of the same Trezor replaces the old one, whatever id it reported.
+    newer = _pairing(b"\x01" * 32, "CCCC")
+    store.store(newer)
     kept = {c.trezor_pubkey: c for c in store.credentials()}
-    # Compared, never shown: a failing assert would print the secrets.
     assert sorted(kept) == [b"\x01" * 32, b"\x02" * 32]
-    assert kept[b"\x01" * 32] is not None and kept[b"\x01" * 32] == newer, "not replaced"
+    # Compared, never shown (and the repr leaves out the secret parts).
+    assert kept[b"\x01" * 32] == newer, "not replaced"
     assert kept[b"\x02" * 32] == second, "second credential changed"
-    store.forget(b"\x01" * 32)
-    store.forget(b"\x02" * 32)
+    assert newer.host_privkey.hex() not in repr(newer) and newer.credential.hex() not in repr(newer)
+    assert not store.forget_device("AAAA"), "the replaced pairing's id still names an item"
+    assert store.forget_device("CCCC") and not store.forget_device("CCCC")
+    assert [c.device_id for c in store.credentials()] == ["BBBB"]
+    assert not store.forget_device(""), "an empty id names no Trezor"
+    assert store.forget(b"\x02" * 32) and not store.forget(b"\x02" * 32)
     assert not store.credentials(), "credentials left after forget"
 
 
@@ -60,7 +66,7 @@ def test_without_a_secret_service_nothing_is_stored(
         with pytest.raises(SecretServiceUnavailable, match="No keyring"):
             store.check_available()
         with pytest.raises(SecretServiceUnavailable):
-            store.store(_credential(b"\x03" * 32))
+            store.store(_pairing(b"\x03" * 32, "DDDD"))
     assert [p.name for p in tmp_path.iterdir() if p.name != "bus"] == ["bus.conf"]
 
 

@@ -18,13 +18,14 @@ import logging
 import socket
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from trezorlib import exceptions, mapping, messages
 from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportException
 from trezorlib.transport.hid import HidTransport
 from trezorlib.transport.udp import UdpTransport
 from trezorlib.transport.webusb import WebUsbTransport
+
+from .thp_credentials import CredentialStore, Pairing, SecretServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class ReadProblem(StrEnum):
     GONE = "gone"
     BAD_REPLY = "bad_reply"
     PAIRING_REQUIRED = "pairing_required"
+    KEYRING_UNAVAILABLE = "keyring_unavailable"
     LOCKED_THP = "locked_thp"
 
 
@@ -65,6 +67,11 @@ _EXPLANATIONS = {
     ReadProblem.PAIRING_REQUIRED: (
         "This Trezor Safe 7 is not paired with this computer (or it was wiped since): it "
         "tells its backup status only to a computer it was paired with once."
+    ),
+    ReadProblem.KEYRING_UNAVAILABLE: (
+        "This Trezor Safe 7 tells its backup status only to a computer it was paired with, "
+        "and this computer keeps its pairings in the desktop's keyring, which cannot be used "
+        "now (see 'trezor-backupctl doctor'). Once it can, refresh the status."
     ),
     ReadProblem.LOCKED_THP: (
         "This Trezor Safe 7 is locked: it lets a new connection in only after its PIN, so "
@@ -103,6 +110,7 @@ class FeaturesReadError(Exception):
         return self.problem not in (
             ReadProblem.BAD_REPLY,
             ReadProblem.PAIRING_REQUIRED,
+            ReadProblem.KEYRING_UNAVAILABLE,
             ReadProblem.LOCKED_THP,
         )
 
@@ -217,17 +225,28 @@ operations on them speak THP (device_ops)."""
 
 
 def _read_over_thp(transport: Transport) -> messages.Features:
-    """A Safe 7: GetFeatures on a new THP channel with this computer's credential."""
-    from . import thp_session
-    from .thp_credentials import CredentialStore, SecretServiceUnavailable
+    """A Safe 7: GetFeatures on a new THP channel with this computer's credential.
 
+    A credential the Trezor refused (it matched the Trezor's static key, yet the handshake
+    answered UNPAIRED: damaged, or invalidated) can never work again: it is removed from the
+    keyring here. Without a keyring no credential is offered, so the Trezor's "not paired"
+    says nothing about a pairing kept there (KEYRING_UNAVAILABLE).
+    """
+    from . import thp_session
+
+    store = CredentialStore()
+    keyring = True
     try:
-        credentials: list[Any] = list(CredentialStore().credentials())
+        credentials: list[Pairing] = store.credentials()
     except SecretServiceUnavailable:
-        credentials = []  # nothing to connect with: it is not paired *here*
+        credentials, keyring = [], False  # nothing to connect with: locked, or not paired here
     try:
         return thp_session.read_features(transport, credentials)
     except thp_session.NotPaired as error:
+        if not keyring:
+            raise FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE) from error
+        if error.refused_key is not None:
+            _forget_refused(store, error.refused_key)
         raise FeaturesReadError(ReadProblem.PAIRING_REQUIRED) from error
     except thp_session.DeviceLocked as error:
         raise FeaturesReadError(ReadProblem.LOCKED_THP) from error
@@ -237,6 +256,15 @@ def _read_over_thp(transport: Transport) -> messages.Features:
         raise FeaturesReadError(ReadProblem.BAD_REPLY, type(error).__name__) from error
     except (TransportException, OSError) as error:
         raise FeaturesReadError(ReadProblem.GONE, type(error).__name__) from error
+
+
+def _forget_refused(store: CredentialStore, trezor_pubkey: bytes) -> None:
+    """Remove a pairing the Trezor refused; the log names neither key nor credential."""
+    try:
+        if store.forget(trezor_pubkey):
+            LOG.info("The Trezor refused this computer's pairing: the dead pairing was removed")
+    except SecretServiceUnavailable as error:
+        LOG.warning("A dead pairing could not be removed from the keyring: %s", error)
 
 
 def _problem_of_os_error(error: OSError) -> ReadProblem:

@@ -185,9 +185,6 @@ class DeviceOperation:
             session.ensure_unlocked()
             return OperationResult(Outcome.COMPLETED, "The Trezor is unlocked.")
 
-        if self._transport.get_path() in THP_PATHS:
-            # A locked Safe 7 shows its PIN keyboard already while the connection is made.
-            self._on_progress(Progress("pin", "Enter your PIN on your Trezor to unlock it."))
         return self._run(run, check=False)
 
     def pair(self) -> OperationResult:
@@ -217,8 +214,8 @@ class DeviceOperation:
                 with self._lock:
                     if self._cancel_requested:
                         return self._ended_early()
-                credential = thp_session.pair(self._transport, code, button)
-            store.store(credential)
+                pairing = thp_session.pair(self._transport, code, button)
+            store.store(pairing)
         except thp_session.PairingFailed as failure:
             return OperationResult(Outcome.REFUSED, str(failure))
         except SecretServiceUnavailable as error:
@@ -329,7 +326,9 @@ class DeviceOperation:
     @contextmanager
     def _session(self, app: Any) -> Iterator[AnySession]:
         """Session 0 of the device: protocol v1, or THP for a Safe 7 (with the keyring's
-        credential; a locked one shows its PIN keyboard while the connection waits)."""
+        credential; a locked one shows its PIN keyboard while the connection waits, and the
+        owner is told when it does, not before: typed into the lock screen, the PIN would
+        go nowhere)."""
         if self._transport.get_path() not in THP_PATHS:
             from trezorlib.protocol_v1 import TrezorClientV1
 
@@ -352,7 +351,13 @@ class DeviceOperation:
         self._thp = True
         try:
             with thp_session.connected(
-                self._transport, credentials, unlock=True, button_callback=self._button
+                self._transport,
+                credentials,
+                unlock=True,
+                button_callback=self._button,
+                on_pin_keyboard=lambda: self._on_progress(
+                    Progress("pin", "Enter your PIN on your Trezor to unlock it.")
+                ),
             ) as thp_client:
                 yield thp_session.session_of(thp_client)
         except thp_session.NotPaired as error:

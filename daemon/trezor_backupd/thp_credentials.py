@@ -18,9 +18,8 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
-
-from trezorlib.thp.credentials import Credential, StaticCredential
 
 LOG = logging.getLogger(__name__)
 
@@ -31,6 +30,20 @@ ITEM_LABEL = "Trezor Backup Guard: pairing with a Trezor Safe 7"
 
 class SecretServiceUnavailable(Exception):
     """No usable Secret Service. The text is a sentence for the owner; it names no secret."""
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """One Trezor's credential (trezorlib's `Credential`: it connects with it) and the
+    `device_id` the Trezor reported once paired ("" when it did not say).
+
+    The secret parts stay out of the repr, so that no traceback or assertion prints them.
+    """
+
+    trezor_pubkey: bytes
+    host_privkey: bytes = field(repr=False)
+    credential: bytes = field(repr=False)
+    device_id: str
 
 
 class CredentialStore:
@@ -83,41 +96,62 @@ class CredentialStore:
         with self._collection():
             pass
 
-    def credentials(self) -> list[StaticCredential]:
-        """Every stored credential (trezorlib picks the one of the Trezor it talks to)."""
-        found: list[StaticCredential] = []
+    def credentials(self) -> list[Pairing]:
+        """Every stored pairing (trezorlib picks the one of the Trezor it talks to)."""
+        found: list[Pairing] = []
         with self._collection() as collection:
             for item in collection.search_items({"application": APPLICATION, "type": KIND}):
                 try:
                     parts = json.loads(item.get_secret())
+                    attributes = item.get_attributes()
                     found.append(
-                        StaticCredential(
-                            trezor_pubkey=bytes.fromhex(item.get_attributes()["trezor_pubkey"]),
+                        Pairing(
+                            trezor_pubkey=bytes.fromhex(attributes["trezor_pubkey"]),
                             host_privkey=bytes.fromhex(parts["host_privkey"]),
                             credential=bytes.fromhex(parts["credential"]),
+                            device_id=attributes.get("device_id", ""),
                         )
                     )
                 except (ValueError, KeyError, TypeError):
                     LOG.warning("A damaged pairing credential in the keyring is ignored")
         return found
 
-    def store(self, credential: Credential) -> None:
-        """Keep the credential of one Trezor, replacing an older one of the same Trezor."""
+    def store(self, pairing: Pairing) -> None:
+        """Keep the pairing of one Trezor, replacing an older one of the same Trezor."""
         parts = {
-            "host_privkey": credential.host_privkey.hex(),
-            "credential": credential.credential.hex(),
+            "host_privkey": pairing.host_privkey.hex(),
+            "credential": pairing.credential.hex(),
         }
         secret = json.dumps(parts).encode()
-        attributes = self._attributes(credential.trezor_pubkey)
+        attributes = self._of_trezor(pairing.trezor_pubkey)
         with self._collection() as collection:
-            collection.create_item(ITEM_LABEL, attributes, secret, replace=True)
-
-    def forget(self, trezor_pubkey: bytes) -> None:
-        """Drop the credential of one Trezor (it was wiped, or the owner unpairs)."""
-        with self._collection() as collection:
-            for item in collection.search_items(self._attributes(trezor_pubkey)):
+            # One item per Trezor: an item of an earlier pairing under another device id
+            # (the same key) goes first, as `replace` only matches identical attributes.
+            for item in collection.search_items(attributes):
                 item.delete()
+            if pairing.device_id:
+                attributes["device_id"] = pairing.device_id
+            collection.create_item(ITEM_LABEL, attributes, secret)
+
+    def forget(self, trezor_pubkey: bytes) -> bool:
+        """Drop the pairing of the Trezor with this static key (the Trezor refused it);
+        whether there was one."""
+        return self._delete(self._of_trezor(trezor_pubkey))
+
+    def forget_device(self, device_id: str) -> bool:
+        """Drop the pairing of the Trezor with this device id (it was wiped, or the owner
+        unpairs or forgets it); whether there was one."""
+        if not device_id:
+            return False  # an item without a device id is not this one
+        return self._delete({"application": APPLICATION, "type": KIND, "device_id": device_id})
+
+    def _delete(self, attributes: dict[str, str]) -> bool:
+        with self._collection() as collection:
+            items = list(collection.search_items(attributes))
+            for item in items:
+                item.delete()
+        return bool(items)
 
     @staticmethod
-    def _attributes(trezor_pubkey: bytes) -> dict[str, str]:
+    def _of_trezor(trezor_pubkey: bytes) -> dict[str, str]:
         return {"application": APPLICATION, "type": KIND, "trezor_pubkey": trezor_pubkey.hex()}

@@ -15,7 +15,9 @@ Recorded on the official firmware 2.10.0 (tests/vectors/safe7-2.10.0):
   open spares the connection dialog). Until that succeeds nothing is stored.
 - A locked Trezor refuses a new connection (DEVICE_LOCKED) unless the host asks to unlock,
   which shows the PIN keyboard: a status read never asks, only `Unlock()` does.
-- A wipe gives the Trezor a new static key: old credentials match nothing (UNPAIRED).
+- A wipe gives the Trezor a new static key: old credentials match nothing (UNPAIRED). A
+  credential that matches the Trezor's static key but has a damaged MAC completes the
+  handshake as UNPAIRED too, with no error (f1): NotPaired then names the key it matched.
 
 Nothing secret (code, credential, host key) is logged, kept in a result or put into an
 exception text here; the credential goes from the pairing straight into the keyring.
@@ -24,12 +26,17 @@ exception text here; the credential goes from the pairing straight into the keyr
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from trezorlib import exceptions, messages
+from trezorlib.thp import control_byte
+from trezorlib.thp.credentials import find_credential
 from trezorlib.transport import Transport
+
+from .thp_credentials import Pairing
 
 if TYPE_CHECKING:
     from trezorlib.thp.client import TrezorClientThp
@@ -45,7 +52,17 @@ nothing from the owner, so a Trezor silent for this long is not answering."""
 
 
 class NotPaired(Exception):
-    """The Trezor does not know this computer (never paired, wiped, or a damaged credential)."""
+    """The Trezor does not know this computer (never paired, wiped, or a damaged credential).
+
+    `refused_key` is the Trezor static key of the credential that was offered and refused
+    (it matched this Trezor, yet the handshake answered UNPAIRED: a dead credential); None
+    when none matched (never paired here, or wiped: a new static key). Public, and kept
+    out of the text all the same.
+    """
+
+    def __init__(self, refused_key: bytes | None = None) -> None:
+        super().__init__()
+        self.refused_key = refused_key
 
 
 class DeviceLocked(Exception):
@@ -71,18 +88,25 @@ def connected(
     *,
     unlock: bool = False,
     button_callback: Callable[[messages.ButtonRequest], None] | None = None,
+    on_pin_keyboard: Callable[[], None] | None = None,
 ) -> Iterator[TrezorClientThp]:
     """A paired, connected client: raises NotPaired, or DeviceLocked unless `unlock`.
 
-    With `unlock` a locked Trezor shows its PIN keyboard and the handshake waits for it.
+    With `unlock` a locked Trezor shows its PIN keyboard and the handshake waits for it;
+    `on_pin_keyboard` hears when the request that shows it has gone out (no message tells
+    the host: the Trezor answers only once the PIN is in).
     """
+    if unlock and on_pin_keyboard is not None:
+        transport = cast(Transport, _UnlockWatch(transport, on_pin_keyboard))
     client = _client(transport, credentials, button_callback)
     if not client.is_connected():
         if not unlock:
             raise DeviceLocked
         client.connect()
     if not client.pairing.is_paired():
-        raise NotPaired
+        keys = client.channel.trezor_public_keys
+        refused = find_credential(credentials, keys) if keys is not None else None
+        raise NotPaired(refused.trezor_pubkey if refused is not None else None)
     client.pairing.finish()  # ThpEndRequest: silent for an autoconnect credential
     yield client
 
@@ -100,25 +124,55 @@ def read_features(
         return features
 
 
-class _Impatient:
-    """A transport whose reads give up after `seconds` where trezorlib would wait forever."""
+class _Wrapped:
+    """A transport that is `inner` in everything its subclass does not change."""
 
-    def __init__(self, inner: Transport, seconds: float) -> None:
+    def __init__(self, inner: Transport) -> None:
         self._inner = inner
-        self._seconds = seconds
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def __enter__(self) -> _Impatient:
+    def __enter__(self) -> _Wrapped:
         self._inner.__enter__()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self._inner.__exit__(*exc_info)
 
+
+class _Impatient(_Wrapped):
+    """A transport whose reads give up after `seconds` where trezorlib would wait forever."""
+
+    def __init__(self, inner: Transport, seconds: float) -> None:
+        super().__init__(inner)
+        self._seconds = seconds
+
     def read_chunk(self, *, timeout: float | None = None) -> bytes:
         return self._inner.read_chunk(timeout=self._seconds if timeout is None else timeout)
+
+
+_INIT_HEADER = struct.Struct(">BHH")  # control byte, channel id, length (thp_io)
+_EPHEMERAL_KEY_LENGTH = 32
+
+
+class _UnlockWatch(_Wrapped):
+    """A transport that calls `on_sent` once a handshake that asks a locked Trezor to
+    unlock (`try_to_unlock`, the first payload byte after the host's ephemeral key) has
+    been written: from then on the Trezor shows its PIN keyboard."""
+
+    def __init__(self, inner: Transport, on_sent: Callable[[], None]) -> None:
+        super().__init__(inner)
+        self._on_sent = on_sent
+
+    def write_chunk(self, chunk: bytes, /) -> None:
+        self._inner.write_chunk(chunk)
+        if len(chunk) <= _INIT_HEADER.size + _EPHEMERAL_KEY_LENGTH:
+            return
+        control, _channel, _length = _INIT_HEADER.unpack_from(chunk)
+        unlock = chunk[_INIT_HEADER.size + _EPHEMERAL_KEY_LENGTH]
+        if control & control_byte.DATA_MASK == control_byte.HANDSHAKE_INIT_REQ and unlock & 1:
+            self._on_sent()
 
 
 def session_of(client: TrezorClientThp) -> Any:
@@ -134,8 +188,9 @@ def pair(
     transport: Transport,
     code_entry: Callable[[], str],
     on_button: Callable[[messages.ButtonRequest], None],
-) -> Credential:
-    """CodeEntry pairing, then an autoconnect credential: the one thing worth storing.
+) -> Pairing:
+    """CodeEntry pairing, then an autoconnect credential: the one thing worth storing, with
+    the device id the paired Trezor reports (how a wipe or the owner forgets it later).
 
     `code_entry` returns the 6 digits the owner read on the Trezor; `on_button` hears each
     confirmation the Trezor asks for (pairing, connection, autoconnect). Raises
@@ -177,4 +232,10 @@ def pair(
             "that). Run the pairing again to allow it."
         ) from error
     second.pairing.finish()
-    return credential
+    features: messages.Features = second.features  # GetFeatures, on the paired channel
+    return Pairing(
+        trezor_pubkey=credential.trezor_pubkey,
+        host_privkey=credential.host_privkey,
+        credential=credential.credential,
+        device_id=features.device_id or "",
+    )
