@@ -55,13 +55,16 @@ class OperationKind(StrEnum):
 
 
 class Refusal(StrEnum):
-    """Why an operation cannot start or be cancelled: the short names of the daemon's errors."""
+    """Why an operation (or forgetting a pairing) cannot be done now: the short names of the
+    daemon's errors."""
 
     NO_SUCH_DEVICE = "NoSuchDevice"
     BUSY = "Busy"
     NO_AGENT = "NoAgent"
     NOT_POSSIBLE = "NotPossible"
     NO_OPERATION = "NoOperation"
+    NO_SECRET_SERVICE = "NoSecretService"
+    """The desktop's keyring, where Safe 7 pairings are kept, cannot be used now."""
 
 
 class Stage(StrEnum):

@@ -112,12 +112,26 @@ class OperationControl(Protocol):
     def cancel(self, device_id: str) -> None: ...
 
 
-class OperationGate:
-    """Who may start and cancel operations, and how refusals become named errors."""
+class PairingControl(Protocol):
+    """Forgets a connected Safe 7's pairing (device_tracker.DeviceTracker)."""
 
-    def __init__(self, operations: OperationControl, agents: AgentRegistry) -> None:
+    async def forget_pairing(self, device_id: str) -> None: ...
+
+
+def _named_error(refusal: OperationRefused) -> DBusError:
+    return DBusError(f"{ERROR_PREFIX}.{refusal.reason.value}", refusal.message)
+
+
+class OperationGate:
+    """Who may start and cancel operations and forget pairings, and how refusals become
+    named errors."""
+
+    def __init__(
+        self, operations: OperationControl, agents: AgentRegistry, pairings: PairingControl
+    ) -> None:
         self.operations = operations
         self.agents = agents
+        self.pairings = pairings
 
     async def start(self, device_id: str, kind: OperationKind, word_count: int | None) -> None:
         caller = current_caller.get()
@@ -125,14 +139,21 @@ class OperationGate:
         try:
             self.operations.start(device_id, kind, word_count, caller)
         except OperationRefused as refusal:
-            raise DBusError(f"{ERROR_PREFIX}.{refusal.reason.value}", refusal.message) from None
+            raise _named_error(refusal) from None
 
     async def cancel(self, device_id: str) -> None:
         await self.require_own_user(current_caller.get())
         try:
             self.operations.cancel(device_id)
         except OperationRefused as refusal:
-            raise DBusError(f"{ERROR_PREFIX}.{refusal.reason.value}", refusal.message) from None
+            raise _named_error(refusal) from None
+
+    async def forget_pairing(self, device_id: str) -> None:
+        await self.require_own_user(current_caller.get())
+        try:
+            await self.pairings.forget_pairing(device_id)
+        except OperationRefused as refusal:
+            raise _named_error(refusal) from None
 
     async def require_own_user(self, caller: str | None) -> None:
         if not await self.agents.caller_is_own_user(caller):
@@ -267,6 +288,10 @@ class DeviceObject(ServiceInterface):
         await self._gate.start(self._id, OperationKind.PAIR, None)
 
     @dbus_method()
+    async def ForgetPairing(self) -> None:
+        await self._gate.forget_pairing(self._id)
+
+    @dbus_method()
     async def Cancel(self) -> None:
         await self._gate.cancel(self._id)
 
@@ -372,16 +397,19 @@ class ManagerObject(ServiceInterface):
         ]
 
     @dbus_method()
-    def ForgetDevice(self, device_id: DBusStr) -> None:
+    async def ForgetDevice(self, device_id: DBusStr) -> None:
         _check_device_id(device_id)
         if any(device.id == device_id for device in self._directory.devices()):
             raise DBusError(
                 f"{ERROR_PREFIX}.NotPossible", "this Trezor is connected: unplug it first"
             )
+        await self._gate.require_own_user(current_caller.get())  # it removes a pairing too
         try:
-            forgotten = self._known is not None and self._known.forget(device_id)
+            forgotten = self._known is not None and await self._known.forget(device_id)
         except HistoryUnavailable as error:
             raise DBusError(f"{ERROR_PREFIX}.HistoryUnavailable", str(error)) from None
+        except OperationRefused as refusal:
+            raise _named_error(refusal) from None
         if not forgotten:
             raise DBusError(
                 f"{ERROR_PREFIX}.NoSuchDevice", f"no Trezor with id {device_id} is remembered"

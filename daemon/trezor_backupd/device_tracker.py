@@ -13,6 +13,13 @@ On core firmware any message that arrives while a flow runs ends that flow (a ba
 - never while an operation of ours runs, nor while a check left running waits on the device;
 - a read that got no answer is not retried into the device.
 Any number of udev events collapse into at most one running and one pending rescan.
+
+A Safe 7's pairing lives in the keyring, outside the tracker: it reaches it through an
+injected "forget the pairing of this device id" callable (thp_credentials). A Safe 7 read
+paired on a device node that then answers "not paired" without being unplugged in between
+was wiped there (a new identity on a node that never went away): its pairing is dead and is
+removed. The device, remembered under its old id with its history, is then shown as what it
+is now: `pairing_required`.
 """
 
 from __future__ import annotations
@@ -30,14 +37,15 @@ from typing import Any, Protocol
 from trezorlib import messages
 from trezorlib.transport import Transport
 
-from trezor_backup_api.vocabulary import BackupState
+from trezor_backup_api.vocabulary import BackupState, Refusal
 
 from . import device_io
 from .config import Config
 from .device_io import FeaturesReadError, ReadProblem
-from .device_values import DeviceListener, DeviceStatus, TrackedDevice
+from .device_values import DeviceListener, DeviceStatus, OperationRefused, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable
 from .status import backup_facts, status_from_features, status_without_features
+from .thp_credentials import SecretServiceUnavailable
 from .udev_watch import TrezorUsbEvent
 
 LOG = logging.getLogger(__name__)
@@ -102,10 +110,14 @@ class _Entry:
     """Set when the latest requested read has produced a status (or the device left)."""
     released_while_reading: bool = False
     """Another program let go during a read: what it did may be newer than that read."""
+    paired_id: str | None = None
+    """The device_id of the Safe 7 read paired on this node (over THP, with this computer's
+    credential), until its pairing is forgotten or the node goes away."""
 
 
 _STATE_OF_PROBLEM = {
     ReadProblem.PAIRING_REQUIRED: BackupState.PAIRING_REQUIRED,
+    ReadProblem.KEYRING_UNAVAILABLE: BackupState.PAIRING_REQUIRED,
     ReadProblem.LOCKED_THP: BackupState.LOCKED,
 }
 """What a Safe 7 that tells nothing is: not paired here, or locked (THP refuses both)."""
@@ -126,9 +138,13 @@ class DeviceTracker:
         listener: DeviceListener,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         node_watch: NodeWatch | None = None,
+        forget_pairing: Callable[[str], bool] | None = None,
     ) -> None:
+        """`forget_pairing` removes the Safe 7 pairing of a device id from the keyring
+        (blocking; says whether there was one; raises SecretServiceUnavailable)."""
         self._config = config
         self._node_watch = node_watch
+        self._forget_pairing = forget_pairing
         self._devnodes: dict[str, str] = {}
         self._history = history
         self._listener = listener
@@ -240,6 +256,49 @@ class DeviceTracker:
         """Every operation of ours still running (for shutdown)."""
         entries = [*self._entries.values(), *self._departed.values()]
         return [entry.operation for entry in entries if entry.operation is not None]
+
+    async def forget_pairing(self, device_id: str) -> None:
+        """`Device1.ForgetPairing`: remove this Safe 7's pairing from the keyring, then show
+        it `pairing_required` without asking it (with no credential it tells nothing).
+
+        Raises OperationRefused: the device is not connected, an operation runs on it, it
+        is not a Safe 7 read paired here, or the keyring cannot be used.
+        """
+        try:
+            path, entry = self._entry_of(device_id)
+        except KeyError:
+            raise OperationRefused(
+                Refusal.NO_SUCH_DEVICE, f"No Trezor {device_id} is connected."
+            ) from None
+        if entry.operation is not None:
+            raise OperationRefused(
+                Refusal.BUSY,
+                f"A {entry.operation.kind} is running on it: forget the pairing once it ended.",
+            )
+        paired_id = entry.paired_id
+        if paired_id is None or self._forget_pairing is None:
+            raise OperationRefused(
+                Refusal.NOT_POSSIBLE,
+                "Only a Trezor Safe 7 read paired with this computer has a pairing to forget "
+                "(a locked one that has not been read unlocked here: unlock it first).",
+            )
+        forget = self._forget_pairing
+
+        def in_worker() -> None:
+            with entry.io_lock:  # a read in flight, which may use the credential, ends first
+                forget(paired_id)
+
+        try:
+            await asyncio.to_thread(in_worker)
+        except SecretServiceUnavailable as error:
+            raise OperationRefused(Refusal.NO_SECRET_SERVICE, str(error)) from None
+        LOG.info("The pairing with Trezor %s was forgotten", device_id)
+        if self._entries.get(path) is entry and entry.paired_id == paired_id:
+            entry.paired_id = None
+            if entry.operation is None:  # else the read after it shows the same
+                self._publish_unreadable(
+                    path, entry, FeaturesReadError(ReadProblem.PAIRING_REQUIRED)
+                )
 
     def begin_operation(
         self, device_id: str, operation: OperationHandle
@@ -433,11 +492,16 @@ class DeviceTracker:
                         )
                         self._spawn(self._rescan_after(delay))
                         return
+                    if error.problem is ReadProblem.PAIRING_REQUIRED:
+                        await self._forget_wiped(entry)
                     # No retry: the next read comes when another app lets go of the device,
                     # after an operation of ours, or on an explicit refresh.
+                    LOG.info("Trezor at %s cannot be read: %s", path, error)
                     self._publish_unreadable(path, entry, error)
                     return
                 entry.features = features
+                if path in device_io.THP_PATHS and features.device_id:
+                    entry.paired_id = features.device_id
                 self._gone_delays.pop(path, None)
                 self._publish(path, entry, self._classify(features, path, remember=True))
                 return
@@ -447,6 +511,29 @@ class DeviceTracker:
                 if entry.released_while_reading and self._entries.get(path) is entry:
                     entry.released_while_reading = False
                     self.node_released(path)
+
+    async def _forget_wiped(self, entry: _Entry) -> None:
+        """A Safe 7 read paired on this node answered "not paired", with no unplug between:
+        it was wiped, and the pairing of the id it had is dead (docs/security.md)."""
+        wiped, entry.paired_id = entry.paired_id, None
+        if wiped is None or self._forget_pairing is None:
+            return
+        try:
+            removed = await asyncio.to_thread(self._forget_pairing, wiped)
+        except SecretServiceUnavailable as error:
+            LOG.warning(
+                "Trezor %s no longer knows this computer, but its dead pairing could "
+                "not be removed from the keyring: %s",
+                wiped,
+                error,
+            )
+            return
+        if removed:
+            LOG.info(
+                "Trezor %s no longer knows this computer (wiped): its dead pairing was "
+                "removed from the keyring",
+                wiped,
+            )
 
     async def _rescan_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -469,7 +556,6 @@ class DeviceTracker:
         state = _STATE_OF_PROBLEM.get(error.problem)
         if state is None:
             state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
-        LOG.info("Trezor at %s cannot be read: %s", path, error)
         entry.features = None
         self._publish(path, entry, status_without_features(state, error.explanation))
 

@@ -14,6 +14,9 @@ from typing import Protocol
 
 from trezor_backup_api.vocabulary import BackupState, Outcome, Refusal
 
+THP_INTERNAL_MODEL = "T3W1"
+"""The Safe 7, the one model that speaks THP and is paired (its pairing lives in the keyring)."""
+
 
 @dataclass(frozen=True)
 class CheckVerdict:

@@ -7,17 +7,25 @@ on. Devices the daemon could not identify (an `at_` fallback id) are not remembe
 names a USB port, not a Trezor. The record answers with the dates the reminder ladder needs:
 when the next check is due (the last passed check plus the re-check interval) and when it is
 overdue (twice the interval), so a client needs no copy of the daemon's configuration.
+
+Forgetting a remembered Safe 7 also removes its pairing from the keyring, through an injected
+callable (thp_credentials): a wiped or lost Trezor leaves no usable secret behind once its
+owner forgets it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .device_values import DeviceListener, TrackedDevice
+from trezor_backup_api.vocabulary import Refusal
+
+from .device_values import THP_INTERNAL_MODEL, DeviceListener, OperationRefused, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable, KnownDevice
+from .thp_credentials import SecretServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -49,11 +57,15 @@ class KnownDevices:
         history: HistoryStore | None,
         recheck_interval: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        forget_pairing: Callable[[str], bool] | None = None,
     ) -> None:
+        """`forget_pairing` removes the Safe 7 pairing of a device id from the keyring
+        (blocking; raises SecretServiceUnavailable)."""
         self._inner = inner
         self._history = history
         self._interval = recheck_interval
         self._clock = clock
+        self._forget_pairing = forget_pairing
 
     # -- the listener ----------------------------------------------------------------------
 
@@ -106,8 +118,22 @@ class KnownDevices:
             "CheckOverdueTime": _seconds(passed + 2 * self._interval) if passed else 0,
         }
 
-    def forget(self, device_id: str) -> bool:
-        """Remove the device's record and history; False when nothing was kept about it."""
+    async def forget(self, device_id: str) -> bool:
+        """Remove the device's record and history, and a Safe 7's pairing first; False when
+        nothing was kept about it. Raises OperationRefused (NoSecretService), forgetting
+        nothing, when the pairing cannot be removed."""
         if self._history is None:
             raise HistoryUnavailable("the daemon runs without history")
+        safe7 = any(
+            known.device_id == device_id and known.internal_model == THP_INTERNAL_MODEL
+            for known in self._history.known_devices()
+        )
+        if safe7 and self._forget_pairing is not None:
+            try:
+                await asyncio.to_thread(self._forget_pairing, device_id)
+            except SecretServiceUnavailable as error:
+                raise OperationRefused(
+                    Refusal.NO_SECRET_SERVICE,
+                    f"Nothing was forgotten: this Trezor's pairing could not be removed. {error}",
+                ) from None
         return self._history.forget(device_id)

@@ -37,6 +37,7 @@ from .device_tracker import DeviceTracker
 from .history import HistoryStore, HistoryUnavailable
 from .known_devices import KnownDevices
 from .operations import OperationManager
+from .thp_credentials import CredentialStore
 from .udev_watch import UdevWatcher
 
 LOG = logging.getLogger("trezor_backupd")
@@ -166,12 +167,17 @@ async def serve(config: Config) -> int:
     node_watch = _node_watch(lambda path: tracker.node_released(path) if tracker else None)
     try:
         publisher = BusPublisher(bus)
-        known = KnownDevices(publisher, history, config.recheck_interval)
-        tracker = DeviceTracker(config, history, known, node_watch=node_watch)
+        forget_pairing = CredentialStore().forget_device
+        known = KnownDevices(
+            publisher, history, config.recheck_interval, forget_pairing=forget_pairing
+        )
+        tracker = DeviceTracker(
+            config, history, known, node_watch=node_watch, forget_pairing=forget_pairing
+        )
         agents = AgentRegistry(bus, config.agent_timeout_seconds, device_object_path)
         await agents.start()
         operations = OperationManager(tracker, history, agents, publisher)
-        gate = OperationGate(operations, agents)
+        gate = OperationGate(operations, agents, tracker)
         manager = ManagerObject(tracker, history, gate, history_problem, known)
         publisher.export_manager(manager, gate)
 

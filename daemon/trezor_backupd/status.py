@@ -14,7 +14,7 @@ from trezorlib import messages
 
 from trezor_backup_api.vocabulary import BackupState
 
-from .device_values import BackupFacts, CheckVerdict, DeviceStatus
+from .device_values import THP_INTERNAL_MODEL, BackupFacts, CheckVerdict, DeviceStatus
 
 
 def backup_facts(features: messages.Features, now: datetime) -> BackupFacts | None:
@@ -143,7 +143,7 @@ def status_from_features(
     )
 
 
-_THP_MODEL = ("Safe 7", "T3W1")  # the one model that speaks THP
+_THP_MODEL = ("Safe 7", THP_INTERNAL_MODEL)
 _THP_NEXT_STEPS = {
     BackupState.PAIRING_REQUIRED: (
         "Pair it once: run 'trezor-backupctl pair', confirm on the Trezor and type the 6-digit "

@@ -1,0 +1,245 @@
+"""When a Safe 7's pairing leaves the keyring, with the device layer scripted (scripted_devices)
+and the keyring a recording callable: a wipe while plugged in (the tracker's rule: the same
+node, read paired, now "not paired"), Device1.ForgetPairing's checks, and ForgetDevice of a
+remembered Safe 7 (KnownDevices, with a real history file). The end-to-end tests
+(test_thp_daemon.py) run the same code with the simulator and a real gnome-keyring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from scripted_devices import Bench, Device, busy, features, run
+from trezorlib import messages
+
+from trezor_backup_api.vocabulary import Refusal
+from trezor_backupd import device_io
+from trezor_backupd.config import Config
+from trezor_backupd.device_io import ReadProblem, UsbLocation
+from trezor_backupd.device_tracker import DeviceTracker
+from trezor_backupd.device_values import DeviceListener, OperationRefused, TrackedDevice
+from trezor_backupd.history import EventKind, HistoryStore
+from trezor_backupd.known_devices import KnownDevices
+from trezor_backupd.thp_credentials import SecretServiceUnavailable
+from trezor_backupd.udev_watch import TrezorUsbEvent
+
+NODE = "webusb:001:1"
+SAFE7 = "7777"
+NO_KEYRING = "No keyring runs in this session."
+
+
+class Keyring:
+    """The injected "forget the pairing of this device id": records, or has no keyring."""
+
+    def __init__(self) -> None:
+        self.forgotten: list[str] = []
+        self.available = True
+
+    def forget_device(self, device_id: str) -> bool:
+        if not self.available:
+            raise SecretServiceUnavailable(NO_KEYRING)
+        self.forgotten.append(device_id)
+        return True
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring()
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch, keyring: Keyring) -> Iterator[Bench]:
+    """The scripted tracker, with the keyring callable; NODE speaks THP (a Safe 7)."""
+    monkeypatch.setattr(device_io, "THP_PATHS", {NODE})
+    bench = Bench(monkeypatch)
+    bench.tracker = DeviceTracker(
+        Config(),
+        bench,  # type: ignore[arg-type]  # the HistoryStore methods the tracker calls
+        bench,
+        clock=lambda: bench.now,
+        node_watch=bench.node_watch,
+        forget_pairing=keyring.forget_device,
+    )
+    yield bench
+
+
+def paired() -> messages.Features:
+    return features(SAFE7, model="Safe 7", internal_model="T3W1")
+
+
+NOT_PAIRED = busy(ReadProblem.PAIRING_REQUIRED)
+
+
+def test_a_safe7_that_forgets_this_computer_on_the_same_node_was_wiped(
+    bench: Bench, keyring: Keyring
+) -> None:
+    bench.devices.append(Device(NODE, paired(), NOT_PAIRED))
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        assert bench.states() == {SAFE7: "unverified"}
+        await bench.tracker.refresh()  # wiped meanwhile, still plugged in
+        assert keyring.forgotten == [SAFE7]
+        assert bench.states() == {"at_webusb_001_1": "pairing_required"}
+        await bench.tracker.refresh()  # nothing more to forget
+        assert keyring.forgotten == [SAFE7]
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_after_an_unplug_not_paired_says_nothing_about_a_wipe(
+    bench: Bench, keyring: Keyring
+) -> None:
+    """Another Trezor may be plugged in where the paired one was: its pairing stays."""
+    location = UsbLocation(busnum=1, port_numbers=(1,))
+    bench.devices.append(Device(NODE, paired()))
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        bench.devices.clear()
+        bench.tracker.usb_event(TrezorUsbEvent("remove", location, webusb=True))
+        bench.devices.append(Device(NODE, NOT_PAIRED))
+        bench.tracker.usb_event(TrezorUsbEvent("add", location, webusb=True))
+        await bench.tracker.settle()
+        assert bench.states() == {"at_webusb_001_1": "pairing_required"}
+        assert keyring.forgotten == []
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_without_a_keyring_not_paired_is_no_wipe(bench: Bench, keyring: Keyring) -> None:
+    """No credential was offered: the Trezor's "not paired" says nothing about the keyring's."""
+    bench.devices.append(Device(NODE, paired(), busy(ReadProblem.KEYRING_UNAVAILABLE)))
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        await bench.tracker.refresh()
+        [device] = bench.tracker.devices()
+        assert device.status.state.value == "pairing_required"
+        assert "keyring" in device.status.explanation
+        assert keyring.forgotten == []
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_a_failed_removal_after_a_wipe_still_shows_pairing_required(
+    bench: Bench, keyring: Keyring
+) -> None:
+    bench.devices.append(Device(NODE, paired(), NOT_PAIRED))
+    keyring.available = False
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        await bench.tracker.refresh()
+        assert bench.states() == {"at_webusb_001_1": "pairing_required"}
+        bench.tracker.close()
+
+    run(scenario)
+
+
+class Handle:
+    """An operation as the tracker sees it."""
+
+    kind = "check"
+
+    def cancel(self) -> None:
+        pass
+
+    def device_gone(self) -> None:
+        pass
+
+
+def test_forget_pairing_removes_it_and_shows_pairing_required_without_a_read(
+    bench: Bench, keyring: Keyring
+) -> None:
+    device = Device(NODE, paired())
+    bench.devices.append(device)
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        await bench.tracker.forget_pairing(SAFE7)
+        assert keyring.forgotten == [SAFE7]
+        assert bench.states() == {"at_webusb_001_1": "pairing_required"}
+        assert device.reads == 1
+        with pytest.raises(OperationRefused) as again:
+            await bench.tracker.forget_pairing("at_webusb_001_1")
+        assert again.value.reason is Refusal.NOT_POSSIBLE
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_forget_pairing_is_refused_with_a_reason(bench: Bench, keyring: Keyring) -> None:
+    bench.devices += [Device(NODE, paired()), Device("webusb:001:2", features("5555"))]
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+
+        async def reason(device_id: str) -> tuple[Refusal, str]:
+            with pytest.raises(OperationRefused) as refused:
+                await bench.tracker.forget_pairing(device_id)
+            return refused.value.reason, refused.value.message
+
+        assert (await reason("NOPE"))[0] is Refusal.NO_SUCH_DEVICE
+        assert (await reason("5555"))[0] is Refusal.NOT_POSSIBLE  # a Safe 5: no pairing
+        check = Handle()
+        bench.tracker.begin_operation(SAFE7, check)
+        assert (await reason(SAFE7))[0] is Refusal.BUSY
+        bench.tracker.finish_operation(check)
+        keyring.available = False
+        assert await reason(SAFE7) == (Refusal.NO_SECRET_SERVICE, NO_KEYRING)
+        assert bench.states()[SAFE7] == "unverified"  # nothing changed
+        assert keyring.forgotten == []
+        bench.tracker.close()
+
+    run(scenario)
+
+
+class Nobody:
+    """A DeviceListener that hears and does nothing (the bus, in the daemon)."""
+
+    def device_added(self, device: TrackedDevice) -> None:
+        pass
+
+    def device_changed(self, device: TrackedDevice) -> None:
+        pass
+
+    def device_removed(self, device: TrackedDevice) -> None:
+        pass
+
+
+def test_forgetting_a_remembered_safe7_removes_its_pairing_first(
+    tmp_path: Path, keyring: Keyring
+) -> None:
+    history = HistoryStore(tmp_path)
+    seen = datetime(2026, 6, 1, tzinfo=UTC)
+    history.remember_device(SAFE7, "Safe 7", "T3W1", "Mine", seen)
+    history.remember_device("5555", "Safe 5", "T3T1", "Other", seen)
+    history.record(SAFE7, EventKind.CHECK, "passed", seen)
+    listener: DeviceListener = Nobody()
+    known = KnownDevices(
+        listener, history, timedelta(days=180), forget_pairing=keyring.forget_device
+    )
+
+    async def scenario() -> None:
+        keyring.available = False
+        with pytest.raises(OperationRefused) as refused:
+            await known.forget(SAFE7)
+        assert refused.value.reason is Refusal.NO_SECRET_SERVICE
+        assert NO_KEYRING in refused.value.message
+        assert [k.device_id for k in history.known_devices()] == [SAFE7, "5555"]  # kept
+        assert await known.forget("5555")  # not a Safe 7: the keyring is not asked
+        keyring.available = True
+        assert await known.forget(SAFE7)
+        assert keyring.forgotten == [SAFE7]
+        assert history.known_devices() == [] and history.events(SAFE7) == []
+        assert not await known.forget(SAFE7)
+        assert keyring.forgotten == [SAFE7]
+
+    run(scenario)
+    history.close()
