@@ -428,6 +428,10 @@ class DaemonClient:
         """`Device1.Pair()`: a Safe 7 pairs with this computer (the agent types its code)."""
         await self._start(path, OperationKind.PAIR, "Pair", "", [])
 
+    async def forget_pairing(self, path: str) -> None:
+        """`Device1.ForgetPairing()`: the daemon drops its pairing with this Safe 7."""
+        await self._call(path, DEVICE_INTERFACE, "ForgetPairing", autostart=False)
+
     async def cancel_operation(self, path: str) -> None:
         """`Device1.Cancel`: ask the daemon to cancel the operation running on the device."""
         await self._call(path, DEVICE_INTERFACE, "Cancel", autostart=False)

@@ -59,6 +59,9 @@ states (STATE column, "state" in JSON):
   locked           locked with its PIN and never read unlocked here, so its backup state
                    is unknown: unlock it (a locked Trezor read unlocked before keeps that
                    state, with the date of that read)
+  pairing_required
+                   a Trezor Safe 7 not paired with this computer (or wiped since): it
+                   tells its state only to a computer it was paired with once: pair it
   busy             connected but cannot be read now (another app holds it, no permission
                    yet, or it did not answer); read again when the other app lets go of
                    it, or with `status --refresh`
@@ -72,10 +75,11 @@ exit status:
        check: mismatch, invalid_words or error; backup: error
   2    the daemon cannot be reached: no session bus, or trezor-backupd is not running and
        cannot be started; or the command line is wrong (usage error)
-  3    check/backup/unlock: cancelled, disconnected, refused by the Trezor, or not possible now
-       (NotPossible, Busy); backup: not confirmed
-  64   check/backup/unlock/history: DEVICE left out while none or several Trezors are connected,
-       or DEVICE is not connected (history: none or several)
+  3    check/backup/unlock/pair: cancelled, disconnected, refused by the Trezor, or not
+       possible now (NotPossible, Busy); backup: not confirmed; unpair: not possible now
+       (NotPossible, Busy, NoSecretService)
+  64   check/backup/unlock/pair/unpair/history: DEVICE left out while none or several Trezors
+       are connected, or DEVICE is not connected (history: none or several)
   130  status interrupted with Ctrl-C
   See `trezor-backupctl COMMAND --help` for each command's details.
 
@@ -93,9 +97,9 @@ keys id, state, explanation, next_step, model, internal_model, label, firmware_v
 backup_type, dry_run_in_progress (true/false), locked (true/false), state_read_time (ISO
 8601 UTC of the earlier unlocked read a locked Trezor's state comes from, or null),
 last_check_time (ISO 8601 UTC, or null for never), last_check_result ("passed",
-"mismatch", or null for never), transport, operation ("", "check", "backup" or "unlock") and
-path (the device's D-Bus object path). Properties a newer daemon adds appear under their
-snake_case names as well.
+"mismatch", or null for never), transport, operation ("", "check", "backup", "unlock" or
+"pair") and path (the device's D-Bus object path). Properties a newer daemon adds appear
+under their snake_case names as well.
 """
 
 WATCH_DESCRIPTION = """\

@@ -1,4 +1,5 @@
-"""`trezor-backupctl check`, `backup`, `unlock`, `pair`, `history`: operations on a device.
+"""`trezor-backupctl check`, `backup`, `unlock`, `pair`, `unpair`, `history`: operations on a
+device.
 
 An operation runs in the daemon and takes minutes; the CLI registers its terminal agent (the
 owner's answers go through it to the device), subscribes to the device's operation signals
@@ -38,7 +39,7 @@ from trezor_backup_api.vocabulary import (
     Outcome,
     Refusal,
 )
-from trezor_backupctl.render import history_json, history_table
+from trezor_backupctl.render import history_json, history_table, unpaired_json
 from trezor_backupctl.terminal_agent import TerminalAgent
 from trezor_backupctl.terminal_input import TerminalLines
 
@@ -61,8 +62,11 @@ RESULT_EXIT_CODES: dict[str, int] = {
 }
 
 # Start errors that mean "not now / not this device" rather than a fault: the device is in a
-# state that does not allow it, another operation runs, or it was unplugged meanwhile.
-_START_REFUSALS = frozenset({Refusal.NOT_POSSIBLE, Refusal.BUSY, Refusal.NO_SUCH_DEVICE})
+# state that does not allow it, another operation runs, it was unplugged meanwhile, or the
+# keyring that holds a Safe 7's pairing cannot be used.
+_START_REFUSALS = frozenset(
+    {Refusal.NOT_POSSIBLE, Refusal.BUSY, Refusal.NO_SUCH_DEVICE, Refusal.NO_SECRET_SERVICE}
+)
 # Where this connection serves its agent; one agent per CLI process, so a fixed path will do.
 AGENT_PATH = f"{ROOT_PATH}/ctl/agent"
 
@@ -102,7 +106,8 @@ def exit_code_for_result(result: str) -> int:
 
 
 def exit_code_for_start_error(name: str) -> int:
-    """The exit code when StartCheck/StartBackup fails with the D-Bus error `name`."""
+    """The exit code when StartCheck/StartBackup (or ForgetPairing) fails with the D-Bus
+    error `name`."""
     short = name.removeprefix(ERROR_PREFIX + ".")
     if name.startswith(ERROR_PREFIX + ".") and short in _START_REFUSALS:
         return EXIT_CANCELLED
@@ -440,6 +445,24 @@ Trezors are connected.
 """
 
 
+UNPAIR_DESCRIPTION = """\
+Forget this computer's pairing with a Trezor Safe 7: the pairing is removed from your
+desktop's keyring, and the Trezor is then shown as pairing_required (the daemon sends it
+nothing for this). The Trezor keeps nothing per computer, so this removes the pairing for
+good: do it when this computer should no longer connect to that Trezor (before you give
+the computer away, for instance); `pair` pairs it again. A wiped Trezor's pairing is
+removed by itself.
+
+With --json, print {"device": ID, "paired": false} once it is not paired here.
+
+exit status: 0 unpaired (or it was not paired here), 1 error, 2 daemon not reachable, 3 not
+possible now: NotPossible (not a Safe 7 read paired here; a locked one: unlock it first),
+Busy (an operation runs on it), NoSecretService (the keyring cannot be used), NoSuchDevice
+(unplugged meanwhile), 64 DEVICE left out while none or several Trezors are connected, or
+DEVICE is not connected.
+"""
+
+
 def _usage_guarded(
     command: Callable[[argparse.Namespace, DaemonClient], Awaitable[int]],
 ) -> Callable[[argparse.Namespace, DaemonClient], Awaitable[int]]:
@@ -498,9 +521,37 @@ async def run_pair(
     return exit_code_for_result(ended.result)
 
 
+async def run_unpair(
+    client: DaemonClient, given: str | None, as_json: bool, out: TextIO, err: TextIO
+) -> int:
+    """`unpair`: the daemon forgets its pairing with a Safe 7 (the Trezor hears nothing)."""
+    devices = await client.get_devices()
+    device_id = choose_device(devices, given)
+    if devices[device_path(device_id)].state == BackupState.PAIRING_REQUIRED:
+        _say(out, unpaired_json(device_id) if as_json else f"{device_id} is not paired here.")
+        return EXIT_PASSED
+    try:
+        await client.forget_pairing(device_path(device_id))
+    except DaemonError as error:
+        _say(err, f"{PROG}: {error.message or error.name}")
+        return exit_code_for_start_error(error.name)
+    _say(
+        out,
+        unpaired_json(device_id)
+        if as_json
+        else f"The pairing with {device_id} is forgotten: this computer no longer reads its "
+        f"backup state. To pair it again: {PROG} pair",
+    )
+    return EXIT_PASSED
+
+
 async def _pair(args: argparse.Namespace, client: DaemonClient) -> int:
     lines = TerminalLines(sys.stdin.fileno())
     return await run_pair(client, args.device, lines, sys.stdout, sys.stderr)
+
+
+async def _unpair(args: argparse.Namespace, client: DaemonClient) -> int:
+    return await run_unpair(client, args.device, args.json, sys.stdout, sys.stderr)
 
 
 async def _check(args: argparse.Namespace, client: DaemonClient) -> int:
@@ -542,7 +593,8 @@ def _device_parser(
 
 
 def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add `check`, `backup`, `unlock`, `pair` and `history` to main.build_parser's commands."""
+    """Add `check`, `backup`, `unlock`, `pair`, `unpair` and `history` to main.build_parser's
+    commands."""
     check = _device_parser(
         commands,
         "check",
@@ -581,6 +633,14 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
         PAIR_DESCRIPTION,
         _pair,
     )
+    unpair = _device_parser(
+        commands,
+        "unpair",
+        "forget this computer's pairing with a Trezor Safe 7",
+        UNPAIR_DESCRIPTION,
+        _unpair,
+    )
+    unpair.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     history = _device_parser(
         commands,
         "history",

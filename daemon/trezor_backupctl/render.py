@@ -125,6 +125,11 @@ def history_json(device_id: str, events: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def unpaired_json(device_id: str) -> str:
+    """The document of `unpair --json`: the device, no longer paired with this computer."""
+    return json.dumps({"device": device_id, "paired": False})
+
+
 def history_table(device_id: str, events: Sequence[Mapping[str, Any]]) -> str:
     """The human form of `history`: local time, kind, result and detail, oldest first."""
     if not events:
