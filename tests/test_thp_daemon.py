@@ -4,16 +4,19 @@
 Unpaired it is `pairing_required`; `trezor-backupctl pair` pairs it (the code read from the
 Trezor's screen over DebugLink, typed into the CLI's prompt), the autoconnect credential
 lands in the keyring; after a restart of the Trezor its status is read with no
-confirmation; a dry run and a backup go over THP. A wrong code, a refusal and a wipe each
-end with nothing usable kept. No code or credential appears in any output (seed safety).
+confirmation; a dry run and a backup go over THP. A wrong code and a refusal end with
+nothing kept; a wipe, a tampered credential, `trezor-backupctl unpair` and forgetting the
+remembered Trezor each leave the keyring empty. No code or credential appears in any output
+(seed safety).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -34,12 +37,14 @@ from harness import (
     LineReader,
     OwnerRun,
     busctl,
+    ctl,
     get_devices,
     history,
     rogue_agent_calls,
     running,
 )
 from sim_helpers import HOST, HostPort, Simulator, start_simulator
+from udp_tap import UdpTap
 
 SECRET = "7c" * 32
 WORDS12 = "alcohol woman abuse must during monitor noble actual mixed trade anger aisle"
@@ -124,7 +129,12 @@ def refresh() -> None:
     busctl("call", BUS_NAME, ROOT_PATH, MANAGER_INTERFACE, "Refresh")
 
 
-def test_pair_then_status_check_and_a_silent_read_after_a_restart(
+def known_ids() -> list[str]:
+    reply = busctl("call", BUS_NAME, ROOT_PATH, MANAGER_INTERFACE, "GetKnownDevices")
+    return [device["Id"]["data"] for device in reply["data"][0]]
+
+
+def test_pair_then_status_check_a_silent_read_after_a_restart_and_a_wipe(
     make_daemon: DaemonFactory, secret_service: Path
 ) -> None:
     store = keyring()
@@ -148,6 +158,16 @@ def test_pair_then_status_check_and_a_silent_read_after_a_restart(
         assert owner.finished()["result"] == "passed"
         assert [d["State"] for d in get_devices()] == ["verified"]
         assert history() == [("check", "passed")]
+        # Wiped while plugged in: a new identity on a port that never went away. Its
+        # pairing is dead and leaves the keyring; the Trezor it was is remembered, with
+        # its history.
+        assert sim.control("wipe") == sim.ready_line
+        refresh()
+        assert [d["State"] for d in get_devices()] == ["pairing_required"]
+        assert kept_credentials(store) == 0
+        assert DEVICE_ID in known_ids()
+        assert history() == [("check", "passed")]
+        assert "dead pairing was removed" in daemon.log()
         seed_safety.assert_no_secret(output, daemon.log())
 
 
@@ -162,7 +182,7 @@ def test_a_backup_over_thp(make_daemon: DaemonFactory, secret_service: Path) -> 
         assert [d["State"] for d in get_devices()] == ["unverified"]
 
 
-def test_a_wrong_code_a_refusal_and_a_wipe_leave_it_unpaired(
+def test_a_wrong_code_and_a_refusal_leave_it_unpaired(
     make_daemon: DaemonFactory, secret_service: Path
 ) -> None:
     store = keyring()
@@ -173,11 +193,71 @@ def test_a_wrong_code_a_refusal_and_a_wipe_leave_it_unpaired(
         assert refused.startswith("exit 3") and "refused on the Trezor" in refused, refused
         assert kept_credentials(store) == 0
         assert [d["State"] for d in get_devices()] == ["pairing_required"]
+        seed_safety.assert_no_secret(wrong, refused, daemon.log())
+
+
+def test_a_tampered_credential_is_removed_by_the_next_read(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    """The credential matches the Trezor's static key, but its MAC is damaged: the handshake
+    answers UNPAIRED (recorded, f1), and the read that offered it removes it."""
+    store = keyring()
+    with safe7() as sim, running(make_daemon(sim.path)) as daemon:
         assert pair_through_the_cli(sim).startswith("exit 0")
-        assert sim.control("wipe") == sim.ready_line  # a new device secret: a new identity
+        [paired] = store.credentials()
+        damaged = paired.credential[:-1] + bytes([paired.credential[-1] ^ 1])  # the MAC's end
+        seed_safety.binary_secrets(paired.host_privkey, paired.credential, damaged)
+        store.store(dataclasses.replace(paired, credential=damaged))
+        assert [(c.trezor_pubkey, c.device_id) for c in store.credentials()] == [
+            (paired.trezor_pubkey, DEVICE_ID)
+        ]
         refresh()
         assert [d["State"] for d in get_devices()] == ["pairing_required"]
-        seed_safety.assert_no_secret(wrong, refused, daemon.log())
+        assert kept_credentials(store) == 0
+        assert "dead pairing was removed" in daemon.log()
+        seed_safety.assert_no_secret(daemon.log())
+
+
+def test_unpair_forgets_the_pairing_without_a_word_to_the_trezor(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    """`trezor-backupctl unpair` (Device1.ForgetPairing): the keyring is emptied and the
+    Trezor shows pairing_required, with no datagram sent to it; a second one has nothing
+    to do."""
+    store = keyring()
+    with safe7() as sim, UdpTap(sim.port) as tap, running(make_daemon(tap.endpoint)):
+        assert pair_through_the_cli(sim).startswith("exit 0")
+        refresh()
+        [device] = get_devices()
+        assert (device["State"], device["Id"]) == ("unverified", DEVICE_ID)
+        sent = tap.sent
+        done = ctl("unpair", "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"device": DEVICE_ID, "paired": False}
+        [device] = get_devices()
+        assert device["State"] == "pairing_required"
+        assert kept_credentials(store) == 0
+        assert tap.sent == sent, tap.messages_sent()
+        again = ctl("unpair")
+        assert again.returncode == 0 and "not paired here" in again.stdout, again
+
+
+def test_forgetting_the_remembered_safe7_removes_its_pairing(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    """A lost Trezor: once the owner forgets it (Manager1.ForgetDevice), no usable
+    credential for it is left in the keyring."""
+    store = keyring()
+    with safe7() as sim, running(make_daemon(sim.path)):
+        assert pair_through_the_cli(sim).startswith("exit 0")
+        sim.process.terminate()  # unplugged, for good
+        sim.process.wait()
+        refresh()
+        assert get_devices() == []
+        assert kept_credentials(store) == 1
+        busctl("call", BUS_NAME, ROOT_PATH, MANAGER_INTERFACE, "ForgetDevice", "s", DEVICE_ID)
+        assert DEVICE_ID not in known_ids()
+        assert kept_credentials(store) == 0
 
 
 def test_only_the_daemon_may_ask_the_cli_for_a_pairing_code(
@@ -228,9 +308,10 @@ def test_a_locked_safe7_is_locked_until_unlocked_on_the_device(
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         reader = LineReader(unlock)
+        # Said once the handshake that asks to unlock has gone out to the Trezor, which
+        # shows its PIN keyboard for it: a PIN typed earlier would go to its lock screen.
         reader.wait_for(lambda line: "Enter your PIN on your Trezor" in line)
         screen = HostPort(sim.debug_port)
-        time.sleep(0.3)  # the handshake reaches the Trezor, which shows its PIN keyboard
         screen.send(messages.DebugLinkDecision(input=pin))
         assert unlock.wait(timeout=EVENT_TIMEOUT) == 0, "\n".join(reader.seen)
         screen.close()
