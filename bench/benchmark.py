@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ DEVICE = f"{BUS_NAME}.Device1"
 TIMEOUT = 20.0
 NO_POLL = "emulator_poll_seconds = 3600\n"
 SIM_ARGV = [str(PYTHON), "-m", "trezor_backup_sim", "--model", "one", "--state", "backed_up"]
+CORE_MODELS = ("safe5", "safe7")
 
 
 class Started:
@@ -123,12 +124,15 @@ from dbus_fast.aio import MessageBus  # noqa: E402
 from gi.repository import UMockdev  # noqa: E402
 
 from trezor_backup_api.client import bus_call, call  # noqa: E402
-from trezor_backupd import device_io  # noqa: E402
+from trezor_backupd import device_io, thp_session  # noqa: E402
+from trezor_backupd.thp_credentials import CredentialStore  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from trezorlib import messages  # noqa: E402
+from trezorlib.transport.udp import UdpTransport  # noqa: E402
 
 from harness import add_node_device  # noqa: E402
+from keyring_helpers import gnome_keyring  # noqa: E402
 from sim_helpers import HostPort, free_port_pair  # noqa: E402
 
 # ---- statistics ---------------------------------------------------------------------------
@@ -207,8 +211,13 @@ def read_line(stream: Any, timeout: float) -> str:
 class SimHost:
     """bench/simhost.py: simulated Trezors switched on and off by a bind() or close()."""
 
-    def __init__(self, ports: list[int]) -> None:
-        specs = [f"{port}:{secrets.token_hex(12).upper()}" for port in ports]
+    def __init__(self, ports: list[int], models: tuple[str, ...] | None = None) -> None:
+        """One device per port: the model at the same index in `models`, or a Model One."""
+        models = models or ("one",) * len(ports)
+        specs = [
+            f"{port}:{secrets.token_hex(12).upper()}:{model}"
+            for port, model in zip(ports, models, strict=True)
+        ]
         self.ports = ports
         self.process = popen(
             [str(PYTHON), str(Path(__file__).with_name("simhost.py")), *specs],
@@ -488,16 +497,17 @@ def measure_io(port: int, testbed: Testbed, cycles: int) -> dict[str, Any]:
 
 
 async def measure_plug_cycles(
-    client: Client, testbed: Testbed, sims: SimHost, cycles: int
+    client: Client, testbed: Testbed, sims: SimHost, cycles: int, index: int = 0
 ) -> dict[str, Any]:
-    """Plug in, wait for DeviceAdded; unplug, wait for DeviceRemoved; `cycles` times."""
+    """Plug in simulator `index`, wait for DeviceAdded; unplug, wait for DeviceRemoved;
+    `cycles` times."""
     plug: list[float] = []
     unplug: list[float] = []
     uevent_call: list[float] = []
     states: set[str] = set()
     client.drain()
     for _ in range(cycles):
-        sims.up(0)  # the emulator is listening before udev speaks (not timed)
+        sims.up(index)  # the emulator is listening before udev speaks (not timed)
         start = time.perf_counter()
         syspath = testbed.add(with_location=False)
         uevent_call.append(time.perf_counter() - start)
@@ -509,7 +519,7 @@ async def measure_plug_cycles(
         reply = await call(client.bus, BUS_NAME, path, properties, "Get", "ss", [DEVICE, "State"])
         (state,) = reply.body
         states.add(str(state.value))
-        sims.down(0)
+        sims.down(index)
         start = time.perf_counter()
         testbed.remove(syspath)
         member, path, arrived = await client.next_signal()
@@ -568,7 +578,7 @@ def measure_cli(bus: SessionBus, port: int, runs: int) -> dict[str, Any]:
         "import_status_needs": [
             str(PYTHON),
             "-c",
-            "import trezor_backupctl.dbus_client, trezor_backupctl.render",
+            "import trezor_backup_api.client, trezor_backupctl.render",
         ],
         "import_trezorctl": [str(PYTHON), "-c", "import trezorlib.cli.trezorctl"],
     }
@@ -578,11 +588,96 @@ def measure_cli(bus: SessionBus, port: int, runs: int) -> dict[str, Any]:
             start = time.perf_counter()
             done = subprocess.run(argv, env=env, capture_output=True, text=True)
             timings[name].append(time.perf_counter() - start)
-            if done.returncode != 0 and name in ("trezorctl_get_features", "import_trezorctl"):
+            if done.returncode != 0:  # a time of a failure would measure nothing
                 raise RuntimeError(f"{name} failed: {done.stderr[-500:]}")
             if name == "status_json":
                 json.loads(done.stdout)  # it answered, with JSON
     return {name: summary(values) for name, values in timings.items()}
+
+
+def pair_safe7(port: int) -> None:
+    """Pair this computer with the Safe 7 at `port` as `trezor-backupctl pair` does (the
+    daemon's thp_session.pair), the owner's part played over DebugLink: every dialog
+    confirmed, the code read off the screen. The autoconnect credential goes into the
+    keyring on the bus, where the daemon looks for it."""
+    screen = HostPort(port + 1)
+
+    def code() -> str:
+        info = screen.call(messages.DebugLinkGetPairingInfo())
+        assert isinstance(info, messages.DebugLinkPairingInfo) and info.code_entry_code
+        return f"{info.code_entry_code:06}"
+
+    def confirm(_request: messages.ButtonRequest) -> None:
+        screen.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+
+    try:
+        CredentialStore().store(thp_session.pair(UdpTransport(f"{HOST}:{port}"), code, confirm))
+    finally:
+        screen.close()
+
+
+def measure_core_io(ports: list[int], cycles: int) -> dict[str, Any]:
+    """The device I/O of a plug-in of each core model, in-process, `cycles` times each.
+
+    The Safe 5: GetFeatures (device_io.read_features). The Safe 7: the daemon's whole read
+    (device_io.read_features: protocol v1 answered with InvalidProtocol, the credentials from
+    the keyring, GetFeatures on a new THP channel) and its two parts alone.
+    """
+    safe5, safe7 = (device_io.emulator_transport(endpoint(port)) for port in ports)
+    assert safe5 is not None and safe7 is not None, "a simulator does not answer"
+    timings: dict[str, list[float]] = {
+        name: [] for name in ("safe5_read", "safe7_read", "safe7_keyring", "safe7_thp")
+    }
+    for _ in range(cycles):
+        start = time.perf_counter()
+        device_io.read_features(safe5)
+        timings["safe5_read"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        device_io.read_features(safe7)
+        timings["safe7_read"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        credentials = CredentialStore().credentials()
+        timings["safe7_keyring"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        features = thp_session.read_features(safe7, credentials)
+        timings["safe7_thp"].append(time.perf_counter() - start)
+        assert features.internal_model == "T3W1", features.internal_model
+    return {name: summary(values) for name, values in timings.items()}
+
+
+async def measure_core_plug_cycles(
+    bus: SessionBus, testbed: Testbed, taken: set[int], cycles: int
+) -> dict[str, Any]:
+    """Plug-in -> state on the bus of a Safe 5 and of a Safe 7 paired beforehand, as the
+    Model One's plug cycles (the same daemon, uevent and simulator switching), `cycles` each.
+
+    The Safe 7 is read over THP with its autoconnect credential, from a real Secret Service on
+    the bus (gnome-keyring, its login keyring unlocked as at a login). A plug-in that needed a
+    confirmation on the Trezor would wait for it until the daemon's read gives up: its state
+    would not be `unverified`, which `states_seen` shows.
+    """
+    ports = [free_port_pair(taken) for _ in CORE_MODELS]
+    sims = SimHost(ports, CORE_MODELS)
+    home = Path(tempfile.mkdtemp(prefix="bench-keyring-"))
+    STARTED.add(lambda: shutil.rmtree(home, ignore_errors=True))
+    with ExitStack() as keyring:
+        STARTED.add(keyring.close)
+        keyring.enter_context(gnome_keyring(home, bus.address, secrets.token_hex(16)))
+        sims.up(0, 1)
+        pair_safe7(ports[1])
+        results: dict[str, Any] = {"io": measure_core_io(ports, cycles)}
+        sims.down(0, 1)
+        daemon = Daemon(bus, testbed, [endpoint(port) for port in ports], NO_POLL)
+        client = await Client.connect(bus.address)
+        try:
+            for index, model in enumerate(CORE_MODELS):
+                results[model] = await measure_plug_cycles(client, testbed, sims, cycles, index)
+            results["memory"] = daemon.memory()
+        finally:
+            client.bus.disconnect()
+            daemon.stop()
+            sims.stop()
+    return results
 
 
 def start_simulator(port: int, *options: str) -> subprocess.Popen[str]:
@@ -951,7 +1046,7 @@ def rows_of(results: dict[str, Any]) -> list[Row]:
             f"median {c['import_backupctl']['median_ms']:.0f} ms",
         ),
         Row(
-            "  scale: import dbus_client + render",
+            "  scale: import api client + render",
             f"median {c['import_status_needs']['median_ms']:.0f} ms",
         ),
         Row(
@@ -959,6 +1054,9 @@ def rows_of(results: dict[str, Any]) -> list[Row]:
             f"median {c['import_trezorctl']['median_ms']:.0f} ms",
         ),
     ]
+    rows += core_plug_rows(
+        results, io["usb_enumerate"]["median_ms"] + io["emulator_probe"]["median_ms"]
+    )
     release = results["release"]["release_to_bus"]
     rows.append(
         _below(
@@ -1009,6 +1107,44 @@ def rows_of(results: dict[str, Any]) -> list[Row]:
             bool(s["exact"]) and bool(s["daemon_alive"]),
         ),
     ]
+    return rows
+
+
+def core_plug_rows(results: dict[str, Any], scan_ms: float) -> list[Row]:
+    """A Safe 5 and a paired Safe 7: plug-in to state on the bus, the read inside it, and
+    whether any Safe 7 plug-in waited for a confirmation on the Trezor. `scan_ms`: USB list
+    and emulator probe (measured with the Model One), paid by every plug-in before the read."""
+    core = results["core_plug_cycles"]
+    io = core["io"]
+    keyring, thp = io["safe7_keyring"]["median_ms"], io["safe7_thp"]["median_ms"]
+    parts = {
+        "safe5": [],
+        "safe7": [Row("    of it: keyring lookup + THP read", f"{keyring:.2f} + {thp:.2f} ms")],
+    }
+    rows = []
+    for model, name, read in (
+        ("safe5", "Safe 5", "GetFeatures"),
+        ("safe7", "paired Safe 7", "v1 probe + keyring + THP"),
+    ):
+        plug = core[model]["plug_to_state"]
+        read_ms = io[f"{model}_read"]["median_ms"]
+        own_ms = plug["median_ms"] - scan_ms - read_ms
+        rows += [
+            Row(f"plug-in -> state on bus, {name} (n={plug['n']})", _ms(plug)),
+            Row(f"  {name} read: {read}", f"{read_ms:.2f} ms"),
+            *parts[model],
+            _below(f"  daemon's own, {name}", own_ms, f"{own_ms:.2f} ms", 50, "< 50 ms"),
+        ]
+    states = core["safe7"]["states_seen"]
+    rows.append(
+        Row(
+            "  Safe 7 plug-ins with no confirmation asked",
+            f"{core['safe7']['plug_to_state']['n']} plug-ins, states seen: {', '.join(states)}",
+            "none asked",
+            None,
+            states == ["unverified"],
+        )
+    )
     return rows
 
 
@@ -1097,6 +1233,10 @@ async def run(quick: bool) -> dict[str, Any]:
     sims.down(0)
     client.bus.disconnect()
     results["plug_daemon_exit"] = daemon.stop()
+    done()
+
+    done = step(f"{cycles} plug cycles each of a Safe 5 and a paired Safe 7")
+    results["core_plug_cycles"] = await measure_core_plug_cycles(bus, testbed, taken, cycles)
     done()
 
     done = step("32 devices at once")

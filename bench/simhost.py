@@ -10,9 +10,11 @@ classes, unchanged), each on its own pair of UDP ports. Commands arrive on stdin
 Each command is answered with one `ok` line once it has taken effect. Switching a device is a
 bind() or a close(), so a plug cycle does not pay a Python start-up (about 0.3 s) that a real
 device or a running emulator never costs the daemon. The device keeps its identity and state
-across cycles, like the same Trezor being replugged.
+across cycles, like the same Trezor being replugged (a Safe 7 its THP identity, so a pairing
+holds; its THP channels go with the ports, as a replugged Safe 7's do).
 
-Usage: simhost.py PORT:DEVICE_ID [PORT:DEVICE_ID ...]   (all devices start down)
+Usage: simhost.py PORT:DEVICE_ID[:MODEL] ...   (MODEL one, safe5 or safe7, default one; all
+devices start down; a Safe 7 offers CodeEntry pairing only, as production firmware does)
 """
 
 from __future__ import annotations
@@ -22,21 +24,36 @@ import sys
 
 from trezor_backup_sim.device import Channel, Device
 from trezor_backup_sim.main import HOST, build_device, parse_args
+from trezor_backup_sim.thp_link import PRODUCTION_PAIRING_METHODS, ThpLink
 from trezor_backup_sim.udp_link import UdpLink
 
 
-def _device(device_id: str) -> Device:
-    """A Model One as `trezor-backup-sim --model one --state backed_up` builds it (through the
+def _device(model: str, device_id: str) -> Device:
+    """A device as `trezor-backup-sim --model MODEL --state backed_up` builds it (through the
     simulator's own parser, so every option has its default)."""
-    argv = ["--model", "one", "--state", "backed_up", "--device-id", device_id]
+    argv = ["--model", model, "--state", "backed_up", "--device-id", device_id]
     return build_device(parse_args([*argv, "--label", "Bench"]))
+
+
+def _link(device: Device, port: int) -> UdpLink:
+    """The device's ports: THP on a Safe 7's wire port, as the simulator binds them."""
+    if device.info.thp:
+        return ThpLink(device, port, HOST, pairing_methods=PRODUCTION_PAIRING_METHODS)
+    return UdpLink(device, port, HOST)
+
+
+def _debug_last(event: tuple[selectors.SelectorKey, int]) -> bool:
+    """Sort key, as the simulator's loop reads: a host that answered on the wire port and then
+    pressed over DebugLink meant that order, so the DebugLink ports are read last."""
+    data = event[0].data
+    return data is not None and data[1] is Channel.DEBUG
 
 
 def main(argv: list[str]) -> None:
     slots: list[tuple[int, Device]] = []
     for spec in argv:
-        port, _, device_id = spec.partition(":")
-        slots.append((int(port), _device(device_id)))
+        port, device_id, *model = spec.split(":")
+        slots.append((int(port), _device(model[0] if model else "one", device_id)))
     links: dict[int, UdpLink] = {}
     selector = selectors.DefaultSelector()
     selector.register(sys.stdin, selectors.EVENT_READ, None)
@@ -45,7 +62,7 @@ def main(argv: list[str]) -> None:
         if index in links:
             return
         port, device = slots[index]
-        link = UdpLink(device, port, HOST)
+        link = _link(device, port)
         links[index] = link
         for channel, sock in link.sockets.items():
             selector.register(sock, selectors.EVENT_READ, (link, channel))
@@ -60,7 +77,7 @@ def main(argv: list[str]) -> None:
 
     print("ready", flush=True)
     while True:
-        for key, _ in selector.select():
+        for key, _ in sorted(selector.select(), key=_debug_last):
             if key.data is None:
                 line = sys.stdin.readline()
                 command, _, argument = line.strip().partition(" ")
