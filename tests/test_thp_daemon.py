@@ -250,6 +250,8 @@ def test_forgetting_the_remembered_safe7_removes_its_pairing(
     store = keyring()
     with safe7() as sim, running(make_daemon(sim.path)):
         assert pair_through_the_cli(sim).startswith("exit 0")
+        refresh()  # the read after the pairing may still run when the CLI ends
+        assert [d["Id"] for d in get_devices()] == [DEVICE_ID]
         sim.process.terminate()  # unplugged, for good
         sim.process.wait()
         refresh()
@@ -342,3 +344,19 @@ def test_unplugged_or_cancelled_while_the_code_is_asked_keeps_nothing(
         gone = pair_through_the_cli(sim, at_code_prompt=unplug)
         assert gone.startswith("exit 3") and "disconnected" in gone, gone
     assert kept_credentials(store) == 0
+
+
+def test_a_code_never_typed_times_out_and_a_new_pairing_works(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    """The owner walks away from the code prompt: the agent's time runs out, nothing is
+    kept, and the Trezor is not left stuck: the next pairing succeeds."""
+    store = keyring()
+    config = "emulator_poll_seconds = 3600\nagent_timeout_seconds = 1\n"
+    with safe7() as sim, running(make_daemon(sim.path, config=config)):
+        abandoned = pair_through_the_cli(sim, at_code_prompt=lambda _process: "")
+        assert abandoned.startswith("exit 3") and "Nothing was typed" in abandoned, abandoned
+        assert [d["State"] for d in get_devices()] == ["pairing_required"]
+        assert kept_credentials(store) == 0
+        assert pair_through_the_cli(sim).startswith("exit 0")
+        assert kept_credentials(store) == 1

@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from trezor_backup_api.client import BusCallError, call
+from trezor_backup_api.client import TIMEOUT_ERROR, BusCallError, call
 from trezor_backup_api.names import AGENT_INTERFACE, DBUS_NAME, DBUS_PATH
+
+from .device_values import AgentUnanswered
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +38,10 @@ before dispatch records it here; async methods see it too (tasks copy the contex
 
 class AgentCallFailed(Exception):
     """The agent answered with an error, timed out or left. Carries no answer text."""
+
+
+class AgentTimedOut(AgentCallFailed, AgentUnanswered):
+    """No answer within agent_timeout_seconds: the owner is told so, not "cancelled"."""
 
 
 @dataclass(frozen=True)
@@ -164,5 +170,7 @@ async def call_first(
             bus, destination, path, interface, member, signature, body, timeout=timeout
         )
     except BusCallError as error:
+        if error.name == TIMEOUT_ERROR:
+            raise AgentTimedOut(f"{member}: no answer in time") from None
         raise AgentCallFailed(f"{member}: {error.name}") from None
     return reply.body[0] if reply.body else None

@@ -60,7 +60,14 @@ class HostInput(Protocol):
 
 
 class HostCancelled(exceptions.Cancelled):
-    """The host gave no answer (the owner cancelled, the agent failed or left)."""
+    """The host gave no answer (the owner cancelled, the agent failed or left).
+
+    `unanswered`: nobody answered in time, which the owner is told instead of "cancelled".
+    """
+
+    def __init__(self, *, unanswered: bool = False) -> None:
+        super().__init__()
+        self.unanswered = unanswered
 
 
 _FIRMWARE_PREFIX = re.compile(r"^[\w.]+:\d+:")
@@ -110,6 +117,8 @@ class DeviceOperation:
         self._grid = _GridWordCounter()
         self._check_left_on_device = False
         """A core dry run got past its confirmation: the device keeps it until it ends."""
+        self._unanswered = False
+        """A question to the host went unanswered until its time ran out."""
         self._thp = False
         """A Safe 7: spoken to over THP, where no Cancel is written from another thread."""
 
@@ -290,7 +299,8 @@ class DeviceOperation:
             return OperationResult(
                 Outcome.REFUSED,
                 "This Trezor is not paired with this computer (or no longer: it was wiped, or "
-                "the keyring lost the pairing): pair it with 'trezor-backupctl pair'.",
+                "the keyring lost the pairing): pair it again (Pair with this computer in the "
+                "applet, or trezor-backupctl pair).",
             )
         except _NoKeyring as error:
             return OperationResult(Outcome.REFUSED, str(error))
@@ -384,6 +394,12 @@ class DeviceOperation:
                 "number of words of your backup. Finish the check there, or start it here "
                 "again to continue.",
             )
+        if self._unanswered:
+            return OperationResult(
+                Outcome.CANCELLED,
+                "Nothing was typed on this computer in time, so the operation was cancelled. "
+                "Start it again when you are ready.",
+            )
         return OperationResult(Outcome.CANCELLED, "The operation was cancelled.")
 
     def _failure(self, failure: exceptions.TrezorFailure, check: bool) -> OperationResult:
@@ -405,6 +421,9 @@ class DeviceOperation:
             self._waiting_for_host = True
         try:
             answer = question()
+        except HostCancelled as cancelled:
+            self._unanswered = cancelled.unanswered
+            raise
         finally:
             with self._lock:
                 self._waiting_for_host = False

@@ -114,3 +114,7 @@ class DeviceListener(Protocol):
     def device_changed(self, device: TrackedDevice) -> None: ...
 
     def device_removed(self, device: TrackedDevice) -> None: ...
+
+
+class AgentUnanswered(Exception):
+    """The owner let an agent's question time run out: they are told so, not "cancelled"."""

@@ -25,7 +25,13 @@ from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome, Re
 
 from .device_ops import DeviceOperation, HostCancelled, HostInput
 from .device_tracker import DeviceTracker
-from .device_values import DeviceStatus, OperationRefused, OperationResult, Progress
+from .device_values import (
+    AgentUnanswered,
+    DeviceStatus,
+    OperationRefused,
+    OperationResult,
+    Progress,
+)
 from .history import EventKind, HistoryStore, HistoryUnavailable
 from .status import BACKUP_STATES, CHECKABLE_STATES
 
@@ -48,7 +54,11 @@ _NOT_CHECKABLE = {
 
 
 class HostAgent(Protocol):
-    """Whoever answers the device's questions for the host (the applet, the CLI)."""
+    """Whoever answers the device's questions for the host (the applet, the CLI).
+
+    A request raises AgentUnanswered when its time runs out, anything else when the agent
+    refused, failed or left.
+    """
 
     async def request_pin(self, device_id: str, kind: str) -> str: ...
 
@@ -93,6 +103,8 @@ class _AgentBridge:
             self._pending = future
         try:
             return future.result()
+        except AgentUnanswered:
+            raise HostCancelled(unanswered=True) from None
         except BaseException:
             # An error from the agent, a cancel, the agent leaving the bus: all cancel the
             # operation. The agent's own error text is not kept: it could echo an answer.
