@@ -146,12 +146,13 @@ def status_from_features(
 _THP_MODEL = ("Safe 7", THP_INTERNAL_MODEL)
 _THP_NEXT_STEPS = {
     BackupState.PAIRING_REQUIRED: (
-        "Pair it once: run 'trezor-backupctl pair', confirm on the Trezor and type the 6-digit "
-        "code it shows. After that its backup status is read without asking you."
+        "Pair it once from here (Pair with this computer in the applet, or trezor-backupctl "
+        "pair): confirm on the Trezor and type the 6-digit code it shows. After that its "
+        "backup status is read without asking you."
     ),
     BackupState.LOCKED: (
-        "Unlock it with 'trezor-backupctl unlock' and enter the PIN on the Trezor; its backup "
-        "status is read right after."
+        "Unlock it from here (Unlock in the applet, or trezor-backupctl unlock) and enter the "
+        "PIN on the Trezor; its backup status is read right after."
     ),
 }
 
