@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,7 +53,31 @@ def gnome_keyring(
         )  # fmt: skip
         if waited.returncode != 0 or keyring.poll() is not None:
             raise RuntimeError(f"gnome-keyring-daemon did not come up: {waited.stderr.strip()}")
+        if password is not None:
+            _await_login_keyring(env, keyring)
         yield keyring
     finally:
         keyring.send_signal(signal.SIGTERM)
         keyring.wait()
+
+
+def _await_login_keyring(env: dict[str, str], keyring: subprocess.Popen[bytes]) -> None:
+    """Until the login keyring is the default one.
+
+    gnome-keyring-daemon owns its name before it has made the login keyring from the password:
+    a pairing in between would find no default keyring and be refused. Nothing is signalled
+    to a client that is not yet subscribed, so the alias is asked for until it is set.
+    """
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    read_alias = [
+        "gdbus", "call", "--session", "--dest", SECRETS,
+        "--object-path", "/org/freedesktop/secrets",
+        "--method", "org.freedesktop.Secret.Service.ReadAlias", "default",
+    ]  # fmt: skip
+    while True:
+        answer = subprocess.run(read_alias, env=env, capture_output=True, text=True)
+        if answer.returncode == 0 and "'/'" not in answer.stdout:
+            return
+        if time.monotonic() > deadline or keyring.poll() is not None:
+            raise RuntimeError("gnome-keyring-daemon made no login keyring from the password")
+        time.sleep(0.02)
