@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import secrets
 import socket
+import subprocess
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from trezor_backupd.device_values import Progress
 from trezor_backupd.thp_credentials import CredentialStore, Pairing, SecretServiceUnavailable
 
 import seed_safety
-from harness import custom_bus
+from harness import BusMonitor, custom_bus
+from keyring_helpers import SECRETS, gnome_keyring
 
 
 def _pairing(trezor_pubkey: bytes, device_id: str) -> Pairing:
@@ -107,3 +110,45 @@ class _NoHost:
 
     def pairing_code(self) -> str:
         raise AssertionError("asked for a pairing code")
+
+
+def _secret_service(method: str, *arguments: str) -> None:
+    subprocess.run(
+        ["gdbus", "call", "--session", "--dest", SECRETS, "--object-path",
+         "/org/freedesktop/secrets", "--method", f"org.freedesktop.Secret.Service.{method}",
+         *arguments],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def _keyring_calls(read: Callable[[], object]) -> list[str]:
+    """What `read` asked the Secret Service to do beyond reading (Unlock, CreateCollection),
+    seen on the bus, then the sentence it was refused with."""
+    service = "interface='org.freedesktop.Secret.Service'"
+    with BusMonitor(f"type='method_call',{service}") as monitor:
+        with pytest.raises(SecretServiceUnavailable) as refused:
+            read()
+        _secret_service("ReadAlias", "end-of-read")  # every earlier call is printed before it
+        monitor.wait_for(lambda line: "end-of-read" in line)
+    seen = " ".join(monitor.reader.seen)
+    asked = [member for member in ("Unlock", "CreateCollection") if f"member={member}" in seen]
+    return [*asked, str(refused.value)]
+
+
+def test_a_status_read_neither_prompts_nor_creates_a_keyring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read at plug-in must not pop up a keyring dialog nobody asked for (and wait on it):
+    a locked keyring and a missing one are each a sentence, with no Unlock or CreateCollection
+    sent to the Secret Service."""
+    with custom_bus(tmp_path, f"unix:path={tmp_path}/bus") as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        with gnome_keyring(tmp_path / "new-home", address):  # never logged in: no keyring
+            assert _keyring_calls(CredentialStore().credentials) == [
+                "The desktop's keyring service has no default keyring, where pairings are kept: "
+                "create one (Passwords and Keys, or KWallet Manager), then pair again."
+            ]
+        with gnome_keyring(tmp_path / "login-home", address, "test-password"):
+            _secret_service("Lock", "['/org/freedesktop/secrets/collection/login']")
+            [sentence] = _keyring_calls(CredentialStore().credentials)
+            assert sentence.startswith("The desktop's keyring is locked: unlock it")

@@ -205,7 +205,7 @@ class DeviceOperation:
         from . import thp_session
         from .thp_credentials import CredentialStore, SecretServiceUnavailable
 
-        store = CredentialStore()
+        store = CredentialStore(may_prompt=True)
         try:
             store.check_available()
         except SecretServiceUnavailable as error:
@@ -355,7 +355,7 @@ class DeviceOperation:
         from .thp_credentials import CredentialStore, SecretServiceUnavailable
 
         try:
-            credentials = list(CredentialStore().credentials())
+            credentials = list(CredentialStore(may_prompt=True).credentials())
         except SecretServiceUnavailable as error:
             raise _NoKeyring(str(error)) from error
         self._thp = True

@@ -46,8 +46,22 @@ class Pairing:
     device_id: str
 
 
+UNLOCK_PROMPT_SECONDS = 120.0
+"""How long the keyring's unlock prompt may wait for the owner during an operation they
+started; without this bound secretstorage would hold the operation's thread for ever."""
+
+
 class CredentialStore:
-    """The Safe 7 credentials of this computer in the session's Secret Service."""
+    """The Safe 7 credentials of this computer in the session's Secret Service.
+
+    `may_prompt`: the owner asked for something (a pairing, a check): a locked keyring may ask
+    them to unlock it. A status read at plug-in or a removal in the background never prompts:
+    a dialog nobody asked for, and a read held until someone answers it. Nothing here ever
+    creates a keyring: that is the desktop's business (doctor names how).
+    """
+
+    def __init__(self, *, may_prompt: bool = False) -> None:
+        self._may_prompt = may_prompt
 
     @contextmanager
     def _collection(self) -> Iterator[Any]:
@@ -69,9 +83,9 @@ class CredentialStore:
             ) from error
         try:
             try:
-                collection = secretstorage.get_default_collection(connection)
-                if collection.is_locked():
-                    collection.unlock()
+                collection = secretstorage.Collection(connection)  # the "default" alias
+                if collection.is_locked() and self._may_prompt:
+                    collection.unlock(timeout=UNLOCK_PROMPT_SECONDS)
                 if collection.is_locked():
                     raise SecretServiceUnavailable(
                         "The desktop's keyring is locked: unlock it (log in again, or open "
@@ -82,6 +96,20 @@ class CredentialStore:
                     "No keyring (Secret Service: gnome-keyring or KWallet) runs in this "
                     "session: pairing credentials are kept only there, so the Safe 7 "
                     "cannot be paired. Start one (e.g. install gnome-keyring) and pair again."
+                ) from error
+            except secret_errors.PromptDismissedException as error:
+                raise SecretServiceUnavailable(
+                    "The desktop's keyring stayed locked (its prompt was closed): unlock it, "
+                    "then try again."
+                ) from error
+            except secret_errors.ItemNotFoundException as error:
+                raise SecretServiceUnavailable(
+                    "The desktop's keyring service has no default keyring, where pairings are "
+                    "kept: create one (Passwords and Keys, or KWallet Manager), then pair again."
+                ) from error
+            except TimeoutError as error:
+                raise SecretServiceUnavailable(
+                    "The desktop's keyring stayed locked: unlock it when it asks, then try again."
                 ) from error
             except secret_errors.SecretStorageException as error:
                 raise SecretServiceUnavailable(
