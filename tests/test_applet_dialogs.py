@@ -3,7 +3,8 @@ Trezor: the menu's items are enabled per state and call the daemon; the Model On
 count, scrambled words with completion, PIN matrix, matrix word entry) complete real dry runs;
 a backup goes through Suite's confirmations and ends with the offer to check; a Safe 7 pairs
 from the plug-in notification and the main window (what pairing asks and why, the code typed
-hidden, the daemon's closing sentence in a window), its pairing kept in a real gnome-keyring.
+hidden, the daemon's closing sentence in a window), its pairing kept in a real gnome-keyring,
+and forgets it again from the window after saying what that changes.
 
 The test plays the owner: it reads what the simulated Trezor shows over DebugLink (as
 tests/owner_agent.py does) and presses the dialogs' own GTK widgets on the GTK thread (a GLib
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 
 import pytest
 from PIL import ImageGrab
-from test_thp_daemon import kept_credentials, keyring, safe7
+from test_thp_daemon import kept_credentials, keyring, pair_through_the_cli, safe7
 from trezorlib import messages
 
 from trezor_backup_api.agent import AgentCancelled, PairingAgent
@@ -147,8 +148,7 @@ class Owner:
         if name in SAVED_SCREENSHOTS:
             return
         SAVED_SCREENSHOTS.add(name)
-        shot = ImageGrab.grab(bbox=self.on_gtk(lambda: drawn_box(window)), xdisplay=None)
-        shot.save(self.screenshots / f"{name}.png")
+        save_screenshot(self.app, window, self.screenshots / f"{name}.png")
 
     def answer(self, window: Any) -> None:
         """Do what the owner would in this window."""
@@ -251,6 +251,12 @@ def drawn_box(window: Any) -> tuple[int, int, int, int]:
     x, y = top.get_window().get_origin()[1:]
     allocation = top.get_allocation()
     return (x, y, x + allocation.width, y + allocation.height)
+
+
+def save_screenshot(app: RecordingApplet, window: Any, path: Path) -> None:
+    """Save the window as the owner sees it now."""
+    box = app.dialogs.call(lambda: drawn_box(window)).result(EVENT_TIMEOUT)
+    ImageGrab.grab(bbox=box, xdisplay=None).save(path)
 
 
 def release_windows(app: RecordingApplet) -> None:
@@ -371,6 +377,20 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
     assert [name for _, name in row_of(unpaired, time.time()).buttons] == [
         "pair", "history", "later"
     ]  # fmt: skip
+    # A Safe 7 read paired here (under its own id) may forget its pairing, in the window only;
+    # not while an operation runs, nor one that tells nothing (locked) or is no Safe 7.
+    paired = Device(id="P7", state="verified", model="Safe 7")
+    assert [name for _, name in row_of(paired, time.time()).buttons] == [
+        "check", "history", "forget_pairing"
+    ]  # fmt: skip
+    assert not any("pairing" in e.text.lower() for e in menu_entries([paired], True, actions))  # type: ignore[arg-type]
+    for unfit in (
+        Device(id="P7", state="verified", model="Safe 7", operation="check"),
+        Device(id="at_udp_127_0_0_1_1", state="locked", model="Safe 7", locked=True),
+        Device(id="D8", state="verified", model="Safe 5"),
+        Device(id="P7", state="verified", model="Safe 7", connected=False),
+    ):
+        assert "forget_pairing" not in [name for _, name in row_of(unfit, time.time()).buttons]
     # Nothing plugged: say so, keep what was last seen; an unknown state never crashes.
     gone = Device(id="D2", state="frobnicated", model="One", connected=False)
     entries = menu_entries([gone], True, actions)  # type: ignore[arg-type]
@@ -528,10 +548,7 @@ def test_the_main_window_shows_connected_and_last_seen_trezors_with_the_actions_
         assert [name for _, name in rows["D2"].buttons] == [
             "what_to_do", "history", "later", "forget"
         ]  # fmt: skip
-        shot = ImageGrab.grab(
-            bbox=app.dialogs.call(lambda: drawn_box(window)).result(), xdisplay=None
-        )
-        shot.save(screenshots / "window-main.png")
+        save_screenshot(app, window, screenshots / "window-main.png")
 
         def press_all() -> None:
             for button in window.buttons.values():
@@ -853,6 +870,93 @@ def test_without_a_keyring_the_pairing_ends_with_the_daemons_sentence_saying_so(
         finally:
             app.dialogs.call(lambda: close_windows(app)).result(EVENT_TIMEOUT)
             app.stop()
+
+
+def paired_safe7(devices: list[Device]) -> bool:
+    return [(d.state, d.model) for d in devices if d.connected] == [("unverified", "Safe 7")]
+
+
+def confirmation(window: Checklist) -> tuple[str, str, str, str, bool, bool]:
+    """A question's title, text and buttons, whether its go is drawn as destructive and
+    whether Enter answers stop (GTK thread)."""
+    text = window.box.get_children()[0].get_text()
+    go, stop = window.go, window.stop
+    destructive = go.get_style_context().has_class("destructive-action")
+    return (
+        window.window.get_title(),
+        text,
+        go.get_label(),
+        stop.get_label(),
+        destructive,
+        (stop.has_default()),
+    )
+
+
+def test_forget_pairing_in_the_window_says_what_it_changes_and_leaves_the_safe7_unpaired(
+    make_daemon: DaemonFactory, shared_applet: RecordingApplet, secret_service: Path,
+    screenshots: Path,
+) -> None:  # fmt: skip
+    """A Safe 7 paired here: Forget pairing... in its row says first what that changes and
+    what it leaves alone. Keep changes nothing; Forget pairing empties the keyring and the row
+    says it is not paired, with Pair. Where nothing is paired, the daemon's refusal is read in
+    a window."""
+    app = shared_applet
+    store = keyring()
+    with safe7() as sim, applet(app) as (_, events), running(make_daemon(sim.path)) as daemon:
+        wait_devices(events, unpaired_safe7)
+        assert pair_through_the_cli(sim).startswith("exit 0")
+        [paired] = [d for d in wait_devices(events, paired_safe7) if d.connected]
+        app.show_window()
+        window = next_window(events, MainWindow)
+
+        def ask() -> Checklist:
+            app.dialogs.call(
+                lambda: window.buttons[(paired.id, "forget_pairing")].clicked()
+            ).result(EVENT_TIMEOUT)
+            return next_window(events, Checklist)
+
+        asked = ask()
+        assert app.dialogs.call(functools.partial(confirmation, asked)).result(EVENT_TIMEOUT) == (
+            "Forget pairing",
+            "This computer stops reading the backup status of My Trezor until you pair it "
+            "again. The Trezor and its wallet are not changed. Pairing again needs the Trezor "
+            "and the code it shows.",
+            "_Forget pairing",
+            "_Keep",
+            True,
+            True,
+        )
+        save_screenshot(app, asked, screenshots / "dialog-forget-pairing.png")
+        app.dialogs.call(asked.stop.clicked).result(EVENT_TIMEOUT)
+        assert kept_credentials(store) == 1
+        assert [d.id for d in app.mirror.devices.values() if d.connected] == [paired.id]
+
+        app.dialogs.call(ask().go.clicked).result(EVENT_TIMEOUT)
+        [unpaired] = [d for d in wait_devices(events, unpaired_safe7) if d.connected]
+        assert kept_credentials(store) == 0
+        rows = app.dialogs.call(lambda: {row.device_id: row for row in window.rows}).result(
+            EVENT_TIMEOUT
+        )
+        assert rows[unpaired.id].state == (
+            "Not paired with this computer: pair it to read its backup state"
+        )
+        assert ("_Pair with this computer...", "pair") in rows[unpaired.id].buttons
+        assert not [row for row in rows.values() if ("Forget _pairing...", "forget_pairing")
+                    in row.buttons]  # fmt: skip
+
+        # Not paired here (the button is not offered then): the daemon says why not.
+        app.forget_pairing(unpaired.id)
+        app.dialogs.call(next_window(events, Checklist).go.clicked).result(EVENT_TIMEOUT)
+        refusal = next_window(events, InfoWindow)
+        title, heading, text = texts(app, refusal)
+        assert (title, heading) == (
+            "Forget pairing: Trezor Safe 7",
+            "The pairing was not forgotten",
+        )
+        assert text.startswith("Only a Trezor Safe 7 read paired with this computer"), text
+        app.dialogs.call(refusal.close).result(EVENT_TIMEOUT)
+        app.dialogs.call(window.close).result(EVENT_TIMEOUT)
+    seed_safety.assert_no_secret(daemon.log())
 
 
 def close_windows(app: RecordingApplet) -> None:

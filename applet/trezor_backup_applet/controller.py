@@ -261,6 +261,9 @@ class Applet:
     def forget(self, device_id: str) -> None:
         self._spawn(self._forget(device_id))
 
+    def forget_pairing(self, device_id: str) -> None:
+        self._spawn(self._forget_pairing(device_id))
+
     def start_service(self) -> None:
         self._spawn(self._start_service())
 
@@ -427,6 +430,23 @@ class Applet:
             )
             return
         self.mirror.forget(device_id)
+
+    async def _forget_pairing(self, device_id: str) -> None:
+        """Forget this computer's pairing with a Safe 7 once the owner read what that changes.
+        Done, it needs no window: the row turns `pairing_required` as the daemon publishes
+        it. A refusal (no keyring, an operation running, not paired here) is the daemon's
+        sentence in a window, as a pairing's end is."""
+        device = self._device(device_id)
+        if not await asyncio.wrap_future(
+            self.dialogs.confirm_forgetting_pairing(device_id, device.name)
+        ):
+            return
+        try:
+            await self._client.forget_pairing(device_path(device_id))
+        except (DaemonError, DaemonUnreachable) as e:
+            self.dialogs.show_message(
+                f"Forget pairing: {device.name}", "The pairing was not forgotten", str(e)
+            )
 
     async def _later(self, device_id: str) -> None:
         """Snooze one device's reminders for a day; a failed backup or check only after the

@@ -53,6 +53,11 @@ BEFORE_PAIRING = (
     "each time you plug it in, with nothing to confirm on the Trezor. The pairing key is kept "
     "in your desktop's keyring."
 )
+FORGET_PAIRING = (
+    "This computer stops reading the backup status of {name} until you pair it again. The "
+    "Trezor and its wallet are not changed. Pairing again needs the Trezor and the code it "
+    "shows."
+)
 
 WHAT_TO_DO: dict[str, tuple[str, str]] = {
     BackupState.BACKUP_FAILED: (
@@ -169,11 +174,12 @@ class Window:
         row.add(button)
         return button
 
-    def make_default(self, button: Gtk.Button) -> None:
-        """Enter presses `button`."""
+    def make_default(self, button: Gtk.Button, style: str = "suggested-action") -> None:
+        """Enter presses `button`, drawn in `style` ("" for none)."""
         button.set_can_default(True)
         self.window.set_default(button)
-        button.get_style_context().add_class("suggested-action")
+        if style:
+            button.get_style_context().add_class(style)
 
     def show(self) -> None:
         """Show and raise the window."""
@@ -441,7 +447,8 @@ class WordCountPrompt(Prompt):
 
 class Checklist(Prompt):
     """Statements to tick before going on, as Trezor Suite asks around a backup; with no
-    statements, a plain question with two answers."""
+    statements, a plain question with two answers. A `destructive` go (one that undoes what
+    takes the owner at the Trezor to set up again) is drawn red, and Enter answers stop."""
 
     def __init__(
         self,
@@ -452,6 +459,7 @@ class Checklist(Prompt):
         items: tuple[str, ...],
         go: str,
         stop: str,
+        destructive: bool = False,
     ) -> None:
         super().__init__(host, device, title, heading)
         self.boxes: list[Gtk.CheckButton] = []
@@ -465,7 +473,11 @@ class Checklist(Prompt):
         row = self.button_row()
         self.stop = self.button(row, stop, lambda: self.answer(False))
         self.go = self.button(row, go, lambda: self.answer(True))
-        self.make_default(self.go)
+        if destructive:
+            self.go.get_style_context().add_class("destructive-action")
+            self.make_default(self.stop, style="")
+        else:
+            self.make_default(self.go)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -622,10 +634,12 @@ class DialogHost:
 
     def confirm(
         self, device: str, title: str, heading: str, go: str, stop: str,
-        items: tuple[str, ...] = (),
+        items: tuple[str, ...] = (), destructive: bool = False,
     ) -> Future[bool | None]:  # fmt: skip
         """A question with a go and a stop answer (and statements to tick first, if any)."""
-        return self.ask(lambda: Checklist(self, device, title, heading, items, go, stop))
+        return self.ask(
+            lambda: Checklist(self, device, title, heading, items, go, stop, destructive)
+        )
 
     def confirm_before_backup(self, device: str, name: str) -> Future[bool | None]:
         """Trezor Suite's questions before a backup; True to go on."""
@@ -639,6 +653,14 @@ class DialogHost:
         return self.confirm(
             device, "Pair with this computer", BEFORE_PAIRING.format(name=name),
             "_Pair", "_Not now",
+        )  # fmt: skip
+
+    def confirm_forgetting_pairing(self, device: str, name: str) -> Future[bool | None]:
+        """What forgetting a Safe 7's pairing changes, and what it leaves alone; True to
+        forget it."""
+        return self.confirm(
+            device, "Forget pairing", FORGET_PAIRING.format(name=name),
+            "_Forget pairing", "_Keep", destructive=True,
         )  # fmt: skip
 
     def offer_check(self, device: str, name: str) -> Future[bool | None]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from trezor_backup_api.names import names_a_place
 from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState
 
 from .device_mirror import Device
@@ -38,6 +39,12 @@ class WindowActions(Protocol):
     def history(self, device_id: str) -> None: ...
     def later(self, device_id: str) -> None: ...
     def forget(self, device_id: str) -> None: ...
+    def forget_pairing(self, device_id: str) -> None:
+        """Forget pairing... (a Safe 7 paired here). Only here, never in the tray menu: it is
+        rarely wanted (giving the computer away), and undoing it takes the Trezor and its
+        code, so it waits in the window behind a confirmation, not one click from the icon."""
+        ...
+
     def start_service(self) -> None: ...
 
 
@@ -57,6 +64,15 @@ class Row:
 def when(seconds: int) -> str:
     """A Unix time as the owner reads it: the local date."""
     return time.strftime("%d %B %Y", time.localtime(seconds))
+
+
+def has_pairing_here(device: Device) -> bool:
+    """Whether `Device1.ForgetPairing` takes this device: a Safe 7 read paired with this
+    computer. A Safe 7 tells its id only over a paired connection, so it is one listed under
+    its own id; one under an `at_` id is not paired here (`pairing_required`), locked, or
+    held by another program. (The daemon also takes a locked one it read unlocked since it
+    was plugged in, which the applet cannot tell apart: its row offers Unlock first.)"""
+    return device.model == "Safe 7" and not names_a_place(device.id)
 
 
 def row_of(device: Device, now: float) -> Row:
@@ -101,6 +117,8 @@ def row_of(device: Device, now: float) -> Row:
         buttons.append(("Remind me _later...", "later"))
     if not device.connected:
         buttons.append(("_Forget...", "forget"))
+    if idle and has_pairing_here(device):
+        buttons.append(("Forget _pairing...", "forget_pairing"))
     words = state_words(device)
     return Row(
         device.id,
