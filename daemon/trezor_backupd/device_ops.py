@@ -397,7 +397,7 @@ class DeviceOperation:
         if self._unanswered:
             return OperationResult(
                 Outcome.CANCELLED,
-                "Nothing was typed on this computer in time, so the operation was cancelled. "
+                "No answer came from this computer in time, so the operation was cancelled. "
                 "Start it again when you are ready.",
             )
         return OperationResult(Outcome.CANCELLED, "The operation was cancelled.")
