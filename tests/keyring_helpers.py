@@ -81,3 +81,36 @@ def _await_login_keyring(env: dict[str, str], keyring: subprocess.Popen[bytes]) 
         if time.monotonic() > deadline or keyring.poll() is not None:
             raise RuntimeError("gnome-keyring-daemon made no login keyring from the password")
         time.sleep(0.02)
+
+
+LOGIN_KEYRING = "/org/freedesktop/secrets/collection/login"
+
+
+def lock_login_keyring() -> None:
+    """Lock the login keyring of the Secret Service on this process's session bus, as "Lock"
+    in a keyring manager (or a screen lock set up so) does."""
+    subprocess.run(
+        ["gdbus", "call", "--session", "--dest", SECRETS, "--object-path",
+         "/org/freedesktop/secrets", "--method", "org.freedesktop.Secret.Service.Lock",
+         f"['{LOGIN_KEYRING}']"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def unlock_login_keyring(password: str) -> None:
+    """Unlock it again with its password, as a login does. Service.Unlock would show a
+    prompt, and there is no prompter here: gnome-keyring's own interface takes the password."""
+    from secretstorage import dbus_init
+    from secretstorage.util import DBusAddressWrapper, format_secret, open_session
+
+    connection = dbus_init()
+    try:
+        keyring = DBusAddressWrapper(
+            "/org/freedesktop/secrets",
+            "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+            connection,
+        )
+        secret = format_secret(open_session(connection), password.encode(), "text/plain")
+        keyring.call("UnlockWithMasterPassword", "o(oayays)", LOGIN_KEYRING, secret)
+    finally:
+        connection.close()

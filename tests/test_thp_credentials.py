@@ -11,16 +11,22 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
+import secretstorage
 from trezorlib.transport.udp import UdpTransport
 
 from trezor_backup_api.vocabulary import Outcome
 from trezor_backupd.device_ops import DeviceOperation
 from trezor_backupd.device_values import Progress
-from trezor_backupd.thp_credentials import CredentialStore, Pairing, SecretServiceUnavailable
+from trezor_backupd.thp_credentials import (
+    CredentialStore,
+    NoKeyring,
+    Pairing,
+    SecretServiceUnavailable,
+)
 
 import seed_safety
 from harness import BusMonitor, custom_bus
-from keyring_helpers import SECRETS, gnome_keyring
+from keyring_helpers import SECRETS, gnome_keyring, lock_login_keyring, unlock_login_keyring
 
 
 def _pairing(trezor_pubkey: bytes, device_id: str) -> Pairing:
@@ -89,7 +95,7 @@ def test_pairing_without_a_secret_service_is_refused_before_the_trezor_is_asked(
         )
         result = work.pair()
     assert result.outcome == Outcome.REFUSED
-    assert "No keyring" in result.message and "cannot be paired" in result.message
+    assert result.message.startswith("This Trezor cannot be paired now. No keyring"), result
     assert progress == []
     with pytest.raises(TimeoutError):
         trezor.recv(64)
@@ -146,9 +152,67 @@ def test_a_status_read_neither_prompts_nor_creates_a_keyring(
         with gnome_keyring(tmp_path / "new-home", address):  # never logged in: no keyring
             assert _keyring_calls(CredentialStore().credentials) == [
                 "The desktop's keyring service has no default keyring, where pairings are kept: "
-                "create one (Passwords and Keys, or KWallet Manager), then pair again."
+                "create one (Passwords and Keys, or KWallet Manager), then try again."
             ]
         with gnome_keyring(tmp_path / "login-home", address, "test-password"):
-            _secret_service("Lock", "['/org/freedesktop/secrets/collection/login']")
+            lock_login_keyring()
             [sentence] = _keyring_calls(CredentialStore().credentials)
             assert sentence.startswith("The desktop's keyring is locked: unlock it")
+
+
+def test_no_keyring_at_all_is_told_apart_from_a_locked_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ForgetDevice forgets a Safe 7 when no keyring could hold its pairing (NoKeyring), and
+    refuses while one that may hold it is locked."""
+    with custom_bus(tmp_path, f"unix:path={tmp_path}/bus") as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        with pytest.raises(NoKeyring):
+            CredentialStore().forget_device("AAAA")  # no Secret Service
+        with gnome_keyring(tmp_path / "new-home", address):
+            with pytest.raises(NoKeyring):
+                CredentialStore().forget_device("AAAA")  # no default keyring
+        with gnome_keyring(tmp_path / "login-home", address, "test-password"):
+            lock_login_keyring()
+            with pytest.raises(SecretServiceUnavailable) as locked:
+                CredentialStore().forget_device("AAAA")
+            assert not isinstance(locked.value, NoKeyring)
+
+
+def _read_when(meanwhile: Callable[[], object], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The sentence CredentialStore.credentials() is refused with when `meanwhile` happens
+    after the keyring was found unlocked, just before an item's secret is read."""
+    read_secret = secretstorage.Item.get_secret
+
+    def late(item: secretstorage.Item) -> bytes:
+        meanwhile()
+        return read_secret(item)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(secretstorage.Item, "get_secret", late)
+        with pytest.raises(SecretServiceUnavailable) as refused:
+            CredentialStore().credentials()
+    return str(refused.value)
+
+
+def test_the_keyring_failing_while_in_use_is_a_sentence_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Locked between the check that it is unlocked and the read of an item, or an item
+    deleted meanwhile by another program: SecretServiceUnavailable, the one exception a
+    reader handles (a secretstorage exception would end the daemon's read task), with no
+    secret in its text."""
+    password = "test-password"
+    with custom_bus(tmp_path, f"unix:path={tmp_path}/bus") as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        with gnome_keyring(tmp_path / "home", address, password):
+            store = CredentialStore()
+            pairing = _pairing(b"\x04" * 32, "EEEE")
+            store.store(pairing)
+            locked = _read_when(lock_login_keyring, monkeypatch)
+            assert locked.startswith("The desktop's keyring is locked: unlock it"), locked
+            unlock_login_keyring(password)
+            deleted = _read_when(lambda: store.forget(pairing.trezor_pubkey), monkeypatch)
+            assert deleted.startswith("The desktop's keyring failed while in use"), deleted
+            assert store.credentials() == []
+    seed_safety.assert_no_secret(locked, deleted)

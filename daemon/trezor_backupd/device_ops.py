@@ -209,7 +209,7 @@ class DeviceOperation:
         try:
             store.check_available()
         except SecretServiceUnavailable as error:
-            return OperationResult(Outcome.REFUSED, str(error))
+            return _keyring_refused(error)
 
         def code() -> str:
             self._on_progress(Progress("pairing_code", "Type the 6-digit code your Trezor shows."))
@@ -228,7 +228,7 @@ class DeviceOperation:
         except thp_session.PairingFailed as failure:
             return OperationResult(Outcome.REFUSED, str(failure))
         except SecretServiceUnavailable as error:
-            return OperationResult(Outcome.REFUSED, str(error))
+            return _keyring_refused(error)
         except exceptions.Cancelled:
             return self._ended_early()
         except (TransportException, OSError, Timeout):
@@ -500,6 +500,11 @@ class DeviceOperation:
         return Progress(
             "confirm", "The Trezor is asking you to confirm something: look at its screen."
         )
+
+
+def _keyring_refused(error: Exception) -> OperationResult:
+    """A pairing with nowhere to keep it: the keyring's sentence, said of a pairing."""
+    return OperationResult(Outcome.REFUSED, f"This Trezor cannot be paired now. {error}")
 
 
 class _NotPairedHere(Exception):

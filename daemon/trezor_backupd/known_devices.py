@@ -10,7 +10,8 @@ overdue (twice the interval), so a client needs no copy of the daemon's configur
 
 Forgetting a remembered Safe 7 also removes its pairing from the keyring, through an injected
 callable (thp_credentials): a wiped or lost Trezor leaves no usable secret behind once its
-owner forgets it.
+owner forgets it. That callable never prompts: a locked keyring is a refusal with a sentence,
+not a dialog the D-Bus caller would wait on.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from trezor_backup_api.vocabulary import Refusal
 
 from .device_values import THP_INTERNAL_MODEL, DeviceListener, OperationRefused, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable, KnownDevice
-from .thp_credentials import SecretServiceUnavailable
+from .thp_credentials import NoKeyring, SecretServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class KnownDevices:
         forget_pairing: Callable[[str], bool] | None = None,
     ) -> None:
         """`forget_pairing` removes the Safe 7 pairing of a device id from the keyring
-        (blocking; raises SecretServiceUnavailable)."""
+        (blocking; raises SecretServiceUnavailable, NoKeyring when there is none at all)."""
         self._inner = inner
         self._history = history
         self._interval = recheck_interval
@@ -121,7 +122,8 @@ class KnownDevices:
     async def forget(self, device_id: str) -> bool:
         """Remove the device's record and history, and a Safe 7's pairing first; False when
         nothing was kept about it. Raises OperationRefused (NoSecretService), forgetting
-        nothing, when the pairing cannot be removed."""
+        nothing, when a keyring that may hold the pairing is locked or refuses; with no
+        keyring at all nothing can be stored there, so the rest is forgotten."""
         if self._history is None:
             raise HistoryUnavailable("the daemon runs without history")
         safe7 = any(
@@ -131,6 +133,13 @@ class KnownDevices:
         if safe7 and self._forget_pairing is not None:
             try:
                 await asyncio.to_thread(self._forget_pairing, device_id)
+            except NoKeyring as error:
+                LOG.info(
+                    "Forgetting Trezor %s: no pairing of it was stored, as there is no "
+                    "keyring here (%s)",
+                    device_id,
+                    error,
+                )
             except SecretServiceUnavailable as error:
                 raise OperationRefused(
                     Refusal.NO_SECRET_SERVICE,

@@ -7,7 +7,8 @@ So it is kept only where the desktop keeps secrets, through `secretstorage`, one
 Trezor keyed by the Trezor's static public key (public: trezorlib needs it to pick the
 credential), the two secret parts in the item's secret. Never in the history database, a log,
 a D-Bus property or an error text. When there is no Secret Service, or its keyring is locked,
-nothing is stored anywhere else: pairing is refused with a sentence saying why.
+nothing is stored anywhere else: pairing is refused with a sentence saying why. The sentences
+end in "try again", as they reach a pairing, a read, an unpair and a ForgetDevice alike.
 
 Blocking (the Secret Service is a D-Bus round trip): call from a worker thread.
 """
@@ -29,7 +30,21 @@ ITEM_LABEL = "Trezor Backup Guard: pairing with a Trezor Safe 7"
 
 
 class SecretServiceUnavailable(Exception):
-    """No usable Secret Service. The text is a sentence for the owner; it names no secret."""
+    """No usable Secret Service: a keyring that may hold pairings is locked, refused access,
+    or failed while in use. The text is a sentence for the owner; it names no secret."""
+
+
+class NoKeyring(SecretServiceUnavailable):
+    """There is no keyring at all (no Secret Service, no default keyring, no secretstorage):
+    nothing reachable can hold a pairing, so there is nothing to unlock or to remove either."""
+
+
+_LOCKED = (
+    "The desktop's keyring is locked: unlock it (log in again, or open it in the keyring "
+    "manager), then try again."
+)
+_IS_LOCKED = "org.freedesktop.Secret.Error.IsLocked"
+"""The Secret Service's error for an item whose keyring was locked after it was found."""
 
 
 @dataclass(frozen=True)
@@ -65,59 +80,82 @@ class CredentialStore:
 
     @contextmanager
     def _collection(self) -> Iterator[Any]:
-        """The default collection, unlocked, on a connection of its own."""
+        """The default collection, unlocked, on a connection of its own.
+
+        Every failure of the Secret Service, while opening it or inside the with-block (the
+        keyring locked or gnome-keyring gone in between, an item deleted meanwhile), comes
+        out as SecretServiceUnavailable: callers handle that one exception, and no
+        secretstorage or D-Bus error text (which might quote an item) reaches them.
+        """
         try:
             import secretstorage
+            from jeepney.wrappers import DBusErrorResponse  # type: ignore[import-untyped]
             from secretstorage import exceptions as secret_errors
         except ImportError as error:
-            raise SecretServiceUnavailable(
-                "The Python package secretstorage is missing: pairing credentials can only be "
+            raise NoKeyring(
+                "The Python package secretstorage is missing: Safe 7 pairings can only be "
                 "kept in the desktop's keyring through it (Debian: python3-secretstorage)."
             ) from error
         try:
             connection = secretstorage.dbus_init()
         except Exception as error:
             raise SecretServiceUnavailable(
-                "There is no session bus to reach a keyring on: pairing credentials can only "
-                "be kept in the desktop's keyring (gnome-keyring or KWallet)."
+                "There is no session bus to reach the desktop's keyring on, where Safe 7 "
+                "pairings are kept: try again in a desktop session."
             ) from error
         try:
+            collection = self._unlocked_default(connection)
             try:
-                collection = secretstorage.Collection(connection)  # the "default" alias
-                if collection.is_locked() and self._may_prompt:
-                    collection.unlock(timeout=UNLOCK_PROMPT_SECONDS)
-                if collection.is_locked():
-                    raise SecretServiceUnavailable(
-                        "The desktop's keyring is locked: unlock it (log in again, or open "
-                        "it in the keyring manager), then pair again."
-                    )
-            except secret_errors.SecretServiceNotAvailableException as error:
+                yield collection
+            except (secret_errors.SecretStorageException, DBusErrorResponse, OSError) as error:
+                if isinstance(error, secret_errors.LockedException) or (
+                    isinstance(error, DBusErrorResponse) and error.name == _IS_LOCKED
+                ):
+                    raise SecretServiceUnavailable(_LOCKED) from error
                 raise SecretServiceUnavailable(
-                    "No keyring (Secret Service: gnome-keyring or KWallet) runs in this "
-                    "session: pairing credentials are kept only there, so the Safe 7 "
-                    "cannot be paired. Start one (e.g. install gnome-keyring) and pair again."
+                    "The desktop's keyring failed while in use "
+                    f"({type(error).__name__}): try again."
                 ) from error
-            except secret_errors.PromptDismissedException as error:
-                raise SecretServiceUnavailable(
-                    "The desktop's keyring stayed locked (its prompt was closed): unlock it, "
-                    "then try again."
-                ) from error
-            except secret_errors.ItemNotFoundException as error:
-                raise SecretServiceUnavailable(
-                    "The desktop's keyring service has no default keyring, where pairings are "
-                    "kept: create one (Passwords and Keys, or KWallet Manager), then pair again."
-                ) from error
-            except TimeoutError as error:
-                raise SecretServiceUnavailable(
-                    "The desktop's keyring stayed locked: unlock it when it asks, then try again."
-                ) from error
-            except secret_errors.SecretStorageException as error:
-                raise SecretServiceUnavailable(
-                    f"The desktop's keyring refused access ({type(error).__name__})."
-                ) from error
-            yield collection
         finally:
             connection.close()
+
+    def _unlocked_default(self, connection: Any) -> Any:
+        """The "default" collection: NoKeyring when there is none, SecretServiceUnavailable
+        when it stays locked (it is unlocked only when this store may prompt)."""
+        import secretstorage
+        from secretstorage import exceptions as secret_errors
+
+        try:
+            collection = secretstorage.Collection(connection)  # the "default" alias
+            if collection.is_locked() and self._may_prompt:
+                collection.unlock(timeout=UNLOCK_PROMPT_SECONDS)
+            if collection.is_locked():
+                raise SecretServiceUnavailable(_LOCKED)
+        except secret_errors.SecretServiceNotAvailableException as error:
+            raise NoKeyring(
+                "No keyring (Secret Service: gnome-keyring or KWallet) runs in this session, "
+                "and Safe 7 pairings are kept only there: start one (e.g. install "
+                "gnome-keyring), then try again."
+            ) from error
+        except secret_errors.PromptDismissedException as error:
+            raise SecretServiceUnavailable(
+                "The desktop's keyring stayed locked (its prompt was closed): unlock it, "
+                "then try again."
+            ) from error
+        except secret_errors.ItemNotFoundException as error:
+            raise NoKeyring(
+                "The desktop's keyring service has no default keyring, where pairings are "
+                "kept: create one (Passwords and Keys, or KWallet Manager), then try again."
+            ) from error
+        except TimeoutError as error:
+            raise SecretServiceUnavailable(
+                "The desktop's keyring stayed locked: unlock it when it asks, then try again."
+            ) from error
+        except secret_errors.SecretStorageException as error:
+            raise SecretServiceUnavailable(
+                f"The desktop's keyring refused access ({type(error).__name__}): try again."
+            ) from error
+        return collection
 
     def check_available(self) -> None:
         """Raise SecretServiceUnavailable unless a credential could be stored now."""
