@@ -6,8 +6,9 @@ Trezor's screen over DebugLink, typed into the CLI's prompt), the autoconnect cr
 lands in the keyring; after a restart of the Trezor its status is read with no
 confirmation; a dry run and a backup go over THP. A wrong code and a refusal end with
 nothing kept; a wipe, a tampered credential, `trezor-backupctl unpair` and forgetting the
-remembered Trezor each leave the keyring empty. No code or credential appears in any output
-(seed safety).
+remembered Trezor each leave the keyring empty. A locked keyring leaves a paired Safe 7
+`unknown` and its pairing kept; an item without its device id is labelled by the next read.
+No code or credential appears in any output (seed safety).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from trezor_backupd import thp_session
 from trezor_backupd.thp_credentials import CredentialStore
 
 import seed_safety
-from conftest import DaemonFactory
+from conftest import TEST_KEYRING_PASSWORD, DaemonFactory
 from harness import (
     DEVICE_ID,
     EVENT_TIMEOUT,
@@ -43,6 +44,7 @@ from harness import (
     rogue_agent_calls,
     running,
 )
+from keyring_helpers import lock_login_keyring, unlock_login_keyring
 from sim_helpers import HOST, HostPort, Simulator, start_simulator
 from udp_tap import UdpTap
 
@@ -238,8 +240,63 @@ def test_unpair_forgets_the_pairing_without_a_word_to_the_trezor(
         assert device["State"] == "pairing_required"
         assert kept_credentials(store) == 0
         assert tap.sent == sent, tap.messages_sent()
+        # Nothing left to remove: the daemon says so, and the CLI exits as for a refusal.
         again = ctl("unpair")
-        assert again.returncode == 0 and "not paired here" in again.stdout, again
+        assert again.returncode == 3 and "has a pairing to forget" in again.stderr, again
+
+
+def test_a_locked_keyring_leaves_a_paired_safe7_unknown_and_its_pairing_kept(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    """In an autologin session the login keyring stays locked: a paired Safe 7 must not look
+    unpaired (the owner would pair it again and again), nor unpair say it was never paired.
+    It is `unknown` with the keyring as the way out; unlocked, it is read paired again."""
+    store = keyring()
+    with safe7() as sim, running(make_daemon(sim.path)) as daemon:
+        assert pair_through_the_cli(sim).startswith("exit 0")
+        refresh()
+        assert [d["State"] for d in get_devices()] == ["unverified"]
+        try:
+            lock_login_keyring()
+            refresh()
+            [device] = get_devices()
+            assert (device["State"], device["Model"]) == ("unknown", "Safe 7"), device
+            assert "The desktop's keyring is locked" in device["Explanation"]
+            assert device["NextStep"].startswith("Unlock your desktop's keyring"), device
+            assert "status --refresh" in device["NextStep"]
+            refused = ctl("unpair")
+            assert refused.returncode == 3, refused
+            assert "The desktop's keyring is locked" in refused.stderr, refused
+        finally:
+            unlock_login_keyring(TEST_KEYRING_PASSWORD)  # the session's keyring, for the rest
+        assert kept_credentials(store) == 1
+        refresh()
+        [device] = get_devices()
+        assert (device["State"], device["Id"]) == ("unverified", DEVICE_ID)
+        seed_safety.assert_no_secret(daemon.log())
+
+
+def test_a_pairing_kept_without_its_device_id_is_labelled_then_unpaired(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    """An item stored by a release before items carried the device id: the read it connects
+    stores it again under the id the Trezor reports, so that unpair (and a wipe, and
+    ForgetDevice) find it; unpair then really empties the keyring."""
+    store = keyring()
+    with safe7() as sim, running(make_daemon(sim.path)) as daemon:
+        assert pair_through_the_cli(sim).startswith("exit 0")
+        refresh()  # the read after the pairing may still run when the CLI ends
+        [paired] = store.credentials()
+        seed_safety.binary_secrets(paired.host_privkey, paired.credential)
+        store.store(dataclasses.replace(paired, device_id=""))  # as an earlier release kept it
+        assert [c.device_id for c in store.credentials()] == [""]
+        refresh()
+        assert [d["State"] for d in get_devices()] == ["unverified"]
+        assert [c.device_id for c in store.credentials()] == [DEVICE_ID]
+        done = ctl("unpair")
+        assert done.returncode == 0, done
+        assert kept_credentials(store) == 0
+        seed_safety.assert_no_secret(daemon.log())
 
 
 def test_forgetting_the_remembered_safe7_removes_its_pairing(

@@ -66,7 +66,10 @@ states (STATE column, "state" in JSON):
                    yet, or it did not answer); read again when the other app lets go of
                    it, or with `status --refresh`
   bootloader       in bootloader mode; no wallet information available
-  unknown          the device answered something the daemon does not understand
+  unknown          the device answered something the daemon does not understand; or a
+                   Trezor Safe 7 read while the desktop's keyring is locked or missing, so
+                   whether it is paired here cannot be told: unlock the keyring, then
+                   `status --refresh`
 
 exit status:
   0    success (also when no Trezor is connected, and when watch is stopped with Ctrl-C,
@@ -77,7 +80,7 @@ exit status:
        cannot be started; or the command line is wrong (usage error)
   3    check/backup/unlock/pair: cancelled, disconnected, refused by the Trezor, or not
        possible now (NotPossible, Busy); backup: not confirmed; unpair: not possible now
-       (NotPossible, Busy, NoSecretService)
+       (NotPossible, e.g. not paired here; Busy, NoSecretService)
   64   check/backup/unlock/pair/unpair/history: DEVICE left out while none or several Trezors
        are connected, or DEVICE is not connected (history: none or several)
   130  status interrupted with Ctrl-C

@@ -448,18 +448,22 @@ Trezors are connected.
 UNPAIR_DESCRIPTION = """\
 Forget this computer's pairing with a Trezor Safe 7: the pairing is removed from your
 desktop's keyring, and the Trezor is then shown as pairing_required (the daemon sends it
-nothing for this). The Trezor keeps nothing per computer, so this removes the pairing for
-good: do it when this computer should no longer connect to that Trezor (before you give
-the computer away, for instance); `pair` pairs it again. A wiped Trezor's pairing is
-removed by itself.
+nothing for this); `pair` pairs it again. The Trezor keeps nothing per computer, so this
+keyring can no longer connect to it: unpair when this computer should not (before you give
+it away, for instance). A copy of the keyring taken earlier (a backup of your home folder, a
+keyring copied elsewhere) still connects to that Trezor until the Trezor is wiped.
 
-With --json, print {"device": ID, "paired": false} once it is not paired here.
+A wiped Trezor's pairing is removed by itself only when the daemon sees it wiped while it
+stays plugged in here; one wiped elsewhere leaves its dead pairing until you forget the
+Trezor (in the applet's window) or pair it again.
 
-exit status: 0 unpaired (or it was not paired here), 1 error, 2 daemon not reachable, 3 not
-possible now: NotPossible (not a Safe 7 read paired here; a locked one: unlock it first),
-Busy (an operation runs on it), NoSecretService (the keyring cannot be used), NoSuchDevice
-(unplugged meanwhile), 64 DEVICE left out while none or several Trezors are connected, or
-DEVICE is not connected.
+With --json, print {"device": ID, "paired": false} once the pairing is removed.
+
+exit status: 0 unpaired, 1 error, 2 daemon not reachable, 3 not possible now: NotPossible
+(not a Safe 7 read paired here, e.g. already unpaired; a locked one: unlock it first; or no
+pairing of it was found in the keyring), Busy (an operation runs on it), NoSecretService
+(the keyring cannot be used), NoSuchDevice (unplugged meanwhile), 64 DEVICE left out while
+none or several Trezors are connected, or DEVICE is not connected.
 """
 
 
@@ -524,12 +528,13 @@ async def run_pair(
 async def run_unpair(
     client: DaemonClient, given: str | None, as_json: bool, out: TextIO, err: TextIO
 ) -> int:
-    """`unpair`: the daemon forgets its pairing with a Safe 7 (the Trezor hears nothing)."""
+    """`unpair`: the daemon forgets its pairing with a Safe 7 (the Trezor hears nothing).
+
+    Always asked of the daemon, which alone knows whether a pairing is kept: a Safe 7 shown
+    `unknown` (keyring locked) may have one, and the answer is a refusal with its reason.
+    """
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
-    if devices[device_path(device_id)].state == BackupState.PAIRING_REQUIRED:
-        _say(out, unpaired_json(device_id) if as_json else f"{device_id} is not paired here.")
-        return EXIT_PASSED
     try:
         await client.forget_pairing(device_path(device_id))
     except DaemonError as error:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from trezorlib import exceptions, mapping, messages
@@ -71,7 +71,7 @@ _EXPLANATIONS = {
     ReadProblem.KEYRING_UNAVAILABLE: (
         "This Trezor Safe 7 tells its backup status only to a computer it was paired with, "
         "and this computer keeps its pairings in the desktop's keyring, which cannot be used "
-        "now (see 'trezor-backupctl doctor'). Once it can, refresh the status."
+        "now: whether it is paired here cannot be told."
     ),
     ReadProblem.LOCKED_THP: (
         "This Trezor Safe 7 is locked: it lets a new connection in only after its PIN, so "
@@ -81,17 +81,22 @@ _EXPLANATIONS = {
 
 
 class FeaturesReadError(Exception):
-    """A status read that did not produce Features. The message never holds device data."""
+    """A status read that did not produce Features. The message never holds device data.
 
-    def __init__(self, problem: ReadProblem, detail: str = "") -> None:
+    `detail` is for the log; `why` is a sentence for the owner that the explanation ends
+    with (the keyring's, for KEYRING_UNAVAILABLE).
+    """
+
+    def __init__(self, problem: ReadProblem, detail: str = "", why: str = "") -> None:
         self.problem = problem
         self.detail = detail
+        self.why = why
         super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
 
     @property
     def explanation(self) -> str:
         """A sentence for the owner saying what is wrong and what happens next."""
-        return _EXPLANATIONS[self.problem]
+        return f"{_EXPLANATIONS[self.problem]} {self.why}".strip()
 
     @property
     def worth_retrying_soon(self) -> bool:
@@ -229,22 +234,25 @@ def _read_over_thp(transport: Transport) -> messages.Features:
 
     A credential the Trezor refused (it matched the Trezor's static key, yet the handshake
     answered UNPAIRED: damaged, or invalidated) can never work again: it is removed from the
-    keyring here. Without a keyring no credential is offered, so the Trezor's "not paired"
-    says nothing about a pairing kept there (KEYRING_UNAVAILABLE).
+    keyring here. One it accepted is labelled with the device id the Trezor reports if its
+    item lacks it (kept by an earlier release), as a pairing is forgotten by that id. Without
+    a keyring no credential is offered, so the Trezor's "not paired" says nothing about a
+    pairing kept there (KEYRING_UNAVAILABLE, with the keyring's sentence).
     """
     from . import thp_session
 
     store = CredentialStore()
-    keyring = True
+    unusable: SecretServiceUnavailable | None = None
     try:
         credentials: list[Pairing] = store.credentials()
-    except SecretServiceUnavailable:
-        credentials, keyring = [], False  # nothing to connect with: locked, or not paired here
+    except SecretServiceUnavailable as error:
+        credentials, unusable = [], error  # nothing to connect with: locked, or none
+    accepted: list[object] = []
     try:
-        return thp_session.read_features(transport, credentials)
+        features = thp_session.read_features(transport, credentials, on_paired=accepted.append)
     except thp_session.NotPaired as error:
-        if not keyring:
-            raise FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE) from error
+        if unusable is not None:
+            raise FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE, why=str(unusable)) from error
         if error.refused_key is not None:
             _forget_refused(store, error.refused_key)
         raise FeaturesReadError(ReadProblem.PAIRING_REQUIRED) from error
@@ -256,6 +264,10 @@ def _read_over_thp(transport: Transport) -> messages.Features:
         raise FeaturesReadError(ReadProblem.BAD_REPLY, type(error).__name__) from error
     except (TransportException, OSError) as error:
         raise FeaturesReadError(ReadProblem.GONE, type(error).__name__) from error
+    for pairing in credentials:
+        if pairing in accepted and features.device_id and pairing.device_id != features.device_id:
+            _label(store, pairing, features.device_id)
+    return features
 
 
 def _forget_refused(store: CredentialStore, trezor_pubkey: bytes) -> None:
@@ -265,6 +277,15 @@ def _forget_refused(store: CredentialStore, trezor_pubkey: bytes) -> None:
             LOG.info("The Trezor refused this computer's pairing: the dead pairing was removed")
     except SecretServiceUnavailable as error:
         LOG.warning("A dead pairing could not be removed from the keyring: %s", error)
+
+
+def _label(store: CredentialStore, pairing: Pairing, device_id: str) -> None:
+    """Store the pairing again under the device id its Trezor reports (public)."""
+    try:
+        store.store(replace(pairing, device_id=device_id))
+        LOG.info("The pairing with Trezor %s is now kept under its device id", device_id)
+    except SecretServiceUnavailable as error:
+        LOG.warning("The pairing with Trezor %s could not be labelled: %s", device_id, error)
 
 
 def _problem_of_os_error(error: OSError) -> ReadProblem:

@@ -44,7 +44,12 @@ from .config import Config
 from .device_io import FeaturesReadError, ReadProblem
 from .device_values import DeviceListener, DeviceStatus, OperationRefused, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable
-from .status import backup_facts, status_from_features, status_without_features
+from .status import (
+    backup_facts,
+    status_from_features,
+    status_without_features,
+    status_without_keyring,
+)
 from .thp_credentials import SecretServiceUnavailable
 from .udev_watch import TrezorUsbEvent
 
@@ -113,14 +118,16 @@ class _Entry:
     paired_id: str | None = None
     """The device_id of the Safe 7 read paired on this node (over THP, with this computer's
     credential), until its pairing is forgotten or the node goes away."""
+    forgetting: bool = False
+    """Its pairing is being removed from the keyring (ForgetPairing): no operation starts."""
 
 
 _STATE_OF_PROBLEM = {
     ReadProblem.PAIRING_REQUIRED: BackupState.PAIRING_REQUIRED,
-    ReadProblem.KEYRING_UNAVAILABLE: BackupState.PAIRING_REQUIRED,
     ReadProblem.LOCKED_THP: BackupState.LOCKED,
 }
-"""What a Safe 7 that tells nothing is: not paired here, or locked (THP refuses both)."""
+"""What a Safe 7 that tells nothing is: not paired here, or locked (THP refuses both). Read
+without a usable keyring it is neither: whether it is paired here cannot be told."""
 
 
 def fallback_id(transport_path: str) -> str:
@@ -262,7 +269,9 @@ class DeviceTracker:
         it `pairing_required` without asking it (with no credential it tells nothing).
 
         Raises OperationRefused: the device is not connected, an operation runs on it, it
-        is not a Safe 7 read paired here, or the keyring cannot be used.
+        is not a Safe 7 read paired here, the keyring cannot be used, or it holds no pairing
+        of this Trezor. No operation can start meanwhile (begin_operation refuses): the
+        device lock is then waited for only while a status read ends.
         """
         try:
             path, entry = self._entry_of(device_id)
@@ -282,23 +291,31 @@ class DeviceTracker:
                 "Only a Trezor Safe 7 read paired with this computer has a pairing to forget "
                 "(a locked one that has not been read unlocked here: unlock it first).",
             )
+        if entry.forgetting:
+            raise OperationRefused(Refusal.BUSY, "Its pairing is being forgotten already.")
         forget = self._forget_pairing
 
-        def in_worker() -> None:
+        def in_worker() -> bool:
             with entry.io_lock:  # a read in flight, which may use the credential, ends first
-                forget(paired_id)
+                return forget(paired_id)
 
+        entry.forgetting = True
         try:
-            await asyncio.to_thread(in_worker)
+            removed = await asyncio.to_thread(in_worker)
         except SecretServiceUnavailable as error:
             raise OperationRefused(Refusal.NO_SECRET_SERVICE, str(error)) from None
+        finally:
+            entry.forgetting = False
+        if not removed:
+            raise OperationRefused(
+                Refusal.NOT_POSSIBLE,
+                "No pairing of this Trezor was found in the desktop's keyring, so nothing was "
+                "removed: refresh its status to see whether it is still paired here.",
+            )
         LOG.info("The pairing with Trezor %s was forgotten", device_id)
         if self._entries.get(path) is entry and entry.paired_id == paired_id:
             entry.paired_id = None
-            if entry.operation is None:  # else the read after it shows the same
-                self._publish_unreadable(
-                    path, entry, FeaturesReadError(ReadProblem.PAIRING_REQUIRED)
-                )
+            self._publish_unreadable(path, entry, FeaturesReadError(ReadProblem.PAIRING_REQUIRED))
 
     def begin_operation(
         self, device_id: str, operation: OperationHandle
@@ -307,9 +324,14 @@ class DeviceTracker:
 
         Reading during an operation would be worse than useless: it would end the operation
         on core firmware, and an emulator would send its next reply to us. The second value
-        is entered by the operation's thread around its whole use of the device.
+        is entered by the operation's thread around its whole use of the device. Raises
+        OperationRefused (Busy) while its pairing is being forgotten.
         """
         path, entry = self._entry_of(device_id)
+        if entry.forgetting:
+            raise OperationRefused(
+                Refusal.BUSY, "Its pairing is being forgotten: start it again once that ended."
+            )
         if entry.reader is not None:
             entry.reader.cancel()
             entry.reader = None
@@ -553,10 +575,13 @@ class DeviceTracker:
             return device_io.read_features(entry.transport)
 
     def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:
+        entry.features = None
+        if error.problem is ReadProblem.KEYRING_UNAVAILABLE:
+            self._publish(path, entry, status_without_keyring(error.explanation))
+            return
         state = _STATE_OF_PROBLEM.get(error.problem)
         if state is None:
             state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
-        entry.features = None
         self._publish(path, entry, status_without_features(state, error.explanation))
 
     def _device_id(self, features: messages.Features | None, path: str) -> str:

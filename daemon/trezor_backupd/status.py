@@ -8,6 +8,7 @@ ever sees or mentions seed material: Features carry none, and a verdict is only 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from trezorlib import messages
@@ -194,6 +195,25 @@ def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
         dry_run_in_progress=False,
         last_check=None,
         locked=state is BackupState.LOCKED,
+    )
+
+
+def status_without_keyring(reason: str) -> DeviceStatus:
+    """A Safe 7 read while the desktop's keyring could not be used: no credential could be
+    offered, so its "not paired" says nothing about a pairing kept there. It is `unknown`
+    (calling it `pairing_required` would send its owner to pair it again and again while
+    the keyring stays locked, as after an autologin), and the way out is the keyring.
+    """
+    model, internal_model = _THP_MODEL
+    return replace(
+        status_without_features(BackupState.UNKNOWN, reason),
+        model=model,
+        internal_model=internal_model,
+        next_step=(
+            "Unlock your desktop's keyring (log in again, or open it in Passwords and Keys or "
+            "KWallet Manager; if there is none, trezor-backupctl doctor says how to get one), "
+            "then refresh (open the applet's window, or trezor-backupctl status --refresh)."
+        ),
     )
 
 

@@ -104,23 +104,35 @@ def connected(
             raise DeviceLocked
         client.connect()
     if not client.pairing.is_paired():
-        keys = client.channel.trezor_public_keys
-        refused = find_credential(credentials, keys) if keys is not None else None
+        refused = _offered(client, credentials)
         raise NotPaired(refused.trezor_pubkey if refused is not None else None)
     client.pairing.finish()  # ThpEndRequest: silent for an autoconnect credential
     yield client
+
+
+def _offered(client: TrezorClientThp, credentials: Sequence[Credential]) -> Credential | None:
+    """The credential the handshake offered: the one matching the Trezor's static key."""
+    keys = client.channel.trezor_public_keys
+    return find_credential(credentials, keys) if keys is not None else None
 
 
 def read_features(
     transport: Transport,
     credentials: Sequence[Credential],
     timeout: float = READ_TIMEOUT_SECONDS,
+    on_paired: Callable[[Credential], None] | None = None,
 ) -> messages.Features:
     """GetFeatures over THP (a new channel): raises NotPaired, DeviceLocked, or trezorlib's
-    transport Timeout when a reply takes longer than `timeout`."""
+    transport Timeout when a reply takes longer than `timeout`.
+
+    `on_paired` hears which of `credentials` the Trezor accepted, once the Features are in:
+    the keyring item it came from may lack the device id it is forgotten by.
+    """
     patient = cast(Transport, _Impatient(transport, timeout))
     with connected(patient, credentials) as client:
         features: messages.Features = client.features
+        if on_paired is not None and (accepted := _offered(client, credentials)) is not None:
+            on_paired(accepted)
         return features
 
 

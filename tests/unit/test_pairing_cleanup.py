@@ -6,6 +6,8 @@ remembered Safe 7 (KnownDevices, with a real history file). The end-to-end tests
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,12 +19,12 @@ from trezorlib import messages
 from trezor_backup_api.vocabulary import Refusal
 from trezor_backupd import device_io
 from trezor_backupd.config import Config
-from trezor_backupd.device_io import ReadProblem, UsbLocation
+from trezor_backupd.device_io import FeaturesReadError, ReadProblem, UsbLocation
 from trezor_backupd.device_tracker import DeviceTracker
 from trezor_backupd.device_values import DeviceListener, OperationRefused, TrackedDevice
 from trezor_backupd.history import EventKind, HistoryStore
 from trezor_backupd.known_devices import KnownDevices
-from trezor_backupd.thp_credentials import SecretServiceUnavailable
+from trezor_backupd.thp_credentials import NoKeyring, SecretServiceUnavailable
 from trezor_backupd.udev_watch import TrezorUsbEvent
 
 NODE = "webusb:001:1"
@@ -31,17 +33,26 @@ NO_KEYRING = "No keyring runs in this session."
 
 
 class Keyring:
-    """The injected "forget the pairing of this device id": records, or has no keyring."""
+    """The injected "forget the pairing of this device id": records, or raises `problem`
+    (a locked keyring by default: `available` False); `holds` says whether it has one."""
 
     def __init__(self) -> None:
         self.forgotten: list[str] = []
         self.available = True
+        self.problem: SecretServiceUnavailable = SecretServiceUnavailable(NO_KEYRING)
+        self.holds = True
+        self.entered = threading.Event()
+        self.release: threading.Event | None = None
+        """When set, forgetting waits for it (worker thread), after `entered`."""
 
     def forget_device(self, device_id: str) -> bool:
+        self.entered.set()
+        if self.release is not None:
+            self.release.wait(5)
         if not self.available:
-            raise SecretServiceUnavailable(NO_KEYRING)
+            raise self.problem
         self.forgotten.append(device_id)
-        return True
+        return self.holds
 
 
 @pytest.fixture
@@ -111,16 +122,25 @@ def test_after_an_unplug_not_paired_says_nothing_about_a_wipe(
     run(scenario)
 
 
-def test_without_a_keyring_not_paired_is_no_wipe(bench: Bench, keyring: Keyring) -> None:
-    """No credential was offered: the Trezor's "not paired" says nothing about the keyring's."""
-    bench.devices.append(Device(NODE, paired(), busy(ReadProblem.KEYRING_UNAVAILABLE)))
+def test_without_a_keyring_not_paired_is_no_wipe_and_no_call_to_pair(
+    bench: Bench, keyring: Keyring
+) -> None:
+    """No credential was offered: the Trezor's "not paired" says nothing about the keyring's.
+    Whether it is paired here cannot be told (`unknown`, not `pairing_required`, which would
+    send its owner to pair it again); the way out is the keyring."""
+    locked = "The desktop's keyring is locked: unlock it, then try again."
+    without = FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE, why=locked)
+    bench.devices.append(Device(NODE, paired(), without))
 
     async def scenario() -> None:
         await bench.tracker.settle()
         await bench.tracker.refresh()
         [device] = bench.tracker.devices()
-        assert device.status.state.value == "pairing_required"
-        assert "keyring" in device.status.explanation
+        status = device.status
+        assert (status.state.value, status.model) == ("unknown", "Safe 7")
+        assert status.explanation.endswith(locked)
+        assert status.next_step.startswith("Unlock your desktop's keyring")
+        assert "trezor-backupctl status --refresh" in status.next_step
         assert keyring.forgotten == []
         bench.tracker.close()
 
@@ -200,6 +220,52 @@ def test_forget_pairing_is_refused_with_a_reason(bench: Bench, keyring: Keyring)
     run(scenario)
 
 
+def test_forget_pairing_that_removed_nothing_is_refused(bench: Bench, keyring: Keyring) -> None:
+    """An item without the Trezor's device id (an earlier release's) is not found by it:
+    "forgotten" would be untrue while the credential still connects."""
+    bench.devices.append(Device(NODE, paired()))
+    keyring.holds = False
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        with pytest.raises(OperationRefused) as refused:
+            await bench.tracker.forget_pairing(SAFE7)
+        assert refused.value.reason is Refusal.NOT_POSSIBLE
+        assert "nothing was removed" in refused.value.message
+        assert bench.states() == {SAFE7: "unverified"}
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_no_operation_starts_while_a_pairing_is_being_forgotten(
+    bench: Bench, keyring: Keyring
+) -> None:
+    """Started between ForgetPairing's check and its removal, an operation would hold the
+    device for minutes and the ForgetPairing caller would wait for it past its timeout."""
+    bench.devices.append(Device(NODE, paired()))
+    keyring.release = threading.Event()
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        forgetting = asyncio.create_task(bench.tracker.forget_pairing(SAFE7))
+        await asyncio.to_thread(keyring.entered.wait, 5)
+        with pytest.raises(OperationRefused) as refused:
+            bench.tracker.begin_operation(SAFE7, Handle())
+        assert refused.value.reason is Refusal.BUSY
+        with pytest.raises(OperationRefused) as twice:
+            await bench.tracker.forget_pairing(SAFE7)
+        assert twice.value.reason is Refusal.BUSY
+        assert keyring.release is not None
+        keyring.release.set()
+        await forgetting
+        assert bench.states() == {"at_webusb_001_1": "pairing_required"}
+        assert bench.tracker.operation_of("at_webusb_001_1") is None
+        bench.tracker.close()
+
+    run(scenario)
+
+
 class Nobody:
     """A DeviceListener that hears and does nothing (the bus, in the daemon)."""
 
@@ -240,6 +306,27 @@ def test_forgetting_a_remembered_safe7_removes_its_pairing_first(
         assert history.known_devices() == [] and history.events(SAFE7) == []
         assert not await known.forget(SAFE7)
         assert keyring.forgotten == [SAFE7]
+
+    run(scenario)
+    history.close()
+
+
+def test_with_no_keyring_at_all_a_remembered_safe7_is_forgotten(
+    tmp_path: Path, keyring: Keyring
+) -> None:
+    """No Secret Service (or no default keyring): no pairing can be stored there, so there is
+    none to remove, and refusing would leave the record for ever."""
+    history = HistoryStore(tmp_path)
+    history.remember_device(SAFE7, "Safe 7", "T3W1", "Mine", datetime(2026, 6, 1, tzinfo=UTC))
+    known = KnownDevices(
+        Nobody(), history, timedelta(days=180), forget_pairing=keyring.forget_device
+    )
+    keyring.available = False
+    keyring.problem = NoKeyring(NO_KEYRING)
+
+    async def scenario() -> None:
+        assert await known.forget(SAFE7)
+        assert history.known_devices() == []
 
     run(scenario)
     history.close()
