@@ -97,6 +97,6 @@ def test_an_activatable_keyring_is_not_started_by_doctor(tmp_path: Path) -> None
     finally:
         os.kill(bus.pid, signal.SIGTERM)
     assert line == (
-        f"OK   keyring: {SECRETS} is not running, but D-Bus starts it when a Safe 7 is "
-        "paired or read (your keyring may then ask to be unlocked)"
+        f"OK   keyring: {SECRETS} is not running, but D-Bus starts it on first use; until "
+        "your keyring is unlocked a Safe 7 paired here is not read (pairing asks to unlock it)"
     )

@@ -265,8 +265,8 @@ async def check_keyring(bus: MessageBus, running: bool, activatable: bool) -> Fi
         return Finding(
             OK,
             "keyring",
-            f"{SECRETS} is not running, but D-Bus starts it when a Safe 7 is paired or read "
-            "(your keyring may then ask to be unlocked)",
+            f"{SECRETS} is not running, but D-Bus starts it on first use; until your keyring "
+            "is unlocked a Safe 7 paired here is not read (pairing asks to unlock it)",
         )
     if not running:
         return Finding(
