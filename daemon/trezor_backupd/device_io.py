@@ -25,7 +25,7 @@ from trezorlib.transport.hid import HidTransport
 from trezorlib.transport.udp import UdpTransport
 from trezorlib.transport.webusb import WebUsbTransport
 
-from .thp_credentials import CredentialStore, Pairing, SecretServiceUnavailable
+from .thp_credentials import CredentialStore, NoKeyring, Pairing, SecretServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class ReadProblem(StrEnum):
     BAD_REPLY = "bad_reply"
     PAIRING_REQUIRED = "pairing_required"
     KEYRING_UNAVAILABLE = "keyring_unavailable"
+    NO_KEYRING = "no_keyring"
     LOCKED_THP = "locked_thp"
 
 
@@ -72,6 +73,11 @@ _EXPLANATIONS = {
         "This Trezor Safe 7 tells its backup status only to a computer it was paired with, "
         "and this computer keeps its pairings in the desktop's keyring, which cannot be used "
         "now: whether it is paired here cannot be told."
+    ),
+    ReadProblem.NO_KEYRING: (
+        "This Trezor Safe 7 tells its backup status only to a computer it was paired with, "
+        "and this computer keeps its pairings in the desktop's keyring: there is none in "
+        "this session, so it is not paired here."
     ),
     ReadProblem.LOCKED_THP: (
         "This Trezor Safe 7 is locked: it lets a new connection in only after its PIN, so "
@@ -116,6 +122,7 @@ class FeaturesReadError(Exception):
             ReadProblem.BAD_REPLY,
             ReadProblem.PAIRING_REQUIRED,
             ReadProblem.KEYRING_UNAVAILABLE,
+            ReadProblem.NO_KEYRING,
             ReadProblem.LOCKED_THP,
         )
 
@@ -237,7 +244,8 @@ def _read_over_thp(transport: Transport) -> messages.Features:
     keyring here. One it accepted is labelled with the device id the Trezor reports if its
     item lacks it (kept by an earlier release), as a pairing is forgotten by that id. Without
     a keyring no credential is offered, so the Trezor's "not paired" says nothing about a
-    pairing kept there (KEYRING_UNAVAILABLE, with the keyring's sentence).
+    pairing kept there (KEYRING_UNAVAILABLE, with the keyring's sentence), except that with
+    no keyring at all nothing can have been kept (NO_KEYRING: not paired here).
     """
     from . import thp_session
 
@@ -251,6 +259,9 @@ def _read_over_thp(transport: Transport) -> messages.Features:
     try:
         features = thp_session.read_features(transport, credentials, on_paired=accepted.append)
     except thp_session.NotPaired as error:
+        if isinstance(unusable, NoKeyring):
+            # Nothing can have been kept: not paired here, and pairing says what is missing.
+            raise FeaturesReadError(ReadProblem.NO_KEYRING, why=str(unusable)) from error
         if unusable is not None:
             raise FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE, why=str(unusable)) from error
         if error.refused_key is not None:

@@ -124,10 +124,12 @@ class _Entry:
 
 _STATE_OF_PROBLEM = {
     ReadProblem.PAIRING_REQUIRED: BackupState.PAIRING_REQUIRED,
+    ReadProblem.NO_KEYRING: BackupState.PAIRING_REQUIRED,
     ReadProblem.LOCKED_THP: BackupState.LOCKED,
 }
-"""What a Safe 7 that tells nothing is: not paired here, or locked (THP refuses both). Read
-without a usable keyring it is neither: whether it is paired here cannot be told."""
+"""What a Safe 7 that tells nothing is: not paired here (also when no keyring exists to
+keep a pairing in), or locked (THP refuses both). Read while the keyring is locked it is
+neither: whether it is paired here cannot be told."""
 
 
 def fallback_id(transport_path: str) -> str:

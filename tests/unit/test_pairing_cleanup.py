@@ -147,6 +147,29 @@ def test_without_a_keyring_not_paired_is_no_wipe_and_no_call_to_pair(
     run(scenario)
 
 
+def test_with_no_keyring_at_all_it_is_not_paired_here_and_no_wipe(
+    bench: Bench, keyring: Keyring
+) -> None:
+    """No keyring exists, so no pairing can be kept: `pairing_required` (pairing then says
+    what is missing), and still no wipe is read into it."""
+    none = "No keyring (Secret Service: gnome-keyring or KWallet) runs in this session."
+    bench.devices.append(
+        Device(NODE, paired(), FeaturesReadError(ReadProblem.NO_KEYRING, why=none))
+    )
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        await bench.tracker.refresh()
+        [device] = bench.tracker.devices()
+        assert device.status.state.value == "pairing_required"
+        assert "there is none in this session" in device.status.explanation
+        assert device.status.explanation.endswith(none)
+        assert keyring.forgotten == []
+        bench.tracker.close()
+
+    run(scenario)
+
+
 def test_a_failed_removal_after_a_wipe_still_shows_pairing_required(
     bench: Bench, keyring: Keyring
 ) -> None:
