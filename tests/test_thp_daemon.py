@@ -347,8 +347,10 @@ def test_only_the_daemon_may_ask_the_cli_for_a_pairing_code(
 def test_a_locked_safe7_is_locked_until_unlocked_on_the_device(
     make_daemon: DaemonFactory, secret_service: Path
 ) -> None:
-    """A locked Safe 7 refuses a new connection: `locked`, never a PIN keyboard from a read;
-    `unlock` connects asking to unlock, and the PIN is typed on the Trezor."""
+    """A locked Safe 7 refuses a new connection, and a read never shows a PIN keyboard:
+    locked since it was read paired (never unplugged), it is still that Trezor, with its
+    last unlocked state and `Locked`, as a locked Safe 5; `unlock` connects asking to
+    unlock, and the PIN is typed on the Trezor."""
     store = keyring()
     pin = "2589"
     seed_safety.typed(pin)
@@ -360,8 +362,8 @@ def test_a_locked_safe7_is_locked_until_unlocked_on_the_device(
             thp_session.session_of(client).call(messages.LockDevice())
         refresh()
         [device] = get_devices()
-        assert (device["State"], device["Locked"]) == ("locked", True)
-        assert "unlock" in device["NextStep"]
+        assert (device["Id"], device["State"], device["Locked"]) == (DEVICE_ID, "unverified", True)
+        assert "it is locked now" in device["Explanation"]
         unlock = subprocess.Popen(
             [sys.executable, "-m", "trezor_backupctl", "unlock"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -69,10 +69,14 @@ def when(seconds: int) -> str:
 def has_pairing_here(device: Device) -> bool:
     """Whether `Device1.ForgetPairing` takes this device: a Safe 7 read paired with this
     computer. A Safe 7 tells its id only over a paired connection, so it is one listed under
-    its own id; one under an `at_` id is not paired here (`pairing_required`), locked, or
-    held by another program. (The daemon also takes a locked one it read unlocked since it
-    was plugged in, which the applet cannot tell apart: its row offers Unlock first.)"""
-    return device.model == "Safe 7" and not names_a_place(device.id)
+    its own id (one under an `at_` id was never read paired since it was plugged in), and
+    not `pairing_required` (its pairing forgotten or wiped since) nor `unknown` (the keyring
+    is locked: whether it is paired cannot be told). A locked one keeps its pairing."""
+    return (
+        device.model == "Safe 7"
+        and not names_a_place(device.id)
+        and device.state not in (BackupState.PAIRING_REQUIRED, BackupState.UNKNOWN)
+    )
 
 
 def row_of(device: Device, now: float) -> Row:

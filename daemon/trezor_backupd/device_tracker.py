@@ -46,6 +46,7 @@ from .device_values import DeviceListener, DeviceStatus, OperationRefused, Track
 from .history import HistoryStore, HistoryUnavailable
 from .status import (
     backup_facts,
+    locked_view,
     status_from_features,
     status_without_features,
     status_without_keyring,
@@ -118,6 +119,11 @@ class _Entry:
     paired_id: str | None = None
     """The device_id of the Safe 7 read paired on this node (over THP, with this computer's
     credential), until its pairing is forgotten or the node goes away."""
+    known: messages.Features | None = None
+    """The last paired read of the Safe 7 on this node. While it tells nothing (locked since,
+    or its pairing forgotten here) it is still this Trezor, the node never having gone away:
+    it keeps its id, and locked it keeps the facts of its last unlocked read, as the other
+    core models do. A wipe (a new identity) or an unplug ends this."""
     forgetting: bool = False
     """Its pairing is being removed from the keyring (ForgetPairing): no operation starts."""
 
@@ -526,6 +532,7 @@ class DeviceTracker:
                 entry.features = features
                 if path in device_io.THP_PATHS and features.device_id:
                     entry.paired_id = features.device_id
+                    entry.known = features
                 self._gone_delays.pop(path, None)
                 self._publish(path, entry, self._classify(features, path, remember=True))
                 return
@@ -540,7 +547,10 @@ class DeviceTracker:
         """A Safe 7 read paired on this node answered "not paired", with no unplug between:
         it was wiped, and the pairing of the id it had is dead (docs/security.md)."""
         wiped, entry.paired_id = entry.paired_id, None
-        if wiped is None or self._forget_pairing is None:
+        if wiped is None:
+            return
+        entry.known = None  # a new identity: not the Trezor read here before
+        if self._forget_pairing is None:
             return
         try:
             removed = await asyncio.to_thread(self._forget_pairing, wiped)
@@ -578,6 +588,11 @@ class DeviceTracker:
 
     def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:
         entry.features = None
+        if error.problem is ReadProblem.LOCKED_THP and entry.known is not None:
+            # The Trezor read paired on this node, locked since: what it would say locked.
+            entry.features = locked_view(entry.known)
+            self._publish(path, entry, self._classify(entry.features, path))
+            return
         if error.problem is ReadProblem.KEYRING_UNAVAILABLE:
             self._publish(path, entry, status_without_keyring(error.explanation))
             return
@@ -619,7 +634,8 @@ class DeviceTracker:
 
     def _publish(self, path: str, entry: _Entry, status: DeviceStatus) -> None:
         kind = entry.operation.kind if entry.operation is not None else ""
-        device = TrackedDevice(self._device_id(entry.features, path), path, status, kind)
+        device_id = self._device_id(entry.features or entry.known, path)
+        device = TrackedDevice(device_id, path, status, kind)
         previous = entry.published
         if previous == device:
             entry.read_once.set()

@@ -8,6 +8,7 @@ ever sees or mentions seed material: Features carry none, and a verdict is only 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -36,6 +37,36 @@ def backup_facts(features: messages.Features, now: datetime) -> BackupFacts | No
         passphrase_protection=bool(features.passphrase_protection),
         read_at=now,
     )
+
+
+_WITHHELD_WHILE_LOCKED = (
+    "backup_availability",
+    "unfinished_backup",
+    "no_backup",
+    "backup_type",
+    "recovery_status",
+    "recovery_type",
+    "passphrase_protection",
+)
+"""The wallet fields a locked core Trezor leaves out of its Features (recorded on 2.10.0,
+e1a-e1d; the rest of that block is of no use here)."""
+
+
+def locked_view(unlocked: messages.Features) -> messages.Features:
+    """What a core Trezor read unlocked as `unlocked` reports once locked: the same device,
+    its wallet fields withheld.
+
+    A locked Safe 7 answers no new connection at all (THP DEVICE_LOCKED, recorded), so where
+    it is known which Trezor that is (the one read paired on the same node, never unplugged
+    since) its status is that of a locked core Trezor: the facts of its last unlocked read,
+    or `locked`.
+    """
+    view = copy.copy(unlocked)
+    view.pin_protection = True
+    view.unlocked = False
+    for name in _WITHHELD_WHILE_LOCKED:
+        setattr(view, name, None)
+    return view
 
 
 # The Model One leaves internal_model unset and reports model "1"; newer devices report both.

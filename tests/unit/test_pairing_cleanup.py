@@ -207,11 +207,40 @@ def test_forget_pairing_removes_it_and_shows_pairing_required_without_a_read(
         await bench.tracker.settle()
         await bench.tracker.forget_pairing(SAFE7)
         assert keyring.forgotten == [SAFE7]
-        assert bench.states() == {"at_webusb_001_1": "pairing_required"}
+        # Still this Trezor (its node never went away): one row, under its own id.
+        assert bench.states() == {SAFE7: "pairing_required"}
         assert device.reads == 1
         with pytest.raises(OperationRefused) as again:
-            await bench.tracker.forget_pairing("at_webusb_001_1")
+            await bench.tracker.forget_pairing(SAFE7)
         assert again.value.reason is Refusal.NOT_POSSIBLE
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_a_safe7_locked_since_its_paired_read_keeps_its_id_and_its_facts(
+    bench: Bench, keyring: Keyring
+) -> None:
+    """It locked itself while plugged in (auto-lock): the next read (a refresh) is refused
+    with DEVICE_LOCKED, yet it is the Trezor read on this node, so it stays one row under its
+    id, with the state of its last unlocked read, as a locked Safe 5 does. After an unplug
+    nobody can tell which Trezor a locked one is: `locked`, under its place."""
+    location = UsbLocation(busnum=1, port_numbers=(1,))
+    bench.devices.append(Device(NODE, paired(), busy(ReadProblem.LOCKED_THP)))
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        await bench.tracker.refresh()
+        [device] = bench.tracker.devices()
+        assert (device.id, device.status.state.value) == (SAFE7, "unverified")
+        assert device.status.locked and "it is locked now" in device.status.explanation
+        bench.devices.clear()
+        bench.tracker.usb_event(TrezorUsbEvent("remove", location, webusb=True))
+        bench.devices.append(Device(NODE, busy(ReadProblem.LOCKED_THP)))
+        bench.tracker.usb_event(TrezorUsbEvent("add", location, webusb=True))
+        await bench.tracker.settle()
+        assert bench.states() == {"at_webusb_001_1": "locked"}
+        assert keyring.forgotten == []
         bench.tracker.close()
 
     run(scenario)
@@ -282,8 +311,8 @@ def test_no_operation_starts_while_a_pairing_is_being_forgotten(
         assert keyring.release is not None
         keyring.release.set()
         await forgetting
-        assert bench.states() == {"at_webusb_001_1": "pairing_required"}
-        assert bench.tracker.operation_of("at_webusb_001_1") is None
+        assert bench.states() == {SAFE7: "pairing_required"}
+        assert bench.tracker.operation_of(SAFE7) is None
         bench.tracker.close()
 
     run(scenario)
