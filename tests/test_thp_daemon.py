@@ -45,7 +45,7 @@ from harness import (
     running,
 )
 from keyring_helpers import lock_login_keyring, unlock_login_keyring
-from sim_helpers import HOST, HostPort, Simulator, start_simulator
+from sim_helpers import HOST, HostPort, Simulator, free_port_pair, start_simulator
 from udp_tap import UdpTap
 
 SECRET = "7c" * 32
@@ -171,6 +171,26 @@ def test_pair_then_status_check_a_silent_read_after_a_restart_and_a_wipe(
         assert history() == [("check", "passed")]
         assert "dead pairing was removed" in daemon.log()
         seed_safety.assert_no_secret(output, daemon.log())
+
+
+def test_a_safe7_restarted_with_its_identity_is_read_without_a_confirmation(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    """Unplugged, and a new emulator process with the same device secret plugged in: a new
+    THP link, read with the autoconnect credential. Had the Trezor asked "Allow ... to
+    connect?", the read would have found no answer and shown the Trezor busy."""
+    keyring()
+    port = free_port_pair()
+    with running(make_daemon(f"udp:{HOST}:{port}")):
+        with safe7(port=port) as sim:
+            refresh()
+            assert pair_through_the_cli(sim).startswith("exit 0")
+        refresh()
+        assert get_devices() == []
+        with safe7(port=port):
+            refresh()
+            [device] = get_devices()
+            assert (device["Id"], device["State"]) == (DEVICE_ID, "unverified")
 
 
 def test_a_backup_over_thp(make_daemon: DaemonFactory, secret_service: Path) -> None:
