@@ -1,16 +1,19 @@
-"""A person drives a check to its end with only the documented commands: `trezor-backupctl
-check` in one terminal, `trezor-backup-sim screen` and `press yes` in another."""
+"""A person drives a check, or a Safe 7's pairing, to its end with only the documented
+commands: `trezor-backupctl` in one terminal, `trezor-backup-sim screen` and `press yes` in
+another."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import seed_safety
 from conftest import DaemonFactory
 from harness import DEVICE_ID, EVENT_TIMEOUT, LineReader, get_devices, running
 from sim_helpers import ABANDON24, start_simulator
+from test_thp_daemon import kept_credentials, keyring, safe7
 
 
 def sim_action(port: int, *args: str) -> str:
@@ -70,3 +73,41 @@ def test_without_a_simulator_the_action_says_so() -> None:
         "trezor-backup-sim: no simulator answers on DebugLink port 10 (wire port 9); "
         "start one, or give its --port\n"
     )
+
+
+def test_a_safe7_paired_with_screen_and_press(
+    make_daemon: DaemonFactory, secret_service: Path
+) -> None:
+    """`trezor-backupctl pair` in one terminal; in the other, `press yes` allows the pairing,
+    `screen` shows the code to type, and `press yes` allows connecting without asking."""
+    store = keyring()
+    with safe7() as sim, running(make_daemon(sim.path)) as daemon:
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "trezor_backupctl", "pair"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        assert cli.stdin is not None
+        reader = LineReader(cli)
+        seed_safety.produced("trezor-backupctl pair scrollback", lambda: "\n".join(reader.seen))
+        while True:
+            try:
+                line = reader.wait_for(lambda _line: True)
+            except AssertionError:  # the output ended: the CLI is done
+                break
+            if line.startswith("Code shown on your Trezor"):
+                screen = sim_action(sim.port, "screen")
+                shown = re.fullmatch(
+                    r"The Trezor shows the pairing code (\d{3} \d{3}): type it into the "
+                    r"computer\.\n",
+                    screen,
+                )
+                assert shown, screen
+                seed_safety.typed(shown[1])
+                cli.stdin.write(shown[1] + "\n")
+                cli.stdin.flush()
+            elif "Confirm on your Trezor" in line:
+                sim_action(sim.port, "press", "yes")
+        assert cli.wait(timeout=EVENT_TIMEOUT) == 0, "\n".join(reader.seen)
+        assert kept_credentials(store) == 1
+        assert sim_action(sim.port, "screen").startswith("The Trezor asks for nothing")
+    seed_safety.assert_no_secret("\n".join(reader.seen), daemon.log())

@@ -15,11 +15,13 @@ import sys
 
 from trezorlib import messages, protocol_v1
 from trezorlib.mapping import DEFAULT_MAPPING
+from trezorlib.transport import Timeout
 from trezorlib.transport.udp import UdpTransport
 
 HOST = "127.0.0.1"
 ACTIONS = ("press", "type", "screen")
 ANSWER_TIMEOUT_SECONDS = 2.0
+NOTHING_TO_TYPE = "asks for nothing to be typed: confirm or cancel with press yes|no"
 
 EPILOG = """\
 what each model asks of its owner:
@@ -29,6 +31,8 @@ what each model asks of its owner:
              screen
   T, Safe    everything happens on the Trezor: `press yes` confirms, `type 24` picks the
              word count, `type WORD` enters each word of the seed, `type PIN` unlocks
+  Safe 7     pairing (--model safe7): `press yes` allows it, `screen` shows the code to
+             type into the computer, `press yes` twice allows connecting without asking
 """
 
 
@@ -63,6 +67,25 @@ def _state(transport: UdpTransport) -> messages.DebugLinkState:
     return reply
 
 
+PAIRING_INFO_TIMEOUT_SECONDS = 0.3
+"""A Safe 7 simulator answers DebugLinkGetPairingInfo at once; the other models do not know
+it and say nothing, so `screen` waits this long for them before saying what else it sees."""
+
+
+def _pairing_code(transport: UdpTransport) -> str | None:
+    """The code a Safe 7 shows while pairing (its DebugLinkGetPairingInfo), else None."""
+    protocol_v1.write(transport, *DEFAULT_MAPPING.encode(messages.DebugLinkGetPairingInfo()))
+    try:
+        answer = protocol_v1.read(transport, timeout=PAIRING_INFO_TIMEOUT_SECONDS)
+    except Timeout:
+        return None
+    reply = DEFAULT_MAPPING.decode(*answer)
+    if isinstance(reply, messages.DebugLinkPairingInfo) and reply.code_entry_code is not None:
+        code = f"{reply.code_entry_code:06}"
+        return f"{code[:3]} {code[3:]}"
+    return None
+
+
 def describe(state: messages.DebugLinkState) -> str:
     """What the screen asks for or shows, in the owner's words."""
     if state.reset_word:
@@ -73,7 +96,7 @@ def describe(state: messages.DebugLinkState) -> str:
         return f"asks for the word {state.recovery_fake_word!r} (a made-up one: type it as shown)"
     if state.matrix:
         return f"shows the PIN grid (keypad layout 7 8 9 / 4 5 6 / 1 2 3): {state.matrix}"
-    return "asks for nothing to be typed: confirm or cancel with press yes|no"
+    return NOTHING_TO_TYPE
 
 
 def run_action(argv: list[str]) -> int:
@@ -91,7 +114,12 @@ def run_action(argv: list[str]) -> int:
             )
             return 1
         if args.action == "screen":
-            print(f"The Trezor {describe(state)}.")
+            shown = describe(state)
+            code = _pairing_code(transport) if shown == NOTHING_TO_TYPE else None
+            if code is not None:
+                print(f"The Trezor shows the pairing code {code}: type it into the computer.")
+            else:
+                print(f"The Trezor {shown}.")
             return 0
         if args.action == "press":
             button = messages.DebugButton.YES if args.button == "yes" else messages.DebugButton.NO
