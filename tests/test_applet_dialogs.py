@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 
 import pytest
 from PIL import ImageGrab
-from test_thp_daemon import kept_credentials, keyring, pair_through_the_cli, safe7
 from trezorlib import messages
 
 from trezor_backup_api.agent import AgentCancelled, PairingAgent
@@ -71,6 +70,7 @@ from harness import (
 )
 from seed_safety import MNEMONIC12
 from sim_helpers import ABANDON24, HostPort, Simulator, matrix_key, start_simulator
+from test_thp_daemon import kept_credentials, keyring, pair_through_the_cli, safe7
 
 DEVICE_ID = "0A1B2C3D4E5F60718293A4B5"
 # In Matrix6 the device counts its middle column as the right one.
@@ -953,7 +953,9 @@ def test_forget_pairing_in_the_window_says_what_it_changes_and_leaves_the_safe7_
             "Forget pairing: Trezor Safe 7",
             "The pairing was not forgotten",
         )
-        assert text.startswith("Only a Trezor Safe 7 read paired with this computer"), text
+        assert text == (
+            "This Trezor is not paired with this computer: there is no pairing to forget."
+        ), text
         app.dialogs.call(refusal.close).result(EVENT_TIMEOUT)
         app.dialogs.call(window.close).result(EVENT_TIMEOUT)
     seed_safety.assert_no_secret(daemon.log())

@@ -45,6 +45,8 @@ from .device_io import FeaturesReadError, ReadProblem
 from .device_values import DeviceListener, DeviceStatus, OperationRefused, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable
 from .status import (
+    THP_MODEL_NAME,
+    UNKNOWN_MODEL,
     backup_facts,
     locked_view,
     status_from_features,
@@ -98,6 +100,31 @@ class NodeWatch(Protocol):
     def unwatch(self, key: str) -> None: ...
 
     def own_access(self, key: str) -> AbstractContextManager[None]: ...
+
+
+def _no_pairing_to_forget(device: TrackedDevice | None) -> str:
+    """Why ForgetPairing has nothing to remove from this device, as the owner sees it."""
+    status = device.status if device is not None else None
+    if status is None:
+        return "This Trezor has not been read yet: nothing to forget."
+    if status.model not in (THP_MODEL_NAME, UNKNOWN_MODEL):
+        return (
+            f"Only a Trezor Safe 7 is paired with a computer, and this is a Trezor "
+            f"{status.model}: there is no pairing to forget."
+        )
+    if status.state is BackupState.PAIRING_REQUIRED:
+        return "This Trezor is not paired with this computer: there is no pairing to forget."
+    if status.state is BackupState.LOCKED:
+        return (
+            "This Trezor is locked and has not said which Trezor it is since it was plugged "
+            "in: unlock it, then forget its pairing."
+        )
+    if status.state is BackupState.UNKNOWN:
+        return (
+            "Whether this Trezor is paired here cannot be told while the desktop's keyring "
+            "is locked: unlock the keyring, refresh, then forget its pairing."
+        )
+    return "This Trezor has not been read paired with this computer: nothing to forget."
 
 
 @dataclass
@@ -294,11 +321,7 @@ class DeviceTracker:
             )
         paired_id = entry.paired_id
         if paired_id is None or self._forget_pairing is None:
-            raise OperationRefused(
-                Refusal.NOT_POSSIBLE,
-                "Only a Trezor Safe 7 read paired with this computer has a pairing to forget "
-                "(a locked one that has not been read unlocked here: unlock it first).",
-            )
+            raise OperationRefused(Refusal.NOT_POSSIBLE, _no_pairing_to_forget(entry.published))
         if entry.forgetting:
             raise OperationRefused(Refusal.BUSY, "Its pairing is being forgotten already.")
         forget = self._forget_pairing

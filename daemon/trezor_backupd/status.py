@@ -175,7 +175,9 @@ def status_from_features(
     )
 
 
-_THP_MODEL = ("Safe 7", THP_INTERNAL_MODEL)
+THP_MODEL_NAME = _MODEL_BY_INTERNAL[THP_INTERNAL_MODEL]
+"""The model that speaks THP: the one that is paired with a computer."""
+_THP_MODEL = (THP_MODEL_NAME, THP_INTERNAL_MODEL)
 _THP_NEXT_STEPS = {
     BackupState.PAIRING_REQUIRED: (
         "Pair it once from here (Pair with this computer in the applet, or trezor-backupctl "

@@ -213,6 +213,9 @@ def test_forget_pairing_removes_it_and_shows_pairing_required_without_a_read(
         with pytest.raises(OperationRefused) as again:
             await bench.tracker.forget_pairing(SAFE7)
         assert again.value.reason is Refusal.NOT_POSSIBLE
+        assert again.value.message == (
+            "This Trezor is not paired with this computer: there is no pairing to forget."
+        )
         bench.tracker.close()
 
     run(scenario)
@@ -258,7 +261,11 @@ def test_forget_pairing_is_refused_with_a_reason(bench: Bench, keyring: Keyring)
             return refused.value.reason, refused.value.message
 
         assert (await reason("NOPE"))[0] is Refusal.NO_SUCH_DEVICE
-        assert (await reason("5555"))[0] is Refusal.NOT_POSSIBLE  # a Safe 5: no pairing
+        assert await reason("5555") == (
+            Refusal.NOT_POSSIBLE,
+            "Only a Trezor Safe 7 is paired with a computer, and this is a Trezor Safe 5: "
+            "there is no pairing to forget.",
+        )
         check = Handle()
         bench.tracker.begin_operation(SAFE7, check)
         assert (await reason(SAFE7))[0] is Refusal.BUSY
