@@ -950,7 +950,7 @@ def test_forget_pairing_in_the_window_says_what_it_changes_and_leaves_the_safe7_
         refusal = next_window(events, InfoWindow)
         title, heading, text = texts(app, refusal)
         assert (title, heading) == (
-            "Forget pairing: Trezor Safe 7",
+            "Forget pairing: My Trezor",  # still this Trezor, under its name
             "The pairing was not forgotten",
         )
         assert text == (

@@ -3,7 +3,9 @@ item per Trezor, labelled with its device id, forgotten by its key or by its id.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import socket
 import subprocess
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from trezor_backupd.thp_credentials import (
 import seed_safety
 from harness import BusMonitor, custom_bus
 from keyring_helpers import SECRETS, gnome_keyring, lock_login_keyring, unlock_login_keyring
+from test_problems_named import ActivatingBus
 
 
 def _pairing(trezor_pubkey: bytes, device_id: str) -> Pairing:
@@ -216,3 +219,21 @@ def test_the_keyring_failing_while_in_use_is_a_sentence_too(
             assert deleted.startswith("The desktop's keyring failed while in use"), deleted
             assert store.credentials() == []
     seed_safety.assert_no_secret(locked, deleted)
+
+
+def test_a_keyring_that_fails_to_start_is_not_taken_for_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One D-Bus would start but cannot (a keyring still starting, a broken one) may hold a
+    pairing: it is "cannot be used now", never NoKeyring, which would show a paired Safe 7 as
+    not paired and forget a remembered one's pairing as if none could exist."""
+    bus = ActivatingBus(tmp_path)
+    try:
+        bus.service(SECRETS, "/bin/false")
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
+        with pytest.raises(SecretServiceUnavailable) as refused:
+            CredentialStore().credentials()
+    finally:
+        os.kill(bus.pid, signal.SIGTERM)
+    assert not isinstance(refused.value, NoKeyring)
+    assert str(refused.value) == "The desktop's keyring did not answer: try again in a moment."

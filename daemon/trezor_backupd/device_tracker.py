@@ -30,7 +30,7 @@ import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -42,7 +42,13 @@ from trezor_backup_api.vocabulary import BackupState, Refusal
 from . import device_io
 from .config import Config
 from .device_io import FeaturesReadError, ReadProblem
-from .device_values import DeviceListener, DeviceStatus, OperationRefused, TrackedDevice
+from .device_values import (
+    THP_INTERNAL_MODEL,
+    DeviceListener,
+    DeviceStatus,
+    OperationRefused,
+    TrackedDevice,
+)
 from .history import HistoryStore, HistoryUnavailable
 from .status import (
     THP_MODEL_NAME,
@@ -102,11 +108,8 @@ class NodeWatch(Protocol):
     def own_access(self, key: str) -> AbstractContextManager[None]: ...
 
 
-def _no_pairing_to_forget(device: TrackedDevice | None) -> str:
+def _no_pairing_to_forget(status: DeviceStatus) -> str:
     """Why ForgetPairing has nothing to remove from this device, as the owner sees it."""
-    status = device.status if device is not None else None
-    if status is None:
-        return "This Trezor has not been read yet: nothing to forget."
     if status.model not in (THP_MODEL_NAME, UNKNOWN_MODEL):
         return (
             f"Only a Trezor Safe 7 is paired with a computer, and this is a Trezor "
@@ -117,14 +120,17 @@ def _no_pairing_to_forget(device: TrackedDevice | None) -> str:
     if status.state is BackupState.LOCKED:
         return (
             "This Trezor is locked and has not said which Trezor it is since it was plugged "
-            "in: unlock it, then forget its pairing."
+            "in or last used by another app: unlock it, then forget its pairing."
         )
-    if status.state is BackupState.UNKNOWN:
+    if status.state is BackupState.UNKNOWN and status.model == THP_MODEL_NAME:
         return (
             "Whether this Trezor is paired here cannot be told while the desktop's keyring "
-            "is locked: unlock the keyring, refresh, then forget its pairing."
+            "cannot be used: unlock the keyring, refresh, then forget its pairing."
         )
-    return "This Trezor has not been read paired with this computer: nothing to forget."
+    return (
+        "This Trezor has not been read paired with this computer since it was plugged in: "
+        "refresh its status, then forget its pairing if it is paired here."
+    )
 
 
 @dataclass
@@ -148,9 +154,11 @@ class _Entry:
     credential), until its pairing is forgotten or the node goes away."""
     known: messages.Features | None = None
     """The last paired read of the Safe 7 on this node. While it tells nothing (locked since,
-    or its pairing forgotten here) it is still this Trezor, the node never having gone away:
-    it keeps its id, and locked it keeps the facts of its last unlocked read, as the other
-    core models do. A wipe (a new identity) or an unplug ends this."""
+    or its pairing forgotten here) it is still this Trezor, the node never having gone away
+    and no other program having used it: it keeps its id and name, and locked while still
+    paired it keeps the facts of its last unlocked read, as the other core models do. A wipe
+    (a new identity), another program letting go of it (which may have wiped it and set up
+    a new wallet) or an unplug ends this."""
     forgetting: bool = False
     """Its pairing is being removed from the keyring (ForgetPairing): no operation starts."""
 
@@ -236,7 +244,12 @@ class DeviceTracker:
     def node_released(self, path: str) -> None:
         """Another program closed the device's node: what it did may have changed the state."""
         entry = self._entries.get(path)
-        if entry is None or not self._may_read(entry):
+        if entry is None:
+            return
+        # It may have wiped the Trezor and set up a new wallet, which a locked Trezor would
+        # not show: until it is read paired again, nothing is assumed of who it is.
+        entry.known = None
+        if not self._may_read(entry):
             return
         if entry.reader is not None:
             entry.released_while_reading = True  # read again once this read is over
@@ -321,7 +334,10 @@ class DeviceTracker:
             )
         paired_id = entry.paired_id
         if paired_id is None or self._forget_pairing is None:
-            raise OperationRefused(Refusal.NOT_POSSIBLE, _no_pairing_to_forget(entry.published))
+            assert entry.published is not None  # _entry_of finds published devices only
+            raise OperationRefused(
+                Refusal.NOT_POSSIBLE, _no_pairing_to_forget(entry.published.status)
+            )
         if entry.forgetting:
             raise OperationRefused(Refusal.BUSY, "Its pairing is being forgotten already.")
         forget = self._forget_pairing
@@ -611,18 +627,32 @@ class DeviceTracker:
 
     def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:
         entry.features = None
-        if error.problem is ReadProblem.LOCKED_THP and entry.known is not None:
+        if (
+            error.problem is ReadProblem.LOCKED_THP
+            and entry.known is not None
+            and entry.paired_id is not None
+        ):
             # The Trezor read paired on this node, locked since: what it would say locked.
             entry.features = locked_view(entry.known)
             self._publish(path, entry, self._classify(entry.features, path))
             return
         if error.problem is ReadProblem.KEYRING_UNAVAILABLE:
-            self._publish(path, entry, status_without_keyring(error.explanation))
-            return
-        state = _STATE_OF_PROBLEM.get(error.problem)
-        if state is None:
-            state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
-        self._publish(path, entry, status_without_features(state, error.explanation))
+            status = status_without_keyring(error.explanation)
+        else:
+            state = _STATE_OF_PROBLEM.get(error.problem)
+            if state is None:
+                state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
+            status = status_without_features(state, error.explanation)
+        if entry.known is not None:
+            # Still the Safe 7 read paired on this node (its pairing forgotten, or another
+            # app holds it): the owner sees it under its name.
+            status = replace(
+                status,
+                model=THP_MODEL_NAME,
+                internal_model=THP_INTERNAL_MODEL,
+                label=entry.known.label or "",
+            )
+        self._publish(path, entry, status)
 
     def _device_id(self, features: messages.Features | None, path: str) -> str:
         device_id = features.device_id if features is not None else None

@@ -35,8 +35,12 @@ class SecretServiceUnavailable(Exception):
 
 
 class NoKeyring(SecretServiceUnavailable):
-    """There is no keyring at all (no Secret Service, no default keyring, no secretstorage):
-    nothing reachable can hold a pairing, so there is nothing to unlock or to remove either."""
+    """There is no keyring at all (no Secret Service on the bus, nor one it could start; or
+    no default keyring): nothing reachable can hold a pairing, so there is nothing to unlock
+    or to remove either. One that fails to start or to answer is not this."""
+
+
+_SERVICE_UNKNOWN = "org.freedesktop.DBus.Error.ServiceUnknown"
 
 
 _LOCKED = (
@@ -91,8 +95,8 @@ class CredentialStore:
             import secretstorage
             from jeepney.wrappers import DBusErrorResponse  # type: ignore[import-untyped]
             from secretstorage import exceptions as secret_errors
-        except ImportError as error:
-            raise NoKeyring(
+        except ImportError as error:  # a broken installation, not a missing keyring
+            raise SecretServiceUnavailable(
                 "The Python package secretstorage is missing: Safe 7 pairings can only be "
                 "kept in the desktop's keyring through it (Debian: python3-secretstorage)."
             ) from error
@@ -123,8 +127,10 @@ class CredentialStore:
         """The "default" collection: NoKeyring when there is none, SecretServiceUnavailable
         when it stays locked (it is unlocked only when this store may prompt)."""
         import secretstorage
+        from jeepney.wrappers import DBusErrorResponse
         from secretstorage import exceptions as secret_errors
 
+        did_not_answer = "The desktop's keyring did not answer: try again in a moment."
         try:
             collection = secretstorage.Collection(connection)  # the "default" alias
             if collection.is_locked() and self._may_prompt:
@@ -132,6 +138,10 @@ class CredentialStore:
             if collection.is_locked():
                 raise SecretServiceUnavailable(_LOCKED)
         except secret_errors.SecretServiceNotAvailableException as error:
+            if getattr(error.__cause__, "name", "") != _SERVICE_UNKNOWN:
+                # It exists but failed to start or to answer (a keyring still starting at
+                # login): a pairing may well be kept there.
+                raise SecretServiceUnavailable(did_not_answer) from error
             raise NoKeyring(
                 "No keyring (Secret Service: gnome-keyring or KWallet) runs in this session, "
                 "and Safe 7 pairings are kept only there: start one (e.g. install "
@@ -155,6 +165,8 @@ class CredentialStore:
             raise SecretServiceUnavailable(
                 f"The desktop's keyring refused access ({type(error).__name__}): try again."
             ) from error
+        except DBusErrorResponse as error:  # e.g. Spawn.ChildExited: it could not start
+            raise SecretServiceUnavailable(did_not_answer) from error
         return collection
 
     def check_available(self) -> None:

@@ -21,7 +21,12 @@ from trezor_backupd import device_io
 from trezor_backupd.config import Config
 from trezor_backupd.device_io import FeaturesReadError, ReadProblem, UsbLocation
 from trezor_backupd.device_tracker import DeviceTracker
-from trezor_backupd.device_values import DeviceListener, OperationRefused, TrackedDevice
+from trezor_backupd.device_values import (
+    CheckVerdict,
+    DeviceListener,
+    OperationRefused,
+    TrackedDevice,
+)
 from trezor_backupd.history import EventKind, HistoryStore
 from trezor_backupd.known_devices import KnownDevices
 from trezor_backupd.thp_credentials import NoKeyring, SecretServiceUnavailable
@@ -77,7 +82,7 @@ def bench(monkeypatch: pytest.MonkeyPatch, keyring: Keyring) -> Iterator[Bench]:
 
 
 def paired() -> messages.Features:
-    return features(SAFE7, model="Safe 7", internal_model="T3W1")
+    return features(SAFE7, model="Safe 7", internal_model="T3W1", label="Safe 7 on the desk")
 
 
 NOT_PAIRED = busy(ReadProblem.PAIRING_REQUIRED)
@@ -207,8 +212,10 @@ def test_forget_pairing_removes_it_and_shows_pairing_required_without_a_read(
         await bench.tracker.settle()
         await bench.tracker.forget_pairing(SAFE7)
         assert keyring.forgotten == [SAFE7]
-        # Still this Trezor (its node never went away): one row, under its own id.
+        # Still this Trezor (its node never went away): one row, under its own id and name.
         assert bench.states() == {SAFE7: "pairing_required"}
+        [shown] = bench.tracker.devices()
+        assert (shown.status.model, shown.status.label) == ("Safe 7", "Safe 7 on the desk")
         assert device.reads == 1
         with pytest.raises(OperationRefused) as again:
             await bench.tracker.forget_pairing(SAFE7)
@@ -244,6 +251,40 @@ def test_a_safe7_locked_since_its_paired_read_keeps_its_id_and_its_facts(
         await bench.tracker.settle()
         assert bench.states() == {"at_webusb_001_1": "locked"}
         assert keyring.forgotten == []
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_locked_after_its_pairing_was_forgotten_or_another_app_used_it_tells_nothing(
+    bench: Bench, keyring: Keyring
+) -> None:
+    """No facts of an earlier read are shown for a Safe 7 that may not be that wallet any
+    more: unpaired here (a wipe could no longer be seen), or used by another app (which may
+    have wiped it and set up a new wallet with a PIN) and locked before it was read again."""
+    bench.devices += [
+        Device(NODE, paired(), busy(ReadProblem.LOCKED_THP)),
+        Device("webusb:001:2", features("8888", model="Safe 7", internal_model="T3W1"),
+               busy(ReadProblem.LOCKED_THP)),
+    ]  # fmt: skip
+    device_io.THP_PATHS.add("webusb:001:2")  # a second Safe 7
+    bench.verdicts["8888"] = CheckVerdict(bench.now, passed=True)
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        await bench.tracker.forget_pairing(SAFE7)
+        await bench.tracker.refresh()
+        bench.tracker.node_released("webusb:001:2")
+        await bench.tracker.settle()
+        shown = {d.transport_path: d for d in bench.tracker.devices()}
+        unpaired, used = shown[NODE], shown["webusb:001:2"]
+        assert (unpaired.id, unpaired.status.state.value) == (SAFE7, "locked")
+        assert unpaired.status.facts is None and unpaired.status.last_check is None
+        assert (used.id, used.status.state.value) == ("at_webusb_001_2", "locked")
+        assert used.status.last_check is None
+        with pytest.raises(OperationRefused) as refused:
+            await bench.tracker.forget_pairing(SAFE7)
+        assert refused.value.message.startswith("This Trezor is locked and has not said")
         bench.tracker.close()
 
     run(scenario)
