@@ -215,8 +215,14 @@ class Device:
         """Process one complete message that arrived on `channel`."""
         if self._bootloader:
             return self._handle_bootloader(msg)
-        if isinstance(msg, messages.DebugLinkGetPairingInfo) and self.thp_pairing_info:
-            return [(Channel.DEBUG, self.thp_pairing_info(msg))]
+        if isinstance(msg, messages.DebugLinkGetPairingInfo):
+            if self.thp_pairing_info is not None:
+                return [(Channel.DEBUG, self.thp_pairing_info(msg))]
+            # Guess: firmware without THP knows no such message and says so.
+            unknown = messages.Failure(
+                code=messages.FailureType.UnexpectedMessage, message="Unexpected message"
+            )
+            return [(Channel.DEBUG, unknown)]
         if self._blocked is not None:
             if self.reads_only_tiny_messages:
                 return self._handle_blocked(msg) if type(msg) in TINY_MESSAGES else []

@@ -15,7 +15,6 @@ import sys
 
 from trezorlib import messages, protocol_v1
 from trezorlib.mapping import DEFAULT_MAPPING
-from trezorlib.transport import Timeout
 from trezorlib.transport.udp import UdpTransport
 
 HOST = "127.0.0.1"
@@ -67,19 +66,11 @@ def _state(transport: UdpTransport) -> messages.DebugLinkState:
     return reply
 
 
-PAIRING_INFO_TIMEOUT_SECONDS = 0.3
-"""A Safe 7 simulator answers DebugLinkGetPairingInfo at once; the other models do not know
-it and say nothing, so `screen` waits this long for them before saying what else it sees."""
-
-
 def _pairing_code(transport: UdpTransport) -> str | None:
-    """The code a Safe 7 shows while pairing (its DebugLinkGetPairingInfo), else None."""
+    """The code a Safe 7 shows while pairing (its DebugLinkGetPairingInfo), else None (the
+    other models answer that they know no such message)."""
     protocol_v1.write(transport, *DEFAULT_MAPPING.encode(messages.DebugLinkGetPairingInfo()))
-    try:
-        answer = protocol_v1.read(transport, timeout=PAIRING_INFO_TIMEOUT_SECONDS)
-    except Timeout:
-        return None
-    reply = DEFAULT_MAPPING.decode(*answer)
+    reply = DEFAULT_MAPPING.decode(*protocol_v1.read(transport, timeout=ANSWER_TIMEOUT_SECONDS))
     if isinstance(reply, messages.DebugLinkPairingInfo) and reply.code_entry_code is not None:
         code = f"{reply.code_entry_code:06}"
         return f"{code[:3]} {code[3:]}"
