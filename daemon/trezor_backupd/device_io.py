@@ -182,8 +182,11 @@ def read_features(transport: Transport) -> messages.Features:
     """Send GetFeatures alone and return the reply, opening and closing the device around it.
 
     Raises FeaturesReadError with a classified problem for everything that can go wrong, so
-    callers can decide to retry (busy, no permission yet) or report.
+    callers can decide to retry (busy, no permission yet) or report. A Trezor known to be a
+    Safe 7 has its pairings looked up in the keyring first, so that the device is not held
+    open while the keyring answers (most of a Safe 7's read; longer while D-Bus starts it).
     """
+    keyring = _KeyringLookup() if transport.get_path() in THP_PATHS else None
     try:
         transport.open()
     except DeviceIsBusy as error:
@@ -195,12 +198,12 @@ def read_features(transport: Transport) -> messages.Features:
     except Exception as error:
         raise FeaturesReadError(_problem_of_usb_error(error), type(error).__name__) from error
     try:
-        return _get_features(transport)
+        return _get_features(transport, keyring)
     finally:
         transport.close()
 
 
-def _get_features(transport: Transport) -> messages.Features:
+def _get_features(transport: Transport, keyring: _KeyringLookup | None) -> messages.Features:
     # Imported on first use: protocol_v1 brings trezorlib's client and THP stack (about
     # 9 MiB), which a daemon that never sees a Trezor has no reason to carry.
     from trezorlib import protocol_v1
@@ -224,7 +227,7 @@ def _get_features(transport: Transport) -> messages.Features:
     if isinstance(reply, messages.Failure) and reply.code == messages.FailureType.InvalidProtocol:
         # How a THP device (Safe 7) answers protocol v1, as trezorlib's own probe expects.
         THP_PATHS.add(transport.get_path())
-        return _read_over_thp(transport)
+        return _read_over_thp(transport, keyring or _KeyringLookup())
     if not isinstance(reply, messages.Features):
         raise FeaturesReadError(ReadProblem.BAD_REPLY, f"got {type(reply).__name__}")
     THP_PATHS.discard(transport.get_path())  # the same port may now hold a protocol-v1 Trezor
@@ -236,7 +239,20 @@ THP_PATHS: set[str] = set()
 operations on them speak THP (device_ops)."""
 
 
-def _read_over_thp(transport: Transport) -> messages.Features:
+class _KeyringLookup:
+    """This computer's Safe 7 pairings as the keyring gave them at one moment, or why it
+    could not (locked, none): what a THP status read connects with."""
+
+    def __init__(self) -> None:
+        self.store = CredentialStore()
+        self.unusable: SecretServiceUnavailable | None = None
+        try:
+            self.credentials: list[Pairing] = self.store.credentials()
+        except SecretServiceUnavailable as error:
+            self.credentials, self.unusable = [], error  # nothing to connect with
+
+
+def _read_over_thp(transport: Transport, keyring: _KeyringLookup) -> messages.Features:
     """A Safe 7: GetFeatures on a new THP channel with this computer's credential.
 
     A credential the Trezor refused (it matched the Trezor's static key, yet the handshake
@@ -249,12 +265,7 @@ def _read_over_thp(transport: Transport) -> messages.Features:
     """
     from . import thp_session
 
-    store = CredentialStore()
-    unusable: SecretServiceUnavailable | None = None
-    try:
-        credentials: list[Pairing] = store.credentials()
-    except SecretServiceUnavailable as error:
-        credentials, unusable = [], error  # nothing to connect with: locked, or none
+    store, credentials, unusable = keyring.store, keyring.credentials, keyring.unusable
     accepted: list[object] = []
     try:
         features = thp_session.read_features(transport, credentials, on_paired=accepted.append)
