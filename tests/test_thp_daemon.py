@@ -287,6 +287,11 @@ def test_a_locked_keyring_leaves_a_paired_safe7_unknown_and_its_pairing_kept(
             refused = ctl("unpair")
             assert refused.returncode == 3, refused
             assert "The desktop's keyring is locked" in refused.stderr, refused
+            not_now = ctl("pair")  # not a second pairing of a paired Trezor
+            assert not_now.returncode == 3, not_now
+            assert "is paired cannot be told now. Unlock your desktop's keyring" in (
+                not_now.stderr
+            ), not_now
         finally:
             unlock_login_keyring(TEST_KEYRING_PASSWORD)  # the session's keyring, for the rest
         assert kept_credentials(store) == 1

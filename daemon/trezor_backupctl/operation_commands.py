@@ -507,8 +507,13 @@ async def run_pair(
     """`pair`: a Safe 7 learns this computer; the code it shows is typed here."""
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
-    if devices[device_path(device_id)].state != BackupState.PAIRING_REQUIRED:
-        _say(out, f"{device_id} needs no pairing (it is {devices[device_path(device_id)].state}).")
+    device = devices[device_path(device_id)]
+    if device.state == BackupState.UNKNOWN and device.model == "Safe 7":
+        # Read while the keyring is locked: it may well be paired already.
+        _say(err, f"{PROG}: whether {device_id} is paired cannot be told now. {device.next_step}")
+        return EXIT_CANCELLED
+    if device.state != BackupState.PAIRING_REQUIRED:
+        _say(out, f"{device_id} needs no pairing (it is {device.state}).")
         return EXIT_PASSED
     _say(
         out,
