@@ -35,3 +35,20 @@ def test_the_demo_moves_to_free_ports_when_21324_is_taken() -> None:
     assert port != 21324 and int(moved[2]) == port + 1
     assert f"Simulated Trezor Model One: ready udp:127.0.0.1:{port}" in done.stdout
     assert re.search(r"One +Demo Trezor +backup_required", done.stdout), done.stdout
+
+
+def test_a_safe7_demo_runs_on_a_bus_and_keyring_of_its_own() -> None:
+    """TREZOR_SIM_MODEL=safe7: a simulated Safe 7, to pair. Even with a session bus at hand
+    (the tests' own here) the demo starts its own bus and keyring, so that the pairing of a
+    simulated Trezor never lands in the owner's keyring."""
+    env = os.environ | {"CI": "1", "TREZOR_SIM_MODEL": "safe7"}
+    env.pop("TREZOR_SIM_PORT", None)
+    done = subprocess.run(
+        ["sh", str(ROOT / "tests/demo.sh"), sys.executable],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Started a private session bus" in done.stdout
+    assert "Started a keyring of its own on that bus" in done.stdout
+    assert re.search(r"Simulated Trezor Safe 7: ready udp:127\.0\.0\.1:\d+", done.stdout)
+    assert re.search(r"Safe 7 +- +pairing_required", done.stdout), done.stdout
