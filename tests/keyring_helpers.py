@@ -38,11 +38,13 @@ def gnome_keyring(
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_RUNTIME_DIR": str(runtime),
     }
+    env.pop("DISPLAY", None)  # it needs no X server, and must not end with the tests' Xvfb
     argv = ["gnome-keyring-daemon", "--components=secrets", "--foreground"]
-    keyring = subprocess.Popen(
-        [*argv, "--unlock"] if password is not None else argv,
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
+    with open(home / "gnome-keyring.log", "ab") as log:  # why it ended, should it end early
+        keyring = subprocess.Popen(
+            [*argv, "--unlock"] if password is not None else argv,
+            stdin=subprocess.PIPE, stdout=log, stderr=log, env=env,
+        )  # fmt: skip
     try:
         assert keyring.stdin is not None
         keyring.stdin.write((password or "").encode())

@@ -50,9 +50,15 @@ class ActivatingBus:
         self.pid = int(pid)
 
     def service(self, name: str, command: str) -> None:
+        """Make `name` activatable, running `command`: known to the bus when this returns."""
         (self.services / f"{name}.service").write_text(
             f"[D-BUS Service]\nName={name}\nExec={command}\n"
         )
+        # The bus notices a new file by itself, but only some time later: ReloadConfig
+        # reads the service directory before it answers.
+        self.run({}, "gdbus", "call", "--session", "--dest", "org.freedesktop.DBus",
+                 "--object-path", "/org/freedesktop/DBus",
+                 "--method", "org.freedesktop.DBus.ReloadConfig").check_returncode()  # fmt: skip
 
     def run(self, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
