@@ -117,17 +117,27 @@ class LineReader:
     def wait_for(self, predicate: Callable[[str], bool], timeout: float = EVENT_TIMEOUT) -> str:
         """The first new line that satisfies predicate; fails when the stream ends or stalls."""
         while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(
-                    f"no matching line within {timeout} s; seen: {self.seen[-10:]}"
-                ) from None
+            line = self._next(timeout)
             if line is None:
                 raise AssertionError(f"stream ended; seen: {self.seen[-10:]}")
-            self.seen.append(line)
             if predicate(line):
                 return line
+
+    def until_end(self, timeout: float = EVENT_TIMEOUT) -> Iterator[str]:
+        """Each new line until the child closes its output (a CLI that is done); fails when
+        no line comes for `timeout`."""
+        while (line := self._next(timeout)) is not None:
+            yield line
+
+    def _next(self, timeout: float) -> str | None:
+        """The next line (kept in `seen`), None at the end of the stream."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line within {timeout} s; seen: {self.seen[-10:]}") from None
+        if line is not None:
+            self.seen.append(line)
+        return line
 
 
 class Daemon:

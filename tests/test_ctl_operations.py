@@ -65,11 +65,7 @@ class CtlSession:
     def run(self, typed: str, pin: str = "", press_buttons: bool = False) -> int:
         """Answer every prompt until the CLI exits; returns its exit code."""
         seed_safety.typed(typed, pin)
-        while True:
-            try:
-                line = self.reader.wait_for(lambda _line: True)
-            except AssertionError:  # the output ended: the CLI is done
-                break
+        for line in self.reader.until_end():
             if line.startswith(WORD_PROMPT):
                 self.answer(self.requested_word(typed))
             elif line.startswith(GRID_PROMPT):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import seed_safety
@@ -27,37 +28,48 @@ def sim_action(port: int, *args: str) -> str:
     return done.stdout
 
 
+def drive(command: list[str], answer: Callable[[str], str | None]) -> LineReader:
+    """`trezor-backupctl COMMAND` with a person at the terminal: `answer` hears each line it
+    prints and returns what is typed in reply (None: nothing). Returns its output once it
+    exited with 0."""
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "trezor_backupctl", *command],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert cli.stdin is not None
+    reader = LineReader(cli)
+    seed_safety.produced(
+        f"trezor-backupctl {command[0]} scrollback", lambda: "\n".join(reader.seen)
+    )
+    for line in reader.until_end():
+        typed = answer(line)
+        if typed is not None:
+            cli.stdin.write(typed + "\n")
+            cli.stdin.flush()
+    assert cli.wait(timeout=EVENT_TIMEOUT) == 0, "\n".join(reader.seen)
+    return reader
+
+
 def test_a_model_one_check_driven_with_screen_and_press(make_daemon: DaemonFactory) -> None:
+    seed_safety.typed(ABANDON24)
+    screens = []
     with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
         daemon = make_daemon(sim.path)
         with running(daemon):
-            cli = subprocess.Popen(
-                [sys.executable, "-m", "trezor_backupctl", "check", "--words", "24"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True,
-            )  # fmt: skip
-            assert cli.stdin is not None
-            reader = LineReader(cli)
-            seed_safety.produced("trezor-backupctl scrollback", lambda: "\n".join(reader.seen))
-            seed_safety.typed(ABANDON24)
-            screens = []
-            while True:
-                try:
-                    line = reader.wait_for(lambda _line: True)
-                except AssertionError:  # the output ended: the CLI is done
-                    break
+
+            def person(line: str) -> str | None:
                 if line.startswith("Word requested by your Trezor"):
                     screen = sim_action(sim.port, "screen")
                     screens.append(screen)
                     asked = re.search(r"asks for word (\d+) of your recovery seed", screen)
                     made_up = re.search(r"asks for the word '(\w+)'", screen)
                     assert asked or made_up, screen
-                    word = ABANDON24.split()[int(asked[1]) - 1] if asked else made_up[1]  # type: ignore[index]
-                    cli.stdin.write(word + "\n")
-                    cli.stdin.flush()
-                elif "your Trezor shows" in line or "Read the result" in line:
+                    return ABANDON24.split()[int(asked[1]) - 1] if asked else made_up[1]  # type: ignore[index]
+                if "your Trezor shows" in line or "Read the result" in line:
                     sim_action(sim.port, "press", "yes")
-            assert cli.wait(timeout=EVENT_TIMEOUT) == 0, "\n".join(reader.seen)
+                return None
+
+            reader = drive(["check", "--words", "24"], person)
             assert [d["State"] for d in get_devices()] == ["verified"]
     assert len(screens) == 24
     seed_safety.assert_no_secret("\n".join(reader.seen), daemon.log())
@@ -82,18 +94,8 @@ def test_a_safe7_paired_with_screen_and_press(
     `screen` shows the code to type, and `press yes` allows connecting without asking."""
     store = keyring()
     with safe7() as sim, running(make_daemon(sim.path)) as daemon:
-        cli = subprocess.Popen(
-            [sys.executable, "-m", "trezor_backupctl", "pair"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        assert cli.stdin is not None
-        reader = LineReader(cli)
-        seed_safety.produced("trezor-backupctl pair scrollback", lambda: "\n".join(reader.seen))
-        while True:
-            try:
-                line = reader.wait_for(lambda _line: True)
-            except AssertionError:  # the output ended: the CLI is done
-                break
+
+        def person(line: str) -> str | None:
             if line.startswith("Code shown on your Trezor"):
                 screen = sim_action(sim.port, "screen")
                 shown = re.fullmatch(
@@ -103,11 +105,12 @@ def test_a_safe7_paired_with_screen_and_press(
                 )
                 assert shown, screen
                 seed_safety.typed(shown[1])
-                cli.stdin.write(shown[1] + "\n")
-                cli.stdin.flush()
-            elif "Confirm on your Trezor" in line:
+                return shown[1]
+            if "Confirm on your Trezor" in line:
                 sim_action(sim.port, "press", "yes")
-        assert cli.wait(timeout=EVENT_TIMEOUT) == 0, "\n".join(reader.seen)
+            return None
+
+        reader = drive(["pair"], person)
         assert kept_credentials(store) == 1
         assert sim_action(sim.port, "screen").startswith("The Trezor asks for nothing")
     seed_safety.assert_no_secret("\n".join(reader.seen), daemon.log())

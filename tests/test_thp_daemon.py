@@ -93,11 +93,7 @@ def pair_through_the_cli(
     reader = LineReader(process)
     seed_safety.produced("trezor-backupctl pair scrollback", lambda: "\n".join(reader.seen))
     assert process.stdin is not None
-    while True:
-        try:
-            line = reader.wait_for(lambda _line: True)
-        except AssertionError:  # the output ended
-            break
+    for line in reader.until_end():
         if line.startswith(CODE_PROMPT):
             typed = at_code_prompt(process) if at_code_prompt is not None else None
             if typed is None:
