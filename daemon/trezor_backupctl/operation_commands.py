@@ -34,6 +34,7 @@ from trezor_backup_api.input_rules import AFTER_BACKUP, BEFORE_BACKUP, WORD_COUN
 from trezor_backup_api.names import ERROR_PREFIX, ROOT_PATH, device_path
 from trezor_backup_api.vocabulary import (
     NEEDS_BACKUP,
+    PAIRED_MODEL,
     BackupState,
     OperationKind,
     Outcome,
@@ -460,10 +461,11 @@ Trezor (in the applet's window) or pair it again.
 With --json, print {"device": ID, "paired": false} once the pairing is removed.
 
 exit status: 0 unpaired, 1 error, 2 daemon not reachable, 3 not possible now: NotPossible
-(not a Safe 7 read paired here, e.g. already unpaired; a locked one: unlock it first; or no
-pairing of it was found in the keyring), Busy (an operation runs on it), NoSecretService
-(the keyring cannot be used), NoSuchDevice (unplugged meanwhile), 64 DEVICE left out while
-none or several Trezors are connected, or DEVICE is not connected.
+(not a Safe 7 read paired here since it was plugged in, e.g. already unpaired, or locked and
+not read paired since: unlock it first; or no pairing of it was found in the keyring), Busy
+(an operation runs on it), NoSecretService (the keyring cannot be used), NoSuchDevice
+(unplugged meanwhile), 64 DEVICE left out while none or several Trezors are connected, or
+DEVICE is not connected.
 """
 
 
@@ -493,12 +495,7 @@ async def run_unlock(
         _say(out, f"{device_id} is not locked.")
         return EXIT_PASSED
     agent = TerminalAgent(device_path(device_id), lines, out)
-    ended = await _follow(client, agent, OperationKind.UNLOCK, client.unlock, out, err)
-    if isinstance(ended, int):
-        return ended
-    if ended.result == Outcome.COMPLETED:
-        _say(out, f"See its backup state: {PROG} status")
-    return exit_code_for_result(ended.result)
+    return await _then_status(client, agent, OperationKind.UNLOCK, client.unlock, out, err)
 
 
 async def run_pair(
@@ -508,7 +505,7 @@ async def run_pair(
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
     device = devices[device_path(device_id)]
-    if device.state == BackupState.UNKNOWN and device.model == "Safe 7":
+    if device.state == BackupState.UNKNOWN and device.model == PAIRED_MODEL:
         # Read while the keyring is locked: it may well be paired already.
         _say(err, f"{PROG}: whether {device_id} is paired cannot be told now. {device.next_step}")
         return EXIT_CANCELLED
@@ -522,7 +519,20 @@ async def run_pair(
         "is read whenever you plug it in.",
     )
     agent = TerminalAgent(device_path(device_id), lines, out)
-    ended = await _follow(client, agent, OperationKind.PAIR, client.pair, out, err)
+    return await _then_status(client, agent, OperationKind.PAIR, client.pair, out, err)
+
+
+async def _then_status(
+    client: DaemonClient,
+    agent: TerminalAgent,
+    kind: OperationKind,
+    start: Callable[[str], Awaitable[None]],
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Follow an operation whose point is the state it lets the daemon read (unlock, pair):
+    once it completed, say where to see that state. Its exit code."""
+    ended = await _follow(client, agent, kind, start, out, err)
     if isinstance(ended, int):
         return ended
     if ended.result == Outcome.COMPLETED:
