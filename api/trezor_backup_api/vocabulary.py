@@ -31,6 +31,10 @@ class BackupState(StrEnum):
 NEEDS_BACKUP = frozenset({BackupState.BACKUP_REQUIRED, BackupState.EXTRA_BACKUP_UNLOCKED})
 """The states in which `StartBackup` creates a backup."""
 
+PAIRED_MODEL = "Safe 7"
+"""The `Model` of the Trezor that is paired with a computer once (it speaks THP): the one
+that can be `pairing_required`, and whose pairing `ForgetPairing` removes."""
+
 
 class Outcome(StrEnum):
     """How an operation ended: `result` of `OperationFinished`, `Result` in the history."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from trezor_backup_api.names import names_a_place
-from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState
+from trezor_backup_api.vocabulary import NEEDS_BACKUP, PAIRED_MODEL, BackupState
 
 from .device_mirror import Device
 from .dialogs import Window, accessible, heading_label, wrapped
@@ -73,7 +73,7 @@ def has_pairing_here(device: Device) -> bool:
     not `pairing_required` (its pairing forgotten or wiped since) nor `unknown` (the keyring
     is locked: whether it is paired cannot be told). A locked one keeps its pairing."""
     return (
-        device.model == "Safe 7"
+        device.model == PAIRED_MODEL
         and not names_a_place(device.id)
         and device.state not in (BackupState.PAIRING_REQUIRED, BackupState.UNKNOWN)
     )

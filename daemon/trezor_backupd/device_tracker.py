@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from trezorlib import messages
 from trezorlib.transport import Transport
 
-from trezor_backup_api.vocabulary import BackupState, Refusal
+from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState, Refusal
 
 from . import device_io
 from .config import Config
@@ -51,7 +51,6 @@ from .device_values import (
 )
 from .history import HistoryStore, HistoryUnavailable
 from .status import (
-    THP_MODEL_NAME,
     UNKNOWN_MODEL,
     backup_facts,
     locked_view,
@@ -110,7 +109,7 @@ class NodeWatch(Protocol):
 
 def _no_pairing_to_forget(status: DeviceStatus) -> str:
     """Why ForgetPairing has nothing to remove from this device, as the owner sees it."""
-    if status.model not in (THP_MODEL_NAME, UNKNOWN_MODEL):
+    if status.model not in (PAIRED_MODEL, UNKNOWN_MODEL):
         return (
             f"Only a Trezor Safe 7 is paired with a computer, and this is a Trezor "
             f"{status.model}: there is no pairing to forget."
@@ -122,7 +121,7 @@ def _no_pairing_to_forget(status: DeviceStatus) -> str:
             "This Trezor is locked and has not said which Trezor it is since it was plugged "
             "in or last used by another app: unlock it, then forget its pairing."
         )
-    if status.state is BackupState.UNKNOWN and status.model == THP_MODEL_NAME:
+    if status.state is BackupState.UNKNOWN and status.model == PAIRED_MODEL:
         return (
             "Whether this Trezor is paired here cannot be told while the desktop's keyring "
             "cannot be used: unlock the keyring, refresh, then forget its pairing."
@@ -648,7 +647,7 @@ class DeviceTracker:
             # app holds it): the owner sees it under its name.
             status = replace(
                 status,
-                model=THP_MODEL_NAME,
+                model=PAIRED_MODEL,
                 internal_model=THP_INTERNAL_MODEL,
                 label=entry.known.label or "",
             )

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from trezorlib import messages
 
-from trezor_backup_api.vocabulary import BackupState
+from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState
 
 from .device_values import THP_INTERNAL_MODEL, BackupFacts, CheckVerdict, DeviceStatus
 
@@ -77,14 +77,14 @@ _MODEL_BY_INTERNAL = {
     "T2B1": "Safe 3",
     "T3B1": "Safe 3",
     "T3T1": "Safe 5",
-    "T3W1": "Safe 7",
+    THP_INTERNAL_MODEL: PAIRED_MODEL,
 }
 _MODEL_BY_NAME = {
     "1": "One",
     "T": "T",
     "Safe 3": "Safe 3",
     "Safe 5": "Safe 5",
-    "Safe 7": "Safe 7",
+    PAIRED_MODEL: PAIRED_MODEL,
 }
 UNKNOWN_MODEL = "Unknown"
 
@@ -175,9 +175,7 @@ def status_from_features(
     )
 
 
-THP_MODEL_NAME = _MODEL_BY_INTERNAL[THP_INTERNAL_MODEL]
-"""The model that speaks THP: the one that is paired with a computer."""
-_THP_MODEL = (THP_MODEL_NAME, THP_INTERNAL_MODEL)
+_THP_MODEL = (PAIRED_MODEL, THP_INTERNAL_MODEL)
 _THP_NEXT_STEPS = {
     BackupState.PAIRING_REQUIRED: (
         "Pair it once from here (Pair with this computer in the applet, or trezor-backupctl "
