@@ -69,6 +69,7 @@ class SessionBus:
 CUSTOM_BUS_CONFIG = """<busconfig>
   <type>session</type>
   <listen>{listen}</listen>
+  {service_dir}
   <auth>EXTERNAL</auth>
   <policy context="default">
     {users}
@@ -81,12 +82,15 @@ CUSTOM_BUS_CONFIG = """<busconfig>
 
 
 @contextmanager
-def custom_bus(config_dir: Path, listen: str, any_user: bool = False) -> Iterator[str]:
-    """A dbus-daemon with no service directories (nothing can be activated on it), optionally
-    admitting every local user; yields its address."""
+def custom_bus(
+    config_dir: Path, listen: str, any_user: bool = False, service_dir: Path | None = None
+) -> Iterator[str]:
+    """A dbus-daemon that activates only what `service_dir` holds (by default nothing),
+    optionally admitting every local user; yields its address."""
     config = config_dir / "bus.conf"
     users = '<allow user="*"/>' if any_user else ""
-    config.write_text(CUSTOM_BUS_CONFIG.format(listen=listen, users=users))
+    services = f"<servicedir>{service_dir}</servicedir>" if service_dir else ""
+    config.write_text(CUSTOM_BUS_CONFIG.format(listen=listen, users=users, service_dir=services))
     address, pid = subprocess.run(
         ["dbus-daemon", f"--config-file={config}", "--print-address=1", "--print-pid=1",
          "--fork"],

@@ -241,8 +241,27 @@ def ctl_status_on(bus_address: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_exit_2_with_a_clear_message_when_the_daemon_is_not_on_the_bus(empty_bus: str) -> None:
+def test_exit_2_naming_setup_when_the_daemon_is_not_set_up_on_the_bus(empty_bus: str) -> None:
+    """A pipx install before `setup --user`: no unit and no activation file, so starting a
+    unit cannot help; the fix that can is named."""
     result = ctl_status_on(empty_bus)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "trezor-backupctl: trezor-backupd is not set up for this session: the session bus "
+        "knows no io.github.TrezorBackupGuard to start. Fix: trezor-backupctl setup --user "
+        "(pip and pipx installs), or install the trezor-backup-guard package\n"
+    )
+
+
+def test_exit_2_with_the_reason_when_the_daemon_fails_to_start(tmp_path: Path) -> None:
+    services = tmp_path / "services"
+    services.mkdir()
+    (services / "io.github.TrezorBackupGuard.service").write_text(
+        "[D-BUS Service]\nName=io.github.TrezorBackupGuard\nExec=/bin/false\n"
+    )
+    with custom_bus(tmp_path, f"unix:dir={tmp_path}", service_dir=services) as address:
+        result = ctl_status_on(address)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith(

@@ -44,11 +44,14 @@ CALL_TIMEOUT_SECONDS = 30.0
 TIMEOUT_ERROR = "org.freedesktop.DBus.Error.Timeout"
 DISCONNECTED_ERROR = "org.freedesktop.DBus.Error.Disconnected"
 
+NOT_ACTIVATABLE_ERROR = "org.freedesktop.DBus.Error.ServiceUnknown"
+"""The bus's answer when no D-Bus activation file names the daemon: it is not set up."""
+
 # Errors the bus (not the daemon) sends when nobody serves BUS_NAME, activation failed, or the
 # daemon died or hung during the call: all mean "the daemon is not reachable".
 _UNREACHABLE_ERRORS = frozenset(
     {
-        "org.freedesktop.DBus.Error.ServiceUnknown",
+        NOT_ACTIVATABLE_ERROR,
         "org.freedesktop.DBus.Error.NameHasNoOwner",
         "org.freedesktop.DBus.Error.NoReply",
         TIMEOUT_ERROR,
@@ -123,11 +126,16 @@ async def bus_call(bus: MessageBus, member: str, body: list[Any], **options: Any
 
 
 class DaemonUnreachable(Exception):
-    """No session bus, or trezor-backupd is not on it and could not be activated."""
+    """No session bus, or trezor-backupd is not on it and could not be activated.
 
-    def __init__(self, reason: str) -> None:
+    `not_set_up`: the bus knows no activation file for it (a pip/pipx install before
+    `trezor-backupctl setup --user`), so starting a unit could not help.
+    """
+
+    def __init__(self, reason: str, not_set_up: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.not_set_up = not_set_up
 
 
 class DaemonError(Exception):
@@ -150,7 +158,7 @@ class DaemonError(Exception):
 
 def _daemon_failure(error: BusCallError) -> DaemonUnreachable | DaemonError:
     if error.name in _UNREACHABLE_ERRORS or error.name.startswith(_SPAWN_ERROR_PREFIX):
-        return DaemonUnreachable(error.text or error.name)
+        return DaemonUnreachable(error.text or error.name, error.name == NOT_ACTIVATABLE_ERROR)
     return DaemonError(error.name, error.text)
 
 

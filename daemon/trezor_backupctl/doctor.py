@@ -197,8 +197,7 @@ async def check_session(bus: MessageBus) -> list[Finding]:
             FAIL,
             "daemon",
             f"{BUS_NAME} is neither running nor activatable. Fix: trezor-backupctl setup --user "
-            "(pip/pipx installs), or reinstall the package; then "
-            "systemctl --user enable --now trezor-backupd",
+            "(pip/pipx installs), or reinstall the package",
         )
     if await owned(TRAY_WATCHER):
         tray = Finding(OK, "tray host", f"{TRAY_WATCHER} is present")

@@ -204,7 +204,7 @@ async def _run(command: Command, args: argparse.Namespace) -> int:
         return await command(args, client)
 
 
-def _unreachable_message(reason: str) -> str:
+def _unreachable_message(error: DaemonUnreachable) -> str:
     # A daemon that exits on a bad config (78) shows here only as "exited with status 78", or
     # as a failed unit under systemd: have the daemon program read the file it would read.
     problem = doctor.config_problem()
@@ -214,9 +214,15 @@ def _unreachable_message(reason: str) -> str:
             "Fix: correct that line (or remove the key to use the default), then run the "
             "command again"
         )
+    if error.not_set_up:
+        return (
+            f"{PROG}: trezor-backupd is not set up for this session: the session bus knows no "
+            f"{BUS_NAME} to start. Fix: trezor-backupctl setup --user (pip and pipx installs), "
+            "or install the trezor-backup-guard package"
+        )
     return (
         f"{PROG}: cannot reach trezor-backupd on the session bus ({BUS_NAME}): "
-        f"{reason.rstrip('.')}. Is it running? Try: systemctl --user start trezor-backupd"
+        f"{error.reason.rstrip('.')}. Is it running? Try: systemctl --user start trezor-backupd"
     )
 
 
@@ -228,7 +234,7 @@ def main() -> None:
     try:
         code = asyncio.run(_run(args.command, args))
     except DaemonUnreachable as error:
-        print(_unreachable_message(error.reason), file=sys.stderr)
+        print(_unreachable_message(error), file=sys.stderr)
         code = EXIT_UNREACHABLE
     except DaemonError as error:
         print(f"{PROG}: {error.name}: {error.message}", file=sys.stderr)
