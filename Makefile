@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PREFIX ?= /usr/local
 
-.PHONY: demo test lint system-packages install install-data uninstall deb deb-build-deps
+.PHONY: demo test lint system-packages install install-data uninstall deb vendor-lock
 
 system-packages:
 	sh tests/setup-system.sh
@@ -93,33 +93,19 @@ uninstall:
 		"$(DESTDIR)$(SITE_PACKAGES)"/trezor_backup_guard-*.dist-info
 
 # `make deb`: dist/trezor-backup-guard_<version>_<arch>.deb, built with debhelper and
-# dh-virtualenv (docs/packaging.md) from a copy of the checkout's files (tracked and new ones,
-# not ignored ones; outside git, all but the build products). DEB_OUT: where the .deb goes;
-# DEB_BUILD: the scratch directory.
+# dh-virtualenv (docs/packaging.md) inside a clean Debian 12 root that holds only
+# build-essential and the Build-Depends of debian/control (debian/clean-root.sh; needs root).
+# DEB_OUT: where the .deb goes.
 DEB_OUT ?= dist
-DEB_BUILD ?= build/deb
-deb: deb-build-deps
-	rm -rf "$(DEB_BUILD)" && mkdir -p "$(DEB_BUILD)/src" "$(DEB_OUT)"
-	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-		git ls-files -z --cached --others --exclude-standard; \
-	else \
-		find . \( -name .git -o -name .venv -o -name build -o -name dist -o -name __pycache__ \
-			-o -name '*.egg-info' -o -name '.*_cache' \) -prune -o -type f -print0; \
-	fi | tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$(DEB_BUILD)/src"
-	cd "$(DEB_BUILD)/src" && dpkg-buildpackage --build=binary --no-sign
-	mv "$(DEB_BUILD)"/trezor-backup-guard_*.deb "$(DEB_OUT)/"
-	rm -rf "$(DEB_BUILD)"
-	@ls "$(DEB_OUT)"/trezor-backup-guard_*.deb
+deb:
+	sh debian/clean-root.sh build "$(DEB_OUT)"
 
-# The Build-Depends of debian/control: installed with apt-get as root, else named.
-deb-build-deps:
-	@if ! command -v dpkg-checkbuilddeps >/dev/null || ! dpkg-checkbuilddeps 2>/dev/null; then \
-		if [ "$$(id -u)" -ne 0 ]; then \
-			echo "Install what the build needs once with:" \
-				"sudo apt-get install dpkg-dev && sudo apt-get build-dep ./" >&2; \
-			exit 1; \
-		fi; \
-		apt-get -o DPkg::Lock::Timeout=600 -q update \
-		&& apt-get -o DPkg::Lock::Timeout=600 -q install -y --no-install-recommends dpkg-dev \
-		&& DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q build-dep -y ./; \
-	fi
+# debian/vendor-requirements.txt, the lock of the vendored wheels, from
+# debian/vendor-requirements.in: the hash of every file of each pinned release (uv, from PyPI).
+UV_VERSION = 0.13.9
+vendor-lock:
+	python3 -m venv build/uv && build/uv/bin/pip install --quiet uv==$(UV_VERSION)
+	{ printf '%s\n' '--require-hashes' '--only-binary :all:'; \
+	  build/uv/bin/uv pip compile --quiet --no-deps --generate-hashes --no-annotate \
+		--python-version 3.11 --custom-compile-command 'make vendor-lock' \
+		debian/vendor-requirements.in; } >debian/vendor-requirements.txt

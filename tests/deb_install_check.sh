@@ -22,6 +22,8 @@ step "apt install $deb"
 apt -q -o APT::Keep-Downloaded-Packages=true install -y "$deb"
 dpkg-query -L trezor-backup-guard >"$out/installed-files"
 dpkg-query -W -f='${Conffiles}\n' trezor-backup-guard >"$out/conffiles"
+# Not enabled for every user: D-Bus activation, udev and the applet's autostart start it.
+find /etc/systemd/user -name 'trezor-backupd*' >"$out/enabled-units"
 
 step "as a user: the simulator, a session bus, the daemon by D-Bus activation"
 useradd --create-home owner
@@ -57,4 +59,5 @@ runuser -u owner -- sh -c 'cd && sh /tmp/as-owner.sh "$@"' - "$port" "$out"
 
 step "apt purge trezor-backup-guard"
 apt -q purge -y trezor-backup-guard
+find /etc/systemd/user /var/lib/systemd -name '*trezor-backupd*' >"$out/units-after-purge"
 echo "purged" >"$out/purged"

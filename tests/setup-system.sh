@@ -7,7 +7,8 @@ set -eu
 PACKAGES="dbus dbus-bin dbus-user-session libglib2.0-bin systemd udev desktop-file-utils libusb-1.0-0 umockdev gir1.2-umockdev-1.0
 libumockdev0 libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev python3-venv
 gnome-keyring xvfb trayer dunst gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 x11-utils xdotool fonts-dejavu-core iproute2
-dpkg-dev lintian appstream debootstrap"
+dpkg-dev lintian appstream debootstrap
+libsdl2-2.0-0 libsdl2-image-2.0-0"
 
 missing=""
 for package in $PACKAGES; do

@@ -1,11 +1,14 @@
-"""The Debian package, proven on a clean system: `make deb` builds it, lintian finds no error,
-then it is installed with apt into a fresh Debian 12 root made by debootstrap, where the
-installed daemon reads the installed simulator on a session bus of its own and
-`trezor-backupctl status --json` shows it; `apt purge` must then leave none of its files.
+"""The Debian package, proven on clean systems: `make deb` builds it in a clean Debian 12
+root that holds only the declared Build-Depends (debian/clean-root.sh), and fails there, naming
+it, when a dependency is missing from debian/control or a locked wheel changed on the index;
+lintian finds no error; then it is installed with apt into a fresh Debian 12 root made by
+debootstrap, where the installed daemon reads the installed simulator on a session bus of its
+own and `trezor-backupctl status --json` shows it; `apt purge` must then leave none of its files.
 
-Needs root (debootstrap, chroot, mounts) and Debian's archive; CI runs as root, so it fails,
-not skips, without them. The debootstrap'd root is cached as a tarball under CI_CACHE (outside
-the checkout), and so are the .debs apt downloads; every run unpacks a pristine copy.
+Needs root (debootstrap, chroot, mounts) and Debian's archive and PyPI; CI runs as root, so it
+fails, not skips, without them. The roots are cached as tarballs under CACHE (outside the
+checkout, shared with `make deb`), and so are the .debs apt downloads; every run unpacks a
+pristine copy.
 """
 
 from __future__ import annotations
@@ -13,10 +16,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,9 +32,7 @@ import pytest
 from sim_helpers import free_port_pair
 
 ROOT = Path(__file__).resolve().parent.parent
-CI_CACHE = Path(os.environ.get("TREZOR_BACKUP_GUARD_CI_CACHE", "/var/cache/trezor-backup-guard-ci"))
-MIRROR = "http://deb.debian.org/debian"
-BASE_TARBALL = CI_CACHE / "bookworm-minbase.tar"
+CACHE = Path(os.environ.get("TREZOR_BACKUP_GUARD_CACHE", "/var/cache/trezor-backup-guard"))
 PRIVATE_DIR = "/usr/lib/trezor-backup-guard"
 
 
@@ -39,25 +45,54 @@ def clean_env() -> dict[str, str]:
     return env
 
 
+def attempt(
+    args: list[str], timeout: float, extra_env: dict[str, str] | None = None, **kwargs: object
+) -> tuple[int, str]:
+    """Runs a command in the clean environment; its exit status and what it printed."""
+    env = {**clean_env(), **(extra_env or {})}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)  # type: ignore[call-overload]
+    return done.returncode, f"$ {' '.join(args)}\n{done.stdout}{done.stderr}"
+
+
 def run(args: list[str], timeout: float, **kwargs: object) -> str:
-    done = subprocess.run(
-        args, capture_output=True, text=True, timeout=timeout, env=clean_env(), **kwargs
-    )  # type: ignore[call-overload]
-    output = f"$ {' '.join(args)}\n{done.stdout}{done.stderr}"
-    assert done.returncode == 0, output
-    return str(output)
+    code, output = attempt(args, timeout, None, **kwargs)
+    assert code == 0, output
+    return output
+
+
+def make_deb(source: Path, out: Path, extra_env: dict[str, str] | None = None) -> tuple[int, str]:
+    """`make deb` of the checkout at `source` (the clean root is cached; its first build
+    downloads a Debian 12 root and the build tools)."""
+    args = ["make", "--no-print-directory", "deb", f"DEB_OUT={out}"]
+    return attempt(args, 1500, extra_env, cwd=source)
+
+
+def checkout_copy(destination: Path) -> Path:
+    """The checkout's files (tracked and new), as `make deb` would take them, outside git."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True, check=True, cwd=ROOT,
+    ).stdout.split(b"\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = ROOT / name.decode()
+        if source.is_file():
+            target = destination / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+@pytest.fixture(scope="module", autouse=True)
+def as_root() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("these tests need root (debootstrap, chroot); CI runs the tests as root")
 
 
 @pytest.fixture(scope="module")
 def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if os.geteuid() != 0:
-        pytest.fail("this test needs root (debootstrap, chroot); CI runs the tests as root")
     work = tmp_path_factory.mktemp("deb")
-    run(
-        ["make", "--no-print-directory", "deb", f"DEB_OUT={work}", f"DEB_BUILD={work}/build"],
-        timeout=900,
-        cwd=ROOT,
-    )
+    code, output = make_deb(ROOT, work)
+    assert code == 0, output
     version = subprocess.run(
         ["dpkg-parsechangelog", "-S", "Version", "-l", str(ROOT / "debian/changelog")],
         capture_output=True,
@@ -73,28 +108,30 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ci_cache() -> Iterator[Path]:
-    """The cache, held for the whole module: a second test run on the machine (another
-    checkout) waits instead of sharing apt's download directory, whose lock apt takes."""
-    CI_CACHE.mkdir(parents=True, exist_ok=True)
-    with (CI_CACHE / "lock").open("w") as lock:
+def install_cache() -> Iterator[Path]:
+    """apt's downloads for the install test, held for the whole module: a second test run on
+    the machine (another checkout) waits instead of sharing the directory, whose lock apt
+    takes. (`make deb` serialises its own use of the cache.)"""
+    archives = CACHE / "install-archives"
+    (archives / "partial").mkdir(parents=True, exist_ok=True)
+    with (CACHE / "install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        yield CI_CACHE
+        yield archives
 
 
 @pytest.fixture(scope="module")
-def base_root(ci_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A pristine Debian 12 root: unpacked from the cached debootstrap tarball (made first)."""
-    if not BASE_TARBALL.exists():
-        bootstrap = ci_cache / "bootstrap"
-        shutil.rmtree(bootstrap, ignore_errors=True)
-        run(["debootstrap", "--variant=minbase", "bookworm", str(bootstrap), MIRROR], 1200)
-        run(["tar", "-C", str(bootstrap), "-cf", f"{BASE_TARBALL}.part", "."], 300)
-        os.replace(f"{BASE_TARBALL}.part", BASE_TARBALL)
-        shutil.rmtree(bootstrap)
+def base_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A pristine minimal Debian 12 root, unpacked from the one `make deb` builds in (made by
+    debootstrap on first use)."""
+    made = subprocess.run(
+        ["sh", "debian/clean-root.sh", "base"],
+        capture_output=True, text=True, timeout=1200, env=clean_env(), cwd=ROOT,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    tarball = made.stdout.strip()
     root = tmp_path_factory.mktemp("bookworm") / "root"
     root.mkdir()
-    run(["tar", "-C", str(root), "-xf", str(BASE_TARBALL)], 300)
+    run(["tar", "-C", str(root), "-xf", tarball], 300)
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
@@ -121,13 +158,14 @@ def test_metainfo_and_desktop_files_validate(deb: Path, tmp_path: Path) -> None:
     ]
 
 
-def test_installs_runs_and_purges_on_a_fresh_debian_12(deb: Path, base_root: Path) -> None:
+def test_installs_runs_and_purges_on_a_fresh_debian_12(
+    deb: Path, base_root: Path, install_cache: Path
+) -> None:
     root = base_root
     (root / "tmp" / deb.name).write_bytes(deb.read_bytes())
     shutil.copy(ROOT / "tests/deb_install_check.sh", root / "tmp/check.sh")
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
-    archives = CI_CACHE / "apt-archives"
-    (archives / "partial").mkdir(parents=True, exist_ok=True)
+    archives = install_cache
     mounts = " && ".join(
         [
             f"mount -t proc proc {root}/proc",
@@ -184,7 +222,71 @@ def test_installs_runs_and_purges_on_a_fresh_debian_12(deb: Path, base_root: Pat
             return os.path.lexists(target)
         return target.is_symlink() or target.is_file()
 
+    assert (result / "enabled-units").read_text() == "", "the user unit is enabled for everyone"
+    assert (result / "units-after-purge").read_text() == ""
     left = [path for path in installed if left_behind(path)]
     assert left == [], f"left behind by apt purge: {left}"
     assert not (root / PRIVATE_DIR.lstrip("/")).exists()
     print(f"chroot install, run and purge: {time.monotonic() - started:.0f} s")
+
+
+def test_a_dependency_missing_from_debian_control_fails_the_build_naming_it(
+    tmp_path: Path,
+) -> None:
+    """The clean root holds only what debian/control declares, so a Python package the
+    program needs and control forgets fails the build on every machine (not only on one
+    that lacks it by chance), with the package named."""
+    source = checkout_copy(tmp_path / "src")
+    control = source / "debian/control"
+    lines = control.read_text().splitlines(keepends=True)
+    control.write_text("".join(line for line in lines if "python3-click" not in line))
+
+    code, output = make_deb(source, tmp_path / "out")
+
+    assert code != 0, output
+    assert "requires click, which is not installed" in output
+    assert "Missing: click. Declare its Debian package (python3-click?)" in output
+    assert not list((tmp_path / "out").glob("*.deb"))
+
+
+def test_a_locked_wheel_changed_on_the_index_fails_the_build(tmp_path: Path) -> None:
+    """An index (here a local mirror of PyPI) that serves a wheel whose bytes differ from the
+    lock's hashes stops the build before the wheel is installed."""
+    index = tmp_path / "simple"
+    wheels = tmp_path / "wheels"
+    lock = ROOT / "debian/vendor-requirements.txt"
+    # The locked wheels as PyPI serves them (hash-checked on the way), laid out as a simple
+    # index: http.server's directory listing is a valid index page.
+    run(
+        [sys.executable, "-m", "pip", "download", "--isolated", "--no-deps", "--dest",
+         str(wheels), "--requirement", str(lock)],
+        timeout=600,
+    )  # fmt: skip
+    for wheel in wheels.iterdir():
+        name = re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
+        (index / name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(wheel, index / name / wheel.name)
+    (changed,) = (index / "zipp").iterdir()
+    changed.write_bytes(changed.read_bytes() + b"\0")
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            """Requests are not worth a line of test output."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=tmp_path))
+    serving = threading.Thread(target=server.serve_forever)
+    serving.start()
+    try:
+        port = server.server_address[1]
+        code, output = make_deb(
+            ROOT, tmp_path / "out", {"PIP_INDEX_URL": f"http://127.0.0.1:{port}/simple/"}
+        )
+    finally:
+        server.shutdown()
+        serving.join()
+        server.server_close()
+
+    assert code != 0, output
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE" in output
+    assert re.search(r"zipp==4\.1\.2 from http://127\.0\.0\.1:\d+/simple/zipp/", output), output
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.deb"))
