@@ -19,10 +19,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import seed_safety
-from sim_helpers import ABANDON24, Simulator
+from sim_helpers import ABANDON24
 
 BUS_NAME = "io.github.TrezorBackupGuard"
 ROOT_PATH = "/io/github/TrezorBackupGuard"
@@ -274,10 +274,11 @@ class SignalMonitor(BusMonitor):
 
 
 def add_node_device(
-    testbed: Any, port: int, product: str = "53c1", vendor: str = "1209"
+    testbed: Any, port: int, product: str = "53c1", vendor: str = "1209", extra: str = ""
 ) -> tuple[str, str]:
     """A Trezor usb_device at bus 1 `port` in a umockdev testbed, with a device node that
-    processes can open and inotify can watch (`add_device` makes none); (syspath, devnode)."""
+    processes can open and inotify can watch (`add_device` makes none); (syspath, devnode).
+    `extra`: more umockdev lines (attributes, descriptors) for the device."""
     devnum = f"{port + 1:03d}"
     syspath = f"/devices/pci0000:00/0000:00:14.0/usb1/1-{port}"
     devnode = f"/dev/bus/usb/001/{devnum}"
@@ -288,7 +289,7 @@ def add_node_device(
         "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\n"
         f"E: BUSNUM=001\nE: DEVNUM={devnum}\n"
         f"E: PRODUCT={int(vendor, 16):x}/{int(product, 16):x}/100\n"
-        f"A: idVendor={vendor}\nA: idProduct={product}\nA: busnum=1\nA: devnum={port + 1}\n"
+        f"A: idVendor={vendor}\nA: idProduct={product}\nA: busnum=1\nA: devnum={port + 1}\n" + extra
     )
     return "/sys" + syspath, devnode
 
@@ -398,9 +399,9 @@ def device_path() -> str:
     return f"{ROOT_PATH}/devices/{DEVICE_ID}"
 
 
-def history() -> list[tuple[str, str]]:
-    """Manager1.GetHistory of DEVICE_ID as (kind, result) pairs, oldest first."""
-    out = gdbus(ROOT_PATH, f"{MANAGER}.GetHistory", DEVICE_ID).stdout
+def history(device_id: str = DEVICE_ID) -> list[tuple[str, str]]:
+    """Manager1.GetHistory of a Trezor as (kind, result) pairs, oldest first."""
+    out = gdbus(ROOT_PATH, f"{MANAGER}.GetHistory", device_id).stdout
     return [
         (kind, result)
         for kind, result in zip(_values(out, "Kind"), _values(out, "Result"), strict=True)
@@ -412,17 +413,27 @@ def _values(gvariant_text: str, key: str) -> list[str]:
     return [part.split("'", 1)[0] for part in parts]
 
 
+class ScreenOfTrezor(Protocol):
+    """A Trezor whose screen a test reads and presses through DebugLink: the simulator or
+    an official firmware emulator."""
+
+    @property
+    def debug_port(self) -> int: ...
+
+
 class OwnerRun:
     """owner_agent.py as a process: its JSON lines, and everything it printed."""
 
-    def __init__(self, sim: Simulator, action: str, *args: str) -> None:
+    def __init__(
+        self, sim: ScreenOfTrezor, action: str, *args: str, device_id: str = DEVICE_ID
+    ) -> None:
         for option, value in itertools.pairwise(args):
             if option in ("--typed", "--pin"):
                 seed_safety.typed(value)
         if action == "check":
             seed_safety.typed(ABANDON24)  # the default typed seed
         self.process = subprocess.Popen(
-            [sys.executable, str(OWNER), DEVICE_ID, str(sim.debug_port), action, *args],
+            [sys.executable, str(OWNER), device_id, str(sim.debug_port), action, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

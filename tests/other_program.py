@@ -4,6 +4,10 @@ through DebugLink. Used in-process by tests, and as a script by tests that need 
 process of its own holding the device's node:
 
     python tests/other_program.py backup|check PORT [--hold DEVNODE] [--words "w1 w2 ..."]
+        [--usb]
+
+With --usb the flow goes through the first WebUSB Trezor trezorlib lists (the USB bridge's,
+usb_bridge.py), listed, opened and claimed as trezorctl does; DebugLink stays on PORT + 1.
 
 It exits 0 when the flow ended in Success, 1 otherwise (printing what it got instead).
 """
@@ -12,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 
 from trezorlib import messages, protobuf
+from trezorlib.debuglink import LayoutContent
+from trezorlib.messages import DebugWaitType
+from trezorlib.transport.webusb import WebUsbTransport
 
 from sim_helpers import HostPort
 
@@ -35,21 +43,56 @@ def owner_at_device(debug: HostPort, typed: list[str]) -> Callable[[str], None]:
             for word in typed:
                 debug.send(messages.DebugLinkDecision(input=word))
         elif screen in ("share_words", "backup_words"):
+            written = write_down(debug, typed)
             debug.send(yes)
-            answer_quiz(debug)
+            answer_quiz(debug, written)
         else:
             debug.send(yes)
 
     return act
 
 
-def answer_quiz(debug: HostPort) -> None:
-    """Type back the words a core backup asks for after showing them (DebugLinkState says
-    which, as trezorlib's own tests read it)."""
+def answer_quiz(debug: HostPort, written: list[str]) -> None:
+    """Type back the words a core backup asks for after showing them, from the words the
+    owner wrote down (`written`), as the screen asks for them. Nothing when the screen asks
+    none yet: a Safe 3 shows its words over three screens, each with its ButtonRequest."""
     for _ in range(QUIZ_WORDS):
-        state = debug.call(messages.DebugLinkGetState())
-        assert isinstance(state, messages.DebugLinkState)
-        debug.send(messages.DebugLinkDecision(input=state.reset_word))
+        # Waits for the screen the last press led to (core firmware; the simulator answers
+        # at once).
+        state = debug.call(messages.DebugLinkGetState(wait_layout=DebugWaitType.CURRENT_LAYOUT))
+        assert isinstance(state, messages.DebugLinkState), state
+        answer = quiz_answer(state, written)
+        if answer is None:
+            return
+        debug.send(messages.DebugLinkDecision(input=answer))
+
+
+def quiz_answer(state: messages.DebugLinkState, written: list[str]) -> str | None:
+    """The word a core backup's quiz asks for, from the words written down; None when the
+    screen is no quiz."""
+    position = quiz_position(state)
+    return None if position is None else written[position - 1]
+
+
+def quiz_position(state: messages.DebugLinkState) -> int | None:
+    """The position a core backup's quiz asks for, None when the screen is no quiz. The
+    firmware (2.10.0) names it only on its screen, "Select word 6 of 12:" (the Safe 3 in the
+    title), and leaves `reset_word` unset; the simulator draws the same."""
+    screen = LayoutContent(state.tokens)
+    asked = re.search(r"word (\d+) of", f"{screen.title()}\n{screen.screen_content()}")
+    return None if asked is None else int(asked.group(1))
+
+
+def write_down(debug: HostPort, known: list[str]) -> list[str]:
+    """The words an owner has on paper at a core backup's words screen: `known` (the words
+    it expects) with the ones the screen shows written over them ("1. wrong 2. town ...";
+    the simulator shows them all on one page, the firmware a few a page)."""
+    state = debug.call(messages.DebugLinkGetState(wait_layout=DebugWaitType.CURRENT_LAYOUT))
+    assert isinstance(state, messages.DebugLinkState), state
+    written = dict(enumerate(known, 1))
+    shown = re.findall(r"(\d+)\. (\S+)", LayoutContent(state.tokens).screen_content())
+    written.update((int(position), word) for position, word in shown)
+    return [written.get(position, "") for position in range(1, max(written, default=0) + 1)]
 
 
 def run_flow(
@@ -76,9 +119,11 @@ def main() -> int:
     parser.add_argument("port", type=int)
     parser.add_argument("--hold", metavar="DEVNODE", help="keep this node open meanwhile")
     parser.add_argument("--words", default="", help="the words the owner types (check)")
+    parser.add_argument("--usb", action="store_true", help="the flow over WebUSB")
     args = parser.parse_args()
     held = os.open(args.hold, os.O_RDWR) if args.hold else None
-    wire, debug = HostPort(args.port), HostPort(args.port + 1)
+    wire = HostPort(next(iter(WebUsbTransport.enumerate())) if args.usb else args.port)
+    debug = HostPort(args.port + 1)
     try:
         result = run_flow(wire, FLOWS[args.flow], owner_at_device(debug, args.words.split()))
     finally:

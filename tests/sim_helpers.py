@@ -26,6 +26,7 @@ from typing import Any
 
 from trezorlib import messages, protobuf, protocol_v1
 from trezorlib.mapping import DEFAULT_MAPPING
+from trezorlib.transport import Transport
 from trezorlib.transport.udp import UdpTransport
 
 from trezor_backupd.device_io import UsbLocation
@@ -196,10 +197,11 @@ class SimulatorOnUsb(UdpTransport):
 
 
 class HostPort:
-    """One simulator port seen from a host: trezorlib's UdpTransport + protocol_v1."""
+    """One simulator port seen from a host: trezorlib's UdpTransport + protocol_v1; or, given
+    a transport, the device through it (e.g. WebUSB through the USB bridge)."""
 
-    def __init__(self, port: int) -> None:
-        self.transport = UdpTransport(f"{HOST}:{port}")
+    def __init__(self, port: int | Transport) -> None:
+        self.transport = UdpTransport(f"{HOST}:{port}") if isinstance(port, int) else port
         self.transport.open()
 
     def close(self) -> None:
@@ -209,7 +211,7 @@ class HostPort:
     @property
     def socket(self) -> socket.socket:
         """The connected UDP socket, for raw datagrams."""
-        assert self.transport.socket is not None
+        assert isinstance(self.transport, UdpTransport) and self.transport.socket is not None
         return self.transport.socket
 
     def send(self, msg: protobuf.MessageType) -> None:

@@ -15,15 +15,18 @@ is all we send; but on core firmware even GetFeatures ends a flow that runs on t
 from __future__ import annotations
 
 import logging
+import os
 import socket
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from trezorlib import exceptions, mapping, messages
+from trezorlib import exceptions, mapping, messages, models
 from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportException
 from trezorlib.transport.hid import HidTransport
 from trezorlib.transport.udp import UdpTransport
-from trezorlib.transport.webusb import WebUsbTransport
+from trezorlib.transport.webusb import WebUsbTransport, is_vendor_class
 
 from .thp_credentials import CredentialStore, NoKeyring, Pairing, SecretServiceUnavailable
 
@@ -55,7 +58,8 @@ _EXPLANATIONS = {
     ),
     ReadProblem.NO_PERMISSION: (
         "This computer does not let you open the Trezor yet: the udev rules are missing or "
-        "not applied. Install them (see 'trezor-backupctl doctor') and plug the Trezor in again."
+        "not applied. Install them (see 'trezor-backupctl doctor') and plug the Trezor in again: "
+        "it is read as soon as you may open it."
     ),
     ReadProblem.NOT_ANSWERING: (
         "The Trezor does not answer: it may be waiting for you to confirm something on its "
@@ -130,17 +134,38 @@ class FeaturesReadError(Exception):
 def usb_transports() -> list[Transport]:
     """All Trezors on USB that trezorlib can see: WebUSB, and HID for old Model One firmware.
 
-    Enumerating does not open anything, so it never disturbs another app using a device.
+    Listing opens nothing, so it never disturbs another app using a device, and a Trezor this
+    user may not open yet is listed too: its read then names the problem on that Trezor
+    alone (trezorlib's own WebUSB listing opens each device for its product string, and one
+    it may not open makes the whole listing fail).
     """
     found: list[Transport] = []
-    for kind in (WebUsbTransport, HidTransport):
+    listings: tuple[tuple[type[Transport], Callable[[], Iterable[Transport]]], ...] = (
+        (WebUsbTransport, _webusb_transports),
+        (HidTransport, HidTransport.enumerate),
+    )
+    for kind, listing in listings:
         if not kind.ENABLED:
             continue
         try:
-            found.extend(kind.enumerate())
+            found.extend(listing())
         except Exception as error:
             LOG.warning("Listing %s devices failed: %s", kind.PATH_PREFIX, error)
     return found
+
+
+def _webusb_transports() -> list[Transport]:
+    """The WebUSB Trezors libusb knows, from their descriptors alone (sysfs on Linux)."""
+    if WebUsbTransport.context is None:
+        WebUsbTransport.enumerate([])  # makes trezorlib's libusb context, lists nothing
+    context = WebUsbTransport.context
+    assert context is not None
+    usb_ids = {usb_id for model in models.ALL_MODELS for usb_id in model.usb_ids}
+    return [
+        WebUsbTransport(device)
+        for device in context.getDeviceIterator(skip_on_error=True)
+        if (device.getVendorID(), device.getProductID()) in usb_ids and is_vendor_class(device)
+    ]
 
 
 def emulator_transport(endpoint: str) -> Transport | None:
@@ -189,18 +214,37 @@ def read_features(transport: Transport) -> messages.Features:
     keyring = _KeyringLookup() if transport.get_path() in THP_PATHS else None
     try:
         transport.open()
-    except DeviceIsBusy as error:
-        raise FeaturesReadError(ReadProblem.HELD_BY_ANOTHER_APP) from error
-    except TransportException as error:
-        raise FeaturesReadError(ReadProblem.GONE, type(error).__name__) from error
-    except OSError as error:
-        raise FeaturesReadError(_problem_of_os_error(error), type(error).__name__) from error
     except Exception as error:
-        raise FeaturesReadError(_problem_of_usb_error(error), type(error).__name__) from error
+        _close(transport)  # a failed open may still hold the device (see _close)
+        problem = _problem_of_open_error(error, transport)
+        detail = "" if problem is ReadProblem.HELD_BY_ANOTHER_APP else type(error).__name__
+        raise FeaturesReadError(problem, detail) from error
     try:
         return _get_features(transport, keyring)
     finally:
+        _close(transport)
+
+
+def _close(transport: Transport) -> None:
+    """Let go of everything the transport holds, whatever state it is in.
+
+    trezorlib's WebUsbTransport keeps the libusb handle when its claim fails (another app
+    holds the Trezor), and its close releases the interface before closing the handle, so a
+    failed release (never claimed, or unplugged) leaves the handle, and the node, open: the
+    node's late close would then read as another app letting go.
+    """
+    if isinstance(transport, WebUsbTransport) and transport.handle is not None:
+        handle, transport.handle = transport.handle, None
+        with suppress(Exception):
+            handle.releaseInterface(transport.interface)
+        with suppress(Exception):
+            handle.close()
+    with suppress(Exception):
         transport.close()
+    if isinstance(transport, HidTransport):
+        # Its close asks the serial number first, which fails on a handle whose open failed
+        # (hidapi has freed it then): drop the handle, or the next open would reuse it.
+        transport.handle = None
 
 
 def _get_features(transport: Transport, keyring: _KeyringLookup | None) -> messages.Features:
@@ -310,6 +354,35 @@ def _label(store: CredentialStore, pairing: Pairing, device_id: str) -> None:
         LOG.warning("The pairing with Trezor %s could not be labelled: %s", device_id, error)
 
 
+def _problem_of_open_error(error: Exception, transport: Transport) -> ReadProblem:
+    if isinstance(error, DeviceIsBusy):
+        return ReadProblem.HELD_BY_ANOTHER_APP
+    if isinstance(error, TransportException):
+        return ReadProblem.GONE
+    if isinstance(transport, HidTransport) and isinstance(error, OSError):
+        return _problem_of_hid_open(transport)
+    if isinstance(error, OSError):
+        return _problem_of_os_error(error)
+    return _problem_of_usb_error(error)
+
+
+def _problem_of_hid_open(transport: HidTransport) -> ReadProblem:
+    """Why hidapi could not open a HID Model One: it says only "open failed".
+
+    Its libusb backend (the ``hid`` module trezorlib imports, pip's and Debian's alike) opens
+    the usb_device's node, detaches usbhid and claims the interface; any of these may fail.
+    The node tells which: gone with the device, not ours to open (the udev rules), or there
+    and openable, so the claim was refused: another program holds the Trezor.
+    """
+    location = UsbLocation.of_hid_path(transport.get_path())
+    node = location.usbfs_node() if location is not None else None
+    if node is None:
+        return ReadProblem.GONE
+    if not os.access(node, os.R_OK | os.W_OK):
+        return ReadProblem.NO_PERMISSION
+    return ReadProblem.HELD_BY_ANOTHER_APP
+
+
 def _problem_of_os_error(error: OSError) -> ReadProblem:
     if isinstance(error, PermissionError) or "Cannot open device" in str(error.args[:1]):
         return ReadProblem.NO_PERMISSION
@@ -337,3 +410,35 @@ class UsbLocation:
         """The path trezorlib's WebUsbTransport gives this device (``webusb:001:1:4``)."""
         ports = ":".join(str(port) for port in self.port_numbers)
         return f"{WebUsbTransport.PATH_PREFIX}:{self.busnum:03d}:{ports}"
+
+    @property
+    def sys_name(self) -> str:
+        """The usb_device's name in sysfs and udev (``1-1.4``)."""
+        return f"{self.busnum}-{'.'.join(str(port) for port in self.port_numbers)}"
+
+    @property
+    def hid_path(self) -> str:
+        """The path HidTransport gives a HID Model One here: hidapi's libusb backend names
+        an interface ``BUS-PORTS:CONFIG.INTERFACE``, and the Model One talks on interface 0
+        of its only configuration (``hid:1-1.4:1.0``)."""
+        return f"{HidTransport.PATH_PREFIX}:{self.sys_name}:1.0"
+
+    @classmethod
+    def of_hid_path(cls, path: str) -> UsbLocation | None:
+        """Where the device of a HidTransport path sits; None for a path that is not
+        hidapi's libusb backend's."""
+        name = path.removeprefix(f"{HidTransport.PATH_PREFIX}:").partition(":")[0]
+        busnum, _, ports = name.partition("-")
+        try:
+            return cls(int(busnum), tuple(int(port) for port in ports.split(".")))
+        except ValueError:
+            return None
+
+    def usbfs_node(self) -> str | None:
+        """The device's node (``/dev/bus/usb/BBB/DDD``) from sysfs; None once unplugged."""
+        device = f"/sys/bus/usb/devices/{self.sys_name}"
+        try:
+            with open(f"{device}/busnum") as busnum, open(f"{device}/devnum") as devnum:
+                return f"/dev/bus/usb/{int(busnum.read()):03d}/{int(devnum.read()):03d}"
+        except (OSError, ValueError):
+            return None

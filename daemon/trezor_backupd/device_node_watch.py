@@ -1,23 +1,31 @@
-"""Notice when another process lets go of a Trezor's device node.
+"""Notice when another process has let go of a Trezor's device node, and for good.
 
 On core firmware any message sent while another app's flow runs ends that flow, so the daemon
 must not read a device on a timer while Trezor Suite or trezorctl may be using it. Instead it
-watches the node that app opened (``/dev/bus/usb/BBB/DDD`` for WebUSB, ``/dev/hidrawN`` for a
-HID Model One) with inotify and re-reads when a close arrives.
+watches the node that app opened (``/dev/bus/usb/BBB/DDD``, for WebUSB and for a HID Model One
+alike: hidapi's libusb backend opens it too) with inotify and re-reads once the app has let go.
 
-inotify does not say which process closed a file, so the daemon's own access is told apart by
-time: ``own_access`` drains the inotify queue when the daemon starts and when it finishes
-touching the device, and the open and close events queued in between are its own. The kernel
-queues the events of one inotify instance in order, and queues a close before ``close()``
-returns (unless another thread of the same process is still inside a call on that fd), so the
-daemon's own close falls inside that window. What stays open:
+"Let go" is the rule of docs/security.md: another process closed the node, then nobody but
+the daemon opened or closed it for ``QUIET_SECONDS`` (then it is reported), and right before
+the daemon opens it, still nobody did and no other process has it open
+(``untouched_since_release``). A close alone is no release: every trezorlib program
+(trezorctl, Trezor Suite) lists the devices first, which opens and closes each node to read
+its product string, and claims the device a few milliseconds later; a read in that gap took
+the Trezor away from it. Who has the node open is looked up in /proc (the processes of the
+same user, where Suite and trezorctl run); that is exact where counting inotify events is
+not (inotify merges identical events that were not read yet). A change of the node's mode or ACL
+(``IN_ATTRIB``: the udev rules or logind's seat ACL applied after plug-in) counts as a close:
+the permission to open it may just have arrived.
 
-- a close by another process inside the window is reported only if the window holds more
-  closes than opens; inotify merges identical back-to-back events not read yet, so such a
-  close can be missed (the window lasts one GetFeatures; the loop reads events as they come,
-  which keeps merges rare);
-- a close means "some process closed it", not "nobody holds it now": a second holder, or a
-  tool that opens every node (``lsusb``), can cause a read that finds the device still busy.
+inotify does not say which process opened or closed a file, so the daemon's own access is
+told apart by time: ``own_access`` drains the inotify queue when the daemon starts and when it
+finishes touching the device, and the open and close events queued in between are its own.
+The kernel queues the events of one inotify instance in order, and queues a close before
+``close()`` returns (unless another thread of the same process is still inside a call on that
+fd), so the daemon's own close falls inside that window. A close by another process inside
+the window is reported only if the window holds more closes than opens; inotify merges
+identical back-to-back events not read yet, so such a close can be missed (the window lasts
+one GetFeatures; the loop reads events as they come, which keeps merges rare).
 
 The library is inotify_simple: one small file (BSD-2-Clause) over libc that exposes the
 inotify fd and a non-blocking read, which is what ``loop.add_reader`` and the synchronous drains
@@ -31,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -47,8 +56,17 @@ inotify_simple._libc = ctypes.CDLL(None, use_errno=True)
 
 _CLOSE = inotify_simple.flags.CLOSE_WRITE | inotify_simple.flags.CLOSE_NOWRITE
 _OPEN = inotify_simple.flags.OPEN
+_ATTRIB = inotify_simple.flags.ATTRIB
 _IGNORED = inotify_simple.flags.IGNORED
 _OVERFLOW = inotify_simple.flags.Q_OVERFLOW
+
+QUIET_SECONDS = 1.0
+"""How long a node must see no open or close by another process, after one of them closed
+it, before it counts as let go. Longer than a trezorlib program takes to start and list the
+devices (about 0.5 s), so that a script running trezorctl again and again is never
+interrupted (the daemon reads once it stops); short enough for a change made elsewhere to be
+on the bus within 2 s. A read is in another program's way only if that program starts within
+the read's few milliseconds."""
 
 
 @dataclass
@@ -63,14 +81,22 @@ class _Watch:
     own_opens: int = 0
     own_closes: int = 0
     """Opens and closes queued while the daemon was touching the device."""
+    closed: bool = False
+    """Another process closed the node, or its mode or ACL changed (the permission to open
+    it may have arrived), since the last release was reported."""
+    touched: bool = False
+    """Another process opened or closed the node since the last release was reported."""
+    quiet: asyncio.TimerHandle | None = None
+    """Ends the quiet period that started at the last open or close by another process."""
 
 
 class DeviceNodeWatch:
-    """Calls ``on_released(key)`` on the event loop when another process closes a watched node.
+    """Calls ``on_released(key)`` on the event loop when other processes have let go of a
+    watched node (see the module's docstring for what that takes).
 
     Create it on the running loop. ``watch``, ``unwatch`` and ``close`` belong to the loop's
     thread; ``own_access`` may be entered from any thread (the device I/O runs in one).
-    Closes that arrive together are reported once per key.
+    Closes that arrive before the node is quiet are reported once.
     """
 
     def __init__(self, on_released: Callable[[str], None]) -> None:
@@ -81,7 +107,9 @@ class DeviceNodeWatch:
         """Guards everything below: ``own_access`` drains the queue from I/O threads too."""
         self._by_key: dict[str, _Watch] = {}
         self._by_wd: dict[int, _Watch] = {}
-        self._released: set[str] = set()
+        self._active: set[str] = set()
+        """Keys another process opened or closed since the loop last restarted their quiet
+        period."""
         self._flush_scheduled = False
         self._loop.add_reader(self._inotify.fileno(), self._on_readable)
 
@@ -95,7 +123,7 @@ class DeviceNodeWatch:
             if current is not None:
                 self._remove(current)
             try:
-                wd: int = self._inotify.add_watch(devnode, _OPEN | _CLOSE)
+                wd: int = self._inotify.add_watch(devnode, _OPEN | _CLOSE | _ATTRIB)
             except OSError as error:
                 LOG.debug("Not watching %s for %s: %s", devnode, key, error)
                 return False
@@ -121,9 +149,12 @@ class DeviceNodeWatch:
                 return
             self._loop.remove_reader(self._inotify.fileno())
             self._inotify.close()
+            for watch in self._by_key.values():
+                if watch.quiet is not None:
+                    watch.quiet.cancel()
             self._by_key.clear()
             self._by_wd.clear()
-            self._released.clear()
+            self._active.clear()
 
     @contextmanager
     def own_access(self, key: str) -> Iterator[None]:
@@ -146,8 +177,27 @@ class DeviceNodeWatch:
                     watch.own_users -= 1
                     if watch.own_users == 0:
                         if watch.own_closes > watch.own_opens:
-                            self._release(key)  # someone who held it before let go meanwhile
+                            self._other(watch, closed=True)  # a holder let go meanwhile
                         watch.own_opens = watch.own_closes = 0
+
+    def untouched_since_release(self, key: str) -> bool:
+        """Whether no other process opened or closed ``key``'s node since its last release
+        was reported (events queued until now included), and none has it open now.
+
+        Call it inside ``own_access``, right before the device is opened, from the I/O
+        thread (it reads /proc): a program that lists the devices claims one some
+        milliseconds after opening it, so a read that starts after that open would be in
+        its way; and a program may hold the node open without a sound since it let go.
+        """
+        with self._lock:
+            self._drain()
+            watch = self._by_key.get(key)
+            if watch is None:
+                return True
+            if watch.touched:
+                return False
+            devnode = watch.devnode
+        return not _open_elsewhere(devnode)
 
     def _on_readable(self) -> None:
         with self._lock:
@@ -160,9 +210,9 @@ class DeviceNodeWatch:
         for event in self._inotify.read(timeout=0):
             if event.mask & _OVERFLOW:
                 LOG.warning("Device node events were lost; treating every device as released")
-                for key, each in self._by_key.items():
+                for each in self._by_key.values():
                     if not each.own_users:
-                        self._release(key)
+                        self._other(each, closed=True)
                 continue
             watch = self._by_wd.get(event.wd)
             if watch is None:
@@ -173,27 +223,73 @@ class DeviceNodeWatch:
             elif watch.own_users:
                 watch.own_opens += bool(event.mask & _OPEN)
                 watch.own_closes += bool(event.mask & _CLOSE)
-            elif event.mask & _CLOSE:
-                self._release(watch.key)
+            else:
+                self._other(watch, closed=bool(event.mask & (_CLOSE | _ATTRIB)))
 
     def _remove(self, watch: _Watch) -> None:
         """Forget a watch; the lock is held."""
         del self._by_key[watch.key]
         del self._by_wd[watch.wd]
-        self._released.discard(watch.key)
+        self._active.discard(watch.key)
+        if watch.quiet is not None:
+            watch.quiet.cancel()
         with suppress(OSError):  # the kernel dropped it already: the node was deleted
             self._inotify.rm_watch(watch.wd)
 
-    def _release(self, key: str) -> None:
-        """Report ``key`` on the loop soon, once however many closes come first; lock held."""
-        self._released.add(key)
+    def _other(self, watch: _Watch, closed: bool) -> None:
+        """Another process opened or closed the node (`closed`: or changed its permissions):
+        its quiet period starts again (on the loop, soon, once however many events come
+        first); the lock is held."""
+        watch.closed |= closed
+        watch.touched = True
+        self._active.add(watch.key)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon_threadsafe(self._flush)
 
     def _flush(self) -> None:
         with self._lock:
-            released, self._released = self._released, set()
+            active, self._active = self._active, set()
             self._flush_scheduled = False
-        for key in sorted(released):
-            self._on_released(key)
+            for key in active:
+                watch = self._by_key.get(key)
+                if watch is None:
+                    continue
+                if watch.quiet is not None:
+                    watch.quiet.cancel()
+                watch.quiet = self._loop.call_later(QUIET_SECONDS, self._quiet_ended, watch)
+
+    def _quiet_ended(self, watch: _Watch) -> None:
+        """Nobody else touched the node for QUIET_SECONDS since another process closed it:
+        report it (whether one still has it open is for ``untouched_since_release``)."""
+        with self._lock:
+            watch.quiet = None
+            if self._by_key.get(watch.key) is not watch or not watch.closed:
+                return
+            watch.closed = watch.touched = False
+        self._on_released(watch.key)
+
+
+def _open_elsewhere(devnode: str) -> bool:
+    """Whether a process other than this one has ``devnode`` open, among those whose open
+    files we may see (the same user's: where Trezor Suite and trezorctl run)."""
+    try:
+        node = os.stat(devnode)
+    except OSError:
+        return False  # gone: nobody can hold it
+    me = str(os.getpid())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid == me:
+            continue
+        try:
+            with os.scandir(f"/proc/{pid}/fd") as fds:
+                for fd in fds:
+                    try:
+                        held = os.stat(fd.path)
+                    except OSError:
+                        continue
+                    if (held.st_dev, held.st_ino) == (node.st_dev, node.st_ino):
+                        return True
+        except OSError:
+            continue  # another user's, or it just exited
+    return False

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from trezorlib import messages
 from trezorlib.transport import Transport
+from trezorlib.transport.hid import HidTransport
 
 from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState, Refusal
 
@@ -106,6 +107,8 @@ class NodeWatch(Protocol):
 
     def own_access(self, key: str) -> AbstractContextManager[None]: ...
 
+    def untouched_since_release(self, key: str) -> bool: ...
+
 
 def _no_pairing_to_forget(status: DeviceStatus) -> str:
     """Why ForgetPairing has nothing to remove from this device, as the owner sees it."""
@@ -160,6 +163,9 @@ class _Entry:
     a new wallet) or an unplug ends this."""
     forgetting: bool = False
     """Its pairing is being removed from the keyring (ForgetPairing): no operation starts."""
+    watched: bool = False
+    """Its device node is watched: another app letting go of it is reported (node_released),
+    so a read that found it held waits for that instead of trying again on a timer."""
 
 
 _STATE_OF_PROBLEM = {
@@ -225,8 +231,9 @@ class DeviceTracker:
 
     def usb_event(self, event: TrezorUsbEvent) -> None:
         """React to udev: drop an unplugged device at once, and rescan for the rest."""
-        if event.location is not None and event.webusb:
-            path = event.location.webusb_path
+        if event.location is not None:
+            location = event.location
+            path = location.webusb_path if event.webusb else location.hid_path
             if event.action == "remove":
                 self._expected_usb_paths.discard(path)
                 self._devnodes.pop(path, None)
@@ -235,9 +242,10 @@ class DeviceTracker:
                 self._expected_usb_paths.add(path)
                 if event.devnode:
                     self._devnodes[path] = event.devnode
-                    if path in self._entries and self._node_watch is not None:
+                    entry = self._entries.get(path)
+                    if entry is not None and self._node_watch is not None:
                         # A scan listed it before this event was handled.
-                        self._node_watch.watch(path, event.devnode)
+                        entry.watched = self._node_watch.watch(path, event.devnode)
         self.request_rescan()
 
     def node_released(self, path: str) -> None:
@@ -255,7 +263,7 @@ class DeviceTracker:
             return
         LOG.debug("Another program let go of %s; reading it", path)
         entry.read_once = asyncio.Event()
-        entry.reader = self._spawn(self._read(path, entry))
+        entry.reader = self._spawn(self._read(path, entry, after_release=True))
 
     def request_rescan(self, usb: bool = True) -> asyncio.Future[None]:
         """Schedule a rescan; requests made while one is pending share it.
@@ -467,12 +475,13 @@ class DeviceTracker:
 
     def _discover(self, known: dict[str, Transport], list_usb: bool) -> dict[str, Transport]:
         if list_usb:
-            # Listing opens and closes every Trezor's node (to read its product string):
-            # our own access, not another program letting go.
+            # hidapi lists a HID Model One by opening its node (for its strings): our own
+            # access, not another program letting go. WebUSB listing opens nothing.
             with ExitStack() as ours:
                 if self._node_watch is not None:
                     for path in known:
-                        ours.enter_context(self._node_watch.own_access(path))
+                        if path.startswith(f"{HidTransport.PATH_PREFIX}:"):
+                            ours.enter_context(self._node_watch.own_access(path))
                 transports = device_io.usb_transports()
         else:
             transports = [t for path, t in known.items() if path not in self._config.emulators]
@@ -499,7 +508,7 @@ class DeviceTracker:
                 self._entries[path] = entry
                 devnode = self._devnodes.get(path)
                 if self._node_watch is not None and devnode is not None:
-                    self._node_watch.watch(path, devnode)
+                    entry.watched = self._node_watch.watch(path, devnode)
                 entry.reader = self._spawn(self._read(path, entry))
 
     async def _rescan_for_missing(self, missing: set[str]) -> None:
@@ -536,14 +545,26 @@ class DeviceTracker:
 
     # ---- reading -------------------------------------------------------------------------
 
-    async def _read(self, path: str, entry: _Entry) -> None:
+    async def _read(self, path: str, entry: _Entry, after_release: bool = False) -> None:
+        """Read the device and publish what it says. `after_release`: another program let
+        go of it, and the read is skipped if one touches it again before it starts."""
         retry_delays: Iterator[float] = iter(QUICK_RETRY_DELAYS)
         try:
             while True:
                 try:
-                    features = await asyncio.to_thread(self._locked_read, path, entry)
+                    features = await asyncio.to_thread(
+                        self._locked_read, path, entry, after_release
+                    )
+                    if features is None:  # taken again: read once it is let go again
+                        entry.read_once.set()
+                        return
                 except FeaturesReadError as error:
-                    delay = next(retry_delays, None) if error.worth_retrying_soon else None
+                    # A watched Trezor another app holds is read when that app lets go: a
+                    # retry on a timer could take it in the middle of what that app does.
+                    retry = error.worth_retrying_soon and not (
+                        entry.watched and error.problem is ReadProblem.HELD_BY_ANOTHER_APP
+                    )
+                    delay = next(retry_delays, None) if retry else None
                     if delay is not None:
                         LOG.debug("Opening %s failed (%s); retrying", path, error)
                         await asyncio.sleep(delay)
@@ -619,9 +640,18 @@ class DeviceTracker:
         with entry.io_lock, own:
             yield
 
-    def _locked_read(self, path: str, entry: _Entry) -> messages.Features:
-        """A status read (worker thread) that waits for, and excludes, an operation."""
+    def _locked_read(
+        self, path: str, entry: _Entry, after_release: bool
+    ) -> messages.Features | None:
+        """A status read (worker thread) that waits for, and excludes, an operation; None
+        without touching the device when `after_release` and another program opened or
+        closed it since it let go (trezorlib programs list the devices, opening each, some
+        milliseconds before they claim one: a read starting now would be in the way)."""
         with self._device_access(path, entry):
+            watch = self._node_watch
+            if after_release and watch is not None and not watch.untouched_since_release(path):
+                LOG.debug("Another program took %s again; not reading it", path)
+                return None
             return device_io.read_features(entry.transport)
 
     def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:

@@ -4,9 +4,9 @@ Knows USB IDs and udev, nothing of trezorlib sessions or D-Bus. pyudev has no as
 support of its own, so the monitor's socket is read with ``loop.add_reader``; the monitor is
 started before the coldplug listing so that no device can slip through the gap.
 
-Besides the usb_device it reports the hidraw node of a HID Model One (534c:0001): hidapi apps,
-trezorlib among them, open that node rather than the usb_device's. A hidraw node appears after
-its usb_device, so its "add" is also the moment trezorlib can first list such a device.
+A HID Model One (534c:0001) is reported by its usb_device too: trezorlib talks to it through
+hidapi's libusb backend (the ``hid`` module, pip's and Debian's alike), which opens that node
+and detaches usbhid, never the hidraw node; a hidraw node's events are none of ours.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ class TrezorUsbEvent:
     action: str  # "add", "remove", or "rescan" after lost events
     location: UsbLocation | None
     webusb: bool = False
-    """The device speaks WebUSB, so trezorlib names it by its location (not HID's hidraw)."""
+    """The device speaks WebUSB (trezorlib's ``webusb:`` path), not HID (``hid:``)."""
     devnode: str | None = None
-    """The device's node (udev's DEVNAME), to notice when an app that opened it lets go:
-    ``/dev/bus/usb/001/004`` for a usb_device, ``/dev/hidraw0`` for a HID Model One's hidraw
-    node (which trezorlib opens, as ``hid:/dev/hidraw0``). None on a rescan or without one."""
+    """The usb_device's node (udev's DEVNAME, ``/dev/bus/usb/001/004``), to notice when an
+    app that opened it lets go. None on a rescan or without one."""
 
 
 def _usb_id(device: pyudev.Device) -> tuple[int, int] | None:
@@ -67,8 +66,6 @@ def _location(device: pyudev.Device) -> UsbLocation | None:
 
 def trezor_event(action: str, device: pyudev.Device) -> TrezorUsbEvent | None:
     """The event as we care about it, or None when it is not a Trezor's USB device."""
-    if device.subsystem == "hidraw":
-        return _hid_wire_event(action, device)
     if device.properties.get("DEVTYPE") != "usb_device":
         return None
     usb_id = _usb_id(device)
@@ -80,27 +77,6 @@ def trezor_event(action: str, device: pyudev.Device) -> TrezorUsbEvent | None:
         webusb=usb_id in WEBUSB_IDS,
         devnode=device.properties.get("DEVNAME"),
     )
-
-
-def _hid_wire_event(action: str, device: pyudev.Device) -> TrezorUsbEvent | None:
-    """The "add" of a HID Model One's hidraw node, which trezorlib opens to talk to it.
-
-    Only "add": on remove the parents are gone from sysfs, so the event cannot tell whose node
-    it was, and the usb_device's own "remove" says the same. Only interface 0: a WebUSB
-    Trezor's hidraw node is its FIDO/U2F interface, which browsers open and close freely.
-    """
-    if action != "add" or not device.properties.get("DEVNAME"):
-        return None
-    usb_device = device.find_parent("usb", "usb_device")
-    if usb_device is None:
-        return None
-    usb_id = _usb_id(usb_device)
-    if usb_id not in TREZOR_USB_IDS or usb_id in WEBUSB_IDS:
-        return None
-    usb_interface = device.find_parent("usb", "usb_interface")
-    if usb_interface is not None and usb_interface.attributes.get("bInterfaceNumber") != b"00":
-        return None
-    return TrezorUsbEvent(action, _location(usb_device), devnode=device.properties["DEVNAME"])
 
 
 class UdevWatcher:
@@ -116,13 +92,9 @@ class UdevWatcher:
         """Start listening and return the Trezors already plugged in (coldplug)."""
         monitor = pyudev.Monitor.from_netlink(self._context)
         monitor.filter_by("usb")
-        monitor.filter_by("hidraw")
         monitor.start()
         self._monitor = monitor
-        listed = [
-            *self._context.list_devices(subsystem="usb", DEVTYPE="usb_device"),
-            *self._context.list_devices(subsystem="hidraw"),
-        ]
+        listed = self._context.list_devices(subsystem="usb", DEVTYPE="usb_device")
         present = [event for device in listed if (event := trezor_event("add", device)) is not None]
         loop.add_reader(monitor.fileno(), self._drain)
         self._loop = loop

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from scripted_devices import Bench, Device, busy, features, run
 from trezorlib import messages
 
-from trezor_backup_api.vocabulary import Refusal
+from trezor_backup_api.vocabulary import Outcome, Refusal
 from trezor_backupd import device_io
 from trezor_backupd.config import Config
 from trezor_backupd.device_io import FeaturesReadError, ReadProblem, UsbLocation
@@ -268,7 +268,7 @@ def test_locked_after_its_pairing_was_forgotten_or_another_app_used_it_tells_not
                busy(ReadProblem.LOCKED_THP)),
     ]  # fmt: skip
     device_io.THP_PATHS.add("webusb:001:2")  # a second Safe 7
-    bench.verdicts["8888"] = CheckVerdict(bench.now, passed=True)
+    bench.verdicts["8888"] = CheckVerdict(bench.now, Outcome.PASSED)
 
     async def scenario() -> None:
         await bench.tracker.settle()
@@ -388,9 +388,7 @@ def test_forgetting_a_remembered_safe7_removes_its_pairing_first(
     history.remember_device("5555", "Safe 5", "T3T1", "Other", seen)
     history.record(SAFE7, EventKind.CHECK, "passed", seen)
     listener: DeviceListener = Nobody()
-    known = KnownDevices(
-        listener, history, timedelta(days=180), forget_pairing=keyring.forget_device
-    )
+    known = KnownDevices(listener, history, Config(), forget_pairing=keyring.forget_device)
 
     async def scenario() -> None:
         keyring.available = False
@@ -418,9 +416,7 @@ def test_with_no_keyring_at_all_a_remembered_safe7_is_forgotten(
     none to remove, and refusing would leave the record for ever."""
     history = HistoryStore(tmp_path)
     history.remember_device(SAFE7, "Safe 7", "T3W1", "Mine", datetime(2026, 6, 1, tzinfo=UTC))
-    known = KnownDevices(
-        Nobody(), history, timedelta(days=180), forget_pairing=keyring.forget_device
-    )
+    known = KnownDevices(Nobody(), history, Config(), forget_pairing=keyring.forget_device)
     keyring.available = False
     keyring.problem = NoKeyring(NO_KEYRING)
 
