@@ -25,8 +25,9 @@ from keyring_helpers import gnome_keyring
 
 # The desktop (Xvfb, trayer, dunst) and screenshot fixtures, registered once for every module:
 # a module importing them itself would start a second desktop, whose dunst cannot own the
-# notification name the first one holds.
-pytest_plugins = ["desktop_fixtures"]
+# notification name the first one holds. official_emulators leaves out, or fails, the tests of
+# the official firmware when its emulators are absent.
+pytest_plugins = ["desktop_fixtures", "official_emulators"]
 
 NO_BUS = "unix:path=/nonexistent/ask-for-the-session_bus-fixture"
 """The bus address of a test that did not ask for one: a D-Bus client it starts fails at once

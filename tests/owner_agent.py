@@ -24,7 +24,7 @@ from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_method
 from trezorlib import messages
 
-from other_program import answer_quiz
+from other_program import answer_quiz, write_down
 from seed_safety import TYPED_LOG_ENV
 from sim_helpers import ABANDON24, HostPort, matrix_key
 
@@ -84,8 +84,9 @@ class Owner:
             self.core_words_typed = len(self.typed)
             return
         elif stage == "show_words" and self.core:
+            written = write_down(self.screen, self.typed)
             self.screen.send(decision)
-            answer_quiz(self.screen)  # on the device, with no request to the host
+            answer_quiz(self.screen, written)  # on the device, no request to the host
             return
         elif stage in ("started", "word_entry", "pin"):
             return

@@ -15,8 +15,8 @@ Not compared, because the real device chose at random: `device_id` after a wipe 
 `session_id` (only their shape is checked), the words of a seed made from entropy
 and the positions its quiz asks (the replay types the simulator's own words where
 the recording typed the real device's, read over DebugLink as the recorder read
-them from the screen). Screens (`dir: screen`) are not compared: the simulator
-draws none.
+them from the screen: the words screen, and the quiz's "Select word N of M"). Screens
+(`dir: screen`) are not compared: the simulator draws only those two.
 
 Round-1 recordings (a*-d*) continue from one another without a recorded setup, and
 e5a-e5e continue from e5: `PREDECESSORS` replays (and checks) those first.
@@ -37,6 +37,7 @@ import pytest
 from trezorlib import messages, protobuf
 from trezorlib.mapping import DEFAULT_MAPPING
 
+from other_program import quiz_position, write_down
 from sim_helpers import HOST, HostPort, Simulator, start_simulator, wire_field_numbers
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "core-2.10.0"
@@ -123,6 +124,8 @@ PREDECESSORS.update({stem: _E5_CHAIN[:i] for i, stem in enumerate(_E5_CHAIN) if 
 SILENCE_TIMEOUT = 0.25
 _ENUM_TEXT = re.compile(r"^\w+ \((\d+)\)$")
 _SHOWN_WORDS = re.compile(r"^(?:words|share) shown on screen: (.+)$")
+SHOWS_WORDS = ("backup_words", "share_words")
+"""The screens that show a backup's words (recorded names)."""
 _QUIZ = re.compile(r"^quiz asks for word #\d+$")
 _DEVICE_ID = re.compile(r"^[0-9A-F]{24}$")
 # Fields the real device drew at random (see the module docstring).
@@ -232,6 +235,8 @@ class CoreReplay:
         self.recorded_words: list[str] = []
         self.entry_position = 0
         self.quiz_pending = False
+        # The words the simulator's backup shows, written down as the recorder did.
+        self.written: list[str] = []
 
     def _open(self) -> tuple[HostPort, HostPort]:
         """New host sockets, as after a reconnection."""
@@ -302,7 +307,9 @@ class CoreReplay:
         """The text to type for a recorded input: the simulator's word where needed."""
         if self.quiz_pending:
             self.quiz_pending = False
-            return self._state().reset_word or ""
+            position = quiz_position(self._state())
+            assert position is not None, "no quiz on the simulator's screen"
+            return self.written[position - 1]
         if recorded.isdigit():  # a word count or a PIN: a word entry starts afresh
             self.entry_position = 0
             return recorded
@@ -331,6 +338,8 @@ class CoreReplay:
             return
         if step["type"] == "ButtonRequest" and expected.get("name") == "mnemonic":
             self.entry_position = 0
+        if step["type"] == "ButtonRequest" and expected.get("name") in SHOWS_WORDS:
+            self.written = write_down(self.debug, self.written)
         assert fields == expected, where
 
     @staticmethod

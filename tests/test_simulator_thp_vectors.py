@@ -14,7 +14,7 @@ and the THP ERROR codes. a1 also checks the frames themselves (control bytes, AC
 Not replayable as recorded, and what is done instead: the PIN is set with `--pin` (the
 simulator has no ChangePin: c3a replays from LockDevice on); the state before a
 recording (a paired host, a restart) is made by the same calls, unchecked; the quiz of a
-backup asks the simulator's own positions (the words typed are read over DebugLink).
+backup asks the simulator's own positions (the words typed are read from its screens).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from trezorlib.thp.pairing import CodeEntry
 from trezorlib.transport.udp import UdpTransport
 
 import seed_safety
+from other_program import quiz_position, write_down
 from sim_helpers import HOST, HostPort, Simulator, start_simulator
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "safe7-2.10.0" / "T3W1"
@@ -147,6 +148,8 @@ class Replay:
         )
         self.groups = self._decision_groups()
         self.recording_on = False
+        self.written: list[str] = []
+        """The words the simulator's backup shows, written down as the recorder did."""
 
     def _decision_groups(self) -> list[list[Step]]:
         """The owner's DebugLink actions after each ButtonRequest, in order."""
@@ -165,12 +168,14 @@ class Replay:
                 current.append(step)
         return groups
 
-    def on_button(self, _request: messages.ButtonRequest) -> None:
+    def on_button(self, request: messages.ButtonRequest) -> None:
         """trezorlib acknowledged a ButtonRequest: the owner does what the recording did."""
         if not self.recording_on:
             self.decide(messages.DebugLinkDecision(button=messages.DebugButton.YES))
             return
         quiz = False
+        if request.name in ("backup_words", "share_words"):
+            self.written = write_down(self.debug, self.written)
         for step in self.groups.pop(0):
             if step["dir"] == "note":
                 quiz = True
@@ -181,7 +186,9 @@ class Replay:
                 if quiz:
                     state = self.debug.call(messages.DebugLinkGetState())
                     assert isinstance(state, messages.DebugLinkState)
-                    word, quiz = state.reset_word or "", False
+                    position = quiz_position(state)
+                    assert position is not None, "no quiz on the simulator's screen"
+                    word, quiz = self.written[position - 1], False
                 self.decide(messages.DebugLinkDecision(input=word))
             elif action == "click_ok":
                 self.decide(messages.DebugLinkDecision(swipe=messages.DebugSwipeDirection.UP))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from trezorlib import messages
+from trezorlib.debuglink import LayoutContent
 from trezorlib.transport.udp import UdpTransport
 
 from trezor_backup_api.names import BUS_NAME, MANAGER_INTERFACE, ROOT_PATH
@@ -37,6 +39,7 @@ from harness import (
     EVENT_TIMEOUT,
     LineReader,
     OwnerRun,
+    ScreenOfTrezor,
     busctl,
     ctl,
     get_devices,
@@ -76,7 +79,7 @@ def safe7(state: str = "backed_up", **options: Any) -> Iterator[Simulator]:
 
 
 def pair_through_the_cli(
-    sim: Simulator,
+    sim: ScreenOfTrezor,
     refuse: bool = False,
     wrong: bool = False,
     at_code_prompt: Callable[[subprocess.Popen[str]], str | None] | None = None,
@@ -97,9 +100,7 @@ def pair_through_the_cli(
         if line.startswith(CODE_PROMPT):
             typed = at_code_prompt(process) if at_code_prompt is not None else None
             if typed is None:
-                info = screen.call(messages.DebugLinkGetPairingInfo())
-                assert isinstance(info, messages.DebugLinkPairingInfo)
-                typed = f"{(info.code_entry_code or 0) + wrong:06}"
+                typed = f"{shown_code(screen) + wrong:06}"
             if not typed:
                 continue  # the person types nothing
             code = typed
@@ -114,6 +115,22 @@ def pair_through_the_cli(
     screen.close()
     output = "\n".join(reader.seen)
     return f"exit {process.returncode}\n{output}"
+
+
+def shown_code(screen: HostPort) -> int:
+    """The pairing code on the Trezor's screen. The official firmware draws it ("... code
+    on <host> 946 243") and refuses DebugLinkGetPairingInfo without the channel's id, which
+    only the daemon knows; the simulator draws nothing and gives it to that message."""
+    state = screen.call(
+        messages.DebugLinkGetState(wait_layout=messages.DebugWaitType.CURRENT_LAYOUT)
+    )
+    assert isinstance(state, messages.DebugLinkState)
+    drawn = re.search(r"\b(\d{3}) ?(\d{3})\b", LayoutContent(state.tokens).screen_content())
+    if drawn is not None:
+        return int(drawn.group(1) + drawn.group(2))
+    info = screen.call(messages.DebugLinkGetPairingInfo())
+    assert isinstance(info, messages.DebugLinkPairingInfo)
+    return info.code_entry_code or 0
 
 
 def kept_credentials(store: CredentialStore) -> int:

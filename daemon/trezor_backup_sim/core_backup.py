@@ -18,9 +18,9 @@ from trezorlib import messages, protobuf
 from . import core_screens as screens
 from .core_pin import unlock
 from .models import Layout
-from .prompts import Answer, Flow, Prompt, ScreenPrompt, core_cancelled, failure, success
+from .prompts import Answer, Flow, Prompt, core_cancelled, failure, success
 from .seed_words import repeated_backup_shares
-from .state import DebugState, Wallet
+from .state import Wallet
 
 _FT = messages.FailureType
 Refusal = list[protobuf.MessageType] | None
@@ -28,25 +28,23 @@ Refusal = list[protobuf.MessageType] | None
 
 @dataclass(frozen=True)
 class ShareScreens:
-    """How a model shows words and quizzes them: its layout, its RNG, its DebugLink."""
+    """How a model shows words and quizzes them: its layout and its RNG."""
 
     layout: Layout
     rng: random.Random
-    debug: DebugState
 
     def show(self, words: str, share_count: int) -> Generator[Prompt, Answer, Refusal]:
         """One share's screens, then the quiz: one word from each third of the share."""
         word_list = words.split()
-        for prompt in screens.share_words(self.layout, len(word_list)):
+        for prompt in screens.share_words(self.layout, word_list):
             if not (yield prompt):
                 return core_cancelled()
         third = len(word_list) // 3
         for start, end in ((0, third), (third, 2 * third), (2 * third, len(word_list))):
             position = self.rng.randrange(start, end) + 1
-            self.debug.reset_word = word_list[position - 1]
-            self.debug.reset_word_pos = position
+            quiz = screens.quiz_word(self.layout, position, len(word_list))
             # A wrong word is not accepted: the quiz asks the same position again.
-            while (typed := (yield ScreenPrompt(text_input=True))) != word_list[position - 1]:
+            while (typed := (yield quiz)) != word_list[position - 1]:
                 if typed is None:
                     return core_cancelled()
         for prompt in screens.share_checked(self.layout, share_count):

@@ -49,7 +49,7 @@ def load_device(msg: messages.LoadDevice, wallet: Wallet, layout: Layout) -> Flo
     wallet.label = msg.label
     wallet.needs_backup = bool(msg.needs_backup)
     wallet.no_backup = bool(msg.no_backup)
-    wallet.unfinished_backup = False
+    wallet.unfinished_backup = False  # its flag is ignored, as by the official 2.10.0
     wallet.unlocked = True
     return success("Device loaded")
 

@@ -7,12 +7,13 @@ differently, and a host that follows `name`/`pages` must see the same thing here
 
 from __future__ import annotations
 
+import json
 import math
 
 from trezorlib import messages
 
 from .models import Layout
-from .prompts import ButtonPrompt
+from .prompts import ButtonPrompt, ScreenPrompt
 
 _BR = messages.ButtonRequestType
 
@@ -59,17 +60,43 @@ def warning_shamir_backup() -> ButtonPrompt:
     return ButtonPrompt(_BR.Other, name="warning_shamir_backup", pages=1)
 
 
-def share_words(layout: Layout, word_count: int) -> list[ButtonPrompt]:
-    """The screens that show one share (or the BIP-39 words) before its quiz."""
+def share_words(layout: Layout, words: list[str]) -> list[ButtonPrompt]:
+    """The screens that show one share (or the BIP-39 words) before its quiz; the words
+    are drawn on one screen (the firmware pages them, its text "1. wrong 2. town ...")."""
+    shown = _screen("Wallet backup", " ".join(f"{n}. {word}" for n, word in enumerate(words, 1)))
     if layout is Layout.DELIZIA:
-        return [ButtonPrompt(_BR.ResetDevice, name="share_words", pages=word_count + 2)]
+        return [
+            ButtonPrompt(_BR.ResetDevice, name="share_words", pages=len(words) + 2, screen=shown)
+        ]
     if layout is Layout.BOLT:
-        pages = math.ceil(word_count / 4)
-        return [ButtonPrompt(_BR.ResetDevice, name="backup_words", pages=pages)]
+        pages = math.ceil(len(words) / 4)
+        return [ButtonPrompt(_BR.ResetDevice, name="backup_words", pages=pages, screen=shown)]
     # Safe 3: instructions, the words three a page plus a closing page, "Check backup".
-    words = ButtonPrompt(_BR.ResetDevice, name="backup_words", pages=math.ceil(word_count / 3) + 1)
+    pages = math.ceil(len(words) / 3) + 1
     single = ButtonPrompt(_BR.ResetDevice, name="backup_words", pages=1)
-    return [single, words, single]
+    return [
+        single,
+        ButtonPrompt(_BR.ResetDevice, name="backup_words", pages=pages, screen=shown),
+        single,
+    ]
+
+
+def quiz_word(layout: Layout, position: int, word_count: int) -> ScreenPrompt:
+    """A quiz screen after the words (no ButtonRequest): it names the position only, never
+    the word (recorded: DebugLinkState.reset_word stays unset); the Safe 3 in its title."""
+    asked = f"Select word {position} of {word_count}:"
+    if layout is Layout.CAESAR:
+        screen = _screen(asked, "")
+    elif layout is Layout.DELIZIA:
+        screen = _screen(f"Check wallet backup\n{asked}", asked)
+    else:
+        screen = _screen("Check wallet backup", asked)
+    return ScreenPrompt(text_input=True, screen=screen)
+
+
+def _screen(title: str, text: str) -> str:
+    """A layout token as trezorlib's LayoutContent reads it (title, then text)."""
+    return json.dumps({"component": "Frame", "title": title, "text": text})
 
 
 def share_checked(layout: Layout, share_count: int) -> list[ButtonPrompt]:

@@ -38,7 +38,7 @@ from .prompts import (
     ScreenPrompt,
     WordPrompt,
 )
-from .state import DebugState, Wallet
+from .state import DebugState, LegacyScreen, Wallet
 
 _FT = messages.FailureType
 
@@ -85,13 +85,21 @@ class _ButtonWait:
     decided: bool = False
     decision: Answer = None
     page: int = 0
+    screen: str | None = None
 
     @classmethod
     def of(cls, prompt: ButtonPrompt | ScreenPrompt) -> _ButtonWait:
         """The wait of a prompt; a ScreenPrompt sends no request, so nothing to ack."""
         if isinstance(prompt, ScreenPrompt):
-            return cls(prompt.text_input, interrupt_cancels=prompt.interrupt_cancels, acked=True)
-        return cls(prompt.text_input, prompt.pages or 1, prompt.interrupt_cancels)
+            return cls(
+                prompt.text_input,
+                interrupt_cancels=prompt.interrupt_cancels,
+                acked=True,
+                screen=prompt.screen,
+            )
+        return cls(
+            prompt.text_input, prompt.pages or 1, prompt.interrupt_cancels, screen=prompt.screen
+        )
 
     def decide(self, msg: messages.DebugLinkDecision) -> None:
         """One DebugLink decision: text typed, a page turned, or the screen answered.
@@ -309,7 +317,7 @@ class Device:
         wallet, layout = self.wallet, self.layout
         if isinstance(msg, messages.RecoveryDevice):
             return self._start(core_recovery.recovery_device(msg, wallet, layout))
-        shares = core_backup.ShareScreens(layout, self._rng, self.debug)
+        shares = core_backup.ShareScreens(layout, self._rng)
         if isinstance(msg, messages.BackupDevice):
             return self._start(core_backup.backup(msg, wallet, shares))
         if isinstance(msg, messages.ApplyFlags):
@@ -332,7 +340,7 @@ class Device:
     def _handle_debug(self, msg: protobuf.MessageType) -> list[Reply]:
         """A DebugLink message while no prompt blocks the device."""
         if isinstance(msg, messages.DebugLinkGetState):
-            return [(Channel.DEBUG, self._debug_state())]
+            return [(Channel.DEBUG, self._debug_state(msg))]
         if isinstance(msg, messages.DebugLinkReseedRandom):
             self._rng.seed(msg.value or 0)
             return [(Channel.DEBUG, messages.Success(message=None))]
@@ -379,7 +387,7 @@ class Device:
         assert self._blocked is not None
         wait = self._wait
         if isinstance(msg, messages.DebugLinkGetState):
-            return [(Channel.DEBUG, self._debug_state())]
+            return [(Channel.DEBUG, self._debug_state(msg))]
         if isinstance(msg, messages.Cancel | messages.Initialize):
             self._aborted_by_initialize = isinstance(msg, messages.Initialize)
             wants_text = isinstance(wait, PinPrompt) or (
@@ -530,9 +538,16 @@ class Device:
         )
         return build_features(self.info, status, session_id)
 
-    def _debug_state(self) -> messages.DebugLinkState:
-        """DebugLinkState as the legacy debug firmware fills it."""
+    def _debug_state(self, request: messages.DebugLinkGetState) -> messages.DebugLinkState:
+        """DebugLinkState as the legacy debug firmware fills it; a core screen the owner
+        reads (backup words, quiz) as its layout token; asked for the current layout, the
+        Model One's screen where those fields cannot tell it (see LegacyScreen)."""
         wallet, debug = self.wallet, self.debug
+        tokens = [debug.matrix_token] if debug.matrix_token is not None else []
+        if isinstance(self._wait, _ButtonWait) and self._wait.screen is not None:
+            tokens = [self._wait.screen]  # a core screen the owner reads
+        if request.wait_layout == messages.DebugWaitType.CURRENT_LAYOUT and not tokens:
+            tokens = self._legacy_screen()
         return messages.DebugLinkState(
             layout=bytes(_LAYOUT_BYTES),
             pin=wallet.pin,
@@ -545,5 +560,13 @@ class Device:
             reset_word_pos=debug.reset_word_pos,
             # Not sent by the legacy firmware: the simulator's stand-in for the
             # matrix screen it cannot draw into `layout` (see matrix.py).
-            tokens=[debug.matrix_token] if debug.matrix_token is not None else [],
+            tokens=tokens,
         )
+
+    def _legacy_screen(self) -> list[str]:
+        """The LegacyScreen on display, if it is one (as a token list)."""
+        if self.info.is_core:
+            return []
+        if self._blocked is None and self._word_flow is None:
+            return [LegacyScreen.HOME]
+        return [LegacyScreen.RESULT] if self.debug.result_on_screen else []

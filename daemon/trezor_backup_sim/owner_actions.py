@@ -14,8 +14,11 @@ import os
 import sys
 
 from trezorlib import messages, protocol_v1
+from trezorlib.debuglink import LayoutContent
 from trezorlib.mapping import DEFAULT_MAPPING
 from trezorlib.transport.udp import UdpTransport
+
+from .state import LegacyScreen
 
 HOST = "127.0.0.1"
 ACTIONS = ("press", "type", "screen")
@@ -26,8 +29,9 @@ EPILOG = """\
 what each model asks of its owner:
   Model One  words and PIN are typed into trezor-backupctl (or the applet), not on the
              Trezor: `screen` shows which word of the seed it asks for (or the made-up word
-             to type) and, during a backup, the word it shows; `press yes` confirms each
-             screen
+             to type), during a backup the word it shows, then the check's result
+             screen and the home screen once the flow has ended; `press yes` confirms
+             each screen
   T, Safe    everything happens on the Trezor: `press yes` confirms, `type 24` picks the
              word count, `type WORD` enters each word of the seed, `type PIN` unlocks
   Safe 7     pairing (--model safe7): `press yes` allows it, `screen` shows the code to
@@ -60,7 +64,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def _state(transport: UdpTransport) -> messages.DebugLinkState:
-    protocol_v1.write(transport, *DEFAULT_MAPPING.encode(messages.DebugLinkGetState()))
+    """The DebugLink state with the current layout, which names a Model One's result and home
+    screens (LegacyScreen) where the word fields have gone stale."""
+    request = messages.DebugLinkGetState(wait_layout=messages.DebugWaitType.CURRENT_LAYOUT)
+    protocol_v1.write(transport, *DEFAULT_MAPPING.encode(request))
     reply = DEFAULT_MAPPING.decode(*protocol_v1.read(transport, timeout=ANSWER_TIMEOUT_SECONDS))
     assert isinstance(reply, messages.DebugLinkState)
     return reply
@@ -79,6 +86,14 @@ def _pairing_code(transport: UdpTransport) -> str | None:
 
 def describe(state: messages.DebugLinkState) -> str:
     """What the screen asks for or shows, in the owner's words."""
+    if state.tokens == [LegacyScreen.RESULT]:
+        return "shows the result of the backup check: read it, then press yes"
+    if state.tokens == [LegacyScreen.HOME]:
+        return "shows its home screen: no check or backup is running on it (any has ended)"
+    screen = LayoutContent(state.tokens)
+    if screen.main_component() == "Frame":  # a core backup's words or quiz (core_screens)
+        shown = " ".join(part for part in (screen.title(), screen.screen_content()) if part)
+        return f"shows: {shown.replace(chr(10), ' ')} (`type WORD` answers a quiz)"
     if state.reset_word:
         return f"shows word {state.reset_word_pos or '?'} of the new backup: {state.reset_word}"
     if state.recovery_word_pos:

@@ -26,6 +26,8 @@ class ButtonPrompt:
     a screen of several pages is confirmed after the owner paged to its end.
     `interrupt_cancels`: once acknowledged, a host message ends the flow as if the
     owner cancelled, and the message itself is lost (core recovery screens).
+    `screen`: what the owner reads on it, as the layout token DebugLinkState carries
+    (core_screens draws only the screens an owner must read).
     """
 
     code: messages.ButtonRequestType
@@ -33,6 +35,7 @@ class ButtonPrompt:
     name: str | None = None
     pages: int | None = None
     interrupt_cancels: bool = False
+    screen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,12 @@ class ScreenPrompt:
     """A core screen that sends the host nothing: only the owner's decision ends it.
 
     The next word of a mnemonic, the backup quiz, the lockscreen. The answer is as
-    for ButtonPrompt.
+    for ButtonPrompt, and so is `screen`.
     """
 
     text_input: bool = False
     interrupt_cancels: bool = False
+    screen: str | None = None
 
 
 @dataclass(frozen=True)
