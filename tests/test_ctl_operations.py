@@ -6,16 +6,19 @@ not there."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from trezorlib import messages
 
+from trezor_backup_api.client import BusEvent, DaemonClient, OperationProgress
 from trezor_backup_api.names import BUS_NAME, ROOT_PATH
 from trezor_backup_api.names import MANAGER_INTERFACE as MANAGER
 
@@ -41,12 +44,50 @@ GRID_PROMPT = "Position on your Trezor's grid"
 PIN_PROMPT = "PIN positions"
 
 
+class TrezorEyes:
+    """The person's eyes on the Trezor: YES on every screen that waits for a button.
+
+    The CLI prints a step once, not once per screen, so the person follows the screens on
+    the Trezor itself; here the daemon's `OperationProgress`, sent for every screen, stands
+    for seeing it. Subscribed before the CLI starts, so no screen is missed.
+    """
+
+    PRESSED = frozenset({"show_words", "result"})
+
+    def __init__(self, sim: Simulator) -> None:
+        self.screen = HostPort(sim.debug_port)
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop = asyncio.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._follow()))
+        self.thread.start()
+        assert self.ready.wait(EVENT_TIMEOUT)
+
+    async def _follow(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        async with DaemonClient.connect() as client:
+            await client.subscribe(self._see)
+            self.ready.set()
+            await self.stop.wait()
+
+    def _see(self, event: BusEvent) -> None:
+        if isinstance(event, OperationProgress) and event.stage in self.PRESSED:
+            self.screen.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
+
+    def close(self) -> None:
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(EVENT_TIMEOUT)
+        self.screen.close()
+
+
 class CtlSession:
     """trezor-backupctl with a person at the keyboard who looks at the Trezor's screen."""
 
-    def __init__(self, sim: Simulator, *args: str) -> None:
+    def __init__(self, sim: Simulator, *args: str, press_buttons: bool = False) -> None:
         self.sim = sim
         self.screen = HostPort(sim.debug_port)
+        self.eyes = TrezorEyes(sim) if press_buttons else None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "trezor_backupctl", *args],
             stdin=subprocess.PIPE,
@@ -62,7 +103,7 @@ class CtlSession:
         self.process.stdin.write(text + "\n")
         self.process.stdin.flush()
 
-    def run(self, typed: str, pin: str = "", press_buttons: bool = False) -> int:
+    def run(self, typed: str, pin: str = "") -> int:
         """Answer every prompt until the CLI exits; returns its exit code."""
         seed_safety.typed(typed, pin)
         for line in self.reader.until_end():
@@ -75,10 +116,10 @@ class CtlSession:
                 positions = "".join(str(matrix.index(d) + 1) for d in pin)
                 seed_safety.typed(positions)
                 self.answer(positions)
-            elif press_buttons and ("your Trezor shows" in line or "Read the result" in line):
-                self.screen.send(messages.DebugLinkDecision(button=messages.DebugButton.YES))
         code = self.process.wait(timeout=EVENT_TIMEOUT)
         self.screen.close()
+        if self.eyes is not None:
+            self.eyes.close()
         return code
 
     def state(self) -> messages.DebugLinkState:
@@ -104,12 +145,44 @@ def test_check_through_the_cli(
     with start_simulator("one", "backed_up", device_id=DEVICE_ID, pin="248613579") as sim:
         daemon = make_daemon(sim.path)
         with running(daemon):
-            cli = CtlSession(sim, "check", "--words", "24")  # the only device: no id needed
-            assert cli.run(typed, pin="248613579", press_buttons=True) == code
+            # the only device: no id needed
+            cli = CtlSession(sim, "check", "--words", "24", press_buttons=True)
+            assert cli.run(typed, pin="248613579") == code
             assert [d["State"] for d in get_devices()] == [state]
         assert PIN_PROMPT in cli.output()
         assert cli.output().count(WORD_PROMPT) == 24
+        # one line for the 24 words, each asked by its own prompt
+        assert cli.output().count("Type the word your Trezor shows") == 1
         seed_safety.assert_no_secret(cli.output(), daemon.log())
+
+
+@pytest.mark.parametrize(
+    ("typed", "result", "problem"),
+    [
+        (" ".join(["abandon"] * 24), "invalid_words", "not a valid recovery seed"),
+        (ZOO24, "mismatch", "of another wallet"),
+    ],
+)
+def test_a_failed_check_after_a_passed_one_shows_failed_everywhere(
+    make_daemon: DaemonFactory, typed: str, result: str, problem: str
+) -> None:
+    """docs/states.md: only the latest verdict counts. A pass, then a wrong word: `status`
+    and the bus say check_failed with the problem named, never verified or passed."""
+    with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
+        daemon = make_daemon(sim.path)
+        with running(daemon):
+            passing = CtlSession(sim, "check", "--words", "24", press_buttons=True)
+            assert passing.run(ABANDON24) == 0
+            assert [d["State"] for d in get_devices()] == ["verified"]
+            failing = CtlSession(sim, "check", "--words", "24", press_buttons=True)
+            assert failing.run(typed) == 1
+            [device] = json.loads(ctl("status", "--json").stdout)["devices"]
+            [on_bus] = get_devices()
+            assert history() == [("check", "passed"), ("check", result)]
+    assert (device["state"], device["last_check_result"]) == ("check_failed", result)
+    assert (on_bus["State"], on_bus["LastCheckResult"]) == ("check_failed", result)
+    assert problem in device["explanation"] and problem in on_bus["Explanation"]
+    seed_safety.assert_no_secret(passing.output(), failing.output(), daemon.log())
 
 
 def test_a_check_whose_result_cannot_be_saved_says_so(make_daemon: DaemonFactory) -> None:
@@ -120,8 +193,8 @@ def test_a_check_whose_result_cannot_be_saved_says_so(make_daemon: DaemonFactory
         daemon.state_dir.parent.mkdir(parents=True)
         daemon.state_dir.write_text("a file where the state directory should be\n")
         with running(daemon):
-            cli = CtlSession(sim, "check", "--words", "24")
-            assert cli.run(ABANDON24, press_buttons=True) == 0
+            cli = CtlSession(sim, "check", "--words", "24", press_buttons=True)
+            assert cli.run(ABANDON24) == 0
             assert [d["State"] for d in get_devices()] == ["unverified"]
             available = busctl("get-property", BUS_NAME, ROOT_PATH, MANAGER, "HistoryAvailable")
             doctor = ctl("doctor")
@@ -148,8 +221,8 @@ def test_twelve_word_check_through_the_cli_uses_the_grid(make_daemon: DaemonFact
     with start_simulator("one", "backed_up", device_id=DEVICE_ID, mnemonic=MNEMONIC12) as sim:
         daemon = make_daemon(sim.path)
         with running(daemon):
-            cli = CtlSession(sim, "check", DEVICE_ID, "--words", "12")
-            assert cli.run(MNEMONIC12, press_buttons=True) == 0
+            cli = CtlSession(sim, "check", DEVICE_ID, "--words", "12", press_buttons=True)
+            assert cli.run(MNEMONIC12) == 0
         assert cli.output().count(GRID_PROMPT) == 48
         seed_safety.assert_no_secret(cli.output(), daemon.log())
 
@@ -199,9 +272,13 @@ def test_end_of_input_cancels_the_check(make_daemon: DaemonFactory) -> None:
 def test_backup_through_the_cli_then_history(make_daemon: DaemonFactory) -> None:
     with start_simulator("one", "backup_required", device_id=DEVICE_ID) as sim:
         with running(make_daemon(sim.path)):
-            cli = CtlSession(sim, "backup", "--yes")
-            assert cli.run("", press_buttons=True) == 0
+            cli = CtlSession(sim, "backup", "--yes", press_buttons=True)
+            assert cli.run("") == 0
             out = cli.output()
+            # 48 screens of words on the Trezor: one line says what to do with them
+            assert out.count("write down the word your Trezor shows") == 1
+            progress = [line for line in cli.reader.seen if "your Trezor" in line]
+            assert len(progress) == len(set(progress)), out
             assert "private place" in out or "private" in out
             assert f"check {DEVICE_ID}" in out
             assert [d["State"] for d in get_devices()] == ["unverified"]

@@ -126,7 +126,8 @@ def test_an_answer_that_is_not_a_word_ends_the_check_without_a_crash(
         with running(make_daemon(sim.path)):
             owner = OwnerRun(sim, "check", "--words", "24", "--typed", garbage)
             assert owner.finished()["result"] == "invalid_words"
-            assert [d["State"] for d in get_devices()] == ["unverified"]
+            # The Trezor judged the words (docs/states.md): no valid seed was written down.
+            assert [d["State"] for d in get_devices()] == ["check_failed"]
 
 
 @pytest.fixture

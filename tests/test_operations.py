@@ -84,7 +84,7 @@ def _daemon_outputs(daemon: Daemon) -> list[str]:
     [
         (ABANDON24, "passed", "verified"),
         (ZOO24, "mismatch", "check_failed"),
-        (BAD_CHECKSUM24, "invalid_words", "unverified"),
+        (BAD_CHECKSUM24, "invalid_words", "check_failed"),
     ],
 )
 def test_model_one_24_word_check(

@@ -61,7 +61,8 @@ def test_a_backup_made_by_another_program_is_on_the_bus_once_it_lets_go(
         monkeypatch.setattr(device_io, "usb_transports", lambda: [transport])
 
         async def scenario() -> None:
-            daemon = asyncio.create_task(serve(Config()))
+            config_file = tmp_path / "config.toml"  # none: the defaults
+            daemon = asyncio.create_task(serve(Config(), config_file, None, ()))
             try:
                 await asyncio.to_thread(wait_for_daemon)
                 [device] = await asyncio.to_thread(get_devices)

@@ -65,13 +65,23 @@ def test_a_model_one_check_driven_with_screen_and_press(make_daemon: DaemonFacto
                     made_up = re.search(r"asks for the word '(\w+)'", screen)
                     assert asked or made_up, screen
                     return ABANDON24.split()[int(asked[1]) - 1] if asked else made_up[1]  # type: ignore[index]
+                if "Read the result" in line:
+                    screens.append(sim_action(sim.port, "screen"))
                 if "your Trezor shows" in line or "Read the result" in line:
                     sim_action(sim.port, "press", "yes")
                 return None
 
             reader = drive(["check", "--words", "24"], person)
             assert [d["State"] for d in get_devices()] == ["verified"]
-    assert len(screens) == 24
+            ended = sim_action(sim.port, "screen")
+    # The result screen and the end of the flow are told, not the last word asked.
+    assert screens[-1] == (
+        "The Trezor shows the result of the backup check: read it, then press yes.\n"
+    )
+    assert ended == (
+        "The Trezor shows its home screen: no check or backup is running on it (any has ended).\n"
+    )
+    assert len(screens) == 25
     seed_safety.assert_no_secret("\n".join(reader.seen), daemon.log())
 
 

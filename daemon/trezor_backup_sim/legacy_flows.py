@@ -57,7 +57,7 @@ def dry_run(
     if msg.input_method == messages.RecoveryDeviceInputMethod.Matrix:
         # Allowed under Strict: the words never reach the computer.
         typed_words = yield from matrix.enter_words(word_count, rng, debug)
-        return (yield from _dry_run_result(" ".join(typed_words), wallet))
+        return (yield from _dry_run_result(" ".join(typed_words), wallet, debug))
     if (
         word_count < _SCRAMBLED_REQUESTS
         and wallet.safety_checks == messages.SafetyCheckLevel.Strict
@@ -80,10 +80,10 @@ def dry_run(
             return failure(_FT.DataError, "Word not found in a wordlist")
         words[position - 1] = typed
 
-    return (yield from _dry_run_result(" ".join(words), wallet))
+    return (yield from _dry_run_result(" ".join(words), wallet, debug))
 
 
-def _dry_run_result(candidate: str, wallet: Wallet) -> Flow:
+def _dry_run_result(candidate: str, wallet: Wallet, debug: DebugState) -> Flow:
     """recovery_done() of a dry run: compare, show the confirm-only result screen."""
     if not ENGLISH.check(candidate):
         result = failure(_FT.DataError, "Invalid seed, are words in correct order?")
@@ -94,7 +94,11 @@ def _dry_run_result(candidate: str, wallet: Wallet) -> Flow:
             _FT.DataError, "The seed is valid but does not match the one in the device"
         )
     # The result screen is confirm-only: the decision does not change the result.
-    yield ButtonPrompt(_BR.Other)
+    debug.result_on_screen = True
+    try:
+        yield ButtonPrompt(_BR.Other)
+    finally:
+        debug.result_on_screen = False
     return result
 
 

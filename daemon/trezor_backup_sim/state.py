@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from trezorlib import messages
 
@@ -91,3 +92,17 @@ class DebugState:
     reset_word_pos: int = 0
     # The matrix screen on display (JSON, see matrix.MatrixScreen.token), else None.
     matrix_token: str | None = None
+    # A dry run's result waits for the owner's confirmation (the word fields are stale then).
+    result_on_screen: bool = False
+
+
+class LegacyScreen(StrEnum):
+    """A Model One screen that the DebugLinkState fields cannot tell (they stay stale, as on
+    the device, whose OLED buffer the simulator does not draw): the simulator's answer in
+    `tokens` to DebugLinkGetState(wait_layout=CURRENT_LAYOUT), which the legacy firmware
+    ignores, so that `trezor-backup-sim screen` does not show an ended flow as still asking."""
+
+    HOME = "home"
+    """No flow runs: the check or backup has ended."""
+    RESULT = "result"
+    """The result of a backup check, waiting for a press."""

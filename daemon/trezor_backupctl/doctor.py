@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import socket
 import subprocess
@@ -145,8 +146,9 @@ def check_config() -> Finding:
         return Finding(
             FAIL,
             "config",
-            f"{problem}. The daemon refuses to start with it (exit status {EXIT_CONFIG}). Fix: "
-            f"correct that line or remove the key to use the default, then: {RESTART}",
+            f"{problem}. The daemon refuses to start with it (exit status {EXIT_CONFIG}); a "
+            "running one keeps its earlier settings. Fix: correct that line or remove the key "
+            "to use the default",
         )
     if not os.path.lexists(path):
         return Finding(OK, "config", f"no {path}: the defaults apply")
@@ -183,9 +185,11 @@ async def check_session(bus: MessageBus) -> list[Finding]:
         return bool(await bus_call(bus, "NameHasOwner", [name], timeout=BUS_TIMEOUT_SECONDS))
 
     history = check_state_dir()
+    in_use: list[Finding] = []  # only a running daemon applies a config
     if await owned(BUS_NAME):
         daemon = Finding(OK, "daemon", f"trezor-backupd is running ({BUS_NAME})")
         history = await check_history(bus)
+        in_use.append(await check_config_in_use(bus))
     elif BUS_NAME in activatable and check_config().level == FAIL:
         daemon = Finding(
             FAIL, "daemon", "not running, and D-Bus cannot start it: its config is wrong (above)"
@@ -211,26 +215,65 @@ async def check_session(bus: MessageBus) -> list[Finding]:
             "extension (gnome-shell-extension-appindicator)",
         )
     keyring = await check_keyring(bus, await owned(SECRETS), SECRETS in activatable)
-    return [daemon, history, tray, await check_notifications(bus), keyring]
+    return [daemon, *in_use, history, tray, await check_notifications(bus), keyring]
+
+
+async def _manager_property(bus: MessageBus, name: str) -> str:
+    """A string property of the running daemon's Manager1; BusCallError when it has none."""
+    reply = await call(
+        bus,
+        BUS_NAME,
+        ROOT_PATH,
+        PROPERTIES_INTERFACE,
+        "Get",
+        "ss",
+        [MANAGER_INTERFACE, name],
+        timeout=BUS_TIMEOUT_SECONDS,
+        autostart=False,
+    )
+    return str(reply.body[0].value)
 
 
 async def check_history(bus: MessageBus) -> Finding:
     """The running daemon's own word on whether it can save results (Manager1.HistoryProblem)."""
     try:
-        reply = await call(
-            bus,
-            BUS_NAME,
-            ROOT_PATH,
-            PROPERTIES_INTERFACE,
-            "Get",
-            "ss",
-            [MANAGER_INTERFACE, "HistoryProblem"],
-            timeout=BUS_TIMEOUT_SECONDS,
-            autostart=False,
-        )
+        problem = await _manager_property(bus, "HistoryProblem")
     except BusCallError as error:
         return Finding(WARN, "history", f"the daemon did not say: {error.text or error.name}")
-    return _history_finding(str(reply.body[0].value))
+    return _history_finding(problem)
+
+
+async def check_config_in_use(bus: MessageBus) -> Finding:
+    """Whether the running daemon applies the config file as it is now: it applies each saved
+    change, or refuses it and keeps its settings (Manager1.ConfigDigest and ConfigProblem)."""
+    path = config_path()
+    try:
+        applied = await _manager_property(bus, "ConfigDigest")
+        problem = await _manager_property(bus, "ConfigProblem")
+    except BusCallError as error:
+        return Finding(WARN, "config in use", f"the daemon did not say: {error.text or error.name}")
+    try:
+        on_disk = hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        on_disk = ""
+    except OSError as error:
+        return Finding(WARN, "config in use", f"{path} cannot be read: {error.strerror}")
+    if problem:
+        return Finding(
+            FAIL,
+            "config in use",
+            f"the running daemon refused the file as it is now and keeps its earlier settings: "
+            f"{problem}. Fix: correct that line; the daemon applies the file when it is saved",
+        )
+    if applied == on_disk:
+        what = f"{path} as it is now" if on_disk else f"the defaults (no {path})"
+        return Finding(OK, "config in use", f"the running daemon applies {what}")
+    return Finding(
+        WARN,
+        "config in use",
+        f"the running daemon does not apply {path} as it is now (it was changed where the "
+        f"daemon does not watch it, or the daemon is older). Fix: {RESTART}",
+    )
 
 
 async def check_notifications(bus: MessageBus) -> Finding:

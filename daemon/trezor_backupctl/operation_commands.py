@@ -3,7 +3,8 @@ device.
 
 An operation runs in the daemon and takes minutes; the CLI registers its terminal agent (the
 owner's answers go through it to the device), subscribes to the device's operation signals
-before starting so that nothing is missed, prints each progress sentence, and turns the result
+before starting so that nothing is missed, prints a progress sentence when the step changes
+(not again for each of its screens), and turns the result
 into an exit code. Ctrl-C asks the daemon to cancel and still waits for the outcome, so the
 exit code says what the device did, not what the CLI hoped.
 
@@ -158,9 +159,17 @@ async def _follow(
     daemon_gone = asyncio.Event()
     give_up = asyncio.Event()
 
+    shown_stage = ""
+
     def on_event(event: BusEvent) -> None:
+        nonlocal shown_stage
         if isinstance(event, OperationProgress):
-            _say(out, event.message)
+            # One line per step: the daemon announces every screen (48 while a Model One
+            # shows its words), but the owner follows them on the Trezor, and the prompts of
+            # the agent still come one per word.
+            if event.stage != shown_stage:
+                shown_stage = event.stage
+                _say(out, event.message)
         elif isinstance(event, OperationFinished):
             if event.kind == kind and not finished.done():
                 finished.set_result(event)
@@ -359,8 +368,10 @@ is asked again with the next line; the end of input cancels the check.
 
 exit status:
   0   passed         the words restore this wallet; the Trezor is now verified
-  1   mismatch       valid words, but of another wallet: send no funds to this one
-  1   invalid_words  the words fail the BIP-39 checksum: one is wrong or out of order
+  1   mismatch       valid words, but of another wallet: send no funds to this one; the
+                     Trezor is now check_failed, whatever checks passed before
+  1   invalid_words  the words fail the BIP-39 checksum: one is wrong or out of order;
+                     the Trezor is now check_failed
   1   error          the check failed; the message says why
   3   cancelled, disconnected (unplugged), refused (the Trezor said no, and why), or the
       daemon would not start it: NotPossible (e.g. not backed up yet), Busy (another

@@ -16,12 +16,13 @@ from trezor_backup_api.device import PROPERTY_NAMES
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
-# Narrower than this, NEXT STEP would wrap into a word per line and LABEL would no longer be
-# recognisable; then an over-long line the terminal wraps is the lesser evil.
-MIN_NEXT_STEP_WIDTH = 16
-MIN_LABEL_WIDTH = 10
+MIN_NEXT_STEP_WIDTH = 32
+"""Narrower than this, NEXT STEP in a table would read a few words per line: `status`
+prints a block per device instead."""
 _COLUMN_GAP = "  "
 _EMPTY_CELL = "-"
+_BLOCK_INDENT = " " * len("  next step  ")
+_URL = re.compile(r"\S+://\S+")
 
 
 def snake_case(name: str) -> str:
@@ -69,17 +70,14 @@ def _cell(value: Any) -> str:
     return text or _EMPTY_CELL
 
 
-def _truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def status_table(records: list[dict[str, Any]], width: int) -> str:
     """The human form of `status`, fitted to a terminal `width` columns wide.
 
-    DEVICE, MODEL and STATE are never shortened: the id is what later commands take as argument
-    and the state is the point of the table. LABEL is truncated (down to MIN_LABEL_WIDTH) only
-    when NEXT STEP would otherwise get narrower than MIN_NEXT_STEP_WIDTH; NEXT STEP wraps onto
-    continuation lines.
+    A table, one line per device, when it fits: nothing shortened, NEXT STEP at least
+    MIN_NEXT_STEP_WIDTH wide and wrapped at word boundaries. Otherwise (80 columns, long
+    labels) a block per device, since a table squeezed into a narrow terminal cuts labels and
+    makes the next step unreadable. A URL is never broken in either form: it is what the owner
+    copies or clicks.
     """
     if not records:
         return "No Trezor connected."
@@ -89,11 +87,10 @@ def status_table(records: list[dict[str, Any]], width: int) -> str:
         for r in records
     ]
     widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(4)]
-    gaps = len(_COLUMN_GAP) * 4
-    shortfall = MIN_NEXT_STEP_WIDTH - (width - sum(widths) - gaps)
-    if shortfall > 0:
-        widths[2] = max(min(widths[2], MIN_LABEL_WIDTH), widths[2] - shortfall)
-    next_width = max(MIN_NEXT_STEP_WIDTH, width - sum(widths) - gaps)
+    next_width = width - sum(widths) - len(_COLUMN_GAP) * 4
+    longest_word = max(len(word) for row in rows for word in row[4].split())
+    if next_width < max(MIN_NEXT_STEP_WIDTH, longest_word):
+        return "\n\n".join(_status_block(row, width) for row in rows)
 
     def line(cells: list[str]) -> str:
         padded = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:4])]
@@ -101,11 +98,34 @@ def status_table(records: list[dict[str, Any]], width: int) -> str:
 
     lines = [line(list(headers))]
     for row in rows:
-        row[2] = _truncate(row[2], widths[2])
-        wrapped = textwrap.wrap(row[4], next_width) or [_EMPTY_CELL]
+        wrapped = _wrap(row[4], next_width)
         lines.append(line([*row[:4], wrapped[0]]))
         lines.extend(line(["", "", "", "", more]) for more in wrapped[1:])
     return "\n".join(lines)
+
+
+def _status_block(row: list[str], width: int) -> str:
+    """One device in a narrow terminal: its id (what commands take) and label, then a line
+    each for model, state and the next step (if any), wrapped under its own indent. A URL that does
+    not fit under the indent gets a line of its own from the first column."""
+    device_id, model, label, state, next_step = row
+    lines = [device_id if label == _EMPTY_CELL else f"{device_id}  {label}"]
+    lines += [f"  model      {model}", f"  state      {state}"]
+    room = width - len(_BLOCK_INDENT)
+    for number, part in enumerate(_wrap(next_step, room) if next_step != _EMPTY_CELL else []):
+        indent = "  next step  " if number == 0 else _BLOCK_INDENT
+        lines.append(part if len(part) > room and _URL.fullmatch(part) else indent + part)
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Word-boundary wrapping that puts each URL on a line of its own, whole."""
+    lines: list[str] = []
+    for piece, url in zip(_URL.split(text), [*_URL.findall(text), ""], strict=True):
+        lines += textwrap.wrap(piece, width, break_long_words=False, break_on_hyphens=False)
+        if url:
+            lines.append(url)
+    return lines or [_EMPTY_CELL]
 
 
 def history_record(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from dbus_fast.aio import MessageBus
 from trezor_backup_api.client import TIMEOUT_ERROR, BusCallError, call
 from trezor_backup_api.names import AGENT_INTERFACE, DBUS_NAME, DBUS_PATH
 
+from .config import Config
 from .device_values import AgentUnanswered
 
 LOG = logging.getLogger(__name__)
@@ -88,9 +89,10 @@ def _expect(answer: Any, kind: type[T], member: str) -> T:
 class AgentRegistry:
     """Agents per client connection; an AgentDirectory for the operations."""
 
-    def __init__(self, bus: MessageBus, timeout: float, device_path_of: DevicePathOf) -> None:
+    def __init__(self, bus: MessageBus, config: Config, device_path_of: DevicePathOf) -> None:
+        """An agent gets `config.agent_timeout_seconds` as it is when it registers."""
         self._bus = bus
-        self._timeout = timeout
+        self._config = config
         self._device_path_of = device_path_of
         self._agents: list[BusAgent] = []  # most recent last
 
@@ -133,7 +135,11 @@ class AgentRegistry:
 
     def register(self, owner: str, path: str) -> None:
         self._agents = [a for a in self._agents if (a.owner, a.path) != (owner, path)]
-        self._agents.append(BusAgent(self._bus, owner, path, self._timeout, self._device_path_of))
+        self._agents.append(
+            BusAgent(
+                self._bus, owner, path, self._config.agent_timeout_seconds, self._device_path_of
+            )
+        )
         LOG.info("Agent registered by %s", owner)
 
     def unregister(self, owner: str, path: str) -> bool:

@@ -2,32 +2,42 @@
 the daemon keeps its state.
 
 Every key is optional and a missing file means the defaults, so the daemon works with no setup.
-A value that is wrong stops with a message naming the file, the key and the problem, because
-silently falling back would hide, for example, an emulator that is never polled. Keys this
-version does not know are only logged, so a config written for a newer version still loads.
+A value that is wrong stops with a message naming the file, the line, the key and the problem,
+because silently falling back would hide, for example, an emulator that is never polled. A key
+this version does not know is refused the same way, naming the closest known key: a
+misspelled `recheck_intervall_days = 30` must not leave the owner believing in 30 days.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
-import logging
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from trezor_backup_api.paths import config_path
 
-log = logging.getLogger(__name__)
-
 MAX_RECHECK_INTERVAL_DAYS = 3650
 MIN_EMULATOR_POLL_SECONDS = 1.0
 MAX_EMULATOR_POLL_SECONDS = 86400.0
 MIN_AGENT_TIMEOUT_SECONDS = 1.0
 MAX_AGENT_TIMEOUT_SECONDS = 3600.0
+
+KNOWN_KEYS = frozenset(
+    {
+        "recheck_interval_days",
+        "emulators",
+        "emulator_poll_seconds",
+        "notifications",
+        "agent_timeout_seconds",
+    }
+)
+"""Every setting of config.toml; any other key is refused (with the closest one named)."""
 
 _HOST_LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -36,9 +46,13 @@ class ConfigError(Exception):
     """The config file cannot be used; the message names the file, key and what is wrong."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Config:
-    """Settings of the daemon and the applet, with the defaults an unconfigured system gets."""
+    """Settings of the daemon and the applet, with the defaults an unconfigured system gets.
+
+    The daemon holds one Config, which its parts read at each use; `adopt` changes it in place
+    when config.toml is saved (config_watch.py), so a new setting applies everywhere at once.
+    """
 
     # How long a passed check counts as fresh; Daedalus reminds after about half a year.
     recheck_interval: timedelta = timedelta(days=180)
@@ -51,21 +65,40 @@ class Config:
     # cancels the operation on the device.
     agent_timeout_seconds: float = 300.0
 
+    def adopt(self, other: Config) -> None:
+        """Take every setting of `other`, in place."""
+        for setting in fields(self):
+            setattr(self, setting.name, getattr(other, setting.name))
+
+
+def read_config_file(path: Path) -> bytes | None:
+    """The file's bytes, or None when there is none (the defaults apply)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read: {e.strerror or e}") from e
+
 
 def load_config(path: Path | None = None) -> Config:
     """Read the config file; a missing file gives the defaults, a bad one raises ConfigError."""
     path = config_path() if path is None else path
-    try:
-        text = path.read_bytes().decode("utf-8")
-        data = tomllib.loads(text)
-    except FileNotFoundError:
+    return parse_config(path, read_config_file(path))
+
+
+def parse_config(path: Path, raw: bytes | None) -> Config:
+    """The settings in `raw`, the bytes of the file at `path` (None: no file, the defaults);
+    ConfigError names the file, line, key and problem."""
+    if raw is None:
         return Config()
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not valid UTF-8 text: {e}") from e
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot be read: {e.strerror or e}") from e
     try:
         return _parse(path, data)
     except ConfigError as e:
@@ -87,15 +120,9 @@ def _with_line(message: str, path: Path, text: str) -> str:
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:
     defaults = Config()
-    known = {
-        "recheck_interval_days",
-        "emulators",
-        "emulator_poll_seconds",
-        "notifications",
-        "agent_timeout_seconds",
-    }
-    for key in sorted(data.keys() - known):
-        log.warning("%s: unknown key %r ignored (written for a newer version?)", path, key)
+    unknown = sorted(data.keys() - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]} is not a setting{_did_you_mean(unknown[0])}")
 
     recheck_interval = defaults.recheck_interval
     if "recheck_interval_days" in data:
@@ -140,6 +167,14 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
         notifications=notifications,
         agent_timeout_seconds=agent_timeout,
     )
+
+
+def _did_you_mean(key: str) -> str:
+    """The closest known key, as a hint for a misspelling: a silently ignored typo would
+    leave the owner believing a setting applies that does not."""
+    close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+    known = ", ".join(sorted(KNOWN_KEYS))
+    return f" (did you mean {close[0]}?)" if close else f" (the settings are: {known})"
 
 
 def _seconds(

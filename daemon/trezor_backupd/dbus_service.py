@@ -88,7 +88,7 @@ def device_property_values(device: TrackedDevice) -> dict[str, Any]:
             else 0
         ),
         "LastCheckTime": int(last_check.when.timestamp()) if last_check else 0,
-        "LastCheckResult": ("passed" if last_check.passed else "mismatch") if last_check else "",
+        "LastCheckResult": last_check.result.value if last_check else "",
         "Transport": device.transport_path,
         "Operation": device.operation,
     }
@@ -330,6 +330,13 @@ class HistorySource(Protocol):
     def events(self, device_id: str) -> list[HistoryEvent]: ...
 
 
+class ConfigSource(Protocol):
+    """The config file as the daemon applies it (config_watch.ConfigWatch)."""
+
+    digest: str
+    problem: str
+
+
 class ManagerObject(ServiceInterface):
     """io.github.TrezorBackupGuard.Manager1: the device list, for the applet, CLI and scripts."""
 
@@ -340,6 +347,7 @@ class ManagerObject(ServiceInterface):
         gate: OperationGate,
         history_problem: str,
         known: KnownDevices | None = None,
+        config: ConfigSource | None = None,
     ) -> None:
         """`history_problem`: why there is no history store (when `history` is None)."""
         super().__init__(MANAGER_INTERFACE)
@@ -348,6 +356,13 @@ class ManagerObject(ServiceInterface):
         self._gate = gate
         self._history_problem = history_problem
         self._known = known
+        self._config = config
+
+    def config_changed(self) -> None:
+        """The config file was applied or refused: tell the clients that follow it."""
+        self.emit_properties_changed(
+            {"ConfigDigest": self.ConfigDigest, "ConfigProblem": self.ConfigProblem}
+        )
 
     @dbus_property(access=PropertyAccess.READ)
     def Version(self) -> DBusStr:
@@ -360,6 +375,14 @@ class ManagerObject(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def HistoryProblem(self) -> DBusStr:
         return self._current_history_problem()
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ConfigDigest(self) -> DBusStr:
+        return self._config.digest if self._config is not None else ""
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ConfigProblem(self) -> DBusStr:
+        return self._config.problem if self._config is not None else ""
 
     def _current_history_problem(self) -> str:
         """Why checks and backups cannot be remembered now; "" when they can."""

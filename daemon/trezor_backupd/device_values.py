@@ -20,10 +20,18 @@ THP_INTERNAL_MODEL = "T3W1"
 
 @dataclass(frozen=True)
 class CheckVerdict:
-    """The last finished dry run on this computer: only when and whether the words matched."""
+    """The last dry run on this computer that learnt something about the written words: when,
+    and whether they restore the wallet (`passed`), are valid words of another wallet
+    (`mismatch`) or are no valid recovery seed at all (`invalid_words`). Endings that learnt
+    nothing (cancelled, refused, ...) are no verdict (docs/states.md)."""
 
     when: datetime  # tz-aware UTC
-    passed: bool
+    result: Outcome
+
+    @property
+    def passed(self) -> bool:
+        """Only a passed check makes a device `verified`; any other verdict `check_failed`."""
+        return self.result is Outcome.PASSED
 
 
 @dataclass(frozen=True)

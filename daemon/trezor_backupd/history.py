@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from trezor_backup_api.vocabulary import Outcome
+
 from .device_values import BackupFacts, CheckVerdict
 
 log = logging.getLogger(__name__)
@@ -52,14 +54,16 @@ class EventKind(enum.StrEnum):
     BACKUP = "backup"
 
 
-# Outcomes each kind can have; "passed" and "mismatch" are the only check verdicts.
+# Outcomes each kind can have; the check verdicts are the ones that say something about the
+# written words (docs/states.md): a cancelled or refused check leaves the last verdict standing.
 RESULTS_BY_KIND: dict[EventKind, frozenset[str]] = {
     EventKind.CHECK: frozenset(
         {"passed", "mismatch", "invalid_words", "cancelled", "disconnected", "refused", "error"}
     ),
     EventKind.BACKUP: frozenset({"completed", "cancelled", "disconnected", "refused", "error"}),
 }
-_VERDICT_RESULTS = ("passed", "mismatch")
+VERDICT_RESULTS = (Outcome.PASSED, Outcome.MISMATCH, Outcome.INVALID_WORDS)
+"""The check results that are a verdict on the written words (docs/states.md)."""
 
 
 @dataclass(frozen=True)
@@ -216,19 +220,20 @@ class HistoryStore:
         return self._run(select)
 
     def last_check_verdict(self, device_id: str) -> CheckVerdict | None:
-        """The newest check that reached a verdict; cancelled or failed runs say nothing."""
+        """The newest check that reached a verdict on the words; a cancelled, refused,
+        disconnected or failed run says nothing about them (docs/states.md)."""
         _check_device_id(device_id)
 
         def select(conn: sqlite3.Connection) -> CheckVerdict | None:
             row = conn.execute(
                 "SELECT result, at FROM events WHERE device_id = ? AND kind = ?"
-                " AND result IN (?, ?) ORDER BY at DESC, id DESC LIMIT 1",
-                (device_id, EventKind.CHECK.value, *_VERDICT_RESULTS),
+                " AND result IN (?, ?, ?) ORDER BY at DESC, id DESC LIMIT 1",
+                (device_id, EventKind.CHECK.value, *VERDICT_RESULTS),
             ).fetchone()
             if row is None:
                 return None
             result, at = row
-            return CheckVerdict(when=_from_db_time(at), passed=result == "passed")
+            return CheckVerdict(when=_from_db_time(at), result=Outcome(result))
 
         return self._run(select)
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from trezor_backup_api.vocabulary import Refusal
 
+from .config import Config
 from .device_values import THP_INTERNAL_MODEL, DeviceListener, OperationRefused, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable, KnownDevice
 from .thp_credentials import NoKeyring, SecretServiceUnavailable
@@ -56,7 +57,7 @@ class KnownDevices:
         self,
         inner: DeviceListener,
         history: HistoryStore | None,
-        recheck_interval: timedelta,
+        config: Config,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         forget_pairing: Callable[[str], bool] | None = None,
     ) -> None:
@@ -64,7 +65,7 @@ class KnownDevices:
         (blocking; raises SecretServiceUnavailable, NoKeyring when there is none at all)."""
         self._inner = inner
         self._history = history
-        self._interval = recheck_interval
+        self._config = config
         self._clock = clock
         self._forget_pairing = forget_pairing
 
@@ -106,6 +107,7 @@ class KnownDevices:
     def _values(self, known: KnownDevice, connected: bool) -> dict[str, Any]:
         verdict = known.last_check
         passed = verdict.when if verdict is not None and verdict.passed else None
+        interval = self._config.recheck_interval
         return {
             "Id": known.device_id,
             "Model": known.model,
@@ -114,9 +116,9 @@ class KnownDevices:
             "LastSeen": _seconds(known.last_seen),
             "Connected": connected,
             "LastCheckTime": _seconds(verdict.when if verdict else None),
-            "LastCheckResult": ("passed" if passed else "mismatch") if verdict else "",
-            "CheckDueTime": _seconds(passed + self._interval) if passed else 0,
-            "CheckOverdueTime": _seconds(passed + 2 * self._interval) if passed else 0,
+            "LastCheckResult": verdict.result.value if verdict else "",
+            "CheckDueTime": _seconds(passed + interval) if passed else 0,
+            "CheckOverdueTime": _seconds(passed + 2 * interval) if passed else 0,
         }
 
     async def forget(self, device_id: str) -> bool:

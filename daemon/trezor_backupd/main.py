@@ -22,10 +22,17 @@ from dbus_fast.errors import DBusError
 
 from trezor_backup_api import __version__
 from trezor_backup_api.names import BUS_NAME
-from trezor_backup_api.paths import state_dir
+from trezor_backup_api.paths import config_path, state_dir
 
 from .agents import AgentRegistry
-from .config import Config, ConfigError, load_config, parse_emulator_endpoint
+from .config import (
+    Config,
+    ConfigError,
+    parse_config,
+    parse_emulator_endpoint,
+    read_config_file,
+)
+from .config_watch import ConfigWatch
 from .dbus_service import (
     BusPublisher,
     ManagerObject,
@@ -153,8 +160,15 @@ def open_history() -> tuple[HistoryStore | None, str]:
         return None, str(error)
 
 
-async def serve(config: Config) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code."""
+def _with_arguments(config: Config, emulators: tuple[str, ...]) -> Config:
+    """The file's settings plus the emulators given with --emulator."""
+    return dataclasses.replace(config, emulators=tuple(dict.fromkeys(config.emulators + emulators)))
+
+
+async def serve(file: Config, path: Path, raw: bytes | None, emulators: tuple[str, ...]) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code. `file` holds the settings read from
+    `raw`, the bytes of the config file at `path` (None: there is none)."""
+    config = _with_arguments(file, emulators)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -168,17 +182,37 @@ async def serve(config: Config) -> int:
     try:
         publisher = BusPublisher(bus)
         forget_pairing = CredentialStore().forget_device
-        known = KnownDevices(
-            publisher, history, config.recheck_interval, forget_pairing=forget_pairing
-        )
+        known = KnownDevices(publisher, history, config, forget_pairing=forget_pairing)
         tracker = DeviceTracker(
             config, history, known, node_watch=node_watch, forget_pairing=forget_pairing
         )
-        agents = AgentRegistry(bus, config.agent_timeout_seconds, device_object_path)
+        agents = AgentRegistry(bus, config, device_object_path)
         await agents.start()
         operations = OperationManager(tracker, history, agents, publisher)
         gate = OperationGate(operations, agents, tracker)
-        manager = ManagerObject(tracker, history, gate, history_problem, known)
+        poller: asyncio.Task[None] | None = None
+
+        def apply(new: Config) -> None:
+            """A saved config.toml: every part reads `config`, then what depends on it now."""
+            nonlocal poller
+            assert tracker is not None
+            config.adopt(_with_arguments(new, emulators))
+            tracker.reclassify()  # a new re-check interval
+            tracker.request_rescan(usb=False)  # emulators added or removed
+            if config.emulators and poller is None:
+                poller = loop.create_task(tracker.poll_emulators())
+            elif not config.emulators and poller is not None:
+                poller.cancel()
+                poller = None
+
+        manager: ManagerObject | None = None
+
+        def told() -> None:
+            if manager is not None:
+                manager.config_changed()
+
+        config_watch = ConfigWatch(path, raw, apply, told)
+        manager = ManagerObject(tracker, history, gate, history_problem, known, config_watch)
         publisher.export_manager(manager, gate)
 
         watcher = UdevWatcher(tracker.usb_event)
@@ -186,7 +220,8 @@ async def serve(config: Config) -> int:
             tracker.usb_event(event)
         coldplug = loop.create_task(tracker.settle())
         await asyncio.wait({coldplug}, timeout=COLDPLUG_WAIT_SECONDS)
-        poller = loop.create_task(tracker.poll_emulators()) if config.emulators else None
+        if config.emulators:
+            poller = loop.create_task(tracker.poll_emulators())
 
         reply = await bus.request_name(BUS_NAME)
         if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
@@ -207,6 +242,7 @@ async def serve(config: Config) -> int:
         else:
             LOG.info("Stopping")
         await operations.close()
+        config_watch.close()
         for task in (poller, coldplug, disconnected, stopped):
             if task is not None:
                 task.cancel()
@@ -226,8 +262,10 @@ async def serve(config: Config) -> int:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging(args.log_level)
+    path = config_path() if args.config is None else args.config
     try:
-        config = load_config(args.config)
+        raw = read_config_file(path)
+        config = parse_config(path, raw)
     except ConfigError as error:
         if args.check_config:
             print(error, file=sys.stderr)
@@ -236,11 +274,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_CONFIG)
     if args.check_config:
         sys.exit(0)
-    if args.emulator:
-        emulators = tuple(dict.fromkeys(config.emulators + tuple(args.emulator)))
-        config = dataclasses.replace(config, emulators=emulators)
     try:
-        sys.exit(asyncio.run(serve(config)))
+        sys.exit(asyncio.run(serve(config, path, raw, tuple(args.emulator))))
     except DBusError as error:
         LOG.error("D-Bus error: %s", error)
         sys.exit(1)

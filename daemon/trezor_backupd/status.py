@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from trezorlib import messages
 
-from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState
+from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState, Outcome
 
 from .device_values import THP_INTERNAL_MODEL, BackupFacts, CheckVerdict, DeviceStatus
 
@@ -364,6 +364,16 @@ def _classify(
     return state, explanation, next_step
 
 
+_WORDS_PROBLEM = {
+    Outcome.MISMATCH: "the words entered are valid recovery words, but of another wallet",
+    Outcome.INVALID_WORDS: (
+        "the words entered are not a valid recovery seed (a word is wrong or missing, or the "
+        "order is wrong)"
+    ),
+}
+"""What each failed verdict says about the written words: the owner's first clue."""
+
+
 def _classify_backed_up(
     last_check: CheckVerdict | None, now: datetime, recheck_interval: timedelta
 ) -> tuple[BackupState, str, str]:
@@ -379,8 +389,8 @@ def _classify_backed_up(
     if not last_check.passed:
         return (
             BackupState.CHECK_FAILED,
-            f"The backup check on {day} found that the written words do not restore this "
-            "wallet. Do not send any funds to it.",
+            f"The backup check on {day} found that {_WORDS_PROBLEM[last_check.result]}, so "
+            "they do not restore this wallet. Do not send any funds to it.",
             "Check again, entering the words slowly and in order. If it fails again, send "
             "the funds to a new wallet with a new, checked backup while this Trezor still works.",
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,13 +54,23 @@ def test_integer_poll_seconds(tmp_path: Path) -> None:
     assert isinstance(config.emulator_poll_seconds, float)
 
 
-def test_unknown_key_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = write(tmp_path, 'future_option = "yes"\nrecheck_interval_days = 30')
-    with caplog.at_level(logging.WARNING, logger="trezor_backupd.config"):
-        config = load_config(path)
-    assert config.recheck_interval == timedelta(days=30)
-    assert "future_option" in caplog.text
-    assert str(path) in caplog.text
+def test_a_misspelled_key_is_refused_with_its_line_and_the_key_meant(tmp_path: Path) -> None:
+    path = write(tmp_path, "# every 30 days\n\nrecheck_intervall_days = 30\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}, line 3: recheck_intervall_days is not a setting "
+        "(did you mean recheck_interval_days?)"
+    )
+
+
+def test_an_unknown_key_like_no_setting_lists_the_settings(tmp_path: Path) -> None:
+    path = write(tmp_path, 'notifications = true\nfuture_option = "yes"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}, line 2: future_option is not a setting (the settings are: ")
+    assert "recheck_interval_days" in message and "emulators" in message
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ What the CLI prints when the daemon is not there is tested with the real CLI in
 tests/test_ctl_operations.py.
 """
 
-import textwrap
 from typing import Any
 
 from trezor_backupctl.render import (
@@ -107,22 +106,52 @@ def test_table_fits_a_wide_terminal_on_one_line_per_device() -> None:
     assert lines[1].endswith("restore this wallet.")
 
 
-def test_table_wraps_next_step_and_truncates_label_at_narrow_width() -> None:
+GUIDE = (
+    "https://trezor.io/guides/backups-recovery/general-standards/check-wallet-backup-on-model-one"
+)
+
+
+def test_80_columns_give_a_block_per_device_with_nothing_cut() -> None:
     label = "The family savings Trezor in the drawer"
-    lines = status_table([device_record(PATH, properties(Label=label))], 80).splitlines()
-    assert all(len(line) <= 80 for line in lines)
-    next_step_column = lines[0].index("NEXT STEP")
-    assert "  The family savi…  unverified  " in lines[1]
-    assert label not in lines[1]
-    # Continuation lines leave the other columns blank and keep every word of the next step.
-    assert all(line[:next_step_column].isspace() for line in lines[2:])
-    assert " ".join(line[next_step_column:] for line in lines[1:]).split() == NEXT_STEP.split()
+    next_step = f"Check your backup: have your written words at hand. Trezor's guide: {GUIDE}"
+    records = [
+        device_record(PATH, properties(Label=label, NextStep=next_step)),
+        device_record(PATH, properties(Id="at_udp_127_0_0_1_21324", Label="", NextStep="")),
+    ]
+    lines = status_table(records, 80).splitlines()
+    assert lines[:3] == [
+        f"AE3C744E355C817510C0EABF  {label}",
+        "  model      Safe 3",
+        "  state      unverified",
+    ]
+    # The next step wraps at word boundaries; the URL, longer than the screen, stands whole
+    # on a line of its own (the terminal may fold it; copying and clicking still work).
+    assert GUIDE in lines
+    assert all(len(line) <= 80 for line in lines if line != GUIDE)
+    step = [line.strip() for line in lines[3 : lines.index(GUIDE)]]
+    assert step[0].startswith("next step  Check")
+    assert " ".join(step).removeprefix("next step  ").split() == next_step.split()[:-1]
+    assert lines[lines.index(GUIDE) + 1 :] == [
+        "",
+        "at_udp_127_0_0_1_21324",
+        "  model      Safe 3",
+        "  state      unverified",
+    ]
 
 
-def test_table_never_squeezes_next_step_below_its_minimum() -> None:
-    lines = status_table([device_record(PATH, properties())], 40).splitlines()
-    assert len(lines) - 1 == len(textwrap.wrap(NEXT_STEP, MIN_NEXT_STEP_WIDTH))
-    assert "AE3C744E355C817510C0EABF" in lines[1]  # the id is never shortened
+def test_a_wide_table_keeps_the_url_whole_on_its_own_line() -> None:
+    next_step = f"Check your backup. Trezor's guide: {GUIDE}"
+    lines = status_table([device_record(PATH, properties(NextStep=next_step))], 200)
+    assert lines.splitlines()[2].strip() == GUIDE
+
+
+def test_a_table_that_would_squeeze_next_step_becomes_blocks() -> None:
+    records = [device_record(PATH, properties())]
+    fitting = len("AE3C744E355C817510C0EABF  Safe 3  My Trezor  unverified  ") + MIN_NEXT_STEP_WIDTH
+    assert status_table(records, fitting).startswith("DEVICE")
+    lines = status_table(records, fitting - 1).splitlines()
+    assert lines[0] == "AE3C744E355C817510C0EABF  My Trezor"
+    assert all(len(line) <= fitting - 1 for line in lines)
 
 
 def test_table_shows_empty_values_as_dash() -> None:

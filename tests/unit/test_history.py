@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from trezor_backup_api.vocabulary import Outcome
 from trezor_backupd.device_values import BackupFacts, CheckVerdict
 from trezor_backupd.history import (
     DB_NAME,
@@ -90,18 +91,30 @@ def test_times_come_back_in_utc(store: HistoryStore) -> None:
 
 
 def test_last_check_verdict_ignores_runs_without_verdict(store: HistoryStore) -> None:
+    """docs/states.md: a check that learnt nothing about the words leaves the verdict before."""
     assert store.last_check_verdict(DEV) is None
     store.record(DEV, EventKind.CHECK, "cancelled", T0)
     assert store.last_check_verdict(DEV) is None
     store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=1))
     store.record(DEV, EventKind.CHECK, "mismatch", T0 + timedelta(days=2))
-    for result in ("invalid_words", "disconnected", "refused", "error", "cancelled"):
+    for result in ("disconnected", "refused", "error", "cancelled"):
         store.record(DEV, EventKind.CHECK, result, T0 + timedelta(days=3))
     store.record(DEV, EventKind.BACKUP, "completed", T0 + timedelta(days=4))
-    assert store.last_check_verdict(DEV) == CheckVerdict(T0 + timedelta(days=2), passed=False)
+    assert store.last_check_verdict(DEV) == CheckVerdict(T0 + timedelta(days=2), Outcome.MISMATCH)
     store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=5))
-    assert store.last_check_verdict(DEV) == CheckVerdict(T0 + timedelta(days=5), passed=True)
+    assert store.last_check_verdict(DEV) == CheckVerdict(T0 + timedelta(days=5), Outcome.PASSED)
     assert store.last_check_verdict(OTHER) is None
+
+
+def test_invalid_words_after_a_pass_is_the_verdict(store: HistoryStore) -> None:
+    """A wrong word (bad checksum) says the written words do not restore the wallet: the
+    pass before it no longer counts."""
+    store.record(DEV, EventKind.CHECK, "passed", T0)
+    store.record(DEV, EventKind.CHECK, "invalid_words", T0 + timedelta(days=1))
+    store.record(DEV, EventKind.CHECK, "cancelled", T0 + timedelta(days=2))
+    verdict = store.last_check_verdict(DEV)
+    assert verdict == CheckVerdict(T0 + timedelta(days=1), Outcome.INVALID_WORDS)
+    assert verdict is not None and not verdict.passed
 
 
 def test_persists_across_reopen(tmp_path: Path) -> None:
@@ -111,7 +124,7 @@ def test_persists_across_reopen(tmp_path: Path) -> None:
     second = HistoryStore(tmp_path)
     try:
         assert second.events(DEV) == [HistoryEvent(DEV, EventKind.CHECK, "passed", T0, "ok")]
-        assert second.last_check_verdict(DEV) == CheckVerdict(T0, passed=True)
+        assert second.last_check_verdict(DEV) == CheckVerdict(T0, Outcome.PASSED)
     finally:
         second.close()
 
@@ -181,7 +194,7 @@ def test_truncated_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCapture
         assert "moved it to" in caplog.text and str(aside) in caplog.text
         assert reopened.events(DEV) == []
         reopened.record(DEV, EventKind.CHECK, "mismatch", T0)
-        assert reopened.last_check_verdict(DEV) == CheckVerdict(T0, passed=False)
+        assert reopened.last_check_verdict(DEV) == CheckVerdict(T0, Outcome.MISMATCH)
     finally:
         reopened.close()
 
@@ -320,7 +333,7 @@ def test_known_devices_are_remembered_with_their_last_verdict_and_forgotten_whol
         (DEV, "Savings 2", T0 + timedelta(days=2)),
         ("OTHER1", "Drawer", T0 + timedelta(days=1)),
     ]
-    assert known[0].last_check == CheckVerdict(when=T0 + timedelta(hours=1), passed=True)
+    assert known[0].last_check == CheckVerdict(T0 + timedelta(hours=1), Outcome.PASSED)
     assert known[1].last_check is None
     # Forgetting takes the record and the history with it, and only that device's.
     assert store.forget(DEV)

@@ -17,6 +17,7 @@ from trezorlib import messages
 from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal
 from trezor_backupd.device_ops import HostInput
 from trezor_backupd.device_values import CheckVerdict, OperationRefused, OperationResult, Progress
+from trezor_backupd.history import VERDICT_RESULTS
 from trezor_backupd.operations import OperationManager
 
 DEVICE_ID = "AAAA"
@@ -130,7 +131,8 @@ class Scene:
         if self.history_fails:
             raise RuntimeError("disk on fire")
         self.history_records.append((str(kind), result))
-        self.bench.verdicts[device_id] = CheckVerdict(NOW, passed=result == "passed")
+        if result in VERDICT_RESULTS:
+            self.bench.verdicts[device_id] = CheckVerdict(NOW, Outcome(result))
 
     def start(self, kind: OperationKind = OperationKind.CHECK) -> FakeWork:
         self.manager.start(DEVICE_ID, kind, None, ":1.7")

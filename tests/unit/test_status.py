@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from trezorlib import messages
 
-from trezor_backup_api.vocabulary import BackupState
+from trezor_backup_api.vocabulary import BackupState, Outcome
 from trezor_backupd.device_values import CheckVerdict, DeviceStatus
 from trezor_backupd.status import (
     backup_facts,
@@ -59,7 +59,7 @@ def classify(
 
 
 def passed(days_ago: float) -> CheckVerdict:
-    return CheckVerdict(when=NOW - timedelta(days=days_ago), passed=True)
+    return CheckVerdict(NOW - timedelta(days=days_ago), Outcome.PASSED)
 
 
 def test_state_strings_are_the_dbus_contract() -> None:
@@ -92,7 +92,7 @@ def test_state_strings_are_the_dbus_contract() -> None:
         ({"backup_availability": Avail.Available}, None, BackupState.EXTRA_BACKUP_UNLOCKED),
         ({"pin_protection": True, "unlocked": False, **WITHHELD}, None, BackupState.LOCKED),
         ({}, passed(10), BackupState.VERIFIED),
-        ({}, CheckVerdict(NOW - timedelta(days=1), passed=False), BackupState.CHECK_FAILED),
+        ({}, CheckVerdict(NOW - timedelta(days=1), Outcome.MISMATCH), BackupState.CHECK_FAILED),
         ({}, passed(200), BackupState.CHECK_DUE),
         ({"busy": True}, None, BackupState.BUSY),
         ({"bootloader_mode": True, "initialized": None}, None, BackupState.BOOTLOADER),
@@ -139,13 +139,13 @@ def test_device_states_beat_our_verdict() -> None:
     f = features(backup_availability=Avail.Required)
     assert classify(f, passed(1)).state is BackupState.BACKUP_REQUIRED
     f = features(unfinished_backup=True)
-    assert classify(f, CheckVerdict(NOW, passed=False)).state is BackupState.BACKUP_FAILED
+    assert classify(f, CheckVerdict(NOW, Outcome.MISMATCH)).state is BackupState.BACKUP_FAILED
 
 
 def test_check_due_boundary() -> None:
     f = features()
     assert classify(f, passed(180)).state is BackupState.VERIFIED
-    just_over = CheckVerdict(NOW - INTERVAL - timedelta(seconds=1), passed=True)
+    just_over = CheckVerdict(NOW - INTERVAL - timedelta(seconds=1), Outcome.PASSED)
     assert classify(f, just_over).state is BackupState.CHECK_DUE
     assert status_from_features(f, passed(31), NOW, timedelta(days=30)).state is (
         BackupState.CHECK_DUE
@@ -153,20 +153,38 @@ def test_check_due_boundary() -> None:
 
 
 def test_a_failed_check_stays_failed_however_old() -> None:
-    old_failure = CheckVerdict(NOW - timedelta(days=1000), passed=False)
+    old_failure = CheckVerdict(NOW - timedelta(days=1000), Outcome.MISMATCH)
     assert classify(features(), old_failure).state is BackupState.CHECK_FAILED
 
 
 def test_verified_mentions_the_date_and_asks_nothing() -> None:
-    status = classify(features(), CheckVerdict(datetime(2025, 3, 4, 9, tzinfo=UTC), True))
+    status = classify(features(), CheckVerdict(datetime(2025, 3, 4, 9, tzinfo=UTC), Outcome.PASSED))
     assert status.state is BackupState.VERIFIED
     assert "2025-03-04" in status.explanation
     assert "2025-08-31" in status.explanation  # next check due
     assert status.next_step == ""
 
 
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        (Outcome.MISMATCH, "valid recovery words, but of another wallet"),
+        (Outcome.INVALID_WORDS, "not a valid recovery seed"),
+    ],
+)
+def test_a_failed_check_after_a_pass_is_check_failed_naming_the_problem(
+    result: Outcome, problem: str
+) -> None:
+    """docs/states.md: only the latest verdict counts, and the owner learns what was wrong."""
+    assert classify(features(), passed(1)).state is BackupState.VERIFIED
+    status = classify(features(), CheckVerdict(NOW, result))
+    assert status.state is BackupState.CHECK_FAILED
+    assert problem in status.explanation
+    assert status.last_check is not None and not status.last_check.passed
+
+
 def test_check_failed_warns_against_sending_funds() -> None:
-    status = classify(features(), CheckVerdict(NOW, passed=False))
+    status = classify(features(), CheckVerdict(NOW, Outcome.MISMATCH))
     assert "do not restore" in status.explanation
     assert "Do not send any funds" in status.explanation
     assert status.next_step
