@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
+from test_ctl_operations import CtlSession
 
 from trezor_backup_applet.icons import _COLOURS, Look
 
@@ -170,6 +171,47 @@ def test_plugging_a_device_without_backup_raises_a_notification_and_turns_the_ic
             with running(daemon):
                 desktop.wait_tray(lambda i: tray_look(i) is Look.DANGER, "danger again")
             assert len(desktop.new_history(mark)) == 1
+
+
+NOTIFICATION_CALLS = "type='method_call',interface='org.freedesktop.Notifications'"
+"""Every call the notification server receives: Notify and CloseNotification."""
+
+
+def test_a_backup_made_withdraws_no_backup_and_a_restart_repeats_nothing(
+    make_daemon: DaemonFactory, desktop: Desktop
+) -> None:
+    """One notification per Trezor, always current: "has no backup" is a title and one
+    sentence with no address; once the backup is made (here from the command line) it is
+    closed on the server, the backup's end in its place. Daemon and applet restarted with
+    nothing changed: nothing is shown."""
+    mark = len(desktop.history())
+    with start_simulator("one", "backup_required", device_id=DEVICE_ID,
+                         label="My Model One") as sim:  # fmt: skip
+        daemon = make_daemon(sim.path)
+        with BusMonitor(NOTIFICATION_CALLS) as calls:
+            with running(daemon), applet(daemon, desktop):
+                calls.wait_for(lambda line: 'string "My Model One has no backup"' in line)
+                desktop.wait_displayed()
+                cli = CtlSession(sim, "backup", "--yes", press_buttons=True)
+                assert cli.run("") == 0
+                calls.wait_for(lambda line: "member=CloseNotification" in line)
+                calls.wait_for(lambda line: 'string "Backup created"' in line)
+                shown = desktop.new_history(mark)
+            seen = calls.reader.seen
+        # Withdrawn before the backup's end was sent: never two of one Trezor on screen.
+        closed = next(i for i, line in enumerate(seen) if "member=CloseNotification" in line)
+        created = next(i for i, line in enumerate(seen) if '"Backup created"' in line)
+        assert closed < created
+        assert [n["summary"] for n in shown] == ["Backup created", "My Model One has no backup"]
+        body = shown[1]["body"]
+        assert body.count(". ") == 0 and body.endswith(".") and "http" not in body, body
+        # The same Trezor, the same state: a restart of both shows nothing.
+        mark = len(desktop.history())
+        with BusMonitor(NOTIFICATION_CALLS) as calls:
+            with running(daemon), applet(daemon, desktop) as app:
+                app.log.wait_for(lambda line: f"nothing new to tell of {DEVICE_ID}" in line)
+                assert desktop.new_history(mark) == []
+            assert not any("member=Notify" in line for line in calls.reader.seen)
 
 
 def test_check_now_starts_the_check_and_its_end_is_notified(

@@ -35,6 +35,7 @@ from PIL import ImageGrab
 from trezorlib import messages
 
 from trezor_backup_api.agent import AgentCancelled, PairingAgent
+from trezor_backup_api.urgency import MOST_URGENT_FIRST
 from trezor_backup_applet.agent import DialogAgent
 from trezor_backup_applet.controller import Applet
 from trezor_backup_applet.device_mirror import Device
@@ -365,7 +366,7 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
     unpaired = Device(id="at_udp_127_0_0_1_1", state="pairing_required", model="Safe 7")
     entries = menu_entries([unpaired], True, actions)  # type: ignore[arg-type]
     assert entries[1].text == (
-        "Trezor Safe 7 (Safe 7): not paired with this computer: pair it to read its backup state"
+        "Trezor Safe 7: not paired with this computer: pair it to read its backup state"
     )
     pair = entry(entries, "Pair with this computer...")
     assert pair is not None and pair.enabled and pair.action is not None
@@ -396,7 +397,7 @@ def test_menu_items_are_enabled_where_they_make_sense() -> None:
     entries = menu_entries([gone], True, actions)  # type: ignore[arg-type]
     assert entries[0].text == "Open Trezor Backup Guard" and entries[0].default
     assert entries[1].text == "No Trezor connected"
-    assert any(e.text == "Last seen: Trezor One (One): frobnicated" for e in entries)
+    assert any(e.text == "Last seen: Trezor One: frobnicated" for e in entries)
     assert summary([gone], False).endswith("the backup service is not running")
     # No daemon: its own look, whatever was last seen, and the way to start it.
     assert look_for([Device(id="D7", state="verified")], daemon_running=False) is Look.OFFLINE
@@ -511,40 +512,93 @@ def test_a_rogue_process_cannot_make_the_applet_ask_for_words(
     ], opened
 
 
-def test_the_main_window_shows_connected_and_last_seen_trezors_with_the_actions_that_fit(
-    shared_applet: RecordingApplet, screenshots: Path
-) -> None:
-    """What the owner reads and can do in the window, per device: a connected one to check, a
-    last-seen one whose check failed (what to do, history, no check while it is away)."""
-    app = shared_applet
-    actions = Actions()
-    devices = [
-        Device(id="D1", state="unverified", model="Safe 5", label="Savings",
-               explanation="The backup was never checked.", next_step="Check it now."),
-        Device(id="D2", state="check_failed", model="One", label="Drawer", connected=False,
-               last_check_time=1_780_000_000, last_check_result="mismatch"),
-    ]  # fmt: skip
+GUIDE_URL = (
+    "https://trezor.io/guides/backups-recovery/general-standards/check-backup-on-trezor-safe-5"
+)
+
+
+def open_main_window(app: RecordingApplet, actions: Actions, devices: list[Device],
+                     daemon_running: bool = True) -> MainWindow:  # fmt: skip
+    """The applet's main window showing `devices`, as the owner opens it."""
 
     def open_window() -> MainWindow:
         window = MainWindow(actions, on_open=lambda: actions.calls.append(("opened", None)))  # type: ignore[arg-type]
-        window.show_devices(devices, True)
+        window.show_devices(devices, daemon_running)
         window.show()
         app.kept.append(window)  # freed on the GTK thread, with the rest
         return window
 
-    window = app.dialogs.call(open_window).result(EVENT_TIMEOUT)
+    return app.dialogs.call(open_window).result(EVENT_TIMEOUT)
+
+
+def in_view(window: MainWindow) -> list[str]:
+    """The titles of the rows the owner sees without scrolling (GTK thread)."""
+    while Gtk.events_pending():
+        Gtk.main_iteration_do(False)
+    visible = window.scroller.get_allocation().height
+    seen = []
+    for child, row in zip(window.list.get_children(), window.rows, strict=True):
+        allocation = child.get_allocation()
+        if allocation.y + allocation.height <= visible:
+            seen.append(row.title)
+    return seen
+
+
+def test_the_main_window_shows_the_most_urgent_trezor_first_and_all_three_at_its_first_size(
+    shared_applet: RecordingApplet, screenshots: Path
+) -> None:
+    """What the owner reads and can do in the window, per device, most urgent first (the
+    tray's order): a connected one to check, with Trezor's guide as a named link; a last-seen
+    one whose check failed (what to do, history, no check while it is away); one checked.
+    Titles say the model once; with the daemon away every row's state is unknown."""
+    app = shared_applet
+    actions = Actions()
+    devices = [
+        Device(id="D1", state="unverified", model="Safe 5", label="Savings",
+               explanation="The backup was never checked on this computer.",
+               next_step=f"Check it now. Trezor's guide: {GUIDE_URL}"),
+        Device(id="D2", state="check_failed", model="One", label="My Model One",
+               connected=False, last_check_time=1_780_000_000,
+               last_check_result="invalid_words", last_seen=1_780_000_100),
+        Device(id="D3", state="verified", model="T", label="Spare",
+               last_check_time=1_780_000_000, last_check_result="passed"),
+    ]  # fmt: skip
+    window = open_main_window(app, actions, devices)
     try:
         assert actions.calls == [("opened", None)]
         rows = {row.device_id: row for row in window.rows}
-        assert [row.device_id for row in window.rows] == ["D1", "D2"]  # connected first
+        # Danger first, then what needs a check, then the calm one; the tray agrees.
+        assert [row.device_id for row in window.rows] == ["D2", "D1", "D3"]
+        menu = [e.text for e in menu_entries(devices, True, actions) if e.action]  # type: ignore[arg-type]
+        assert [t for t in menu if t.startswith(("Savings", "Spare", "Last seen"))] == [
+            "Savings (Safe 5): backup not checked yet",
+            "Spare (T): backup checked",
+            "Last seen: My Model One: backup check failed: do not send funds",
+        ]
+        # All three in view at the first size, nothing to scroll for.
+        assert app.dialogs.call(lambda: in_view(window)).result(EVENT_TIMEOUT) == [
+            "My Model One", "Savings", "Spare"
+        ]  # fmt: skip
+        assert (rows["D1"].title, rows["D1"].model) == ("Savings", "Safe 5")
+        assert (rows["D2"].title, rows["D2"].model) == ("My Model One", "")
         assert rows["D1"].state == "Backup not checked yet"
-        assert "The backup was never checked." in rows["D1"].lines
+        # The guide is a link with a name; no address is in the text.
+        assert rows["D1"].guide is not None and rows["D1"].guide.url == GUIDE_URL
+        assert rows["D1"].guide.name == "Trezor's guide for the Safe 5"
+        assert not any("https://" in line for row in window.rows for line in row.lines)
+        assert "Check it now." in rows["D1"].lines
         assert "Last check: never on this computer." in rows["D1"].lines
         assert [name for _, name in rows["D1"].buttons] == ["check", "history", "later"]
         assert rows["D2"].look is Look.DANGER
-        assert any(line.startswith("Last check: ") and "did not match" in line
-                   for line in rows["D2"].lines)  # fmt: skip
-        assert any("Plug in Drawer" in line for line in rows["D2"].lines)
+        # One date format, the desktop's, for every date in a row.
+        checked = time.strftime("%x", time.localtime(1_780_000_000))
+        assert f"Last check: {checked}, failed: the words are not a valid recovery seed." in (
+            rows["D2"].lines
+        )
+        seen = time.strftime("%x", time.localtime(1_780_000_100))
+        assert f"Not connected since {seen}. Plug in My Model One to check it or to act on it." in (
+            rows["D2"].lines
+        )
         assert [name for _, name in rows["D2"].buttons] == [
             "what_to_do", "history", "later", "forget"
         ]  # fmt: skip
@@ -557,13 +611,75 @@ def test_the_main_window_shows_connected_and_last_seen_trezors_with_the_actions_
         app.dialogs.call(press_all).result(EVENT_TIMEOUT)
         assert sorted(actions.calls[1:]) == sorted(
             [("check", "D1"), ("history", "D1"), ("later", "D1"),
-             ("what_to_do", "D2"), ("history", "D2"), ("later", "D2"), ("forget", "D2")]
+             ("what_to_do", "D2"), ("history", "D2"), ("later", "D2"), ("forget", "D2"),
+             ("check", "D3"), ("history", "D3")]
         )  # fmt: skip
-        # The daemon gone: the window says so and offers to start it.
+        # The daemon gone: the window says so and offers to start it; no row vouches for
+        # anything, not even a Trezor that was plugged in.
         app.dialogs.call(lambda: window.show_devices(devices, False)).result(EVENT_TIMEOUT)
         assert app.dialogs.call(window.service.get_visible).result(EVENT_TIMEOUT)
+        assert {row.state for row in window.rows} == {"State unknown"}
+        assert not any("Not connected" in line for row in window.rows for line in row.lines)
+        save_screenshot(app, window, screenshots / "window-service-down.png")
         app.dialogs.call(window.start_button.clicked).result(EVENT_TIMEOUT)
         assert actions.calls[-1] == ("start_service", None)
+    finally:
+        app.dialogs.call(window.window.destroy).result(EVENT_TIMEOUT)
+
+
+STATE_TEXTS: dict[str, tuple[str, str]] = {
+    "backup_failed": ("A backup was started and not finished: the Trezor never shows these "
+                      "words again.", "Move the funds to a new wallet, wipe it, start again."),
+    "check_failed": ("The written words do not restore this wallet: they are not a valid "
+                     "recovery seed.", "Check again slowly; if it fails again, move the funds."),
+    "backup_required": ("This wallet has never been backed up.", "Create the backup now."),
+    "extra_backup_unlocked": ("An extra backup was unlocked on the Trezor.", "Create it now."),
+    "pairing_required": ("This Safe 7 is not paired with this computer.", "Pair it once."),
+    "locked": ("The Trezor is locked with its PIN.", "Unlock it to read its backup state."),
+    "unverified": ("The backup was never checked on this computer.",
+                   f"Check your backup. Trezor's guide: {GUIDE_URL}"),
+    "check_due": ("The last check is more than 180 days ago.",
+                  f"Check your backup again. Trezor's guide: {GUIDE_URL}"),
+    "unknown": ("The Trezor answered something this program does not understand.",
+                "Reconnect it."),
+    "busy": ("Another app is using the Trezor.", ""),
+    "bootloader": ("The Trezor is in bootloader mode.", "Restart it normally."),
+    "not_initialized": ("There is no wallet on this Trezor yet.", "Set one up in Trezor Suite."),
+    "verified": ("The backup passed its check.", ""),
+    "no_backup": ("The Trezor was set up without a backup, on purpose.", ""),
+}  # fmt: skip
+
+
+CHECKED_STATES = {"verified": "passed", "check_due": "passed", "check_failed": "mismatch"}
+
+
+def test_each_state_has_its_row_in_the_window(
+    shared_applet: RecordingApplet, screenshots: Path
+) -> None:
+    """A screenshot of the window for each state (docs/screenshots/window-<state>.png); every
+    state reads as words, with its look, and the order of the window is the urgency's."""
+    app = shared_applet
+    assert set(STATE_TEXTS) == set(MOST_URGENT_FIRST)
+    models = {"pairing_required": "Safe 7", "check_failed": "One", "backup_required": "One"}
+    devices = [
+        Device(id=f"S{i}", state=state, model=models.get(state, "Safe 5"),
+               label=f"Wallet {i + 1}", explanation=STATE_TEXTS[state][0],
+               next_step=STATE_TEXTS[state][1], locked=state == "locked",
+               last_check_time=1_780_000_000 if state in CHECKED_STATES else 0,
+               last_check_result=CHECKED_STATES.get(state, ""))
+        for i, state in enumerate(reversed(MOST_URGENT_FIRST))
+    ]  # fmt: skip
+    for device in devices:
+        window = open_main_window(app, Actions(), [device])
+        try:
+            [row] = window.rows
+            assert row.state and row.state[0].isupper() and "_" not in row.state
+            save_screenshot(app, window, screenshots / f"window-{device.state}.png")
+        finally:
+            app.dialogs.call(window.window.destroy).result(EVENT_TIMEOUT)
+    window = open_main_window(app, Actions(), devices)
+    try:
+        assert [row.device_id for row in window.rows] == [d.id for d in reversed(devices)]
     finally:
         app.dialogs.call(window.window.destroy).result(EVENT_TIMEOUT)
 
@@ -574,12 +690,12 @@ def test_keypads_and_the_word_entry_tell_screen_readers_no_secret(
     app = shared_applet
 
     def look() -> tuple[list[str], str, str]:
-        pin = PinPrompt(app.dialogs, "D1")
+        pin = PinPrompt(app.dialogs, "D1", "Mine")
         names = [pin.keys[p].get_accessible().get_name() for p in "789456123"]
         pin.keys["7"].clicked()
         pin.keys["3"].clicked()
         shown = pin.shown.get_accessible().get_name()
-        word = WordPrompt(app.dialogs, "D1")
+        word = WordPrompt(app.dialogs, "D1", "Mine")
         word.entry.set_text("zoo")
         text = word.entry.get_accessible().get_text(0, -1)
         word.ok.clicked()  # "zoo" is a word: answered, window gone
@@ -722,7 +838,7 @@ def test_the_pairing_code_entry_is_hidden_refuses_what_is_not_6_digits_and_keeps
 ) -> None:
     app = shared_applet
     seed_safety.typed("482915")
-    agent = DialogAgent(app.dialogs)
+    agent = DialogAgent(app.dialogs, lambda _device_id: "My Safe 7")
     assert isinstance(agent, PairingAgent)  # so the shared AgentExport lets it answer
     path = "/io/github/TrezorBackupGuard/devices/P1"
     with applet(app) as (_, events):
@@ -917,7 +1033,7 @@ def test_forget_pairing_in_the_window_says_what_it_changes_and_leaves_the_safe7_
 
         asked = ask()
         assert app.dialogs.call(functools.partial(confirmation, asked)).result(EVENT_TIMEOUT) == (
-            "Forget pairing",
+            "Forget pairing: My Trezor",
             "This computer stops reading the backup status of My Trezor until you pair it "
             "again. The Trezor and its wallet are not changed. Pairing again needs the Trezor "
             "and the code it shows.",

@@ -98,7 +98,7 @@ def test_without_a_tray_a_notification_click_opens_the_window_and_a_check_runs_f
                 # Keyboard only: Alt+C is the row's "Check backup..." button.
                 xdotool("windowfocus", "--sync", window)
                 xdotool("key", "alt+c")
-                count = window_named("Number of words")
+                count = window_named("Number of words: Drawer")  # it names its Trezor
                 xdotool("windowfocus", "--sync", count)
                 xdotool("key", "Escape")
                 finished.wait_for(lambda line: "member=OperationFinished" in line)

@@ -71,6 +71,19 @@ def test_each_backup_state_is_reported_on_the_bus_and_by_the_cli(
         assert device["Id"] in table.stdout and expected in table.stdout
 
 
+def test_status_lists_the_most_urgent_trezor_first(make_daemon: DaemonFactory) -> None:
+    """The order of the applet's window and tray: a missing backup before an unchecked one,
+    whatever their names."""
+    with (
+        start_simulator("safe5", "backed_up", label="Alpha") as checked,
+        start_simulator("one", "backup_required", label="Zed") as unbacked,
+        running(make_daemon(checked.path, unbacked.path)),
+    ):
+        table = ctl("status")
+    assert table.returncode == 0, table.stderr
+    assert 0 <= table.stdout.index("Zed") < table.stdout.index("Alpha"), table.stdout
+
+
 @pytest.mark.parametrize(
     ("model", "name", "internal"),
     [("t", "T", "T2T1"), ("safe3", "Safe 3", "T2B1"), ("safe5", "Safe 5", "T3T1")],

@@ -9,6 +9,7 @@ to the daemon and dropped.
 """
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
@@ -23,8 +24,10 @@ T = TypeVar("T")
 class DialogAgent:
     """A `PairingAgent` (trezor_backup_api.agent) that asks the owner in the dialogs."""
 
-    def __init__(self, dialogs: DialogHost) -> None:
+    def __init__(self, dialogs: DialogHost, name_of: Callable[[str], str]) -> None:
+        """`name_of` gives what the owner calls a device (by id): every prompt names it."""
         self.dialogs = dialogs
+        self.name_of = name_of
 
     @staticmethod
     async def _answer(question: Future[T | None]) -> T:
@@ -34,16 +37,20 @@ class DialogAgent:
         return answer
 
     async def request_pin(self, device: str, kind: str) -> str:
-        return await self._answer(self.dialogs.ask_pin(device_id_of(device)))
+        device_id = device_id_of(device)
+        return await self._answer(self.dialogs.ask_pin(device_id, self.name_of(device_id)))
 
     async def request_word(self, device: str, kind: str) -> str:
-        return await self._answer(self.dialogs.ask_word(device_id_of(device), kind))
+        device_id = device_id_of(device)
+        return await self._answer(self.dialogs.ask_word(device_id, self.name_of(device_id), kind))
 
     async def request_word_count(self, device: str) -> int:
-        return await self._answer(self.dialogs.ask_word_count(device_id_of(device)))
+        device_id = device_id_of(device)
+        return await self._answer(self.dialogs.ask_word_count(device_id, self.name_of(device_id)))
 
     async def request_pairing_code(self, device: str) -> str:
-        return await self._answer(self.dialogs.ask_pairing_code(device_id_of(device)))
+        device_id = device_id_of(device)
+        return await self._answer(self.dialogs.ask_pairing_code(device_id, self.name_of(device_id)))
 
     def cancel(self, device: str) -> None:
         self.dialogs.cancel_prompts(device_id_of(device))

@@ -31,10 +31,12 @@ from .agent import DialogAgent
 from .applet_service import APPLET_PATH, AppletObject
 from .device_mirror import Device, DeviceMirror
 from .dialogs import DialogHost, InfoWindow
+from .gtk_setup import Gio
+from .guide import next_step_and_guide
 from .icons import Look
 from .main_window import MainWindow
 from .notifications import REMIND_STATES, Notifier, finished_title
-from .reminders import Step, next_step_time, reminder_of
+from .reminders import Step, day, next_step_time, reminder_of
 from .settings import AppletSettings
 from .snooze import DAY, SnoozeStore
 from .tray import Tray
@@ -70,7 +72,7 @@ class Applet:
         self.loop = asyncio.new_event_loop()
         self.dialogs = DialogHost()
         self.mirror = DeviceMirror(self)
-        self.notifier = Notifier(self, settings.notifications, icons)
+        self.notifier = Notifier(self, snooze, settings.notifications, icons)
         self.snoozes = snooze
         self.tray: Tray | None = None
         self.window: MainWindow | None = None
@@ -81,7 +83,10 @@ class Applet:
         # Devices whose running operation this applet started: they get the progress window.
         self._ours: set[str] = set()
         self._shown: tuple[list[Device], bool] = ([], False)
+        self._states: dict[str, str] = {}
+        """Each device's state as last seen, to tell its notification when it changes."""
         self._started_up = False
+        self._found_at_start: set[str] = set()
         self._ladder_timer: asyncio.TimerHandle | None = None
         self.offline_notice_seconds = 60.0
         """How long the daemon may be away before a notification says so."""
@@ -105,13 +110,17 @@ class Applet:
         self.bus.export(APPLET_PATH, AppletObject(self))
         client = DaemonClient(self.bus)
         await self.mirror.connect(
-            client, AgentExport(client, DialogAgent(self.dialogs), AGENT_PATH)
+            client, AgentExport(client, DialogAgent(self.dialogs, self._name_of), AGENT_PATH)
         )
         return True
 
     def stop(self) -> None:
         """Leave the bus and end the D-Bus thread (after the GTK loop ended)."""
         if self._thread.is_alive():
+            try:
+                self.submit(self.notifier.withdraw_all()).result(5)
+            except TimeoutError:
+                log.warning("the notifications could not be withdrawn in time")
             if self.bus is not None:
                 self.loop.call_soon_threadsafe(self.bus.disconnect)
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -140,11 +149,15 @@ class Applet:
             self.tray.show(devices, daemon_running)
         self.dialogs.call(self._redraw_window)
         if daemon_running and not self._started_up:
-            # The first list of the session: one summary, only when something needs the owner.
+            # The first list of the session: its Trezors come as plug-ins next, but were not
+            # just plugged in; they are told of only when their state is news.
             self._started_up = True
-            waiting = [d for d in devices if d.connected and not self.snoozes.is_snoozed(d.id)]
-            self._spawn(self.notifier.summary(waiting))
+            self._found_at_start = {device.id for device in devices if device.connected}
         if daemon_running:
+            for device in devices:
+                if self._states.get(device.id, device.state) != device.state:
+                    self._spawn(self.notifier.follow(device))
+            self._states = {device.id: device.state for device in devices}
             self.review_reminders()
         self._watch_absence(daemon_running)
 
@@ -199,10 +212,16 @@ class Applet:
             self._ladder_timer = self.loop.call_later(wake - now + 1, self.review_reminders)
 
     def device_plugged(self, device: Device) -> None:
-        if not self._started_up:
-            return  # part of the start-up summary
-        if device.state in REMIND_STATES and not self.snoozes.is_snoozed(device.id):
+        """A Trezor plugged in is the moment to tell what it needs; one that was there when
+        the applet (and the daemon) started only when that is news since the last time."""
+        at_start = device.id in self._found_at_start
+        self._found_at_start.discard(device.id)
+        if device.state not in REMIND_STATES or self.snoozes.is_snoozed(device.id):
+            return
+        if not at_start or self.notifier.is_news(device):
             self._spawn(self.notifier.remind(device))
+        else:
+            log.debug("nothing new to tell of %s: it is still %s", device.id, device.state)
 
     def operation_progress(self, device: Device, stage: str, message: str) -> None:
         if device.id in self._ours:
@@ -252,6 +271,13 @@ class Applet:
     def what_to_do(self, device_id: str) -> None:
         self._spawn(self._what_to_do(device_id))
 
+    def guide(self, device_id: str) -> None:
+        """Open Trezor's guide for the device's next step in the browser."""
+        _, guide = next_step_and_guide(self._device(device_id))
+        if guide is not None:
+            url = guide.url
+            self.dialogs.call(lambda: Gio.AppInfo.launch_default_for_uri(url, None))
+
     def history(self, device_id: str) -> None:
         self._spawn(self._history(device_id))
 
@@ -295,6 +321,10 @@ class Applet:
 
     def _device(self, device_id: str) -> Device:
         return self.mirror.devices.get(device_id) or Device(id=device_id)
+
+    def _name_of(self, device_id: str) -> str:
+        """What the owner calls the device, for the agent's prompts."""
+        return self._device(device_id).name
 
     @property
     def _client(self) -> DaemonClient:
@@ -367,7 +397,8 @@ class Applet:
             sure = await asyncio.wrap_future(
                 self.dialogs.confirm(
                     f"{device_id}:cancel",
-                    "Cancel the backup?",
+                    device.name,
+                    "Cancel the backup",
                     "If you cancel now, this Trezor will never show its recovery words "
                     "again: the wallet can then never be backed up and must be replaced.",
                     "_Cancel the backup",
@@ -394,7 +425,8 @@ class Applet:
             self.dialogs.show_message("Trezor Backup Guard", "The history cannot be read", str(e))
             return
         lines = [
-            f"{time.strftime('%d %B %Y %H:%M', time.localtime(int(e.get('Time', 0))))}: "
+            f"{day(int(e.get('Time', 0)))} "
+            f"{time.strftime('%H:%M', time.localtime(int(e.get('Time', 0))))}: "
             f"{e.get('Kind', '')} {str(e.get('Result', '')).replace('_', ' ')}"
             + (f" ({e['Detail']})" if e.get("Detail") else "")
             for e in events
@@ -412,7 +444,8 @@ class Applet:
         sure = await asyncio.wrap_future(
             self.dialogs.confirm(
                 f"{device_id}:forget",
-                f"Forget {device.name}?",
+                device.name,
+                "Forget",
                 f"This computer forgets {device.name} and its history: when its last check "
                 "passed or failed, and the reminders. If you plug it in again, it is a Trezor "
                 "whose backup was never checked here.",
@@ -463,7 +496,8 @@ class Applet:
             sure = await asyncio.wrap_future(
                 self.dialogs.confirm(
                     f"{device_id}:later",
-                    f"Postpone: {device.name}",
+                    device.name,
+                    "Postpone",
                     f"{what} Remind you again tomorrow?",
                     "_Remind me tomorrow",
                     "_Keep reminding me",
@@ -472,4 +506,6 @@ class Applet:
             if not sure:
                 return
         self.snoozes.snooze(device_id, DAY)
+        # Told again when the day is over, at the next start or plug-in.
+        self.snoozes.announce(device_id, "")
         log.info("reminders for %s snoozed for a day", device_id)

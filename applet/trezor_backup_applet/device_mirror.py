@@ -23,7 +23,7 @@ from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import BusEvent, DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backup_api.device import DeviceRecord
 from trezor_backup_api.names import device_id_of, names_a_place
-from trezor_backup_api.vocabulary import BackupState
+from trezor_backup_api.vocabulary import BackupState, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,12 @@ def remembered(known: dict[str, Any]) -> Device:
     """A device the daemon remembers but that is not connected: the state its last check
     left (check_failed, verified) or unknown, never a guess about its backup."""
     result = str(known.get("LastCheckResult", ""))
-    state = {"passed": BackupState.VERIFIED, "mismatch": BackupState.CHECK_FAILED}.get(
-        result, BackupState.UNKNOWN
-    )
+    verdicts: dict[str, str] = {
+        Outcome.PASSED: BackupState.VERIFIED,
+        Outcome.MISMATCH: BackupState.CHECK_FAILED,
+        Outcome.INVALID_WORDS: BackupState.CHECK_FAILED,
+    }
+    state = verdicts.get(result, BackupState.UNKNOWN)
     return Device(
         id=str(known.get("Id", "")),
         state=state,

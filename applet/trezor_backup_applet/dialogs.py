@@ -188,10 +188,13 @@ class Window:
 
 
 class Prompt(Window):
-    """A window that answers one agent question; closing it means "cancel" (None)."""
+    """A window that answers one agent question; closing it means "cancel" (None).
 
-    def __init__(self, host: DialogHost, device: str, title: str, heading: str) -> None:
-        super().__init__(title)
+    Its title names the Trezor it is about (`name`): with two plugged in, the owner must
+    know which one asks."""
+
+    def __init__(self, host: DialogHost, device: str, name: str, title: str, heading: str) -> None:
+        super().__init__(f"{title}: {name}")
         self.host = host
         self.device = device
         self.future: Future[Any] = Future()
@@ -227,11 +230,12 @@ class KeypadPrompt(Prompt):
         self,
         host: DialogHost,
         device: str,
+        name: str,
         title: str,
         heading: str,
         rows: tuple[tuple[str, ...], ...],
     ) -> None:
-        super().__init__(host, device, title, heading)
+        super().__init__(host, device, name, title, heading)
         grid = Gtk.Grid(row_spacing=4, column_spacing=4, halign=Gtk.Align.CENTER)
         self.box.pack_start(grid, False, False, 4)
         self.keys: dict[str, Gtk.Button] = {}
@@ -262,10 +266,11 @@ class KeypadPrompt(Prompt):
 class PinPrompt(KeypadPrompt):
     """The Model One PIN matrix: 3x3 blank buttons, sent as positions."""
 
-    def __init__(self, host: DialogHost, device: str) -> None:
+    def __init__(self, host: DialogHost, device: str, name: str) -> None:
         super().__init__(
             host,
             device,
+            name,
             "Enter PIN",
             "Enter your PIN: press the buttons at the places where your Trezor "
             "shows the digits of your PIN.",
@@ -313,7 +318,7 @@ class PinPrompt(KeypadPrompt):
 class MatrixWordPrompt(KeypadPrompt):
     """One step of the Model One's matrix word entry: press where the Trezor shows the choice."""
 
-    def __init__(self, host: DialogHost, device: str, kind: str) -> None:
+    def __init__(self, host: DialogHost, device: str, name: str, kind: str) -> None:
         rows = MATRIX6_ROWS if kind == WordKind.MATRIX6 else KEYPAD_ROWS
         heading = (
             "Press the button at the place where your Trezor shows your word."
@@ -321,7 +326,7 @@ class MatrixWordPrompt(KeypadPrompt):
             else "Press the button at the place where your Trezor shows the letters your "
             "word starts with."
         )
-        super().__init__(host, device, "Enter word", heading, rows)
+        super().__init__(host, device, name, "Enter word", heading, rows)
         row = self.button_row()
         self.back = self.button(row, "\u232b _Back", lambda: self.press(BACK))
         accessible(self.back, "Back: undo the last choice")
@@ -341,13 +346,14 @@ class HiddenEntryPrompt(Prompt):
         self,
         host: DialogHost,
         device: str,
+        name: str,
         title: str,
         heading: str,
         entry: tuple[str, Gtk.InputPurpose, int],
         go: str,
     ) -> None:
         """`entry` is the entry's accessible name, input purpose and width in characters."""
-        super().__init__(host, device, title, heading)
+        super().__init__(host, device, name, title, heading)
         name, purpose, width = entry
         self.entry = Gtk.Entry(visibility=False, activates_default=True, width_chars=width)
         self.entry.set_input_purpose(purpose)
@@ -389,10 +395,11 @@ class WordPrompt(HiddenEntryPrompt):
     A word that is not in the BIP-39 list is refused here, with a sentence, and asked again:
     on the device it would end the whole check."""
 
-    def __init__(self, host: DialogHost, device: str) -> None:
+    def __init__(self, host: DialogHost, device: str, name: str) -> None:
         super().__init__(
             host,
             device,
+            name,
             "Enter word",
             "Type the word your Trezor asks for. Its screen says which word of your backup it "
             "wants, or asks for a fake word: type that one. The first four letters are enough.",
@@ -411,10 +418,11 @@ class PairingCodePrompt(HiddenEntryPrompt):
     program in this one's name. "123 456" and "123456" are both taken (input_rules); anything
     else is refused here with a sentence, and asked again."""
 
-    def __init__(self, host: DialogHost, device: str) -> None:
+    def __init__(self, host: DialogHost, device: str, name: str) -> None:
         super().__init__(
             host,
             device,
+            name,
             "Pairing code",
             "Type the 6-digit code your Trezor shows. It is used once, for this pairing.",
             ("Pairing code (hidden)", Gtk.InputPurpose.PIN, 12),
@@ -431,9 +439,13 @@ class PairingCodePrompt(HiddenEntryPrompt):
 class WordCountPrompt(Prompt):
     """How many words the written backup has."""
 
-    def __init__(self, host: DialogHost, device: str) -> None:
+    def __init__(self, host: DialogHost, device: str, name: str) -> None:
         super().__init__(
-            host, device, "Number of words", "How many recovery words did you write down?"
+            host,
+            device,
+            name,
+            "Number of words",
+            f"How many recovery words did you write down for {name}?",
         )
         choices = Gtk.Box(spacing=6, halign=Gtk.Align.CENTER)
         self.box.pack_start(choices, False, False, 4)
@@ -454,6 +466,7 @@ class Checklist(Prompt):
         self,
         host: DialogHost,
         device: str,
+        name: str,
         title: str,
         heading: str,
         items: tuple[str, ...],
@@ -461,7 +474,7 @@ class Checklist(Prompt):
         stop: str,
         destructive: bool = False,
     ) -> None:
-        super().__init__(host, device, title, heading)
+        super().__init__(host, device, name, title, heading)
         self.boxes: list[Gtk.CheckButton] = []
         for item in items:
             box = Gtk.CheckButton()
@@ -614,44 +627,45 @@ class DialogHost:
 
     # -- the questions --------------------------------------------------------------------
 
-    def ask_pin(self, device: str) -> Future[str | None]:
+    def ask_pin(self, device: str, name: str) -> Future[str | None]:
         """The PIN as matrix positions."""
-        return self.ask(lambda: PinPrompt(self, device))
+        return self.ask(lambda: PinPrompt(self, device, name))
 
-    def ask_word(self, device: str, kind: str) -> Future[str | None]:
+    def ask_word(self, device: str, name: str, kind: str) -> Future[str | None]:
         """A word (kind "plain") or a matrix position ("matrix9"/"matrix6")."""
         if kind in (WordKind.MATRIX9, WordKind.MATRIX6):
-            return self.ask(lambda: MatrixWordPrompt(self, device, kind))
-        return self.ask(lambda: WordPrompt(self, device))
+            return self.ask(lambda: MatrixWordPrompt(self, device, name, kind))
+        return self.ask(lambda: WordPrompt(self, device, name))
 
-    def ask_word_count(self, device: str) -> Future[int | None]:
+    def ask_word_count(self, device: str, name: str) -> Future[int | None]:
         """12, 18 or 24."""
-        return self.ask(lambda: WordCountPrompt(self, device))
+        return self.ask(lambda: WordCountPrompt(self, device, name))
 
-    def ask_pairing_code(self, device: str) -> Future[str | None]:
+    def ask_pairing_code(self, device: str, name: str) -> Future[str | None]:
         """The 6 digits a Safe 7 shows while it pairs."""
-        return self.ask(lambda: PairingCodePrompt(self, device))
+        return self.ask(lambda: PairingCodePrompt(self, device, name))
 
     def confirm(
-        self, device: str, title: str, heading: str, go: str, stop: str,
+        self, device: str, name: str, title: str, heading: str, go: str, stop: str,
         items: tuple[str, ...] = (), destructive: bool = False,
     ) -> Future[bool | None]:  # fmt: skip
-        """A question with a go and a stop answer (and statements to tick first, if any)."""
+        """A question about the Trezor called `name`, with a go and a stop answer (and
+        statements to tick first, if any)."""
         return self.ask(
-            lambda: Checklist(self, device, title, heading, items, go, stop, destructive)
+            lambda: Checklist(self, device, name, title, heading, items, go, stop, destructive)
         )
 
     def confirm_before_backup(self, device: str, name: str) -> Future[bool | None]:
         """Trezor Suite's questions before a backup; True to go on."""
         return self.confirm(
-            device, "Create backup", f"Before you create the backup of {name}:",
+            device, name, "Create backup", f"Before you create the backup of {name}:",
             "Create _backup", "_Not now", BEFORE_BACKUP,
         )  # fmt: skip
 
     def confirm_before_pairing(self, device: str, name: str) -> Future[bool | None]:
         """What pairing a Safe 7 asks of the owner, and why; True to pair."""
         return self.confirm(
-            device, "Pair with this computer", BEFORE_PAIRING.format(name=name),
+            device, name, "Pair with this computer", BEFORE_PAIRING.format(name=name),
             "_Pair", "_Not now",
         )  # fmt: skip
 
@@ -659,14 +673,14 @@ class DialogHost:
         """What forgetting a Safe 7's pairing changes, and what it leaves alone; True to
         forget it."""
         return self.confirm(
-            device, "Forget pairing", FORGET_PAIRING.format(name=name),
+            device, name, "Forget pairing", FORGET_PAIRING.format(name=name),
             "_Forget pairing", "_Keep", destructive=True,
         )  # fmt: skip
 
     def offer_check(self, device: str, name: str) -> Future[bool | None]:
         """After a backup: Suite's questions, then the offer to check the words now."""
         return self.confirm(
-            device, "Backup created",
+            device, name, "Backup created",
             f"The backup of {name} is done. Now check it with a dry run before you send "
             "funds to this wallet.",
             "_Check now", "_Later", AFTER_BACKUP,

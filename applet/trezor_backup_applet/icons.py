@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from trezor_backup_api.vocabulary import BackupState
+from trezor_backup_api.urgency import CALM_STATES, DANGER_STATES
 
 from .device_mirror import Device
 
@@ -30,22 +30,6 @@ class Look(enum.Enum):
     OFFLINE = "offline"
 
 
-DANGER_STATES = frozenset(
-    {BackupState.BACKUP_REQUIRED, BackupState.BACKUP_FAILED, BackupState.CHECK_FAILED}
-)
-# Known states that ask nothing of the owner; any other (unverified, check_due, unknown,
-# locked, extra_backup_unlocked, and a state a newer daemon invents) counts as attention, so
-# it is never silently shown as fine.
-CALM_STATES = frozenset(
-    {
-        BackupState.VERIFIED,
-        BackupState.NO_BACKUP,
-        BackupState.NOT_INITIALIZED,
-        BackupState.BUSY,
-        BackupState.BOOTLOADER,
-    }
-)
-
 _COLOURS = {
     Look.OK: (46, 160, 67),
     Look.ATTENTION: (230, 160, 0),
@@ -57,7 +41,8 @@ _SCALE = 4
 
 
 def look_of_state(state: str) -> Look:
-    """The look one device's backup state calls for."""
+    """The look one device's backup state calls for: the urgency levels of
+    trezor_backup_api.urgency, so the icon and the order of every list agree."""
     if state in DANGER_STATES:
         return Look.DANGER
     if state in CALM_STATES:

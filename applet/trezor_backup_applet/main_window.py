@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from trezor_backup_api.names import names_a_place
-from trezor_backup_api.vocabulary import NEEDS_BACKUP, PAIRED_MODEL, BackupState
+from trezor_backup_api.urgency import most_urgent_first
+from trezor_backup_api.vocabulary import NEEDS_BACKUP, PAIRED_MODEL, BackupState, Outcome
 
 from .device_mirror import Device
-from .dialogs import Window, accessible, heading_label, wrapped
+from .dialogs import Window, accessible, wrapped
 from .gtk_setup import APP_NAME, GLib, Gtk, pixbuf_of
+from .guide import Guide, model_name, next_step_and_guide
 from .icons import Look, draw, look_of_state
 from .reminders import Step, day, step_of
-from .tray import BACKED_UP_STATES, FAILED_STATES, state_words
+from .tray import BACKED_UP_STATES, FAILED_STATES, state_words, unsaid_model
 
 NOT_RUNNING = "The backup service is not running, so what you see may be out of date."
 
@@ -59,11 +61,10 @@ class Row:
     lines: tuple[str, ...]
     buttons: tuple[tuple[str, str], ...]
     """(label, action name of WindowActions) for the actions that fit now."""
-
-
-def when(seconds: int) -> str:
-    """A Unix time as the owner reads it: the local date."""
-    return time.strftime("%d %B %Y", time.localtime(seconds))
+    model: str = ""
+    """The model, shown beside the title where the title does not say it."""
+    guide: Guide | None = None
+    """Trezor's guide for the next step, shown as a link beside the buttons."""
 
 
 def has_pairing_here(device: Device) -> bool:
@@ -79,9 +80,27 @@ def has_pairing_here(device: Device) -> bool:
     )
 
 
-def row_of(device: Device, now: float) -> Row:
-    """The texts and buttons of one device's row at time `now`."""
-    lines = [part for part in (device.explanation, device.next_step) if part]
+def last_check_line(device: Device) -> str:
+    """When the latest verdict on the written words came, and what it was."""
+    results: dict[str, str] = {
+        Outcome.PASSED: "passed",
+        Outcome.MISMATCH: "failed: the words belong to another wallet",
+        Outcome.INVALID_WORDS: "failed: the words are not a valid recovery seed",
+    }
+    result = results.get(device.last_check_result, device.last_check_result.replace("_", " "))
+    return f"Last check: {day(device.last_check_time)}, {result}."
+
+
+def row_of(device: Device, now: float, daemon_running: bool = True) -> Row:
+    """The texts and buttons of one device's row at time `now`. Without the daemon nothing
+    about the device can be vouched for, whether it is plugged in or not: its state is
+    unknown, and only what this computer remembers (the last check) is shown."""
+    model = unsaid_model(device)
+    if not daemon_running:
+        known = (last_check_line(device),) if device.last_check_time else ()
+        return Row(device.id, device.name, "State unknown", Look.OFFLINE, known, (), model)
+    next_step, guide = next_step_and_guide(device)
+    lines = [part for part in (device.explanation, next_step) if part]
     step = step_of(device, now)
     if step is not None:
         due = day(device.check_due_time)
@@ -93,14 +112,11 @@ def row_of(device: Device, now: float) -> Row:
             }[step]
         )
     if device.last_check_time:
-        result = {"passed": "passed", "mismatch": "failed: the words did not match"}.get(
-            device.last_check_result, device.last_check_result.replace("_", " ")
-        )
-        lines.append(f"Last check: {when(device.last_check_time)}, {result}.")
+        lines.append(last_check_line(device))
     elif device.state in BACKED_UP_STATES:
         lines.append("Last check: never on this computer.")
     if not device.connected:
-        seen = f" since {when(device.last_seen)}" if device.last_seen else ""
+        seen = f" since {day(device.last_seen)}" if device.last_seen else ""
         lines.append(f"Not connected{seen}. Plug in {device.name} to check it or to act on it.")
     buttons: list[tuple[str, str]] = []
     idle = device.connected and not device.operation
@@ -126,16 +142,25 @@ def row_of(device: Device, now: float) -> Row:
     words = state_words(device)
     return Row(
         device.id,
-        f"{device.name} ({device.model})",
+        device.name,
         words[:1].upper() + words[1:],
         Look.BUSY if device.operation else look_of_state(device.state),
         tuple(lines),
         tuple(buttons),
+        model,
+        guide,
     )
 
 
 class MainWindow(Window):
-    """The window; `show_devices` redraws it (GTK thread)."""
+    """The window; `show_devices` redraws it (GTK thread).
+
+    A header bar carries the title, the close button and how many Trezors there are. The
+    list takes the height its rows need, up to what the screen has room for, and scrolls
+    beyond: three Trezors are all in view when it opens."""
+
+    MARGIN = 100
+    """Screen height left for the header bar, the window's padding and a panel."""
 
     def __init__(
         self,
@@ -149,7 +174,8 @@ class MainWindow(Window):
         self.on_open = on_open
         self.window.set_resizable(True)
         self.window.set_type_hint(0)  # a normal window (Gdk.WindowTypeHint.NORMAL)
-        self.window.set_default_size(560, 420)
+        self.header = Gtk.HeaderBar(title=APP_NAME, show_close_button=True)
+        self.window.set_titlebar(self.header)
         self.service = Gtk.InfoBar(message_type=Gtk.MessageType.WARNING)
         self.service.get_content_area().add(wrapped(NOT_RUNNING))
         self.start_button = self.service.add_button("_Start the service", 1)
@@ -157,14 +183,13 @@ class MainWindow(Window):
         self.service.get_content_area().show_all()
         self.service.set_no_show_all(True)  # shown only while the daemon is away
         self.box.pack_start(self.service, False, False, 0)
-        scroller = Gtk.ScrolledWindow(hscrollbar_policy=Gtk.PolicyType.NEVER)
+        self.scroller = Gtk.ScrolledWindow(
+            hscrollbar_policy=Gtk.PolicyType.NEVER, propagate_natural_height=True
+        )
         self.list = Gtk.ListBox(selection_mode=Gtk.SelectionMode.NONE)
         accessible(self.list, "Your Trezors")
-        scroller.add(self.list)
-        self.box.pack_start(scroller, True, True, 0)
-        row = self.button_row()
-        # No mnemonic: Alt+C is "Check backup..." in the rows.
-        self.close_button = self.button(row, "Close", self.close)
+        self.scroller.add(self.list)
+        self.box.pack_start(self.scroller, True, True, 0)
         self.rows: list[Row] = []
         self.buttons: dict[tuple[str, str], Gtk.Button] = {}
 
@@ -173,14 +198,25 @@ class MainWindow(Window):
         self.window.hide()
 
     def show(self) -> None:
+        self._fit_screen()
         super().show()
         self.on_open()
 
+    def _fit_screen(self) -> None:
+        """Let the list grow to the screen's work area (the monitor the window opens on)."""
+        display = self.window.get_display()
+        monitor = display.get_primary_monitor() or display.get_monitor(0)
+        if monitor is not None:
+            height = monitor.get_workarea().height
+            self.scroller.set_max_content_height(max(200, height - self.MARGIN))
+
     def show_devices(self, devices: Sequence[Device], daemon_running: bool) -> None:
-        """Redraw the rows for this device list: connected first, then last seen."""
+        """Redraw the rows for this device list, most urgent first (the tray's order)."""
         self.service.set_visible(not daemon_running)
-        ordered = sorted(devices, key=lambda d: (not d.connected, d.name))
-        rows = [row_of(device, self.clock()) for device in ordered]
+        count = len(devices)
+        self.header.set_subtitle(f"{count} Trezor{'s' if count != 1 else ''}" if count else "")
+        now = self.clock()
+        rows = [row_of(device, now, daemon_running) for device in most_urgent_first(devices)]
         if rows == self.rows and self.list.get_children():
             return  # nothing the owner reads changed: keep the widgets and the focus
         for child in self.list.get_children():
@@ -205,19 +241,27 @@ class MainWindow(Window):
         icon.set_valign(Gtk.Align.START)
         accessible(icon, row.look.value)
         box.pack_start(icon, False, False, 0)
-        text = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=4)
-        text.pack_start(heading_label(row.title), False, False, 0)
+        text = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=2)
+        title = f"<b>{GLib.markup_escape_text(row.title)}</b>"
+        if row.model:
+            model = GLib.markup_escape_text(model_name(row.model))
+            title += f"  <span alpha='65%'>Trezor {model}</span>"
+        text.pack_start(wrapped(title, markup=True, width=60), False, False, 0)
         state = wrapped(f"<b>{GLib.markup_escape_text(row.state)}</b>", markup=True, width=60)
         text.pack_start(state, False, False, 0)
         for line in row.lines:
             text.pack_start(wrapped(line, width=60), False, False, 0)
         actions = Gtk.Box(spacing=6)
+        if row.guide is not None:
+            link = Gtk.LinkButton.new_with_label(row.guide.url, row.guide.name)
+            link.set_tooltip_text(None)  # the address is for the browser, not the owner
+            actions.pack_end(link, False, False, 0)
         for label, name in row.buttons:
             button = Gtk.Button.new_with_mnemonic(label)
             button.connect("clicked", lambda _b, n=name, i=row.device_id: self._act(n, i))
             actions.pack_start(button, False, False, 0)
             self.buttons[(row.device_id, name)] = button
-        text.pack_start(actions, False, False, 4)
+        text.pack_start(actions, False, False, 2)
         box.pack_start(text, True, True, 0)
         list_row = Gtk.ListBoxRow(activatable=False)
         list_row.add(box)

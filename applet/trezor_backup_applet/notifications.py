@@ -1,17 +1,21 @@
 """Desktop notifications through org.freedesktop.Notifications (desktop-notifier over dbus-fast).
 
 Without a tray (GNOME without the AppIndicator extension) these and the main window are the
-applet's surface, so each one says what happened and what to do in words, offers the next step
-as a button where the server supports actions, and opens the main window when clicked. Icon and
-urgency follow the news: the tray's looks, critical for danger. Texts come from the daemon
-(`Explanation`, `NextStep`, the operation's message), which never carry a word or a PIN;
-nothing typed reaches here. Runs on the asyncio thread; button presses come back on it.
+applet's surface, so each one says in a title and one sentence what happened and what to do,
+offers the next step (and Trezor's guide to it) as a button where the server supports actions,
+and opens the main window when clicked; no address is ever in the text. One notification per
+Trezor, always current: replaced when its news changes, withdrawn when it is no longer true.
+Icon and urgency follow the news: the tray's looks, critical for danger. Texts are this
+module's or the daemon's (an operation's message), which never carry a word or a PIN; nothing
+typed reaches here. Runs on the asyncio thread; button presses come back on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +24,9 @@ from desktop_notifier import Button, Capability, DesktopNotifier, Icon, Urgency
 from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind, Outcome
 
 from .device_mirror import Device
+from .guide import next_step_and_guide
 from .icons import Look, look_of_state
+from .snooze import SnoozeStore
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,9 @@ class NotificationActions(Protocol):
 
     def what_to_do(self, device_id: str) -> None:
         """Open the explanation for a failed backup or check."""
+
+    def guide(self, device_id: str) -> None:
+        """Open Trezor's guide for the device's next step ("Trezor's guide")."""
 
     def pair(self, device_id: str) -> None:
         """Pair a Safe 7 with this computer, after the explanation ("Pair")."""
@@ -70,17 +79,34 @@ def look_of_result(kind: str, result: str) -> Look:
 
 
 def reminder_title(device: Device) -> str:
-    """The headline of the plug-in reminder for a device's state."""
+    """The headline of the reminder for a device's state."""
     titles: dict[str, str] = {
         BackupState.BACKUP_REQUIRED: f"{device.name} has no backup",
         BackupState.BACKUP_FAILED: f"The backup of {device.name} failed",
-        BackupState.CHECK_FAILED: f"The backup of {device.name} does not match",
+        BackupState.CHECK_FAILED: f"The backup check of {device.name} failed",
         BackupState.UNVERIFIED: f"Check the backup of {device.name}",
         BackupState.CHECK_DUE: f"Time to check the backup of {device.name}",
         BackupState.EXTRA_BACKUP_UNLOCKED: f"An extra backup of {device.name} can be made now",
         BackupState.PAIRING_REQUIRED: f"Pair {device.name} with this computer",
     }
     return titles.get(device.state, f"{device.name} needs attention")
+
+
+REMINDER_SENTENCES: dict[str, str] = {
+    BackupState.BACKUP_REQUIRED: "It has never been backed up: create the backup before you "
+    "send funds to it.",
+    BackupState.BACKUP_FAILED: "Its backup was started and never finished: move its funds to "
+    "a wallet with a backup.",
+    BackupState.CHECK_FAILED: "Your written words do not restore this wallet: send no funds to it.",
+    BackupState.UNVERIFIED: "Check your written recovery words once, so you know they restore "
+    "this wallet.",
+    BackupState.CHECK_DUE: "Its last backup check is long ago: check your written words again.",
+    BackupState.EXTRA_BACKUP_UNLOCKED: "Create it now: the chance is gone when the Trezor is "
+    "unplugged.",
+    BackupState.PAIRING_REQUIRED: "Pair it once, so this computer can read its backup state.",
+}
+"""The one sentence under a reminder's title: what is wrong and what to do. The daemon's
+`Explanation` and `NextStep` are for the window, where there is room for them."""
 
 
 def finished_title(kind: str, result: str) -> str:
@@ -110,17 +136,24 @@ def finished_title(kind: str, result: str) -> str:
 
 
 class Notifier:
-    """Sends the applet's notifications; quietly does nothing when turned off or serverless.
+    """Sends the applet's notifications, one per Trezor at a time; quietly does nothing when
+    turned off or serverless.
 
-    Each carries the icon of the tray's look for its news, and danger is critical."""
+    A device's new notification replaces its last one (closed, then sent: desktop-notifier
+    6 always sends `replaces_id` 0), and a reminder whose state is no longer true is withdrawn
+    (`CloseNotification`). Which state each device's reminder last announced is kept in the
+    store, so a restarted applet repeats nothing that did not change. Each carries the icon
+    of the tray's look for its news, and danger is critical."""
 
     def __init__(
         self,
         actions: NotificationActions,
+        store: SnoozeStore,
         enabled: bool = True,
         icons: Mapping[Look, Path] | None = None,
     ) -> None:
         self.actions = actions
+        self.store = store
         self.enabled = enabled
         self.icons = dict(icons or {})
         app_icon = self.icons.get(Look.OK)
@@ -128,6 +161,11 @@ class Notifier:
             app_name=APP_NAME, app_icon=Icon(path=app_icon) if app_icon else None
         )
         self._buttons: bool | None = None
+        self._live: dict[str, Shown] = {}
+        """The notification each device has on the server now (as far as this applet knows)."""
+        self._sending = asyncio.Lock()
+        """Held while a notification is sent: what `follow` reads of `_live` is then settled
+        (an operation's end is sent before the state it leads to arrives)."""
 
     async def _supports_buttons(self) -> bool:
         if self._buttons is None:
@@ -138,12 +176,16 @@ class Notifier:
                 return False
         return self._buttons
 
-    async def remind(self, device: Device, title: str = "") -> None:
-        """The reminder for a device whose state needs the owner (`title` for a reminder
-        other than the plug-in one, such as a check falling due)."""
+    def is_news(self, device: Device) -> bool:
+        """Whether the device's state is one to tell and not the one last told about it."""
+        return device.state in REMIND_STATES and self.store.announced(device.id) != device.state
+
+    async def remind(self, device: Device) -> None:
+        """The reminder for a device whose state needs the owner: a title, one sentence, and
+        the next step, the guide and "Later" as buttons."""
         if device.state not in REMIND_STATES:
             return
-        body = " ".join(part for part in (device.explanation, device.next_step) if part)
+        _, guide = next_step_and_guide(device)
         choices: list[tuple[str, str, Callable[[str], None]]] = []
         if device.connected and device.state in NEEDS_BACKUP:
             choices.append(("backup", "Create backup", self.actions.backup))
@@ -153,9 +195,45 @@ class Notifier:
             choices.append(("pair", "Pair", self.actions.pair))
         elif device.state in CRITICAL_STATES:
             choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
+        if guide is not None:
+            choices.append(("guide", "Trezor's guide", self.actions.guide))
         choices.append(("later", "Later", self.actions.later))
         look = look_of_state(device.state)
-        await self._send(title or reminder_title(device), body, look, device.id, choices)
+        body = REMINDER_SENTENCES.get(device.state, "Open Trezor Backup Guard to see why.")
+        self.store.announce(device.id, device.state)
+        await self._send(reminder_title(device), body, look, device.id, choices, device.state)
+
+    async def follow(self, device: Device) -> None:
+        """The device's state changed: its reminder, if one is up, is replaced by the new
+        state's, or withdrawn when the new state needs nothing. An operation's end that is up
+        already told the owner: its state counts as announced."""
+        async with self._sending:
+            shown = self._live.get(device.id)
+        if shown is None or shown.state == device.state:
+            return
+        if not shown.state:
+            self.store.announce(device.id, device.state if device.state in REMIND_STATES else "")
+        elif device.connected and device.state in REMIND_STATES:
+            await self.remind(device)
+        else:
+            self.store.announce(device.id, "")
+            await self.withdraw(device.id)
+
+    async def withdraw(self, device_id: str) -> None:
+        """Close the device's notification: what it said is no longer true."""
+        shown = self._live.pop(device_id, None)
+        if shown is None:
+            return
+        try:
+            await self._notifier.clear(shown.identifier)
+        except Exception as e:
+            log.info("could not withdraw a notification: %s", e)
+
+    async def withdraw_all(self) -> None:
+        """Close every device's notification: the applet is quitting, and their buttons
+        would call no one. What they announced stays in the store."""
+        for device_id in list(self._live):
+            await self.withdraw(device_id)
 
     async def ladder(self, device: Device, title: str, body: str) -> None:
         """A step of the reminder ladder: the check is due soon, due or overdue."""
@@ -165,27 +243,12 @@ class Notifier:
         choices.append(("later", "Later", self.actions.later))
         await self._send(title, body, Look.ATTENTION, device.id, choices)
 
-    async def summary(self, devices: Sequence[Device]) -> None:
-        """At start-up: nothing when all is well, the reminder itself for one device, one
-        notification naming them all for several."""
-        needing = [d for d in devices if d.state in REMIND_STATES]
-        if len(needing) == 1:
-            await self.remind(needing[0])
-        elif needing:
-            looks = [look_of_state(d.state) for d in needing]
-            look = Look.DANGER if Look.DANGER in looks else Look.ATTENTION
-            body = "\n".join(f"{d.name}: {reminder_title(d)}" for d in needing)
-            choices: list[tuple[str, str, Callable[[str], None]]] = [
-                ("open", "Open", self.actions.show_window)
-            ]
-            await self._send(f"{len(needing)} Trezors need attention", body, look, "", choices)
-
     async def finished(self, device: Device, kind: str, result: str, message: str) -> None:
         """An operation's end: passed, mismatch (with what it means), cancelled, ..."""
         choices: list[tuple[str, str, Callable[[str], None]]] = []
         if kind == OperationKind.BACKUP and result == Outcome.COMPLETED:
             choices.append(("check", "Check now", self.actions.check))
-        if result == Outcome.MISMATCH:
+        if result in (Outcome.MISMATCH, Outcome.INVALID_WORDS):
             choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
         await self._send(
             finished_title(kind, result),
@@ -212,28 +275,46 @@ class Notifier:
         look: Look,
         device_id: str,
         choices: list[tuple[str, str, Callable[[str], None]]],
+        announces: str = "",
     ) -> None:
+        """Send, replacing the device's notification; `announces` is the state a reminder
+        tells of ("" for other news), which `follow` compares with the state that comes."""
         if not self.enabled:
             return
-        buttons: list[Button] = []
-        if choices and await self._supports_buttons():
-            buttons = [
-                Button(title=label, identifier=key, on_pressed=_bind(handler, device_id))
-                for key, label, handler in choices
-            ]
-        icon = self.icons.get(look)
-        try:
-            await self._notifier.send(
-                title,
-                body,
-                urgency=urgency_of(look),
-                icon=Icon(path=icon) if icon else None,
-                buttons=buttons,
-                on_clicked=_bind(self.actions.show_window, device_id),
-            )
-        except Exception as e:
-            # No notification server (yet): the tray and the window still show the state.
-            log.warning("could not show the notification %r: %s", title, e)
+        async with self._sending:
+            buttons: list[Button] = []
+            if choices and await self._supports_buttons():
+                buttons = [
+                    Button(title=label, identifier=key, on_pressed=_bind(handler, device_id))
+                    for key, label, handler in choices
+                ]
+            icon = self.icons.get(look)
+            if device_id:
+                await self.withdraw(device_id)
+            try:
+                identifier = await self._notifier.send(
+                    title,
+                    body,
+                    urgency=urgency_of(look),
+                    icon=Icon(path=icon) if icon else None,
+                    buttons=buttons,
+                    on_clicked=_bind(self.actions.show_window, device_id),
+                )
+            except Exception as e:
+                # No notification server (yet): the tray and the window still show the state.
+                log.warning("could not show the notification %r: %s", title, e)
+                return
+            if device_id:
+                self._live[device_id] = Shown(identifier, announces)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A device's notification on the server: its identifier, and the state it announced
+    ("" for an operation's end or a ladder step)."""
+
+    identifier: str
+    state: str
 
 
 def _bind(handler: Callable[[str], None], device_id: str) -> Callable[[], None]:

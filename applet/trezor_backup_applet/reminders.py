@@ -46,7 +46,9 @@ class Reminder:
 
 
 def day(seconds: int) -> str:
-    return time.strftime("%d %B %Y", time.localtime(seconds))
+    """A Unix time as the owner reads dates: the local day in the desktop's format (the
+    locale GTK sets up), the one date format of every window and notification."""
+    return time.strftime("%x", time.localtime(seconds))
 
 
 def step_of(device: Device, now: float) -> Step | None:
@@ -71,23 +73,23 @@ def reminder_of(device: Device, now: float) -> Reminder | None:
     last = day(device.last_check_time)
     every = max(1, (device.check_due_time - device.last_check_time) // DAY)
     if step is Step.DUE_SOON:
-        then = "Plug it in then" if not device.connected else "You can check it now"
+        then = "plug it in then" if not device.connected else "you can check it now"
         return Reminder(
             step,
             f"Check the backup of {name} soon",
-            f"Its next backup check is due on {day(device.check_due_time)}. {then}, with your "
+            f"Its next backup check is due on {day(device.check_due_time)}: {then}, with your "
             "written recovery words at hand.",
         )
     title = f"Plug in {name} to check its backup" if not device.connected else (
         f"Time to check the backup of {name}"
     )  # fmt: skip
-    late = (
+    body = (
         f"It was last checked on {last}, more than {2 * every} days ago: check that your "
         "written words are still there and readable."
         if step is Step.OVERDUE
         else f"It was last checked on {last}; a check is due every {every} days."
     )
-    return Reminder(step, title, f"{late} Have your written recovery words at hand.")
+    return Reminder(step, title, body)
 
 
 def next_step_time(devices: Iterable[Device], now: float) -> float | None:

@@ -1,5 +1,6 @@
 """ "Remind me later": per-device snooze times in `$XDG_STATE_HOME/trezor-backup-guard/applet.json`,
-and which step of the reminder ladder each device was last reminded of (each step once).
+which step of the reminder ladder each device was last reminded of (each step once), and which
+state its last reminder announced (a restarted applet tells only what changed since).
 
 The config is the owner's policy (written by hand); a snooze is state the applet writes on a
 click, so it lives next to the daemon's state, in a file only the applet touches.
@@ -34,10 +35,12 @@ class SnoozeStore:
         self.path = snooze_path() if path is None else path
         self._until: dict[str, float] = {}
         self._reminded: dict[str, str] = {}
+        self._announced: dict[str, str] = {}
         try:
             data = json.loads(self.path.read_text())
             self._until = {str(k): float(v) for k, v in data.get("snoozed_until", {}).items()}
             self._reminded = {str(k): str(v) for k, v in data.get("reminded", {}).items()}
+            self._announced = {str(k): str(v) for k, v in data.get("announced", {}).items()}
         except FileNotFoundError:
             pass
         except (OSError, ValueError, AttributeError, TypeError) as e:
@@ -61,13 +64,31 @@ class SnoozeStore:
         self._reminded[device_id] = step
         self._save()
 
+    def announced(self, device_id: str) -> str:
+        """The state the device's last reminder told of ("" when none or no longer true)."""
+        return self._announced.get(device_id, "")
+
+    def announce(self, device_id: str, state: str) -> None:
+        """Remember that the owner was told of this state ("": of nothing that holds now)."""
+        if self._announced.get(device_id, "") == state:
+            return
+        if state:
+            self._announced[device_id] = state
+        else:
+            self._announced.pop(device_id, None)
+        self._save()
+
     def _save(self) -> None:
         now = time.time()
         live = {k: v for k, v in self._until.items() if v > now}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_suffix(".tmp")
-            data = {"snoozed_until": live, "reminded": self._reminded}
+            data = {
+                "snoozed_until": live,
+                "reminded": self._reminded,
+                "announced": self._announced,
+            }
             temporary.write_text(json.dumps(data, indent=1))
             os.replace(temporary, self.path)
         except OSError as e:

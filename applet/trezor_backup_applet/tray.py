@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
 
+from trezor_backup_api.urgency import most_urgent_first
 from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind
 
 from .device_mirror import Device
@@ -114,16 +115,23 @@ def state_words(device: Device) -> str:
     return STATE_WORDS.get(device.state, device.state.replace("_", " "))
 
 
+def unsaid_model(device: Device) -> str:
+    """The model, where the device's name does not say it already ("Savings" is a Safe 5),
+    else "": "My Model One (One)" says it twice."""
+    return "" if device.model.lower() in device.name.lower() else device.model
+
+
 def device_line(device: Device) -> str:
-    """ "My Trezor (Model One): needs a backup"."""
-    return f"{device.name} ({device.model}): {state_words(device)}"
+    """ "Savings (Safe 5): needs a backup", "My Model One: backup checked"."""
+    model = unsaid_model(device)
+    return f"{device.name}{f' ({model})' if model else ''}: {state_words(device)}"
 
 
 def summary(devices: Sequence[Device], daemon_running: bool) -> str:
     """The tooltip: the whole state in words."""
     if not daemon_running:
         return "Trezor Backup Guard: the backup service is not running"
-    connected = [d for d in devices if d.connected]
+    connected = most_urgent_first(d for d in devices if d.connected)
     if not connected:
         return "Trezor Backup Guard: no Trezor connected"
     return "Trezor Backup Guard: " + "; ".join(device_line(d) for d in connected)
@@ -132,11 +140,12 @@ def summary(devices: Sequence[Device], daemon_running: bool) -> str:
 def menu_entries(
     devices: Sequence[Device], daemon_running: bool, actions: TrayActions
 ) -> list[MenuEntry]:
-    """The menu for this device list: a line per device, its actions enabled where they fit."""
+    """The menu for this device list: a line per device, most urgent first (the window's and
+    `status`'s order), its actions enabled where they fit."""
     entries: list[MenuEntry] = [
         MenuEntry("Open Trezor Backup Guard", actions.show_window, default=True)
     ]
-    connected = [d for d in devices if d.connected]
+    connected = most_urgent_first(d for d in devices if d.connected)
     if not daemon_running:
         entries.append(MenuEntry("The backup service is not running", actions.show_window))
         entries.append(MenuEntry("Start the service", actions.start_service))
@@ -179,7 +188,7 @@ def menu_entries(
             )
         if device.operation:
             entries.append(MenuEntry("    Cancel", functools.partial(actions.cancel, device_id)))
-    last_known = [d for d in devices if not d.connected]
+    last_known = most_urgent_first(d for d in devices if not d.connected)
     if last_known:
         entries.append(SEPARATOR)
         entries += [

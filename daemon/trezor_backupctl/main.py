@@ -17,6 +17,7 @@ from typing import Any
 from trezor_backup_api import __version__
 from trezor_backup_api.client import DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backup_api.names import BUS_NAME
+from trezor_backup_api.urgency import most_urgent_first
 from trezor_backupctl import doctor, session_setup
 from trezor_backupctl.operation_commands import add_parsers as add_operation_parsers
 from trezor_backupctl.render import device_record, event_line, status_json, status_table
@@ -92,7 +93,8 @@ environment:
 
 STATUS_DESCRIPTION = """\
 Print one row per connected Trezor: its id (DEVICE), MODEL, LABEL, backup STATE and the
-NEXT STEP its owner should take. The table fits the terminal width; the next step wraps.
+NEXT STEP its owner should take, or, when that table does not fit the terminal (80 columns), a
+block per device; the next step wraps at word boundaries and a URL is never broken.
 Prints "No Trezor connected." when there is none.
 
 With --json, print instead a JSON object {"devices": [...]}, one object per device with the
@@ -100,9 +102,10 @@ keys id, state, explanation, next_step, model, internal_model, label, firmware_v
 backup_type, dry_run_in_progress (true/false), locked (true/false), state_read_time (ISO
 8601 UTC of the earlier unlocked read a locked Trezor's state comes from, or null),
 last_check_time (ISO 8601 UTC, or null for never), last_check_result ("passed",
-"mismatch", or null for never), transport, operation ("", "check", "backup", "unlock" or
-"pair") and path (the device's D-Bus object path). Properties a newer daemon adds appear
-under their snake_case names as well.
+"mismatch", "invalid_words", or null for never: the latest check that reached a verdict),
+transport, operation ("", "check", "backup", "unlock" or "pair") and path (the device's
+D-Bus object path). Properties a newer daemon adds appear under their snake_case names as
+well.
 """
 
 WATCH_DESCRIPTION = """\
@@ -124,10 +127,12 @@ async def _status(args: argparse.Namespace, client: DaemonClient) -> int:
     if args.refresh:
         await client.refresh()
     devices = await client.get_devices()
-    records = [device_record(path, device.properties) for path, device in devices.items()]
     if args.json:
-        print(status_json(records))
+        print(status_json([device_record(p, d.properties) for p, d in devices.items()]))
     else:
+        # Most urgent first, the order of the applet's window and tray menu.
+        ordered = most_urgent_first(devices.values())
+        records = [device_record(device.path, device.properties) for device in ordered]
         print(status_table(records, shutil.get_terminal_size().columns))
     problem = await client.history_problem()
     if problem:

@@ -4,7 +4,10 @@ step, none without a passed check."""
 
 from __future__ import annotations
 
+import time
+
 from trezor_backup_applet.device_mirror import Device
+from trezor_backup_applet.notifications import REMINDER_SENTENCES
 from trezor_backup_applet.reminders import DAY, Step, next_step_time, reminder_of, step_of
 
 CHECKED = 1_700_000_000
@@ -31,7 +34,7 @@ def test_steps_follow_the_clock() -> None:
 def test_words_say_where_the_trezor_is_and_what_to_do() -> None:
     soon = reminder_of(drawer(), DUE - DAY)
     assert soon is not None and soon.title == "Check the backup of Drawer soon"
-    assert "Plug it in then" in soon.body
+    assert "plug it in then" in soon.body
     due = reminder_of(drawer(), DUE)
     assert due is not None and due.title == "Plug in Drawer to check its backup"
     plugged = reminder_of(drawer(connected=True), DUE)
@@ -46,3 +49,17 @@ def test_one_wake_up_at_the_next_step() -> None:
     assert next_step_time([drawer()], DUE) == OVERDUE
     assert next_step_time([drawer()], OVERDUE) is None
     assert next_step_time([drawer(result="mismatch")], CHECKED) is None
+
+
+def test_each_reminder_is_one_sentence_with_the_desktops_date_and_no_address() -> None:
+    for device, now in ((drawer(), DUE - DAY), (drawer(), DUE), (drawer(), OVERDUE)):
+        reminder = reminder_of(device, now)
+        assert reminder is not None
+        assert reminder.body.count(". ") == 0 and reminder.body.endswith("."), reminder.body
+        assert "http" not in reminder.body
+    due = reminder_of(drawer(), DUE)
+    assert due is not None and f"on {time.strftime('%x', time.localtime(CHECKED))};" in due.body
+    for state, sentence in REMINDER_SENTENCES.items():
+        assert sentence.count(". ") == 0 and sentence.endswith(".") and "http" not in sentence, (
+            state
+        )
