@@ -138,6 +138,16 @@ def test_own_access_is_no_release(nodes: UsbTestbed, in_thread: bool) -> None:
     run(test())
 
 
+def node_holder() -> subprocess.Popen[str]:
+    """Another process that opens NODE read-only, says so with a line, and closes it when a
+    line arrives on its stdin."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys; f = open(sys.argv[1], 'rb'); print(flush=True);"
+         " sys.stdin.readline(); f.close()", NODE],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 def test_a_holder_letting_go_during_own_access_is_a_release(nodes: UsbTestbed) -> None:
     """Another app held the device when the daemon tried it (a WebUSB read finds it busy) and
     let go meanwhile: that close must not be lost, or the daemon waits for a release forever.
@@ -146,11 +156,7 @@ def test_a_holder_letting_go_during_own_access_is_a_release(nodes: UsbTestbed) -
 
     async def test() -> None:
         watcher, released = await started()
-        holder = subprocess.Popen(
-            [sys.executable, "-c", "import sys; f = open(sys.argv[1], 'rb'); print(flush=True);"
-             " sys.stdin.readline(); f.close()", NODE],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        holder = node_holder()
         assert holder.stdin is not None and holder.stdout is not None
         holder.stdout.readline()  # it holds the node now
         with watcher.own_access(KEY):
@@ -174,11 +180,7 @@ def test_a_node_another_process_still_holds_is_not_free_for_a_read(nodes: UsbTes
 
     async def test() -> None:
         watcher, released = await started()
-        holder = subprocess.Popen(
-            [sys.executable, "-c", "import sys; f = open(sys.argv[1], 'rb'); print(flush=True);"
-             " sys.stdin.readline(); f.close()", NODE],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        holder = node_holder()
         assert holder.stdin is not None and holder.stdout is not None
         open_close(NODE)
         holder.stdout.readline()  # it holds the node now

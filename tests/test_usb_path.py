@@ -178,16 +178,20 @@ def test_a_trezor_this_user_may_not_open_is_named_and_read_once_allowed(
     assert read_after < LET_GO_TO_BUS_SECONDS
 
 
-HOLDER = """
+def holder_program(transport: str = "webusb.WebUsbTransport") -> str:
+    """A program that claims the Trezor over `transport` (module.Class of trezorlib.transport)
+    and keeps it until a line arrives on its stdin. Over HID, hidapi detaches usbhid to claim
+    the interface and gives it back at close."""
+    module, kind = transport.split(".")
+    return f"""
 import sys
-from trezorlib.transport.webusb import WebUsbTransport
-[trezor] = WebUsbTransport.enumerate()
+from trezorlib.transport.{module} import {kind}
+[trezor] = {kind}.enumerate()
 trezor.open()
 print("holding", flush=True)
 sys.stdin.readline()
 trezor.close()
 """
-"""A program that claims the Trezor and keeps it until a line arrives on its stdin."""
 
 
 def test_a_trezor_another_program_holds_is_busy_and_read_once_it_lets_go(
@@ -198,7 +202,10 @@ def test_a_trezor_another_program_holds_is_busy_and_read_once_it_lets_go(
     with start_simulator("safe5", "backup_required", device_id=DEVICE_ID) as sim:
         trezor = bridge.plug(sim.port)
         holder = subprocess.Popen(
-            [sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", holder_program()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert holder.stdin is not None and holder.stdout is not None
         assert holder.stdout.readline() == "holding\n"
@@ -237,18 +244,6 @@ def node_held_by(pid: int, devnode: str) -> bool:
     return False
 
 
-HID_HOLDER = """
-import sys
-from trezorlib.transport.hid import HidTransport
-[trezor] = HidTransport.enumerate()
-trezor.open()
-print("holding", flush=True)
-sys.stdin.readline()
-trezor.close()
-"""
-"""HOLDER for a HID Trezor: hidapi detaches usbhid, claims, and gives usbhid back at close."""
-
-
 def test_a_hid_model_one_is_read_on_usb_and_its_kernel_driver_given_back(
     bridge: UsbBridge, make_daemon: DaemonFactory
 ) -> None:
@@ -285,7 +280,7 @@ def test_a_hid_model_one_another_program_holds_is_busy_and_read_once_it_lets_go(
     with start_simulator("one", "backed_up", device_id=DEVICE_ID) as sim:
         trezor = bridge.plug(sim.port, serial=DEVICE_ID, hid=True)
         holder = subprocess.Popen(
-            [sys.executable, "-c", HID_HOLDER],
+            [sys.executable, "-c", holder_program("hid.HidTransport")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
