@@ -1,9 +1,12 @@
-"""The performance benchmark of trezor-backupd: `bench/run [--quick]` from the project root.
+"""The performance benchmark of trezor-backupd: `bench/run [--quick] [--only usb]` from the
+project root.
 
 Runs everything on this machine against real parts: a private dbus-daemon, the daemon as a
-subprocess, umockdev for udev events, the project's simulator for the devices. Prints one table
-with each figure beside its target and writes bench/results.json. The method behind every row
-is described in docs/performance.md.
+subprocess, umockdev for udev events, the project's simulator for the devices, and for the
+real USB path the tests' USB bridge (libusb and usbdevfs ioctls, the reports forwarded to the
+simulator). Prints one table with each figure beside its target and writes bench/results.json;
+`--only usb` runs the USB path alone and replaces only its figures there. The method behind
+every row is described in docs/performance.md.
 
 Whatever it started (buses, daemons, simulators, the umockdev testbed) is stopped and removed
 however the run ends: finished, failed, Ctrl-C, SIGTERM or SIGHUP. The helpers run in process
@@ -46,6 +49,8 @@ TIMEOUT = 20.0
 NO_POLL = "emulator_poll_seconds = 3600\n"
 SIM_ARGV = [str(PYTHON), "-m", "trezor_backup_sim", "--model", "one", "--state", "backed_up"]
 CORE_MODELS = ("safe5", "safe7")
+USB_CYCLES = 50
+"""Plug cycles through the USB bridge in a full run (a quick one: 20); about 50 ms each."""
 
 
 class Started:
@@ -131,9 +136,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from trezorlib import messages  # noqa: E402
 from trezorlib.transport.udp import UdpTransport  # noqa: E402
 
-from harness import add_node_device  # noqa: E402
+from harness import UsbTestbed, add_node_device  # noqa: E402
 from keyring_helpers import gnome_keyring  # noqa: E402
 from sim_helpers import HostPort, free_port_pair  # noqa: E402
+from usb_bridge import BridgedTrezor, UsbBridge  # noqa: E402
 
 # ---- statistics ---------------------------------------------------------------------------
 
@@ -351,7 +357,7 @@ class Daemon:
     def __init__(
         self,
         bus: SessionBus,
-        testbed: Testbed,
+        testbed: Testbed | UsbTestbed,
         emulators: list[str],
         config: str,
         command: list[str] | None = None,
@@ -746,6 +752,125 @@ async def measure_release(
         stop_process(sim)
 
 
+def reads_of(trezor: BridgedTrezor) -> list[dict[str, float]]:
+    """Every file that claimed the bridged Trezor, from the bridge's record (time.monotonic()):
+    when it opened the node, claimed the interface and released it. (A close is recorded
+    only at the bridge's next look, so its time is not the close's.)"""
+    moments: dict[int, dict[str, float]] = {}
+    for event in list(trezor.events):
+        if event.what in ("open", "claim", "release"):
+            moments.setdefault(event.client, {}).setdefault(event.what, event.when)
+    return [m for m in moments.values() if "claim" in m]
+
+
+def drop_usb_testbed(usb: UsbTestbed) -> None:
+    """Drop the USB bridge's testbed (its worker thread answers the bridged nodes) and its
+    directory; the daemons on it are stopped first."""
+    root = usb.root_dir if hasattr(usb, "testbed") else ""
+    with suppress(AttributeError):
+        del usb.testbed
+    if root:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def measure_usb_path(cycles: int, window: float) -> dict[str, Any]:
+    """The real USB path (issue 18), beside the UDP figures: the unmodified daemon (udev,
+    libusb, usbdevfs ioctls; no emulator configured) and a Safe 5 simulator behind the
+    tests' USB bridge (tests/usb_bridge.py), on a testbed and a bus of their own.
+
+    `cycles` plug cycles: t0 just before the bridge adds the Trezor (its uevent), t1 at
+    DeviceAdded, as the UDP plug cycles; then an unplug, timed to DeviceRemoved. The bridge
+    records when the daemon's file opened the node, claimed the interface and released it:
+    claim to release is the hold, the window in which another program's claim would be
+    refused (nobody else touches the node here). Then one Trezor stays plugged in and, once
+    its read is over, the daemon's CPU and wake-ups are counted over `window` seconds, with
+    what the bridge recorded on the Trezor meanwhile (opens, claims, reports). Never during a read:
+    the usbfs node is a plain file under umockdev, so libusb spins on it while it waits.
+    """
+    bus = SessionBus()
+    usb = UsbTestbed()
+    STARTED.add(lambda: drop_usb_testbed(usb))
+    bridge = UsbBridge(usb)
+    port = free_port_pair(set())
+    sim = start_simulator(port)
+    daemon = Daemon(bus, usb, [], NO_POLL)
+    client = await Client.connect(bus.address)
+    timings: dict[str, list[float]] = {
+        name: []
+        for name in (
+            "plug_to_state",
+            "plug_to_claim",
+            "hold",
+            "open_to_claim",
+            "release_to_state",
+            "unplug_to_removed",
+        )
+    }
+    states: set[str] = set()
+    reads_per_plug: set[int] = set()
+    trezors: list[BridgedTrezor] = []
+
+    async def plug() -> BridgedTrezor:
+        client.drain()
+        start, start_monotonic = time.perf_counter(), time.monotonic()
+        trezor = bridge.plug(port)
+        trezors.append(trezor)
+        member, path, arrived = await client.next_signal()
+        assert member == "DeviceAdded", (member, path)
+        timings["plug_to_state"].append(arrived - start)
+        added_monotonic = time.monotonic() - (time.perf_counter() - arrived)
+        trezor.wait_for("release", start_monotonic, TIMEOUT)
+        reads = reads_of(trezor)
+        reads_per_plug.add(len(reads))
+        first = reads[0]
+        timings["plug_to_claim"].append(first["claim"] - start_monotonic)
+        timings["hold"].append(first["release"] - first["claim"])
+        timings["open_to_claim"].append(first["claim"] - first["open"])
+        timings["release_to_state"].append(added_monotonic - first["release"])
+        properties = "org.freedesktop.DBus.Properties"
+        reply = await call(client.bus, BUS_NAME, path, properties, "Get", "ss", [DEVICE, "State"])
+        states.add(str(reply.body[0].value))
+        return trezor
+
+    try:
+        for _ in range(cycles):
+            trezor = await plug()
+            start = time.perf_counter()
+            trezor.unplug()
+            member, path, arrived = await client.next_signal()
+            assert member == "DeviceRemoved", (member, path)
+            timings["unplug_to_removed"].append(arrived - start)
+        trezor = await plug()
+        time.sleep(1.0)  # the read and its clean-up are over
+        touched = len(trezor.events)
+        before = activity(daemon.pid)
+        time.sleep(window)
+        after = activity(daemon.pid)
+        touched = len(trezor.events) - touched
+        result: dict[str, Any] = {name: summary(values) for name, values in timings.items()}
+        result |= {
+            "states_seen": sorted(states),
+            "reads_per_plug_in": sorted(reads_per_plug),
+            "idle": {
+                "window_s": window,
+                "cpu_ms_per_min": (after[0] - before[0]) * 1000 * 60 / window,
+                "wakeups_per_min": (after[1] - before[1]) * 60 / window,
+                "bridge_events": touched,
+                "memory": daemon.memory(),
+            },
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "loadavg": os.getloadavg(),
+        }
+        return result
+    finally:
+        client.bus.disconnect()
+        daemon.stop()
+        stop_process(sim)
+        bus.stop()
+        trezors.clear()
+        drop_usb_testbed(usb)
+
+
 async def measure_many(bus: SessionBus, testbed: Testbed, count: int) -> dict[str, Any]:
     """`count` simulators (real processes) come up, then one udev add: time until all are on."""
     taken: set[int] = set()
@@ -989,7 +1114,42 @@ def _mem(name: str, memory: dict[str, float]) -> Row:
 
 
 def rows_of(results: dict[str, Any]) -> list[Row]:
-    """The table: one row per figure, targets beside the ones the issue sets."""
+    """The table: one row per figure, targets beside the ones the issues set; the steps a
+    `--only` run left out of the file are left out of the table."""
+    rows = udp_rows(results) if "plug_cycles" in results else []
+    return rows + (usb_rows(results["usb_path"]) if "usb_path" in results else [])
+
+
+def usb_rows(usb: dict[str, Any]) -> list[Row]:
+    """The real USB path: a Safe 5 through the bridge (measure_usb_path)."""
+    plug, hold, idle = usb["plug_to_state"], usb["hold"], usb["idle"]
+    cpu, wakes = idle["cpu_ms_per_min"], idle["wakeups_per_min"]
+    return [
+        Row(f"USB: plug-in -> state on bus, Safe 5 (n={plug['n']})", _ms(plug)),
+        Row("  plug-in -> the daemon's claim", _ms(usb["plug_to_claim"])),
+        Row("  the node open -> the claim", _ms(usb["open_to_claim"])),
+        Row("  the read: claim -> release", _ms(hold)),
+        Row("  release -> DeviceAdded", _ms(usb["release_to_state"])),
+        Row(
+            f"USB: hold on the Trezor, claim -> release (n={hold['n']})",
+            f"{_ms(hold, 'max_ms')}; reads per plug-in: "
+            + ", ".join(map(str, usb["reads_per_plug_in"])),
+        ),
+        Row("USB: unplug -> DeviceRemoved", _ms(usb["unplug_to_removed"])),
+        _below(
+            f"USB: idle CPU, a Trezor plugged in and read, {idle['window_s']:.0f} s",
+            cpu,
+            f"{cpu:.2f} ms/min, {wakes:.1f} wake-ups/min, {idle['bridge_events']} on the Trezor",
+            10,
+            "< 10 ms/min",
+        ),
+        _mem("USB: RSS, a Trezor plugged in and read", idle["memory"]),
+        Row("USB: states seen", ", ".join(usb["states_seen"])),
+    ]
+
+
+def udp_rows(results: dict[str, Any]) -> list[Row]:
+    """The rows of every step but the USB path's."""
     io, plug = results["trezorlib_io"], results["plug_cycles"]
     parts = ("usb_enumerate", "emulator_probe", "features")
     trezorlib_ms = sum(io[k]["median_ms"] for k in parts)
@@ -1184,6 +1344,17 @@ def step(name: str) -> Callable[[], None]:
     return done
 
 
+async def run_usb(quick: bool) -> dict[str, Any]:
+    """The real USB path's step, on a testbed and a bus of its own."""
+    cycles, idle_window = (20, 10.0) if quick else (USB_CYCLES, 60.0)
+    done = step(f"USB path: {cycles} plug cycles through the bridge, idle {idle_window:.0f} s")
+    started = time.perf_counter()
+    result = await measure_usb_path(cycles, idle_window)
+    result["seconds"] = time.perf_counter() - started
+    done()
+    return result
+
+
 async def run(quick: bool) -> dict[str, Any]:
     cycles, calls, spawns, runs = (20, 200, 20, 5) if quick else (200, 2000, 200, 20)
     idle_window = 10.0 if quick else 60.0
@@ -1200,7 +1371,9 @@ async def run(quick: bool) -> dict[str, Any]:
         },
     }
     # Each part stops what it started as it goes; what an error or a signal leaves running is
-    # stopped by STARTED.stop_all (see main).
+    # stopped by STARTED.stop_all (see main). The USB path goes first: its testbed is dropped
+    # before the bench's own is made, the one this process's libusb listing looks at.
+    results["usb_path"] = await run_usb(quick)
     bus = SessionBus()
     testbed = Testbed()
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus.address
@@ -1282,6 +1455,12 @@ def measure_and_report() -> None:
         "--quick", action="store_true", help="20 cycles and a 10 s idle window: a smoke run"
     )
     parser.add_argument(
+        "--only",
+        choices=["usb"],
+        help="run one step alone and put its figures into the results file, keeping the "
+        "other steps' figures there (usb: the real USB path through the bridge)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=ROOT / "bench" / "results.json",
@@ -1289,7 +1468,14 @@ def measure_and_report() -> None:
     )
     args = parser.parse_args()
     started = time.perf_counter()
-    results = asyncio.run(run(args.quick))
+    if args.only == "usb":
+        results = json.loads(args.output.read_text()) if args.output.exists() else {}
+        results["usb_path"] = asyncio.run(run_usb(args.quick))
+        results["usb_path"]["quick"] = args.quick
+    else:
+        results = asyncio.run(run(args.quick))
+        results["total_seconds"] = time.perf_counter() - started
+        results["machine"]["loadavg_at_end"] = os.getloadavg()
     rows = rows_of(results)
     results["table"] = print_table(rows).splitlines()
     results["targets"] = [
@@ -1297,12 +1483,10 @@ def measure_and_report() -> None:
         for r in rows
         if r.target
     ]
-    results["total_seconds"] = time.perf_counter() - started
-    results["machine"]["loadavg_at_end"] = os.getloadavg()
     temporary = args.output.with_name(args.output.name + ".tmp")
     temporary.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     temporary.replace(args.output)
-    print(f"\n{results['total_seconds']:.0f} s; written to {args.output}")
+    print(f"\n{time.perf_counter() - started:.0f} s; written to {args.output}")
 
 
 if __name__ == "__main__":
