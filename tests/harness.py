@@ -376,6 +376,14 @@ def ctl(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def refreshed_devices() -> list[dict[str, object]]:
+    """`trezor-backupctl status --refresh --json`: the owner asks for a fresh read."""
+    done = ctl("status", "--refresh", "--json")
+    assert done.returncode == 0, done.stderr
+    devices: list[dict[str, object]] = json.loads(done.stdout)["devices"]
+    return devices
+
+
 @contextmanager
 def running(daemon: Daemon) -> Iterator[Daemon]:
     """Start the daemon and make sure it stops cleanly afterwards."""

@@ -107,6 +107,22 @@ def run_flow(
     return reply
 
 
+def check_at_its_words(wire: HostPort, debug: HostPort, typed: list[str]) -> None:
+    """Another program's dry run on a core Trezor, left where its owner types the words:
+    every screen before acknowledged and answered, the word count and the first three words
+    typed. The program then waits for the check's result, as trezorctl would."""
+    act = owner_at_device(debug, typed)
+    reply = wire.call(messages.RecoveryDevice(type=messages.RecoveryType.DryRun))
+    while isinstance(reply, messages.ButtonRequest) and reply.name != "mnemonic":
+        wire.send(messages.ButtonAck())
+        act(reply.name or "")
+        reply = wire.receive_message(timeout=REPLY_TIMEOUT)
+    assert isinstance(reply, messages.ButtonRequest), reply
+    wire.send(messages.ButtonAck())
+    for word in typed[:3]:
+        debug.send(messages.DebugLinkDecision(input=word))
+
+
 FLOWS: dict[str, protobuf.MessageType] = {
     "backup": messages.BackupDevice(),
     "check": messages.RecoveryDevice(type=messages.RecoveryType.DryRun),

@@ -90,20 +90,46 @@ def test_only_get_features_is_sent_and_the_device_is_closed_after() -> None:
     assert not transport.is_open()
 
 
-def test_a_reply_of_the_wrong_type_is_not_mistaken_for_features() -> None:
-    transport = ScriptedTransport(reply=messages.Success(message="?"))
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # What core 2.10.0 answers in a dry run past its first screen (test_official_firmware).
+        messages.Failure(code=messages.FailureType.ActionCancelled, message="Cancelled"),
+        messages.Failure(code=messages.FailureType.UnexpectedMessage),
+        messages.Success(message="?"),
+        messages.ButtonRequest(code=messages.ButtonRequestType.Other),
+    ],
+)
+def test_a_reply_that_is_not_features_says_busy_or_in_a_flow(reply: object) -> None:
+    """A well-formed reply of another kind is the device in a flow, not broken firmware."""
+    transport = ScriptedTransport(reply=reply)
+    with pytest.raises(FeaturesReadError) as caught:
+        read_features(transport)
+    assert caught.value.problem is ReadProblem.IN_A_FLOW
+    assert caught.value.transient
+    assert not caught.value.worth_retrying_soon  # a second message could end that flow
+    assert "another app's flow" in caught.value.explanation
+    assert "firmware" not in caught.value.explanation
+    assert type(reply).__name__ in str(caught.value)
+    assert not transport.is_open()
+
+
+def test_silence_says_busy_or_in_a_flow() -> None:
+    with pytest.raises(FeaturesReadError) as caught:
+        read_features(ScriptedTransport())
+    assert caught.value.problem is ReadProblem.IN_A_FLOW
+    assert caught.value.transient
+    assert "confirm" in caught.value.explanation
+
+
+def test_only_a_reply_that_cannot_be_decoded_is_not_understood() -> None:
+    transport = ScriptedTransport()
+    transport.reply_chunks = [b"?##" + (0xFFFE).to_bytes(2, "big") + bytes(4) + bytes(55)]
     with pytest.raises(FeaturesReadError) as caught:
         read_features(transport)
     assert caught.value.problem is ReadProblem.BAD_REPLY
     assert not caught.value.transient
     assert not transport.is_open()
-
-
-def test_silence_means_the_device_waits_for_its_owner() -> None:
-    with pytest.raises(FeaturesReadError) as caught:
-        read_features(ScriptedTransport())
-    assert caught.value.problem is ReadProblem.NOT_ANSWERING
-    assert "confirm" in caught.value.explanation
 
 
 class _UsbDevice:

@@ -1,7 +1,8 @@
 """A misbehaving device (the simulator's fault modes): garbage, truncated and oversized
 frames, an unknown message type, the wrong reply, no reply. Each is reported with a clear
-state and explanation, the daemon stays responsive for a healthy device beside it, and its
-memory stays bounded."""
+state and explanation (a well-formed reply that is not Features, or none, says the device
+is busy or in a flow; only one that cannot be decoded is `unknown`), the daemon stays
+responsive for a healthy device beside it, and its memory stays bounded."""
 
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ RSS_LIMIT_KIB = 120 * 1024
     [
         ("garbage", "unknown", "does not understand"),
         ("unknown_type", "unknown", "does not understand"),
-        ("wrong_reply", "unknown", "does not understand"),
-        ("truncated", "busy", "does not answer"),
-        ("oversized", "busy", "does not answer"),
-        ("silent", "busy", "does not answer"),
+        ("wrong_reply", "busy", "in a flow"),
+        ("truncated", "busy", "in a flow"),
+        ("oversized", "busy", "in a flow"),
+        ("silent", "busy", "in a flow"),
     ],
 )
 def test_a_broken_device_is_reported_and_the_healthy_one_is_served(

@@ -18,7 +18,15 @@ from trezorlib import messages
 
 import seed_safety
 from conftest import DaemonFactory
-from harness import EVENT_TIMEOUT, LineReader, OwnerRun, get_devices, history, running
+from harness import (
+    EVENT_TIMEOUT,
+    LineReader,
+    OwnerRun,
+    get_devices,
+    history,
+    refreshed_devices,
+    running,
+)
 from official_emulators import (
     CORE_V1,
     LEGACY,
@@ -29,7 +37,7 @@ from official_emulators import (
     EmulatorPool,
     seed_of,
 )
-from other_program import owner_at_device, run_flow
+from other_program import check_at_its_words, owner_at_device, run_flow
 from seed_safety import ZOO24
 from sim_helpers import HostPort
 from test_thp_daemon import keyring, pair_through_the_cli, refresh
@@ -205,3 +213,36 @@ def test_another_programs_check_runs_to_its_end_beside_the_daemon(
             wire.close()
             screen.close()
         assert isinstance(result, messages.Success), result
+
+
+@pytest.mark.parametrize("model", CORE_V1)
+def test_a_read_into_another_programs_check_shows_busy_and_the_end_is_read(
+    emulator_pool: EmulatorPool, make_daemon: DaemonFactory, model: str
+) -> None:
+    """A core Trezor in a dry run past its first screen answers GetFeatures with
+    Failure(ActionCancelled) (found here on 2.10.0, docs/firmware-facts.md): the owner's
+    refresh during another program's check shows `busy`, never a firmware problem; once
+    that program has run its check to the end, a refresh reads the Trezor right."""
+    emulator = emulator_pool.get(model)
+    emulator.load("backed_up")
+    words = seed_of(model).split()
+    with running(make_daemon(emulator.path)) as daemon:
+        assert [d["State"] for d in get_devices()] == ["unverified"]
+        wire, screen = HostPort(emulator.port), HostPort(emulator.debug_port)
+        try:
+            check_at_its_words(wire, screen, words)
+            [device] = refreshed_devices()
+            assert device["state"] == "busy", device
+            assert "another app's flow" in str(device["explanation"])
+            assert "firmware" not in f"{device['explanation']} {device['next_step']}"
+            assert "in_a_flow: got Failure ActionCancelled" in daemon.log()
+            # The program never hears of its check again; it starts it anew, which resumes
+            # the check the Trezor kept open (recorded e4), and runs it to its end.
+            check = messages.RecoveryDevice(type=messages.RecoveryType.DryRun)
+            result = run_flow(wire, check, owner_at_device(screen, words))
+            assert isinstance(result, messages.Success), result
+        finally:
+            wire.close()
+            screen.close()
+        [device] = refreshed_devices()
+        assert (device["state"], device["dry_run_in_progress"]) == ("unverified", False), device

@@ -9,29 +9,29 @@ daemon sends.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
+import pytest
 from trezorlib import messages
 
 from conftest import DaemonFactory
-from harness import EVENT_TIMEOUT, Daemon, LineReader, UsbTestbed, ctl, get_devices, running
-from other_program import owner_at_device, run_flow
-from sim_helpers import ABANDON24, host_ports, start_simulator
+from harness import (
+    EVENT_TIMEOUT,
+    Daemon,
+    LineReader,
+    UsbTestbed,
+    get_devices,
+    refreshed_devices,
+    running,
+)
+from other_program import check_at_its_words, owner_at_device, run_flow
+from sim_helpers import ABANDON24, HostPort, host_ports, start_simulator
 from udp_tap import UdpTap
 
 DEVICE_ID = "C0DE00000000000000000009"
 PIN = "1234"
 POLL_EVERY_SECOND = "emulator_poll_seconds = 1\n"
-
-
-def refreshed_devices() -> list[dict[str, object]]:
-    """`trezor-backupctl status --refresh --json`: the owner asks for a fresh read."""
-    done = ctl("status", "--refresh", "--json")
-    assert done.returncode == 0, done.stderr
-    devices: list[dict[str, object]] = json.loads(done.stdout)["devices"]
-    return devices
 
 
 def await_log(daemon: Daemon, text: str) -> None:
@@ -151,3 +151,53 @@ def test_a_locked_device_is_locked_until_unlocked_then_keeps_the_state_read_unlo
             assert (device["state"], device["locked"]) == ("backup_required", True)
             assert device["state_read_time"] is not None
             assert "while the Trezor was unlocked" in str(device["explanation"])
+
+
+@pytest.mark.parametrize("screen", ["recovery_word_count", "recovery", "mnemonic"])
+def test_get_features_in_a_check_past_its_first_screen_answers_failure(screen: str) -> None:
+    """As core 2.10.0 does (docs/firmware-facts.md): a GetFeatures in place of the
+    ButtonAck of any dry-run screen after the first is answered Failure(ActionCancelled),
+    and the check stays open on the Trezor."""
+    with start_simulator("t", "backed_up") as sim, host_ports(sim) as (wire, debug):
+        act = owner_at_device(debug, ABANDON24.split())
+        reply = wire.call(messages.RecoveryDevice(type=messages.RecoveryType.DryRun))
+        while isinstance(reply, messages.ButtonRequest) and reply.name != screen:
+            wire.send(messages.ButtonAck())
+            act(reply.name or "")
+            reply = wire.receive_message(timeout=EVENT_TIMEOUT)
+        assert isinstance(reply, messages.ButtonRequest), reply
+        reader = HostPort(sim.port)
+        try:
+            answer = reader.call(messages.GetFeatures())
+            assert isinstance(answer, messages.Failure), answer
+            assert answer.code == messages.FailureType.ActionCancelled
+            features = reader.call(messages.GetFeatures())
+            assert isinstance(features, messages.Features), features
+            assert features.recovery_status == messages.RecoveryStatus.Recovery
+        finally:
+            reader.close()
+
+
+def test_a_read_into_another_programs_check_shows_busy_and_the_end_is_read(
+    make_daemon: DaemonFactory,
+) -> None:
+    """The simulator's side of the official firmware test of the same name: a refresh
+    during another program's check shows `busy`, not a firmware problem, and the check
+    run to its end is read right by the next refresh."""
+    words = ABANDON24.split()
+    with (
+        start_simulator("t", "backed_up", device_id=DEVICE_ID) as sim,
+        host_ports(sim) as (wire, debug),
+    ):
+        with running(make_daemon(sim.path)):
+            assert [d["State"] for d in get_devices()] == ["unverified"]
+            check_at_its_words(wire, debug, words)
+            [device] = refreshed_devices()
+            assert device["state"] == "busy", device
+            assert "another app's flow" in str(device["explanation"])
+            assert "firmware" not in f"{device['explanation']} {device['next_step']}"
+            check = messages.RecoveryDevice(type=messages.RecoveryType.DryRun)
+            result = run_flow(wire, check, owner_at_device(debug, words))
+            assert isinstance(result, messages.Success), result
+            [device] = refreshed_devices()
+            assert (device["state"], device["dry_run_in_progress"]) == ("unverified", False)

@@ -1,8 +1,8 @@
 """RecoveryDevice on core 2.10: the dry run and the repeated-backup unlock.
 
 The owner types on the device; the host only acknowledges ButtonRequests. Once the
-check has started it lives in storage (`Wallet.recovery_type`): a host message that
-interrupts the word entry ends the host's workflow with Failure(ActionCancelled)
+check has started it lives in storage (`Wallet.recovery_type`): a host message on any
+screen after its first ends the host's workflow with Failure(ActionCancelled)
 but the device stays in recovery mode, across Cancel, Initialize and power cycles,
 until a new RecoveryDevice resumes it at the word count or the owner finishes it on
 the device alone (the device runs `recovery_process` without a host; its result
@@ -16,7 +16,7 @@ from collections.abc import Generator
 from trezorlib import messages
 
 from . import core_screens as screens
-from .core_pin import unlock, verify_pin
+from .core_pin import check_pin, unlock
 from .models import Layout
 from .prompts import Answer, Flow, Prompt, ScreenPrompt, core_cancelled, failure, success
 from .seed_words import BIP39_WORD_COUNTS, SLIP39_WORD_COUNTS, is_keyboard_word, master_secret
@@ -46,7 +46,7 @@ def recovery_device(msg: messages.RecoveryDevice, wallet: Wallet, layout: Layout
         if not (yield screens.confirm_seedcheck()):
             return core_cancelled()
         if wallet.pin is not None:
-            refused = yield from verify_pin(wallet)
+            refused = yield from check_pin(wallet)
             if refused:
                 return refused
         wallet.recovery_type = msg.type

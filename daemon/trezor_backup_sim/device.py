@@ -255,12 +255,14 @@ class Device:
     def _interrupt(self) -> list[Reply] | None:
         """Core: a host message ends the waiting workflow (recorded e2b/e2c, e6a-e6e).
 
-        On an acknowledged recovery screen the workflow ends with its own Failure
-        (ActionCancelled) and the message is lost: that Failure is returned. Anywhere
-        else the workflow ends without a word and None says: handle the message.
+        On a recovery screen, its ButtonRequest acknowledged or not, the workflow ends
+        with its own Failure (ActionCancelled) and the message is lost: that Failure is
+        returned (core 2.10.0, GetFeatures on every screen of a dry run after its first,
+        tests/test_official_firmware.py). Anywhere else the workflow ends without a word
+        and None says: handle the message.
         """
         wait = self._wait
-        if isinstance(wait, _ButtonWait) and wait.interrupt_cancels and wait.acked:
+        if isinstance(wait, _ButtonWait) and wait.interrupt_cancels:
             return self._resume(wait.cancel_answer)
         assert self._blocked is not None
         self._blocked.close()
@@ -304,6 +306,8 @@ class Device:
             return self._start(legacy_flows.get_address(msg, self.wallet))
         if isinstance(msg, messages.ApplySettings):
             return self._start(legacy_flows.apply_settings(msg, self.wallet))
+        if isinstance(msg, messages.ApplyFlags):
+            return self._start(legacy_flows.apply_flags(self.wallet))
         if isinstance(msg, messages.WipeDevice):
             self._abort_word_flow()
             new_id = self._rng.randbytes(12).hex().upper()

@@ -24,8 +24,9 @@ class ButtonPrompt:
     is the DebugLinkDecision's `input` text, or None when NO was pressed.
     Core firmware names its ButtonRequests and says how many pages the screen has;
     a screen of several pages is confirmed after the owner paged to its end.
-    `interrupt_cancels`: once acknowledged, a host message ends the flow as if the
-    owner cancelled, and the message itself is lost (core recovery screens).
+    `interrupt_cancels`: a host message (in place of the ButtonAck, or after it) ends
+    the flow as if the owner cancelled, and the message itself is lost (core recovery
+    screens).
     `screen`: what the owner reads on it, as the layout token DebugLinkState carries
     (core_screens draws only the screens an owner must read).
     """

@@ -64,10 +64,10 @@ states (STATE column, "state" in JSON):
                    a Trezor Safe 7 not paired with this computer (or wiped since): it
                    tells its state only to a computer it was paired with once: pair it
   busy             connected but cannot be read now (another app holds it, no permission
-                   yet, or it did not answer); read again when the other app lets go of
-                   it, or with `status --refresh`
+                   yet, or it is in a flow: it did not answer, or answered a Failure);
+                   read again when the other app lets go of it, or with `status --refresh`
   bootloader       in bootloader mode; no wallet information available
-  unknown          the device answered something the daemon does not understand; or a
+  unknown          the device answered something the daemon cannot decode; or a
                    Trezor Safe 7 read while the desktop's keyring is locked or missing, so
                    whether it is paired here cannot be told: unlock the keyring, then
                    `status --refresh`

@@ -34,7 +34,7 @@ LOG = logging.getLogger(__name__)
 
 FEATURES_TIMEOUT_SECONDS = 1.0
 """How long a GetFeatures may take. A device that shows a confirmation on its screen drops
-the request without answering; past this we call it busy rather than wait."""
+the request without answering; past this we call it in a flow rather than wait."""
 
 
 class ReadProblem(StrEnum):
@@ -42,7 +42,7 @@ class ReadProblem(StrEnum):
 
     HELD_BY_ANOTHER_APP = "held_by_another_app"
     NO_PERMISSION = "no_permission"
-    NOT_ANSWERING = "not_answering"
+    IN_A_FLOW = "in_a_flow"
     GONE = "gone"
     BAD_REPLY = "bad_reply"
     PAIRING_REQUIRED = "pairing_required"
@@ -61,11 +61,12 @@ _EXPLANATIONS = {
         "not applied. Install them (see 'trezor-backupctl doctor') and plug the Trezor in again: "
         "it is read as soon as you may open it."
     ),
-    ReadProblem.NOT_ANSWERING: (
-        "The Trezor does not answer: it may be waiting for you to confirm something on its "
-        "screen, or another app is talking to it. It is not asked again by itself, so as not "
-        "to disturb that: its status is read when another app lets it go, or when you "
-        "refresh."
+    ReadProblem.IN_A_FLOW: (
+        "The Trezor is busy or in a flow: another app's flow (a check or a backup) may be "
+        "running on it, or it waits for you to confirm something on its screen, so it did "
+        "not tell its status. It is not asked again by itself, so as not to disturb that: "
+        "it is read again when it is free (when another app lets it go, or when you "
+        "refresh)."
     ),
     ReadProblem.GONE: "The Trezor went away while its status was being read.",
     ReadProblem.BAD_REPLY: "The Trezor answered something this program does not understand.",
@@ -113,15 +114,18 @@ class FeaturesReadError(Exception):
         """Whether a quick retry may succeed and cannot harm: the device could not be opened
         (the ACL right after plug-in, a brief hold), so nothing was sent to it.
 
-        A device that does not answer may show a prompt to its owner, or run another app's
-        flow that a second message would end: it is never asked again by itself.
+        A device that does not answer, or answers something other than Features, may show
+        a prompt to its owner, or run another app's flow that a second message would end:
+        it is never asked again by itself.
         """
         return self.problem in (ReadProblem.NO_PERMISSION, ReadProblem.HELD_BY_ANOTHER_APP)
 
     @property
     def transient(self) -> bool:
-        """Whether the device may be readable later (reported busy till then); a reply we
-        cannot understand will not change by itself (reported unknown)."""
+        """Whether the device may be readable later (reported busy till then); a reply that
+        cannot be decoded will not change by itself (reported unknown). A well-formed reply
+        that is not Features is IN_A_FLOW, transient: it says the device is in a flow, not
+        that its firmware is wrong."""
         return self.problem not in (
             ReadProblem.BAD_REPLY,
             ReadProblem.PAIRING_REQUIRED,
@@ -257,7 +261,7 @@ def _get_features(transport: Transport, keyring: _KeyringLookup | None) -> messa
         protocol_v1.write(transport, *codec.encode(messages.GetFeatures()))
         reply_type, reply_bytes = protocol_v1.read(transport, timeout=FEATURES_TIMEOUT_SECONDS)
     except Timeout as error:
-        raise FeaturesReadError(ReadProblem.NOT_ANSWERING) from error
+        raise FeaturesReadError(ReadProblem.IN_A_FLOW, "no answer") from error
     except exceptions.ProtocolError as error:
         raise FeaturesReadError(ReadProblem.BAD_REPLY, "broken frame") from error
     except (TransportException, OSError) as error:
@@ -273,9 +277,18 @@ def _get_features(transport: Transport, keyring: _KeyringLookup | None) -> messa
         THP_PATHS.add(transport.get_path())
         return _read_over_thp(transport, keyring or _KeyringLookup())
     if not isinstance(reply, messages.Features):
-        raise FeaturesReadError(ReadProblem.BAD_REPLY, f"got {type(reply).__name__}")
+        raise FeaturesReadError(ReadProblem.IN_A_FLOW, _named(reply))
     THP_PATHS.discard(transport.get_path())  # the same port may now hold a protocol-v1 Trezor
     return reply
+
+
+def _named(reply: object) -> str:
+    """A reply that is not Features, named for the log. A core Trezor in a flow answers
+    GetFeatures with a Failure (a dry run past its first screen: ActionCancelled, and the
+    flow's own host never hears again), so the Failure's code is named too."""
+    if isinstance(reply, messages.Failure) and reply.code is not None:
+        return f"got Failure {reply.code.name}"
+    return f"got {type(reply).__name__}"
 
 
 THP_PATHS: set[str] = set()
@@ -325,8 +338,15 @@ def _read_over_thp(transport: Transport, keyring: _KeyringLookup) -> messages.Fe
     except thp_session.DeviceLocked as error:
         raise FeaturesReadError(ReadProblem.LOCKED_THP) from error
     except Timeout as error:
-        raise FeaturesReadError(ReadProblem.NOT_ANSWERING) from error
-    except (exceptions.ProtocolError, exceptions.TrezorFailure) as error:
+        raise FeaturesReadError(ReadProblem.IN_A_FLOW, "no answer") from error
+    except (
+        exceptions.TrezorFailure,
+        exceptions.Cancelled,
+        exceptions.UnexpectedMessageError,
+    ) as error:
+        # A reply that is not Features, as over protocol v1 (_named): the Trezor is in a flow.
+        raise FeaturesReadError(ReadProblem.IN_A_FLOW, type(error).__name__) from error
+    except exceptions.ProtocolError as error:
         raise FeaturesReadError(ReadProblem.BAD_REPLY, type(error).__name__) from error
     except (TransportException, OSError) as error:
         raise FeaturesReadError(ReadProblem.GONE, type(error).__name__) from error

@@ -11,7 +11,8 @@ On core firmware any message that arrives while a flow runs ends that flow (a ba
 - emulators cannot be claimed: one read at discovery, then only after our own operations
   and on an explicit refresh; their presence is checked without sending them anything;
 - never while an operation of ours runs, nor while a check left running waits on the device;
-- a read that got no answer is not retried into the device.
+- a read that got no answer, or a reply other than Features (a Failure: a core Trezor in
+  a check answers so), is not retried into the device: it may be in another app's flow.
 Any number of udev events collapse into at most one running and one pending rescan.
 
 A Safe 7's pairing lives in the keyring, outside the tracker: it reaches it through an

@@ -59,7 +59,7 @@ def test_a_device_that_cannot_be_opened_is_retried_briefly_then_busy(bench: Benc
 
 def test_a_device_that_did_not_answer_is_not_asked_again_until_a_release(bench: Bench) -> None:
     """A read that went unanswered may sit in another app's flow: no retry, no timer."""
-    device = Device("webusb:001:1", busy(ReadProblem.NOT_ANSWERING), features())
+    device = Device("webusb:001:1", busy(ReadProblem.IN_A_FLOW), features())
     bench.devices.append(device)
 
     async def scenario() -> None:
