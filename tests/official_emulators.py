@@ -211,8 +211,9 @@ class OfficialEmulator:
             context.client.transport.close()
             context.debug.close()
 
-    def load(self, state: str, pin: str | None = None) -> str:
-        """Wipe, then make it a Trezor in `state` (see STATES); its new device id."""
+    def load(self, state: str, pin: str | None = None, locked: bool = True) -> str:
+        """Wipe, then make it a Trezor in `state` (see STATES), with a PIN locked unless
+        `locked` is False; its new device id."""
         with self.setup_client() as context:
             session = context.client.get_session(passphrase=None)
             if context.features.initialized:
@@ -241,7 +242,7 @@ class OfficialEmulator:
                 cancelled = session.call_raw(messages.Cancel())
                 assert isinstance(cancelled, messages.Failure), cancelled
             features = context.client.refresh_features()
-            if pin is not None:
+            if pin is not None and locked:
                 session.call(messages.LockDevice(), expect=messages.Success)
         assert features.device_id is not None
         return features.device_id

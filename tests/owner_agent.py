@@ -6,9 +6,9 @@ word count) and presses or types on the device when the daemon says the device a
 It prints one JSON line per step (stages and results only, never a word or a PIN) and
 exits when the operation ends.
 
-    python owner_agent.py DEVICE_ID DEBUG_PORT check|backup|answer [--typed WORDS] [--pin PIN]
-        [--words N] [--cancel-at STAGE] [--hold-at STAGE] [--refuse-at METHOD]
-        [--vanish-at METHOD] [--stall-at RequestWord]
+    python owner_agent.py DEVICE_ID DEBUG_PORT check|backup|unlock|answer [--typed WORDS]
+        [--pin PIN] [--words N] [--cancel-at STAGE[:N]] [--hold-at STAGE] [--refuse-at METHOD]
+        [--vanish-at METHOD] [--stall-at RequestWord] [--decline-at STAGE] [--wrong-pin-at N]
 """
 
 import argparse
@@ -46,6 +46,8 @@ class Owner:
         self.typed = args.typed.split()
         self.core_words_typed = 0
         self.questions_answered = 0
+        self.pins_typed = 0
+        self.stages_seen: dict[str, int] = {}
         self.core = False
         """A Model T or Safe: words are typed and checked on the device itself."""
 
@@ -62,6 +64,18 @@ class Owner:
                 log.write(positions + "\n")
         return positions
 
+    def pin_typed_on_device(self) -> str:
+        """The PIN, but a wrong one (every digit one up) on the --wrong-pin-at'th keyboard."""
+        if self.pins_typed != self.args.wrong_pin_at:
+            return str(self.args.pin)
+        return "".join(str(int(digit) % 9 + 1) for digit in self.args.pin)
+
+    def cancels_at(self, stage: str) -> bool:
+        """Whether the owner cancels here: --cancel-at STAGE, or STAGE:N (its N-th time)."""
+        self.stages_seen[stage] = self.stages_seen.get(stage, 0) + 1
+        wanted, _, times = (self.args.cancel_at or "").partition(":")
+        return wanted == stage and self.stages_seen[stage] == int(times or 1)
+
     def requested_word(self, kind: str) -> str:
         if kind in ("matrix9", "matrix6"):
             return matrix_key(self.screen, " ".join(self.typed))
@@ -72,8 +86,12 @@ class Owner:
     def act_on_device(self, stage: str) -> None:
         """Press or type on the device as its screen asks (core models, and confirmations)."""
         decision = messages.DebugLinkDecision(button=messages.DebugButton.YES)
-        if stage == "pin" and self.args.pin:
-            decision = messages.DebugLinkDecision(input=self.args.pin)
+        if self.args.decline_at == stage:  # No (or Cancel) on the Trezor's own screen
+            say(event="declining", stage=stage)
+            decision = messages.DebugLinkDecision(button=messages.DebugButton.NO)
+        elif stage == "pin" and self.args.pin:
+            self.pins_typed += 1
+            decision = messages.DebugLinkDecision(input=self.pin_typed_on_device())
         elif stage == "word_count":
             decision = messages.DebugLinkDecision(input=str(len(self.typed)))
         elif stage == "enter_words":
@@ -137,11 +155,13 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("device_id")
     parser.add_argument("debug_port", type=int)
-    parser.add_argument("action", choices=["check", "backup", "answer"])
+    parser.add_argument("action", choices=["check", "backup", "unlock", "answer"])
     parser.add_argument("--typed", default=ABANDON24)
     parser.add_argument("--pin", default="")
     parser.add_argument("--words", type=int)
-    parser.add_argument("--cancel-at")
+    parser.add_argument("--cancel-at", help="cancel here at STAGE, or at its N-th time: STAGE:N")
+    parser.add_argument("--decline-at", help="at this stage, press No on the Trezor")
+    parser.add_argument("--wrong-pin-at", type=int, help="type a wrong PIN on the N-th keyboard")
     parser.add_argument("--hold-at", help="at this stage, do nothing (a slow owner)")
     parser.add_argument("--refuse-at")
     parser.add_argument("--vanish-at")
@@ -161,7 +181,7 @@ async def main() -> int:
         if message.member == "OperationProgress":
             stage = message.body[0]
             say(event="progress", stage=stage)
-            if args.cancel_at == stage:
+            if owner.cancels_at(stage):
                 cancel = asyncio.ensure_future(call(bus, device_path, "Device1", "Cancel", "", []))
                 cancels.add(cancel)
             elif args.hold_at == stage:
@@ -194,8 +214,11 @@ async def main() -> int:
         say(event="finished", kind=kind, result=result, message=text)
         return 0
     options = {"word_count": Variant("u", args.words)} if args.words else {}
-    method = "StartCheck" if args.action == "check" else "StartBackup"
-    error = await call(bus, device_path, "Device1", method, "a{sv}", [options])
+    if args.action == "unlock":
+        error = await call(bus, device_path, "Device1", "Unlock", "", [])
+    else:
+        method = "StartCheck" if args.action == "check" else "StartBackup"
+        error = await call(bus, device_path, "Device1", method, "a{sv}", [options])
     if error is not None:
         say(event="start_error", name=error)
         return 1

@@ -116,6 +116,11 @@ def pin_entry() -> ButtonPrompt:
     return ButtonPrompt(_BR.PinEntry, text_input=True, name="pin_device", pages=1)
 
 
+def wrong_pin() -> ButtonPrompt:
+    """The warning after a wrong PIN in a workflow's own PIN check (2.10.0)."""
+    return ButtonPrompt(_BR.Warning, name="warning_wrong_pin", pages=1)
+
+
 def confirm_seedcheck() -> ButtonPrompt:
     """ "Check your backup?" of a dry run or a repeated-backup unlock."""
     return ButtonPrompt(_BR.ProtectCall, name="confirm_seedcheck", pages=1)

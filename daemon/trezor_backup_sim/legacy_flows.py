@@ -143,6 +143,16 @@ def get_address(msg: messages.GetAddress, wallet: Wallet) -> Flow:
     return [messages.Address(address=address)]
 
 
+def apply_flags(wallet: Wallet) -> Flow:
+    """ApplyFlags: what trezorlib's ensure_unlocked() sends; the PIN matrix when locked
+    (1.14.2, tests/test_official_guesses.py)."""
+    if not wallet.unlocked:
+        refused = yield from require_pin(wallet)
+        if refused:
+            return refused
+    return success("Flags applied")
+
+
 def apply_settings(msg: messages.ApplySettings, wallet: Wallet) -> Flow:
     """ApplySettings: one ProtectCall confirmation per setting (label, safety checks)."""
     settings = (msg.label, msg.safety_checks)

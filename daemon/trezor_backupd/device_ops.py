@@ -73,6 +73,8 @@ class HostCancelled(exceptions.Cancelled):
 _FIRMWARE_PREFIX = re.compile(r"^[\w.]+:\d+:")
 """Debug firmware puts `recovery.c:202:` in front of Failure texts; release firmware does not."""
 
+_PIN_NOT_ACCEPTED = "The PIN was not accepted: the Trezor refused the operation."
+
 _CHECK_FAILURES: list[tuple[str, Outcome, str]] = [
     (
         "does not match",
@@ -318,9 +320,7 @@ class DeviceOperation:
                 "The Trezor's firmware is too old for this: update it in Trezor Suite first.",
             )
         except exceptions.PinException:
-            return OperationResult(
-                Outcome.REFUSED, "The PIN was not accepted: the Trezor refused the operation."
-            )
+            return OperationResult(Outcome.REFUSED, _PIN_NOT_ACCEPTED)
         except exceptions.TrezorFailure as failure:
             return self._failure(failure, check)
         except (TransportException, OSError):
@@ -403,6 +403,10 @@ class DeviceOperation:
         return OperationResult(Outcome.CANCELLED, "The operation was cancelled.")
 
     def _failure(self, failure: exceptions.TrezorFailure, check: bool) -> OperationResult:
+        if failure.code == messages.FailureType.PinInvalid:
+            # A core Trezor's own PIN check ends the flow on a wrong PIN (2.10.0, after
+            # its `warning_wrong_pin` screen); the Model One's comes as PinException.
+            return OperationResult(Outcome.REFUSED, _PIN_NOT_ACCEPTED)
         text = _FIRMWARE_PREFIX.sub("", failure.message or "").strip()
         if check:
             for needle, outcome, sentence in _CHECK_FAILURES:
