@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +127,21 @@ def free_port_block() -> int:
     raise RuntimeError("no free block of UDP ports")
 
 
+@contextmanager
+def wire_client(port: int) -> Iterator[TrezorTestContext]:
+    """trezorlib's test client for the device whose wire is UDP `port` (DebugLink on the
+    next port): another program that confirms every screen itself, on the official
+    firmware or on the simulator. Closed at the end of the block."""
+    context = TrezorTestContext(
+        UdpTransport(f"{HOST}:{port}"), debug_transport=UdpTransport(f"{HOST}:{port + 1}")
+    )
+    try:
+        yield context
+    finally:
+        context.client.transport.close()
+        context.debug.close()
+
+
 @dataclass
 class OfficialEmulator:
     """One official firmware emulator process with its flash in `profile`.
@@ -197,19 +212,10 @@ class OfficialEmulator:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-20:])
 
-    @contextmanager
-    def setup_client(self) -> Iterator[TrezorTestContext]:
+    def setup_client(self) -> AbstractContextManager[TrezorTestContext]:
         """trezorlib's test client on the wire, its DebugLink confirming every screen (and
         typing the test PIN); closed at the end of the block, before the daemon may look."""
-        context = TrezorTestContext(
-            UdpTransport(f"{HOST}:{self.port}"),
-            debug_transport=UdpTransport(f"{HOST}:{self.debug_port}"),
-        )
-        try:
-            yield context
-        finally:
-            context.client.transport.close()
-            context.debug.close()
+        return wire_client(self.port)
 
     def load(self, state: str, pin: str | None = None, locked: bool = True) -> str:
         """Wipe, then make it a Trezor in `state` (see STATES), with a PIN locked unless

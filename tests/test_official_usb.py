@@ -27,7 +27,16 @@ from test_usb_path import (
 from trezorlib import messages
 
 from conftest import DaemonFactory
-from harness import EVENT_TIMEOUT, LineReader, UsbTestbed, Watch, get_devices, running
+from harness import (
+    EVENT_TIMEOUT,
+    LineReader,
+    OwnerRun,
+    UsbTestbed,
+    Watch,
+    get_devices,
+    history,
+    running,
+)
 from official_emulators import (
     CORE_V1,
     LEGACY,
@@ -266,3 +275,27 @@ def test_a_safe7_on_usb_is_paired_then_read_silently_after_a_replug(
         finally:
             watch.stop()
     assert (again["state"], again["id"]) == ("backup_required", device_id), again
+
+
+@by_model("T3T1")
+def test_the_daemons_own_check_over_usb_passes(
+    emulator_pool: EmulatorPool, bridge: UsbBridge, make_daemon: DaemonFactory, model: str
+) -> None:
+    """The daemon's own StartCheck (through the owner's agent) on a core Trezor reached
+    through libusb: the words typed on the Trezor, the check `passed` and the Trezor
+    `verified`; nobody else touched it meanwhile."""
+    emulator = emulator_pool.get(model)
+    device_id = emulator.load("backed_up")
+    with running(make_daemon()):
+        watch = Watch()
+        try:
+            trezor = bridge.plug(emulator.port, serial=device_id)
+            assert watch.next_event("added")["device"]["state"] == "unverified"
+        finally:
+            watch.stop()
+        owner = OwnerRun(emulator, "check", "--typed", seed_of(model), device_id=device_id)
+        finished = owner.finished()
+        [device] = get_devices()
+        assert (finished["result"], device["State"]) == ("passed", "verified"), owner.output()
+        assert history(device_id) == [("check", "passed")]
+    assert in_the_way(trezor) == [], story(trezor, in_the_way(trezor))

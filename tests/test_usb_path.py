@@ -41,6 +41,24 @@ def test_a_safe_5_on_usb_is_shown_with_its_backup_state_and_dropped_on_unplug(
                 watch.stop()
 
 
+def test_a_trezor_in_its_bootloader_on_usb_is_shown_as_bootloader(
+    bridge: UsbBridge, make_daemon: DaemonFactory
+) -> None:
+    """1209:53c0 through libusb: enumerated, read, `bootloader` (its Features say
+    bootloader_mode). Here and not beside the official firmware: no official emulator runs
+    a bootloader (../shared/emulators holds firmware only, which never sets it)."""
+    with start_simulator("safe5", "backed_up", device_id=DEVICE_ID, bootloader=True) as sim:
+        with running(make_daemon()):
+            watch = Watch()
+            try:
+                trezor = bridge.plug(sim.port, serial=DEVICE_ID, bootloader=True)
+                added = watch.next_event("added")["device"]
+            finally:
+                watch.stop()
+    assert (added["state"], added["model"]) == ("bootloader", "Safe 5"), added
+    assert added["transport"] == trezor.webusb_path
+
+
 TREZORCTL = Path(sys.executable).with_name("trezorctl")
 OTHER_PROGRAM = Path(__file__).with_name("other_program.py")
 LET_GO_TO_BUS_SECONDS = 2.0

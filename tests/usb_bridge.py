@@ -95,6 +95,10 @@ WEBUSB_DESCRIPTORS = bytes.fromhex(
     "0705810340000107050103400001"  # interrupt IN 0x81 and OUT 0x01, 64 bytes, 1 ms
 )
 """The descriptors of a Trezor (core firmware) on WebUSB, as sysfs `descriptors` has them."""
+BOOTLOADER_DESCRIPTORS = WEBUSB_DESCRIPTORS.replace(
+    bytes.fromhex("0912c153"), bytes.fromhex("0912c053"), 1
+)
+"""The same Trezor in its bootloader (1209:53c0): WebUSB, the same interface and endpoints."""
 HID_DESCRIPTORS = bytes.fromhex(
     "12010002000000404c530100000101020301"  # device: USB 2.0, 64-byte EP0, 534c:0001
     "0902290001010080fa"  # configuration 1: one interface, bus-powered
@@ -144,7 +148,13 @@ class BridgedTrezor:
     """A Trezor whose usbdevfs node is answered by forwarding reports to `udp_port`."""
 
     def __init__(
-        self, usb: UsbTestbed, port: int, udp_port: int, serial: str, hid: bool = False
+        self,
+        usb: UsbTestbed,
+        port: int,
+        udp_port: int,
+        serial: str,
+        hid: bool = False,
+        bootloader: bool = False,
     ) -> None:
         import gi
 
@@ -171,11 +181,13 @@ class BridgedTrezor:
         self._handler.connect("handle-ioctl", self._ioctl)
         self.devnode = f"/dev/bus/usb/001/{port + 1:03d}"
         usb.testbed.attach_ioctl(self.devnode, self._handler)
-        descriptors = (HID_DESCRIPTORS if hid else WEBUSB_DESCRIPTORS).hex()
+        descriptors = (
+            HID_DESCRIPTORS if hid else BOOTLOADER_DESCRIPTORS if bootloader else WEBUSB_DESCRIPTORS
+        ).hex()
         self.syspath, _ = add_node_device(
             usb.testbed,
             port,
-            product="0001" if hid else "53c1",
+            product="0001" if hid else "53c0" if bootloader else "53c1",
             vendor="534c" if hid else "1209",
             extra=f"A: serial={serial}\nA: speed=12\nA: bConfigurationValue=1\n"
             f"H: descriptors={descriptors}\n",
@@ -436,11 +448,16 @@ class UsbBridge:
         )
 
     def plug(
-        self, udp_port: int, serial: str = "000000000000000000000001", hid: bool = False
+        self,
+        udp_port: int,
+        serial: str = "000000000000000000000001",
+        hid: bool = False,
+        bootloader: bool = False,
     ) -> BridgedTrezor:
         """A Trezor on the next free port of bus 1, forwarding to the UDP device at
         `udp_port` (emits "add"); `hid`: a Model One with HID firmware (534c:0001), its
-        interface bound to usbhid."""
+        interface bound to usbhid; `bootloader`: a core Trezor in its bootloader
+        (1209:53c0)."""
         port = self._next_port
         self._next_port += 1
-        return BridgedTrezor(self.usb, port, udp_port, serial, hid)
+        return BridgedTrezor(self.usb, port, udp_port, serial, hid, bootloader)
