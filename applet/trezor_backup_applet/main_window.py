@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from trezor_backup_api.names import names_a_place
+from trezor_backup_api.actions import CHECKABLE, Action, allowed_actions
 from trezor_backup_api.urgency import most_urgent_first
-from trezor_backup_api.vocabulary import NEEDS_BACKUP, PAIRED_MODEL, BackupState, Outcome
+from trezor_backup_api.vocabulary import Outcome
 
 from .device_mirror import Device
 from .dialogs import Window, accessible, wrapped
@@ -24,7 +24,7 @@ from .gtk_setup import APP_NAME, GLib, Gtk, pixbuf_of
 from .guide import Guide, model_name, next_step_and_guide
 from .icons import Look, draw, look_of_state
 from .reminders import Step, day, step_of
-from .tray import BACKED_UP_STATES, FAILED_STATES, state_words, unsaid_model
+from .tray import state_words, unsaid_model
 
 NOT_RUNNING = "The backup service is not running, so what you see may be out of date."
 
@@ -67,19 +67,6 @@ class Row:
     """Trezor's guide for the next step, shown as a link beside the buttons."""
 
 
-def has_pairing_here(device: Device) -> bool:
-    """Whether `Device1.ForgetPairing` takes this device: a Safe 7 read paired with this
-    computer. A Safe 7 tells its id only over a paired connection, so it is one listed under
-    its own id (one under an `at_` id was never read paired since it was plugged in), and
-    not `pairing_required` (its pairing forgotten or wiped since) nor `unknown` (the keyring
-    is locked: whether it is paired cannot be told). A locked one keeps its pairing."""
-    return (
-        device.model == PAIRED_MODEL
-        and not names_a_place(device.id)
-        and device.state not in (BackupState.PAIRING_REQUIRED, BackupState.UNKNOWN)
-    )
-
-
 def last_check_line(device: Device) -> str:
     """When the latest verdict on the written words came, and what it was."""
     results: dict[str, str] = {
@@ -113,32 +100,35 @@ def row_of(device: Device, now: float, daemon_running: bool = True) -> Row:
         )
     if device.last_check_time:
         lines.append(last_check_line(device))
-    elif device.state in BACKED_UP_STATES:
+    elif device.state in CHECKABLE:
         lines.append("Last check: never on this computer.")
     if not device.connected:
         seen = f" since {day(device.last_seen)}" if device.last_seen else ""
         lines.append(f"Not connected{seen}. Plug in {device.name} to check it or to act on it.")
-    buttons: list[tuple[str, str]] = []
-    idle = device.connected and not device.operation
-    if idle and device.state in NEEDS_BACKUP:
-        buttons.append(("Create _backup...", "backup"))
-    if idle and device.state in BACKED_UP_STATES:
-        buttons.append(("_Check backup...", "check"))
-    if idle and device.locked:
-        buttons.append(("_Unlock...", "unlock"))
-    if idle and device.state == BackupState.PAIRING_REQUIRED:
-        buttons.append(("_Pair with this computer...", "pair"))
-    if device.operation:
-        buttons.append(("_Cancel", "cancel"))
-    if device.state in FAILED_STATES:
-        buttons.append(("_What to do...", "what_to_do"))
+    allowed = allowed_actions(device, connected=device.connected)
+    buttons = [
+        (label, action.value)
+        for action, label in (
+            (Action.BACKUP, "Create _backup..."),
+            (Action.CHECK, "_Check backup..."),
+            (Action.UNLOCK, "_Unlock..."),
+            (Action.PAIR, "_Pair with this computer..."),
+            (Action.CANCEL, "_Cancel"),
+            (Action.WHAT_TO_DO, "_What to do..."),
+        )
+        if action in allowed
+    ]
     buttons.append(("_History", "history"))
     if look_of_state(device.state) is not Look.OK or step is not None:
         buttons.append(("Remind me _later...", "later"))
-    if not device.connected:
-        buttons.append(("_Forget...", "forget"))
-    if idle and has_pairing_here(device):
-        buttons.append(("Forget _pairing...", "forget_pairing"))
+    buttons += [
+        (label, action.value)
+        for action, label in (
+            (Action.FORGET, "_Forget..."),
+            (Action.FORGET_PAIRING, "Forget _pairing..."),
+        )
+        if action in allowed
+    ]
     words = state_words(device)
     return Row(
         device.id,

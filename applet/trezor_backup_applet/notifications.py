@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from desktop_notifier import Button, Capability, DesktopNotifier, Icon, Urgency
 
+from trezor_backup_api.actions import FAILED, Action, allowed_actions
 from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind, Outcome
 
 from .device_mirror import Device
@@ -31,11 +32,10 @@ from .snooze import SnoozeStore
 log = logging.getLogger(__name__)
 
 APP_NAME = "Trezor Backup Guard"
-CRITICAL_STATES = frozenset({BackupState.BACKUP_FAILED, BackupState.CHECK_FAILED})
 CHECK_STATES = frozenset({BackupState.UNVERIFIED, BackupState.CHECK_DUE})
 # States worth interrupting the owner for at plug-in: an unpaired Safe 7 too, whose backup
 # this computer cannot guard until it is paired.
-REMIND_STATES = NEEDS_BACKUP | CRITICAL_STATES | CHECK_STATES | {BackupState.PAIRING_REQUIRED}
+REMIND_STATES = NEEDS_BACKUP | FAILED | CHECK_STATES | {BackupState.PAIRING_REQUIRED}
 
 
 class NotificationActions(Protocol):
@@ -187,14 +187,18 @@ class Notifier:
             return
         _, guide = next_step_and_guide(device)
         choices: list[tuple[str, str, Callable[[str], None]]] = []
-        if device.connected and device.state in NEEDS_BACKUP:
-            choices.append(("backup", "Create backup", self.actions.backup))
-        elif device.connected and device.state in CHECK_STATES:
-            choices.append(("check", "Check now", self.actions.check))
-        elif device.connected and device.state == BackupState.PAIRING_REQUIRED:
-            choices.append(("pair", "Pair", self.actions.pair))
-        elif device.state in CRITICAL_STATES:
-            choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
+        allowed = allowed_actions(device, connected=device.connected)
+        # One next step, the first that the rule allows: a failure's explanation before a
+        # check (of a check that failed).
+        for action, text, run in (
+            (Action.BACKUP, "Create backup", self.actions.backup),
+            (Action.WHAT_TO_DO, "What to do...", self.actions.what_to_do),
+            (Action.CHECK, "Check now", self.actions.check),
+            (Action.PAIR, "Pair", self.actions.pair),
+        ):
+            if action in allowed:
+                choices.append((action.value, text, run))
+                break
         if guide is not None:
             choices.append(("guide", "Trezor's guide", self.actions.guide))
         choices.append(("later", "Later", self.actions.later))
@@ -238,7 +242,7 @@ class Notifier:
     async def ladder(self, device: Device, title: str, body: str) -> None:
         """A step of the reminder ladder: the check is due soon, due or overdue."""
         choices: list[tuple[str, str, Callable[[str], None]]] = []
-        if device.connected and not device.operation:
+        if Action.CHECK in allowed_actions(device, connected=device.connected):
             choices.append(("check", "Check now", self.actions.check))
         choices.append(("later", "Later", self.actions.later))
         await self._send(title, body, Look.ATTENTION, device.id, choices)
@@ -247,7 +251,11 @@ class Notifier:
         """An operation's end: passed, mismatch (with what it means), cancelled, ..."""
         choices: list[tuple[str, str, Callable[[str], None]]] = []
         if kind == OperationKind.BACKUP and result == Outcome.COMPLETED:
-            choices.append(("check", "Check now", self.actions.check))
+            # The daemon reads the device again only after this signal: ask the rule about
+            # the state a finished backup leaves (docs/dbus-api.md).
+            backed_up = replace(device, state=BackupState.UNVERIFIED, operation="")
+            if Action.CHECK in allowed_actions(backed_up, connected=device.connected):
+                choices.append(("check", "Check now", self.actions.check))
         if result in (Outcome.MISMATCH, Outcome.INVALID_WORDS):
             choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
         await self._send(

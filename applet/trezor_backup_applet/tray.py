@@ -15,12 +15,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, Protocol
 
+from trezor_backup_api.actions import Action, allowed_actions
 from trezor_backup_api.urgency import most_urgent_first
-from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind
+from trezor_backup_api.vocabulary import BackupState, OperationKind
 
 from .device_mirror import Device
 from .gtk_setup import Gio, GLib
@@ -29,10 +30,6 @@ from .icons import Look, draw, look_for
 log = logging.getLogger(__name__)
 
 TRAY_BACKENDS = ("appindicator", "gtk")
-BACKED_UP_STATES = frozenset(
-    {BackupState.UNVERIFIED, BackupState.VERIFIED, BackupState.CHECK_DUE, BackupState.CHECK_FAILED}
-)
-FAILED_STATES = frozenset({BackupState.BACKUP_FAILED, BackupState.CHECK_FAILED})
 STATE_WORDS: dict[str, str] = {
     BackupState.NOT_INITIALIZED: "not set up yet",
     BackupState.NO_BACKUP: "seedless (no backup by choice)",
@@ -152,42 +149,25 @@ def menu_entries(
     elif not connected:
         entries.append(MenuEntry("No Trezor connected", actions.show_window))
     for device in connected:
-        idle = not device.operation
         device_id = device.id
+        allowed = allowed_actions(device)
+        # Check and Create are always listed, the rest where they would fit with nothing
+        # running (an Unlock... greyed out while the Trezor pairs); all enabled by the rule.
+        listed = {Action.CHECK, Action.BACKUP} | allowed_actions(replace(device, operation=""))
         show = functools.partial(actions.show_window, device_id)
         entries.append(MenuEntry(device_line(device), show))
-        entries.append(
-            MenuEntry(
-                "    Check backup...",
-                functools.partial(actions.check, device_id),
-                idle and device.state in BACKED_UP_STATES,
-            )
-        )
-        entries.append(
-            MenuEntry(
-                "    Create backup...",
-                functools.partial(actions.backup, device_id),
-                idle and device.state in NEEDS_BACKUP,
-            )
-        )
-        if device.locked:
-            entries.append(
-                MenuEntry("    Unlock...", functools.partial(actions.unlock, device_id), idle)
-            )
-        if device.state == BackupState.PAIRING_REQUIRED:
-            entries.append(
-                MenuEntry(
-                    "    Pair with this computer...",
-                    functools.partial(actions.pair, device_id),
-                    idle,
+        for action, text, run in (
+            (Action.CHECK, "Check backup...", actions.check),
+            (Action.BACKUP, "Create backup...", actions.backup),
+            (Action.UNLOCK, "Unlock...", actions.unlock),
+            (Action.PAIR, "Pair with this computer...", actions.pair),
+            (Action.WHAT_TO_DO, "What to do...", actions.what_to_do),
+            (Action.CANCEL, "Cancel", actions.cancel),
+        ):
+            if action in listed or action in allowed:
+                entries.append(
+                    MenuEntry(f"    {text}", functools.partial(run, device_id), action in allowed)
                 )
-            )
-        if device.state in FAILED_STATES:
-            entries.append(
-                MenuEntry("    What to do...", functools.partial(actions.what_to_do, device_id))
-            )
-        if device.operation:
-            entries.append(MenuEntry("    Cancel", functools.partial(actions.cancel, device_id)))
     last_known = most_urgent_first(d for d in devices if not d.connected)
     if last_known:
         entries.append(SEPARATOR)

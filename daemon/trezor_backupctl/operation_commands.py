@@ -14,12 +14,14 @@ so main.py stays the place for the shared parts (the connection, the daemon's er
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any, TextIO
 
+from trezor_backup_api.actions import Action, allowed_actions
 from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import (
     BusEvent,
@@ -34,7 +36,6 @@ from trezor_backup_api.device import DeviceRecord
 from trezor_backup_api.input_rules import AFTER_BACKUP, BEFORE_BACKUP, WORD_COUNTS
 from trezor_backup_api.names import ERROR_PREFIX, ROOT_PATH, device_path
 from trezor_backup_api.vocabulary import (
-    NEEDS_BACKUP,
     PAIRED_MODEL,
     BackupState,
     OperationKind,
@@ -137,6 +138,13 @@ def choose_device(
     if not ids:
         raise UsageError("no Trezor is connected: plug it in, or give the DEVICE id")
     raise UsageError(f"several Trezors are connected: give the DEVICE id, one of {listing}")
+
+
+def fits(device: DeviceRecord, action: Action) -> bool:
+    """Whether the one rule (trezor_backup_api.actions) allows `action` on the device once
+    nothing runs on it: an operation running now is the daemon's to refuse (Busy), in its
+    own words."""
+    return action in allowed_actions(dataclasses.replace(device, operation=""))
 
 
 def _say(out: TextIO, text: str) -> None:
@@ -296,7 +304,7 @@ async def run_backup(
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
     device = devices[device_path(device_id)]
-    if device.state not in NEEDS_BACKUP:
+    if not fits(device, Action.BACKUP):
         _say(
             err,
             f"{PROG}: {device_id} needs no backup now (state {device.state}). {device.explanation}",
@@ -502,7 +510,7 @@ async def run_unlock(
     backup state the unlocked Trezor reports."""
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
-    if not devices[device_path(device_id)].locked:
+    if not fits(devices[device_path(device_id)], Action.UNLOCK):
         _say(out, f"{device_id} is not locked.")
         return EXIT_PASSED
     agent = TerminalAgent(device_path(device_id), lines, out)
@@ -520,7 +528,7 @@ async def run_pair(
         # Read while the keyring is locked: it may well be paired already.
         _say(err, f"{PROG}: whether {device_id} is paired cannot be told now. {device.next_step}")
         return EXIT_CANCELLED
-    if device.state != BackupState.PAIRING_REQUIRED:
+    if not fits(device, Action.PAIR):
         _say(out, f"{device_id} needs no pairing (it is {device.state}).")
         return EXIT_PASSED
     _say(

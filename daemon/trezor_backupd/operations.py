@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from trezorlib.transport import Transport
 
+from trezor_backup_api.actions import Action, allowed_actions
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome, Refusal
 
 from .device_ops import DeviceOperation, HostCancelled, HostInput
@@ -33,7 +34,6 @@ from .device_values import (
     Progress,
 )
 from .history import EventKind, HistoryStore, HistoryUnavailable
-from .status import BACKUP_STATES, CHECKABLE_STATES
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -204,7 +204,7 @@ class OperationManager:
             raise OperationRefused(Refusal.NO_SUCH_DEVICE, f"No Trezor {device_id} is connected.")
         if (running := self._tracker.operation_of(device_id)) is not None:
             raise OperationRefused(Refusal.BUSY, f"A {running.kind} is already running on it.")
-        _require_state(kind, device.status)
+        _require_allowed(kind, device_id, device.status)
         agent = self._agents.agent_for(caller)
         if agent is None:
             raise OperationRefused(
@@ -295,28 +295,40 @@ class OperationManager:
             LOG.debug("Agent did not take Cancel: %s", type(error).__name__)
 
 
-def _require_state(kind: OperationKind, status: DeviceStatus) -> None:
+@dataclass(frozen=True)
+class _Idle:
+    """A device as the rule sees it (the properties it reads, as published), with nothing
+    running on it."""
+
+    id: str
+    state: str
+    model: str
+    locked: bool
+    operation: str = ""
+
+
+def _require_allowed(kind: OperationKind, device_id: str, status: DeviceStatus) -> None:
+    """Refuse (NotPossible) what the one rule (trezor_backup_api.actions) does not allow on
+    the device as it is published; nothing runs on it (that was refused as Busy)."""
+    idle = _Idle(device_id, status.state, status.model, status.locked)
+    if Action(kind.value) in allowed_actions(idle):
+        return
     state = status.state
     if kind is OperationKind.PAIR:
-        if state is not BackupState.PAIRING_REQUIRED:
-            raise OperationRefused(
-                Refusal.NOT_POSSIBLE,
-                "Only a Trezor Safe 7 that is not paired with this computer can be paired "
-                f"(this one is {state.value}).",
-            )
-        return
+        raise OperationRefused(
+            Refusal.NOT_POSSIBLE,
+            "Only a Trezor Safe 7 that is not paired with this computer can be paired "
+            f"(this one is {state.value}).",
+        )
     if kind is OperationKind.UNLOCK:
-        if not status.locked:
-            raise OperationRefused(Refusal.NOT_POSSIBLE, "The Trezor is not locked.")
-        return
-    if kind is OperationKind.CHECK and state not in CHECKABLE_STATES:
+        raise OperationRefused(Refusal.NOT_POSSIBLE, "The Trezor is not locked.")
+    if kind is OperationKind.CHECK:
         reason = _NOT_CHECKABLE.get(
             state, f"The Trezor cannot be checked now (it is {state.value})."
         )
         raise OperationRefused(Refusal.NOT_POSSIBLE, reason)
-    if kind is OperationKind.BACKUP and state not in BACKUP_STATES:
-        raise OperationRefused(
-            Refusal.NOT_POSSIBLE,
-            f"The Trezor does not need a backup now (it is {state.value}); a backup can only "
-            "be created once, right after the wallet is set up.",
-        )
+    raise OperationRefused(
+        Refusal.NOT_POSSIBLE,
+        f"The Trezor does not need a backup now (it is {state.value}); a backup can only "
+        "be created once, right after the wallet is set up.",
+    )

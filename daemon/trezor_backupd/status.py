@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from trezorlib import messages
 
+from trezor_backup_api.actions import CHECKABLE
 from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState, Outcome
 
 from .device_values import THP_INTERNAL_MODEL, BackupFacts, CheckVerdict, DeviceStatus
@@ -145,7 +146,7 @@ def status_from_features(
     )
     model = _model_name(features)
     state, explanation, next_step = _classify(features, facts, last_check, now, recheck_interval)
-    if state in CHECKABLE_STATES:
+    if state in CHECKABLE:  # a dry run left running on the device is the next step
         if dry_run:
             next_step = _DRY_RUN_NEXT_STEP
         elif state in (BackupState.UNVERIFIED, BackupState.CHECK_DUE) and model in (
@@ -248,12 +249,6 @@ def status_without_keyring(reason: str) -> DeviceStatus:
     )
 
 
-# States of a backed-up wallet, where a dry run running on the device is the next step.
-CHECKABLE_STATES = frozenset(
-    {BackupState.UNVERIFIED, BackupState.VERIFIED, BackupState.CHECK_DUE, BackupState.CHECK_FAILED}
-)
-# States that a backup can be created in: the first backup, or an unlocked extra one.
-BACKUP_STATES = frozenset({BackupState.BACKUP_REQUIRED, BackupState.EXTRA_BACKUP_UNLOCKED})
 # States decided before any backup fact is looked at.
 _STATES_WITHOUT_FACTS = frozenset(
     {
