@@ -40,11 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = VENV_BIN / "python"
 HOST = "127.0.0.1"
-BUS_NAME = "io.github.TrezorBackupGuard"
-ROOT_PATH = "/io/github/TrezorBackupGuard"
-DEVICES_PATH = f"{ROOT_PATH}/devices"
-MANAGER = f"{BUS_NAME}.Manager1"
-DEVICE = f"{BUS_NAME}.Device1"
 TIMEOUT = 20.0
 NO_POLL = "emulator_poll_seconds = 3600\n"
 SIM_ARGV = [str(PYTHON), "-m", "trezor_backup_sim", "--model", "one", "--state", "backed_up"]
@@ -129,6 +124,16 @@ from dbus_fast.aio import MessageBus  # noqa: E402
 from gi.repository import UMockdev  # noqa: E402
 
 from trezor_backup_api.client import bus_call, call  # noqa: E402
+from trezor_backup_api.names import (  # noqa: E402
+    BUS_NAME,
+    DBUS_NAME,
+    DBUS_PATH,
+    DEVICE_INTERFACE,
+    DEVICES_PATH,
+    MANAGER_INTERFACE,
+    PROPERTIES_INTERFACE,
+    ROOT_PATH,
+)
 from trezor_backupd import device_io, thp_session  # noqa: E402
 from trezor_backupd.thp_credentials import CredentialStore  # noqa: E402
 
@@ -442,15 +447,17 @@ class Client:
     async def connect(cls, address: str) -> Client:
         client = cls(await MessageBus(bus_address=address).connect())
         client.bus.add_message_handler(client._on_message)
-        await bus_call(client.bus, "AddMatch", [f"type='signal',interface='{MANAGER}'"])
+        await bus_call(client.bus, "AddMatch", [f"type='signal',interface='{MANAGER_INTERFACE}'"])
         return client
 
     def _on_message(self, message: Message) -> None:
-        if message.message_type is MessageType.SIGNAL and message.interface == MANAGER:
+        if message.message_type is MessageType.SIGNAL and message.interface == MANAGER_INTERFACE:
             self.signals.put_nowait((str(message.member), message.body[0], time.perf_counter()))
 
     async def get_devices(self) -> list[dict[str, Any]]:
-        (devices,) = (await call(self.bus, BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")).body
+        (devices,) = (
+            await call(self.bus, BUS_NAME, ROOT_PATH, MANAGER_INTERFACE, "GetDevices")
+        ).body
         return [{k: v.value for k, v in device.items()} for device in devices]
 
     async def child_nodes(self) -> set[str]:
@@ -521,8 +528,15 @@ async def measure_plug_cycles(
         assert member == "DeviceAdded", (member, path)
         plug.append(arrived - start)
         # Outside the timed window: the object carries its state already.
-        properties = "org.freedesktop.DBus.Properties"
-        reply = await call(client.bus, BUS_NAME, path, properties, "Get", "ss", [DEVICE, "State"])
+        reply = await call(
+            client.bus,
+            BUS_NAME,
+            path,
+            PROPERTIES_INTERFACE,
+            "Get",
+            "ss",
+            [DEVICE_INTERFACE, "State"],
+        )
         (state,) = reply.body
         states.add(str(state.value))
         sims.down(index)
@@ -545,7 +559,7 @@ async def measure_get_devices(client: Client, bus: SessionBus, calls: int, spawn
     in_process: list[float] = []
     for _ in range(calls):
         start = time.perf_counter()
-        await call(client.bus, BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+        await call(client.bus, BUS_NAME, ROOT_PATH, MANAGER_INTERFACE, "GetDevices")
         in_process.append(time.perf_counter() - start)
     peer: list[float] = []
     for _ in range(min(calls, 500)):
@@ -553,9 +567,8 @@ async def measure_get_devices(client: Client, bus: SessionBus, calls: int, spawn
         await bus_call(client.bus, "GetId", [])
         peer.append(time.perf_counter() - start)
     env = bus.env()
-    busctl = ["busctl", "--user", "call", BUS_NAME, ROOT_PATH, MANAGER, "GetDevices"]
-    baseline = ["busctl", "--user", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus"]
-    baseline += ["org.freedesktop.DBus", "GetId"]
+    busctl = ["busctl", "--user", "call", BUS_NAME, ROOT_PATH, MANAGER_INTERFACE, "GetDevices"]
+    baseline = ["busctl", "--user", "call", DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetId"]
     spawned: list[float] = []
     spawned_baseline: list[float] = []
     for _ in range(spawns):
@@ -827,8 +840,15 @@ async def measure_usb_path(cycles: int, window: float) -> dict[str, Any]:
         timings["hold"].append(first["release"] - first["claim"])
         timings["open_to_claim"].append(first["claim"] - first["open"])
         timings["release_to_state"].append(added_monotonic - first["release"])
-        properties = "org.freedesktop.DBus.Properties"
-        reply = await call(client.bus, BUS_NAME, path, properties, "Get", "ss", [DEVICE, "State"])
+        reply = await call(
+            client.bus,
+            BUS_NAME,
+            path,
+            PROPERTIES_INTERFACE,
+            "Get",
+            "ss",
+            [DEVICE_INTERFACE, "State"],
+        )
         states.add(str(reply.body[0].value))
         return trezor
 
@@ -892,7 +912,7 @@ async def measure_many(bus: SessionBus, testbed: Testbed, count: int) -> dict[st
             get_devices: list[float] = []
             for _ in range(500):
                 t = time.perf_counter()
-                await call(client.bus, BUS_NAME, ROOT_PATH, MANAGER, "GetDevices")
+                await call(client.bus, BUS_NAME, ROOT_PATH, MANAGER_INTERFACE, "GetDevices")
                 get_devices.append(time.perf_counter() - t)
             memory = daemon.memory()
             testbed.remove(syspath)

@@ -36,6 +36,7 @@ from trezorlib import messages
 
 from trezor_backup_api.agent import AgentCancelled, PairingAgent
 from trezor_backup_api.urgency import MOST_URGENT_FIRST
+from trezor_backup_api.vocabulary import OperationKind
 from trezor_backup_applet.agent import DialogAgent
 from trezor_backup_applet.controller import Applet
 from trezor_backup_applet.device_mirror import Device
@@ -56,7 +57,7 @@ from trezor_backup_applet.main_window import MainWindow, row_of
 from trezor_backup_applet.settings import AppletSettings
 from trezor_backup_applet.snooze import SnoozeStore
 from trezor_backup_applet.tray import MenuEntry, menu_entries, summary
-from trezor_backupd.history import EventKind, HistoryStore
+from trezor_backupd.history import HistoryStore
 
 import seed_safety
 from conftest import DaemonFactory
@@ -764,7 +765,7 @@ def test_a_trezor_in_a_drawer_is_reminded_once_per_step_of_the_ladder(
     # daemon restarts without it.
     checked = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
     history = HistoryStore(daemon.state_dir)
-    history.record(drawer_id, EventKind.CHECK, "passed", checked)
+    history.record(drawer_id, OperationKind.CHECK, "passed", checked)
     history.close()
     due = (checked + timedelta(days=180)).timestamp()
     daemon.emulators = []

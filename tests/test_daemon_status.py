@@ -15,7 +15,8 @@ from importlib import resources
 import pytest
 from trezorlib import messages
 
-from trezor_backupd.history import EventKind, HistoryStore
+from trezor_backup_api.vocabulary import OperationKind
+from trezor_backupd.history import HistoryStore
 
 from conftest import DaemonFactory
 from harness import (
@@ -252,7 +253,7 @@ def test_history_is_kept_across_restarts_and_drives_the_state(
 
         checked_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
         store = HistoryStore(daemon.state_dir)
-        store.record(device_id, EventKind.CHECK, "passed", checked_at)
+        store.record(device_id, OperationKind.CHECK, "passed", checked_at)
         store.close()
         for _restart in range(2):
             with running(daemon):
@@ -262,7 +263,7 @@ def test_history_is_kept_across_restarts_and_drives_the_state(
                 assert device["LastCheckResult"] == "passed"
 
         store = HistoryStore(daemon.state_dir)
-        store.record(device_id, EventKind.CHECK, "mismatch", datetime.now(UTC))
+        store.record(device_id, OperationKind.CHECK, "mismatch", datetime.now(UTC))
         store.close()
         with running(daemon):
             [device] = get_devices()
@@ -275,7 +276,9 @@ def test_a_check_older_than_the_interval_is_due(make_daemon: DaemonFactory) -> N
     with start_simulator("one", "backed_up", device_id=device_id) as sim:
         daemon = make_daemon(sim.path, config="recheck_interval_days = 30\n")
         store = HistoryStore(daemon.state_dir)
-        store.record(device_id, EventKind.CHECK, "passed", datetime.now(UTC) - timedelta(days=31))
+        store.record(
+            device_id, OperationKind.CHECK, "passed", datetime.now(UTC) - timedelta(days=31)
+        )
         store.close()
         with running(daemon):
             assert [d["State"] for d in get_devices()] == ["check_due"]

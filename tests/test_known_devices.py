@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from trezor_backupd.history import EventKind, HistoryStore
+from trezor_backup_api.vocabulary import OperationKind
+from trezor_backupd.history import HistoryStore
 
 import seed_safety
 from conftest import DaemonFactory
@@ -46,7 +47,7 @@ def test_a_trezor_read_once_is_remembered_until_forgotten(make_daemon: DaemonFac
             assert first["CheckDueTime"] == 0  # never checked here: nothing is due
     checked = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
     history = HistoryStore(daemon.state_dir)
-    history.record(DRAWER, EventKind.CHECK, "passed", checked)
+    history.record(DRAWER, OperationKind.CHECK, "passed", checked)
     history.close()
     with start_simulator("t", "backed_up", device_id=DESK, label="Desk") as desk:
         daemon.emulators = [desk.path]

@@ -20,10 +20,11 @@ WRITER = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from trezor_backupd.history import EventKind, HistoryStore
+from trezor_backup_api.vocabulary import OperationKind
+from trezor_backupd.history import HistoryStore
 store = HistoryStore(Path(sys.argv[1]))
 for n in range(1000):
-    store.record("AB12", EventKind.CHECK, "passed", datetime.now(UTC), detail=str(n))
+    store.record("AB12", OperationKind.CHECK, "passed", datetime.now(UTC), detail=str(n))
     print(n, flush=True)
 """
 

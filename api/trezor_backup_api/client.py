@@ -30,10 +30,10 @@ from .names import (
     DBUS_PATH,
     DEVICE_INTERFACE,
     DEVICES_PATH,
-    ERROR_PREFIX,
     MANAGER_INTERFACE,
     PROPERTIES_INTERFACE,
     ROOT_PATH,
+    short_error_name,
 )
 from .vocabulary import OperationKind
 
@@ -152,8 +152,7 @@ class DaemonError(Exception):
     @property
     def short_name(self) -> str:
         """`Busy`, `NotPossible`, ... for the daemon's own errors; "" for others."""
-        prefix = ERROR_PREFIX + "."
-        return self.name.removeprefix(prefix) if self.name.startswith(prefix) else ""
+        return short_error_name(self.name)
 
 
 def _daemon_failure(error: BusCallError) -> DaemonUnreachable | DaemonError:

@@ -29,26 +29,38 @@ def plain(value: Any) -> Any:
     return value
 
 
-# D-Bus name -> (field, type); the order is docs/dbus-api.md's.
-_FIELDS: dict[str, tuple[str, type]] = {
-    "Id": ("id", str),
-    "State": ("state", str),
-    "Explanation": ("explanation", str),
-    "NextStep": ("next_step", str),
-    "Model": ("model", str),
-    "InternalModel": ("internal_model", str),
-    "Label": ("label", str),
-    "FirmwareVersion": ("firmware_version", str),
-    "BackupType": ("backup_type", str),
-    "DryRunInProgress": ("dry_run_in_progress", bool),
-    "Locked": ("locked", bool),
-    "StateReadTime": ("state_read_time", int),
-    "LastCheckTime": ("last_check_time", int),
-    "LastCheckResult": ("last_check_result", str),
-    "Transport": ("transport", str),
-    "Operation": ("operation", str),
+DEVICE_PROPERTIES: dict[str, tuple[str, str]] = {
+    "Id": ("id", "s"),
+    "State": ("state", "s"),
+    "Explanation": ("explanation", "s"),
+    "NextStep": ("next_step", "s"),
+    "Model": ("model", "s"),
+    "InternalModel": ("internal_model", "s"),
+    "Label": ("label", "s"),
+    "FirmwareVersion": ("firmware_version", "s"),
+    "BackupType": ("backup_type", "s"),
+    "DryRunInProgress": ("dry_run_in_progress", "b"),
+    "Locked": ("locked", "b"),
+    "StateReadTime": ("state_read_time", "t"),
+    "LastCheckTime": ("last_check_time", "t"),
+    "LastCheckResult": ("last_check_result", "s"),
+    "Transport": ("transport", "s"),
+    "Operation": ("operation", "s"),
 }
-PROPERTY_NAMES = tuple(_FIELDS)
+"""Every Device1 property, in docs/dbus-api.md's order: D-Bus name -> (the record's field,
+D-Bus signature). The daemon publishes with these signatures (and `GetDevices` uses the same
+keys); the record decodes with them."""
+
+PROPERTY_SIGNATURES = {name: signature for name, (_, signature) in DEVICE_PROPERTIES.items()}
+"""Every Device1 property and its D-Bus type."""
+
+_PYTHON_TYPES: dict[str, type] = {"s": str, "b": bool, "t": int}
+# D-Bus name -> (field, Python type) for decoding.
+_FIELDS: dict[str, tuple[str, type]] = {
+    name: (attribute, _PYTHON_TYPES[signature])
+    for name, (attribute, signature) in DEVICE_PROPERTIES.items()
+}
+PROPERTY_NAMES = tuple(DEVICE_PROPERTIES)
 """The documented Device1 properties, in the order scripts and people read them best."""
 
 

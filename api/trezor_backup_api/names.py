@@ -1,5 +1,8 @@
 """The names of the D-Bus contract (docs/dbus-api.md): bus name, object paths, interfaces and
-error names. The introspection XML shipped with the daemon is their machine-readable form."""
+error names, and the rule every device id follows. The introspection XML shipped with the
+daemon is their machine-readable form."""
+
+import re
 
 BUS_NAME = "io.github.TrezorBackupGuard"
 ROOT_PATH = "/io/github/TrezorBackupGuard"
@@ -23,8 +26,47 @@ DBUS_PATH = "/org/freedesktop/DBus"
 
 
 def error_name(short: str) -> str:
-    """The full D-Bus name of one of the daemon's errors, e.g. `Busy`."""
+    """The full D-Bus name of one of the daemon's errors, e.g. `Busy` (a `Refusal`),
+    `HistoryUnavailable` or `PermissionDenied`: the one place such a name is built."""
     return f"{ERROR_PREFIX}.{short}"
+
+
+def short_error_name(name: str) -> str:
+    """`Busy`, `NotPossible`, ... of one of the daemon's error names; "" for any other name."""
+    prefix = ERROR_PREFIX + "."
+    return name.removeprefix(prefix) if name.startswith(prefix) else ""
+
+
+PERMISSION_DENIED_ERROR = error_name("PermissionDenied")
+"""A caller of another uid asked for what only the daemon's own user may do."""
+HISTORY_UNAVAILABLE_ERROR = error_name("HistoryUnavailable")
+"""The daemon runs without its history file, which the call needs."""
+
+
+MAX_DEVICE_ID_LENGTH = 128
+"""The longest device id, the same for every caller: the tracker taking a Trezor's own
+device_id, the bus checking an id a client sends, the history storing one. A Trezor's
+device_id is 24 hex digits; an `at_` id is as long as the place it names, and an emulator
+endpoint's (`udp:HOST:PORT`) grows with its host name. The bus must accept back every id the
+daemon publishes and the history store every id an operation runs on, so the limit cannot be
+lower for the bus than for the tracker, nor for the history than for the bus (it was 80 on the
+bus, 64 in the tracker and 128 in the history: an `at_` id of 81 to 128 characters was
+published and then refused as an argument). 128 is the history's limit, which its file
+already holds to; it still bounds what a hostile Trezor or caller can make the daemon keep."""
+
+_DEVICE_ID = re.compile(rf"[A-Za-z0-9_]{{1,{MAX_DEVICE_ID_LENGTH}}}")
+
+
+def is_device_id(text: str) -> bool:
+    """Whether `text` can be a device id: 1 to MAX_DEVICE_ID_LENGTH letters, digits or
+    underscores, which is also what an element of an object path may hold (`device_path`)."""
+    return _DEVICE_ID.fullmatch(text) is not None
+
+
+def is_trezor_device_id(text: str) -> bool:
+    """Whether a device_id a Trezor reports can name it: a device id without underscores, so
+    that it can never pass for an `at_` id (`names_a_place`)."""
+    return is_device_id(text) and "_" not in text
 
 
 def device_path(device_id: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from dbus_fast import BusType, NameFlag, RequestNameReply
 from dbus_fast.aio import MessageBus
 
+from trezor_backup_api.actions import FAILED
 from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import DaemonClient, DaemonError, DaemonUnreachable
 from trezor_backup_api.names import BUS_NAME, ROOT_PATH, device_path
@@ -45,8 +46,6 @@ log = logging.getLogger("trezor_backup_applet")
 
 APPLET_BUS_NAME = f"{BUS_NAME}.Applet"
 AGENT_PATH = f"{ROOT_PATH}/applet/agent"
-# Failures the owner must not postpone without reading what they postpone.
-NEVER_SILENT = frozenset({BackupState.CHECK_FAILED, BackupState.BACKUP_FAILED})
 OPERATION_TITLES = {
     OperationKind.CHECK: "Checking the backup",
     OperationKind.BACKUP: "Creating the backup",
@@ -485,7 +484,7 @@ class Applet:
         """Snooze one device's reminders for a day; a failed backup or check only after the
         owner read what they postpone."""
         device = self._device(device_id)
-        if device.state in NEVER_SILENT:
+        if device.state in FAILED:
             what = (
                 "Your written words do not restore this wallet: until this is solved, any "
                 "funds you send to it can be lost."

@@ -34,7 +34,7 @@ from trezor_backup_api.client import (
 )
 from trezor_backup_api.device import DeviceRecord
 from trezor_backup_api.input_rules import AFTER_BACKUP, BEFORE_BACKUP, WORD_COUNTS
-from trezor_backup_api.names import ERROR_PREFIX, ROOT_PATH, device_path
+from trezor_backup_api.names import ROOT_PATH, device_path, short_error_name
 from trezor_backup_api.vocabulary import (
     PAIRED_MODEL,
     BackupState,
@@ -111,8 +111,7 @@ def exit_code_for_result(result: str) -> int:
 def exit_code_for_start_error(name: str) -> int:
     """The exit code when StartCheck/StartBackup (or ForgetPairing) fails with the D-Bus
     error `name`."""
-    short = name.removeprefix(ERROR_PREFIX + ".")
-    if name.startswith(ERROR_PREFIX + ".") and short in _START_REFUSALS:
+    if short_error_name(name) in _START_REFUSALS:
         return EXIT_CANCELLED
     return EXIT_FAILED
 

@@ -6,7 +6,6 @@ contract it implements is written down in docs/dbus-api.md and in the shipped in
 XML, which a test keeps equal to what is exported here.
 """
 
-import re
 from typing import Annotated, Any, Protocol
 
 from dbus_fast import DBusError, ErrorType, PropertyAccess, Variant
@@ -21,14 +20,19 @@ from dbus_fast.annotations import (
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from trezor_backup_api import __version__
+from trezor_backup_api.device import PROPERTY_SIGNATURES
 from trezor_backup_api.names import (
     DEVICE_INTERFACE,
-    DEVICES_PATH,
-    ERROR_PREFIX,
+    HISTORY_UNAVAILABLE_ERROR,
     MANAGER_INTERFACE,
+    MAX_DEVICE_ID_LENGTH,
+    PERMISSION_DENIED_ERROR,
     ROOT_PATH,
+    device_path,
+    error_name,
+    is_device_id,
 )
-from trezor_backup_api.vocabulary import OperationKind
+from trezor_backup_api.vocabulary import OperationKind, Refusal
 
 from .agents import AgentRegistry, current_caller
 from .device_values import OperationRefused, OperationResult, Progress, TrackedDevice
@@ -39,31 +43,6 @@ DeviceDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StageAndMessage = Annotated[list[str], DBusSignature("ss")]
 FinishedSignal = Annotated[list[str], DBusSignature("sss")]
 DeviceDictList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
-
-DEVICE_PROPERTY_SIGNATURES: dict[str, str] = {
-    "Id": "s",
-    "State": "s",
-    "Explanation": "s",
-    "NextStep": "s",
-    "Model": "s",
-    "InternalModel": "s",
-    "Label": "s",
-    "FirmwareVersion": "s",
-    "BackupType": "s",
-    "DryRunInProgress": "b",
-    "Locked": "b",
-    "StateReadTime": "t",
-    "LastCheckTime": "t",
-    "LastCheckResult": "s",
-    "Transport": "s",
-    "Operation": "s",
-}
-"""Every Device1 property and its D-Bus type; GetDevices uses the same keys."""
-
-
-def device_object_path(device_id: str) -> str:
-    """The object path of a device; ids are validated to be path-safe by the tracker."""
-    return f"{DEVICES_PATH}/{device_id}"
 
 
 def device_property_values(device: TrackedDevice) -> dict[str, Any]:
@@ -97,7 +76,7 @@ def device_property_values(device: TrackedDevice) -> dict[str, Any]:
 def device_dict(device: TrackedDevice) -> dict[str, Variant]:
     """A device as GetDevices returns it: the properties as an a{sv} dictionary."""
     return {
-        name: Variant(DEVICE_PROPERTY_SIGNATURES[name], value)
+        name: Variant(PROPERTY_SIGNATURES[name], value)
         for name, value in device_property_values(device).items()
     }
 
@@ -119,7 +98,7 @@ class PairingControl(Protocol):
 
 
 def _named_error(refusal: OperationRefused) -> DBusError:
-    return DBusError(f"{ERROR_PREFIX}.{refusal.reason.value}", refusal.message)
+    return DBusError(error_name(refusal.reason), refusal.message)
 
 
 class OperationGate:
@@ -158,7 +137,7 @@ class OperationGate:
     async def require_own_user(self, caller: str | None) -> None:
         if not await self.agents.caller_is_own_user(caller):
             raise DBusError(
-                f"{ERROR_PREFIX}.PermissionDenied",
+                PERMISSION_DENIED_ERROR,
                 "Only the user running trezor-backupd may do this.",
             )
 
@@ -297,21 +276,18 @@ class DeviceObject(ServiceInterface):
 
     @dbus_signal()
     def OperationProgress(self, progress: Progress) -> StageAndMessage:
-        return [progress.stage, progress.message]
+        return [progress.stage.value, progress.message]
 
     @dbus_signal()
     def OperationFinished(self, kind: str, result: OperationResult) -> FinishedSignal:
         return [kind, result.outcome.value, result.message]
 
 
-_DEVICE_ID = re.compile(r"[A-Za-z0-9_]{1,80}")
-
-
 def _check_device_id(device_id: str) -> None:
-    if not _DEVICE_ID.fullmatch(device_id):
+    if not is_device_id(device_id):
         raise DBusError(
             ErrorType.INVALID_ARGS,
-            "device id must be 1 to 80 letters, digits or underscores, "
+            f"device id must be 1 to {MAX_DEVICE_ID_LENGTH} letters, digits or underscores, "
             "as in the Id property; see GetDevices",
         )
 
@@ -399,7 +375,7 @@ class ManagerObject(ServiceInterface):
             if device.id == device_id:
                 return device_dict(device)
         raise DBusError(
-            f"{ERROR_PREFIX}.NoSuchDevice", f"no Trezor with id {device_id} is connected"
+            error_name(Refusal.NO_SUCH_DEVICE), f"no Trezor with id {device_id} is connected"
         )
 
     @dbus_method()
@@ -413,7 +389,7 @@ class ManagerObject(ServiceInterface):
         try:
             listed = self._known.listed(device.id for device in self._directory.devices())
         except HistoryUnavailable as error:
-            raise DBusError(f"{ERROR_PREFIX}.HistoryUnavailable", str(error)) from None
+            raise DBusError(HISTORY_UNAVAILABLE_ERROR, str(error)) from None
         return [
             {name: Variant(KNOWN_SIGNATURES[name], value) for name, value in known.items()}
             for known in listed
@@ -424,18 +400,18 @@ class ManagerObject(ServiceInterface):
         _check_device_id(device_id)
         if any(device.id == device_id for device in self._directory.devices()):
             raise DBusError(
-                f"{ERROR_PREFIX}.NotPossible", "this Trezor is connected: unplug it first"
+                error_name(Refusal.NOT_POSSIBLE), "this Trezor is connected: unplug it first"
             )
         await self._gate.require_own_user(current_caller.get())  # it removes a pairing too
         try:
             forgotten = self._known is not None and await self._known.forget(device_id)
         except HistoryUnavailable as error:
-            raise DBusError(f"{ERROR_PREFIX}.HistoryUnavailable", str(error)) from None
+            raise DBusError(HISTORY_UNAVAILABLE_ERROR, str(error)) from None
         except OperationRefused as refusal:
             raise _named_error(refusal) from None
         if not forgotten:
             raise DBusError(
-                f"{ERROR_PREFIX}.NoSuchDevice", f"no Trezor with id {device_id} is remembered"
+                error_name(Refusal.NO_SUCH_DEVICE), f"no Trezor with id {device_id} is remembered"
             )
 
     @dbus_method()
@@ -443,13 +419,13 @@ class ManagerObject(ServiceInterface):
         _check_device_id(device_id)
         if self._history is None:
             raise DBusError(
-                f"{ERROR_PREFIX}.HistoryUnavailable",
+                HISTORY_UNAVAILABLE_ERROR,
                 "the daemon runs without history: its state directory cannot be used (see its log)",
             )
         try:
             events = self._history.events(device_id)
         except HistoryUnavailable as error:
-            raise DBusError(f"{ERROR_PREFIX}.HistoryUnavailable", str(error)) from None
+            raise DBusError(HISTORY_UNAVAILABLE_ERROR, str(error)) from None
         return [
             {
                 "Kind": Variant("s", event.kind.value),
@@ -471,7 +447,9 @@ class ManagerObject(ServiceInterface):
     def UnregisterAgent(self, path: DBusObjectPath) -> None:
         caller = current_caller.get()
         if caller is None or not self._gate.agents.unregister(caller, path):
-            raise DBusError(f"{ERROR_PREFIX}.NoAgent", f"no agent of yours is registered at {path}")
+            raise DBusError(
+                error_name(Refusal.NO_AGENT), f"no agent of yours is registered at {path}"
+            )
 
     @dbus_signal()
     def DeviceAdded(self, path: str) -> DBusObjectPath:
@@ -498,7 +476,7 @@ class BusPublisher:
         self._gate = gate
 
     def device_added(self, device: TrackedDevice) -> None:
-        path = device_object_path(device.id)
+        path = device_path(device.id)
         assert self._gate is not None, "export_manager() comes first"
         interface = DeviceObject(device, self._gate)
         self._objects[device.id] = interface
@@ -516,7 +494,7 @@ class BusPublisher:
 
     def _unexport(self, device_id: str) -> None:
         if self._objects.pop(device_id, None) is not None:
-            path = device_object_path(device_id)
+            path = device_path(device_id)
             self._bus.unexport(path)
             if self._manager is not None:
                 self._manager.DeviceRemoved(path)

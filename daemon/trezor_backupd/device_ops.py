@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from trezorlib import exceptions, mapping, messages
 from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportException
 
-from trezor_backup_api.vocabulary import Outcome
+from trezor_backup_api.vocabulary import Outcome, Stage
 
 from .device_io import THP_PATHS
 from .device_values import OperationResult, Progress
@@ -168,7 +168,7 @@ class DeviceOperation:
             from trezorlib import device
 
             extra = session.features.backup_availability == messages.BackupAvailability.Available
-            self._on_progress(Progress("started", "Follow the instructions on your Trezor."))
+            self._on_progress(Progress(Stage.STARTED, "Follow the instructions on your Trezor."))
             device.backup(session)
             if extra:
                 return OperationResult(
@@ -192,7 +192,7 @@ class DeviceOperation:
             # The PIN is asked for when the Trezor shows its keyboard (ButtonRequest
             # pin_device, or the Model One's matrix): say so then, not before, or the owner
             # could type it into the lock screen instead.
-            self._on_progress(Progress("started", "Unlocking: the Trezor asks for its PIN."))
+            self._on_progress(Progress(Stage.STARTED, "Unlocking: the Trezor asks for its PIN."))
             session.ensure_unlocked()
             return OperationResult(Outcome.COMPLETED, "The Trezor is unlocked.")
 
@@ -214,7 +214,9 @@ class DeviceOperation:
             return _keyring_refused(error)
 
         def code() -> str:
-            self._on_progress(Progress("pairing_code", "Type the 6-digit code your Trezor shows."))
+            self._on_progress(
+                Progress(Stage.PAIRING_CODE, "Type the 6-digit code your Trezor shows.")
+            )
             return self._ask(self._host.pairing_code)
 
         def button(request: messages.ButtonRequest) -> None:
@@ -264,7 +266,7 @@ class DeviceOperation:
                 else messages.RecoveryDeviceInputMethod.Matrix
             )
             self._on_progress(
-                Progress("started", f"Checking a {count}-word backup: follow your Trezor.")
+                Progress(Stage.STARTED, f"Checking a {count}-word backup: follow your Trezor.")
             )
             recover(
                 session,
@@ -274,7 +276,7 @@ class DeviceOperation:
                 type=messages.RecoveryType.DryRun,
             )
         else:
-            self._on_progress(Progress("started", "Follow the backup check on your Trezor."))
+            self._on_progress(Progress(Stage.STARTED, "Follow the backup check on your Trezor."))
             recover(session, type=messages.RecoveryType.DryRun)
         return OperationResult(Outcome.PASSED, _passed_message(session.features))
 
@@ -366,7 +368,7 @@ class DeviceOperation:
                 unlock=True,
                 button_callback=self._button,
                 on_pin_keyboard=lambda: self._on_progress(
-                    Progress("pin", "Enter your PIN on your Trezor to unlock it.")
+                    Progress(Stage.PIN, "Enter your PIN on your Trezor to unlock it.")
                 ),
             ) as thp_client:
                 yield thp_session.session_of(thp_client)
@@ -437,7 +439,9 @@ class DeviceOperation:
 
     def _pin(self, request: messages.PinMatrixRequest) -> str:
         self._on_progress(
-            Progress("pin", "Enter your PIN on the computer, using the matrix your Trezor shows.")
+            Progress(
+                Stage.PIN, "Enter your PIN on the computer, using the matrix your Trezor shows."
+            )
         )
         return self._ask(lambda: self._host.pin("current"))
 
@@ -446,7 +450,7 @@ class DeviceOperation:
             self._words_seen += 1
             self._on_progress(
                 Progress(
-                    "word_entry",
+                    Stage.WORD_ENTRY,
                     "Type the word your Trezor shows, on the computer (request "
                     f"{self._words_seen}; it mixes in words that are not yours on purpose).",
                 )
@@ -454,7 +458,7 @@ class DeviceOperation:
             return self._ask(lambda: self._host.word(kind.name.lower()))
         self._on_progress(
             Progress(
-                "word_entry",
+                Stage.WORD_ENTRY,
                 f"Word {self._grid.word_number}: choose on the computer's grid the position "
                 "of your word's choice on the Trezor's screen.",
             )
@@ -483,26 +487,26 @@ class DeviceOperation:
         if code == kind.ConfirmWord:
             self._words_seen += 1
             return Progress(
-                "show_words",
+                Stage.SHOW_WORDS,
                 f"Screen {self._words_seen}: write down the word your Trezor shows (it shows "
                 "every word twice: write them all, then check them), then confirm on the device.",
             )
         if code == kind.MnemonicInput:
-            return Progress("enter_words", "Enter the words of your backup on your Trezor.")
+            return Progress(Stage.ENTER_WORDS, "Enter the words of your backup on your Trezor.")
         if code == kind.MnemonicWordCount:
             return Progress(
-                "word_count", "Select the number of words of your backup on your Trezor."
+                Stage.WORD_COUNT, "Select the number of words of your backup on your Trezor."
             )
         if code == kind.PinEntry:
-            return Progress("pin", "Enter your PIN on your Trezor.")
+            return Progress(Stage.PIN, "Enter your PIN on your Trezor.")
         if code == kind.ProtectCall:
-            return Progress("confirm", "Confirm on your Trezor that you want to continue.")
+            return Progress(Stage.CONFIRM, "Confirm on your Trezor that you want to continue.")
         if code == kind.RecoveryHomepage:
-            return Progress("confirm", "Confirm on your Trezor to start entering your words.")
+            return Progress(Stage.CONFIRM, "Confirm on your Trezor to start entering your words.")
         if code in (kind.Other, kind.Success, kind.Warning):
-            return Progress("result", "Read the result on your Trezor and confirm it there.")
+            return Progress(Stage.RESULT, "Read the result on your Trezor and confirm it there.")
         return Progress(
-            "confirm", "The Trezor is asking you to confirm something: look at its screen."
+            Stage.CONFIRM, "The Trezor is asking you to confirm something: look at its screen."
         )
 
 
@@ -519,16 +523,16 @@ class _NoKeyring(Exception):
     """No Secret Service to take the credential from; the text is a sentence."""
 
 
-_ANY_CONFIRMATION = Progress("confirm", "Confirm on your Trezor.")
+_ANY_CONFIRMATION = Progress(Stage.CONFIRM, "Confirm on your Trezor.")
 _PAIRING_PHASES = {
     "thp_pairing_request": Progress(
-        "confirm", "Confirm on your Trezor that this computer may pair with it."
+        Stage.CONFIRM, "Confirm on your Trezor that this computer may pair with it."
     ),
     "thp_connection_request": Progress(
-        "confirm", "Confirm on your Trezor that this computer may connect to it."
+        Stage.CONFIRM, "Confirm on your Trezor that this computer may connect to it."
     ),
     "thp_autoconnect_credential_request": Progress(
-        "confirm",
+        Stage.CONFIRM,
         "Confirm on your Trezor that this computer may connect without asking each time: "
         "that is how its backup status is read when you plug it in.",
     ),
@@ -557,38 +561,43 @@ _OPEN_CHECK_SCREENS = frozenset({"recovery_word_count", "recovery", "mnemonic"})
 across Cancel and power cycles (recorded on 2.10.0, b5, e4a-e4b)."""
 
 _PHASES: dict[str, Progress] = {
-    "pin_device": Progress("pin", "Enter your PIN on your Trezor."),
+    "pin_device": Progress(Stage.PIN, "Enter your PIN on your Trezor."),
     "confirm_seedcheck": Progress(
-        "confirm", "Confirm on your Trezor that you want to check your backup."
+        Stage.CONFIRM, "Confirm on your Trezor that you want to check your backup."
     ),
     "recovery_word_count": Progress(
-        "word_count", "Select the number of words of your backup on your Trezor."
+        Stage.WORD_COUNT, "Select the number of words of your backup on your Trezor."
     ),
-    "recovery": Progress("confirm", "Confirm on your Trezor to go on with the backup check."),
+    "recovery": Progress(Stage.CONFIRM, "Confirm on your Trezor to go on with the backup check."),
     "mnemonic": Progress(
-        "enter_words", "Enter the words of your backup on your Trezor, one after another."
+        Stage.ENTER_WORDS, "Enter the words of your backup on your Trezor, one after another."
     ),
-    "success_dry_recovery": Progress("result", "Read the result on your Trezor and confirm it."),
-    "warning_dry_recovery": Progress("result", "Read the result on your Trezor and confirm it."),
-    "backup_intro": Progress("intro", "Read the introduction to the backup on your Trezor."),
+    "success_dry_recovery": Progress(
+        Stage.RESULT, "Read the result on your Trezor and confirm it."
+    ),
+    "warning_dry_recovery": Progress(
+        Stage.RESULT, "Read the result on your Trezor and confirm it."
+    ),
+    "backup_intro": Progress(Stage.INTRO, "Read the introduction to the backup on your Trezor."),
     "backup_warning": Progress(
-        "warning", "Read the warning on your Trezor: the words are the only backup of your funds."
+        Stage.WARNING,
+        "Read the warning on your Trezor: the words are the only backup of your funds.",
     ),
     "backup_words": Progress(
-        "show_words", "Write down the words your Trezor shows, in order, on paper only."
+        Stage.SHOW_WORDS, "Write down the words your Trezor shows, in order, on paper only."
     ),
     "share_words": Progress(
-        "show_words", "Write down the words your Trezor shows, in order, on paper only."
+        Stage.SHOW_WORDS, "Write down the words your Trezor shows, in order, on paper only."
     ),
     "success_share_confirm": Progress(
-        "word_check", "The Trezor checked the words you wrote: confirm on it to go on."
+        Stage.WORD_CHECK, "The Trezor checked the words you wrote: confirm on it to go on."
     ),
-    "success_backup": Progress("result", "The backup is done: confirm on your Trezor."),
+    "success_backup": Progress(Stage.RESULT, "The backup is done: confirm on your Trezor."),
     "confirm_repeated_backup": Progress(
-        "confirm", "Confirm on your Trezor that you want to create a multi-share backup."
+        Stage.CONFIRM, "Confirm on your Trezor that you want to create a multi-share backup."
     ),
     "warning_shamir_backup": Progress(
-        "confirm", "Confirm on your Trezor how many shares the new backup has."
+        Stage.CONFIRM, "Confirm on your Trezor how many shares the new backup has."
     ),
 }
 """Progress per core screen name, as recorded on firmware 2.10.0."""

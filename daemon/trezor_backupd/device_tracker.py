@@ -39,6 +39,7 @@ from trezorlib import messages
 from trezorlib.transport import Transport
 from trezorlib.transport.hid import HidTransport
 
+from trezor_backup_api.names import is_trezor_device_id
 from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState, Refusal
 
 from . import device_io
@@ -686,7 +687,7 @@ class DeviceTracker:
 
     def _device_id(self, features: messages.Features | None, path: str) -> str:
         device_id = features.device_id if features is not None else None
-        if not device_id or not re.fullmatch(r"[A-Za-z0-9]{1,64}", device_id):
+        if not device_id or not is_trezor_device_id(device_id):
             return fallback_id(path)
         clash = any(
             other is not None and other.id == device_id and other_path != path

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from trezor_backup_api.vocabulary import BackupState, Outcome, Refusal
+from trezor_backup_api.vocabulary import BackupState, Outcome, Refusal, Stage
 
 THP_INTERNAL_MODEL = "T3W1"
 """The Safe 7, the one model that speaks THP and is paired (its pairing lives in the keyring)."""
@@ -101,7 +101,7 @@ class OperationResult:
 class Progress:
     """A step of a running operation, for the owner to follow."""
 
-    stage: str
+    stage: Stage
     message: str
 
 

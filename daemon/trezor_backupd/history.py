@@ -9,9 +9,7 @@ without history and say so. There is deliberately no field that could hold seed 
 
 from __future__ import annotations
 
-import enum
 import logging
-import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,17 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from trezor_backup_api.vocabulary import Outcome
+from trezor_backup_api.names import MAX_DEVICE_ID_LENGTH, is_device_id
+from trezor_backup_api.vocabulary import OperationKind, Outcome
 
 from .device_values import BackupFacts, CheckVerdict
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "history.sqlite3"
-MAX_DEVICE_ID_LENGTH = 128
 MAX_DETAIL_LENGTH = 1000
 
-_DEVICE_ID_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_DEVICE_ID_LENGTH}}}")
 # Primary result codes that mean the file itself is damaged, as opposed to I/O or permissions.
 _CORRUPTION_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
@@ -47,23 +44,16 @@ class _DamagedFile(Exception):
     """The file is not a usable SQLite database: set it aside and start again."""
 
 
-class EventKind(enum.StrEnum):
-    """What the owner did with the device through us."""
-
-    CHECK = "check"
-    BACKUP = "backup"
-
-
-# Outcomes each kind can have; the check verdicts are the ones that say something about the
-# written words (docs/states.md): a cancelled or refused check leaves the last verdict standing.
-RESULTS_BY_KIND: dict[EventKind, frozenset[str]] = {
-    EventKind.CHECK: frozenset(
-        {"passed", "mismatch", "invalid_words", "cancelled", "disconnected", "refused", "error"}
-    ),
-    EventKind.BACKUP: frozenset({"completed", "cancelled", "disconnected", "refused", "error"}),
-}
 VERDICT_RESULTS = (Outcome.PASSED, Outcome.MISMATCH, Outcome.INVALID_WORDS)
-"""The check results that are a verdict on the written words (docs/states.md)."""
+"""The check results that are a verdict on the written words (docs/states.md); a cancelled or
+refused check leaves the last verdict standing."""
+_ENDINGS = frozenset({Outcome.CANCELLED, Outcome.DISCONNECTED, Outcome.REFUSED, Outcome.ERROR})
+RESULTS_BY_KIND: dict[OperationKind, frozenset[Outcome]] = {
+    OperationKind.CHECK: frozenset(VERDICT_RESULTS) | _ENDINGS,
+    OperationKind.BACKUP: frozenset({Outcome.COMPLETED}) | _ENDINGS,
+}
+"""The operations the history keeps (checks and backups: an unlock or a pairing says nothing
+about the backup), and the outcomes each can have."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +74,7 @@ class HistoryEvent:
     """One finished check or backup; `detail` is a device or daemon message, never user input."""
 
     device_id: str
-    kind: EventKind
+    kind: OperationKind
     result: str
     when: datetime
     detail: str
@@ -170,11 +160,13 @@ class HistoryStore:
         return self._path
 
     def record(
-        self, device_id: str, kind: EventKind, result: str, when: datetime, detail: str = ""
+        self, device_id: str, kind: OperationKind, result: str, when: datetime, detail: str = ""
     ) -> None:
         """Store one event in its own transaction; it is on disk when this returns."""
         _check_device_id(device_id)
-        kind = EventKind(kind)
+        kind = OperationKind(kind)
+        if kind not in RESULTS_BY_KIND:
+            raise ValueError(f"history keeps checks and backups, not {kind}")
         if result not in RESULTS_BY_KIND[kind]:
             known = ", ".join(sorted(RESULTS_BY_KIND[kind]))
             raise ValueError(f"unknown {kind} result {result!r}; expected one of: {known}")
@@ -213,7 +205,7 @@ class HistoryStore:
                 (device_id,),
             ).fetchall()
             return [
-                HistoryEvent(device_id, EventKind(kind), result, _from_db_time(at), detail)
+                HistoryEvent(device_id, OperationKind(kind), result, _from_db_time(at), detail)
                 for kind, result, at, detail in rows
             ]
 
@@ -228,7 +220,7 @@ class HistoryStore:
             row = conn.execute(
                 "SELECT result, at FROM events WHERE device_id = ? AND kind = ?"
                 " AND result IN (?, ?, ?) ORDER BY at DESC, id DESC LIMIT 1",
-                (device_id, EventKind.CHECK.value, *VERDICT_RESULTS),
+                (device_id, OperationKind.CHECK.value, *VERDICT_RESULTS),
             ).fetchone()
             if row is None:
                 return None
@@ -479,10 +471,9 @@ def _damage(error: sqlite3.DatabaseError) -> _DamagedFile | None:
 
 
 def _check_device_id(device_id: str) -> None:
-    if not _DEVICE_ID_RE.fullmatch(device_id):
+    if not is_device_id(device_id):
         raise ValueError(
-            f"device id {device_id!r} must be 1 to {MAX_DEVICE_ID_LENGTH} letters, digits, "
-            "'_' or '-'"
+            f"device id {device_id!r} must be 1 to {MAX_DEVICE_ID_LENGTH} letters, digits or '_'"
         )
 
 

@@ -21,7 +21,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
 from trezor_backup_api import __version__
-from trezor_backup_api.names import BUS_NAME
+from trezor_backup_api.names import BUS_NAME, device_path
 from trezor_backup_api.paths import config_path, state_dir
 
 from .agents import AgentRegistry
@@ -33,12 +33,7 @@ from .config import (
     read_config_file,
 )
 from .config_watch import ConfigWatch
-from .dbus_service import (
-    BusPublisher,
-    ManagerObject,
-    OperationGate,
-    device_object_path,
-)
+from .dbus_service import BusPublisher, ManagerObject, OperationGate
 from .device_node_watch import DeviceNodeWatch
 from .device_tracker import DeviceTracker
 from .history import HistoryStore, HistoryUnavailable
@@ -186,7 +181,7 @@ async def serve(file: Config, path: Path, raw: bytes | None, emulators: tuple[st
         tracker = DeviceTracker(
             config, history, known, node_watch=node_watch, forget_pairing=forget_pairing
         )
-        agents = AgentRegistry(bus, config, device_object_path)
+        agents = AgentRegistry(bus, config, device_path)
         await agents.start()
         operations = OperationManager(tracker, history, agents, publisher)
         gate = OperationGate(operations, agents, tracker)

@@ -33,7 +33,7 @@ from .device_values import (
     OperationResult,
     Progress,
 )
-from .history import EventKind, HistoryStore, HistoryUnavailable
+from .history import RESULTS_BY_KIND, HistoryStore, HistoryUnavailable
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -276,12 +276,11 @@ class OperationManager:
             await self._tell_agent_it_ended(running.agent, device_id)
 
     def _record(self, device_id: str, kind: OperationKind, result: OperationResult) -> None:
-        if self._history is None or kind in (OperationKind.UNLOCK, OperationKind.PAIR):
+        if self._history is None or kind not in RESULTS_BY_KIND:
             return
-        event = EventKind.CHECK if kind is OperationKind.CHECK else EventKind.BACKUP
         try:
             self._history.record(
-                device_id, event, result.outcome.value, datetime.now(UTC), result.message
+                device_id, kind, result.outcome.value, datetime.now(UTC), result.message
             )
         except HistoryUnavailable as error:
             LOG.error("Could not record the %s in the history: %s", kind, error)

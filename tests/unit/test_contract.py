@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome, Stage
 
 ROOT = Path(__file__).resolve().parents[2]
-DEVICE_OPS = ROOT / "daemon" / "trezor_backupd" / "device_ops.py"
 DBUS_API = ROOT / "docs" / "dbus-api.md"
-
-
-def test_every_progress_stage_the_daemon_emits_is_a_stage_of_the_contract() -> None:
-    # Progress("stage", ...) or Progress(\n "stage", ...): the first argument, as written.
-    emitted = set(re.findall(r'Progress\(\s*"([a-z_]+)"', DEVICE_OPS.read_text()))
-    assert emitted, "no Progress(...) found in device_ops.py"
-    assert emitted <= {stage.value for stage in Stage}
 
 
 def test_the_api_page_documents_every_value() -> None:

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from trezor_backup_api.vocabulary import Outcome
+from trezor_backup_api.vocabulary import OperationKind, Outcome
 from trezor_backupd.device_values import BackupFacts, CheckVerdict
 from trezor_backupd.history import (
     DB_NAME,
     SCHEMA_VERSION,
-    EventKind,
     HistoryEvent,
     HistoryStore,
     HistoryUnavailable,
@@ -35,7 +34,7 @@ def store(tmp_path: Path) -> Iterator[HistoryStore]:
 
 def fill(store: HistoryStore, count: int) -> None:
     for i in range(count):
-        store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(minutes=i), "x" * 500)
+        store.record(DEV, OperationKind.CHECK, "passed", T0 + timedelta(minutes=i), "x" * 500)
 
 
 def corrupt_files(state: Path) -> list[Path]:
@@ -61,7 +60,7 @@ def test_wal_full_sync_and_schema_version(store: HistoryStore) -> None:
 
 
 def test_record_is_committed_when_it_returns(store: HistoryStore) -> None:
-    store.record(DEV, EventKind.BACKUP, "completed", T0)
+    store.record(DEV, OperationKind.BACKUP, "completed", T0)
     other = sqlite3.connect(store.path)
     try:
         assert other.execute("SELECT count(*) FROM events").fetchone()[0] == 1
@@ -71,12 +70,12 @@ def test_record_is_committed_when_it_returns(store: HistoryStore) -> None:
 
 
 def test_events_oldest_first_and_per_device(store: HistoryStore) -> None:
-    store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=2), "second")
-    store.record(DEV, EventKind.BACKUP, "completed", T0, "first")
-    store.record(OTHER, EventKind.CHECK, "mismatch", T0 + timedelta(days=1))
+    store.record(DEV, OperationKind.CHECK, "passed", T0 + timedelta(days=2), "second")
+    store.record(DEV, OperationKind.BACKUP, "completed", T0, "first")
+    store.record(OTHER, OperationKind.CHECK, "mismatch", T0 + timedelta(days=1))
     assert store.events(DEV) == [
-        HistoryEvent(DEV, EventKind.BACKUP, "completed", T0, "first"),
-        HistoryEvent(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=2), "second"),
+        HistoryEvent(DEV, OperationKind.BACKUP, "completed", T0, "first"),
+        HistoryEvent(DEV, OperationKind.CHECK, "passed", T0 + timedelta(days=2), "second"),
     ]
     assert [e.result for e in store.events(OTHER)] == ["mismatch"]
     assert store.events("FFFF") == []
@@ -84,7 +83,7 @@ def test_events_oldest_first_and_per_device(store: HistoryStore) -> None:
 
 def test_times_come_back_in_utc(store: HistoryStore) -> None:
     cest = timezone(timedelta(hours=2))
-    store.record(DEV, EventKind.CHECK, "passed", datetime(2025, 6, 1, 14, 0, 0, 123456, cest))
+    store.record(DEV, OperationKind.CHECK, "passed", datetime(2025, 6, 1, 14, 0, 0, 123456, cest))
     (event,) = store.events(DEV)
     assert event.when == datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
     assert event.when.utcoffset() == timedelta(0)
@@ -93,15 +92,15 @@ def test_times_come_back_in_utc(store: HistoryStore) -> None:
 def test_last_check_verdict_ignores_runs_without_verdict(store: HistoryStore) -> None:
     """docs/states.md: a check that learnt nothing about the words leaves the verdict before."""
     assert store.last_check_verdict(DEV) is None
-    store.record(DEV, EventKind.CHECK, "cancelled", T0)
+    store.record(DEV, OperationKind.CHECK, "cancelled", T0)
     assert store.last_check_verdict(DEV) is None
-    store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=1))
-    store.record(DEV, EventKind.CHECK, "mismatch", T0 + timedelta(days=2))
+    store.record(DEV, OperationKind.CHECK, "passed", T0 + timedelta(days=1))
+    store.record(DEV, OperationKind.CHECK, "mismatch", T0 + timedelta(days=2))
     for result in ("disconnected", "refused", "error", "cancelled"):
-        store.record(DEV, EventKind.CHECK, result, T0 + timedelta(days=3))
-    store.record(DEV, EventKind.BACKUP, "completed", T0 + timedelta(days=4))
+        store.record(DEV, OperationKind.CHECK, result, T0 + timedelta(days=3))
+    store.record(DEV, OperationKind.BACKUP, "completed", T0 + timedelta(days=4))
     assert store.last_check_verdict(DEV) == CheckVerdict(T0 + timedelta(days=2), Outcome.MISMATCH)
-    store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(days=5))
+    store.record(DEV, OperationKind.CHECK, "passed", T0 + timedelta(days=5))
     assert store.last_check_verdict(DEV) == CheckVerdict(T0 + timedelta(days=5), Outcome.PASSED)
     assert store.last_check_verdict(OTHER) is None
 
@@ -109,9 +108,9 @@ def test_last_check_verdict_ignores_runs_without_verdict(store: HistoryStore) ->
 def test_invalid_words_after_a_pass_is_the_verdict(store: HistoryStore) -> None:
     """A wrong word (bad checksum) says the written words do not restore the wallet: the
     pass before it no longer counts."""
-    store.record(DEV, EventKind.CHECK, "passed", T0)
-    store.record(DEV, EventKind.CHECK, "invalid_words", T0 + timedelta(days=1))
-    store.record(DEV, EventKind.CHECK, "cancelled", T0 + timedelta(days=2))
+    store.record(DEV, OperationKind.CHECK, "passed", T0)
+    store.record(DEV, OperationKind.CHECK, "invalid_words", T0 + timedelta(days=1))
+    store.record(DEV, OperationKind.CHECK, "cancelled", T0 + timedelta(days=2))
     verdict = store.last_check_verdict(DEV)
     assert verdict == CheckVerdict(T0 + timedelta(days=1), Outcome.INVALID_WORDS)
     assert verdict is not None and not verdict.passed
@@ -119,11 +118,11 @@ def test_invalid_words_after_a_pass_is_the_verdict(store: HistoryStore) -> None:
 
 def test_persists_across_reopen(tmp_path: Path) -> None:
     first = HistoryStore(tmp_path)
-    first.record(DEV, EventKind.CHECK, "passed", T0, "ok")
+    first.record(DEV, OperationKind.CHECK, "passed", T0, "ok")
     first.close()
     second = HistoryStore(tmp_path)
     try:
-        assert second.events(DEV) == [HistoryEvent(DEV, EventKind.CHECK, "passed", T0, "ok")]
+        assert second.events(DEV) == [HistoryEvent(DEV, OperationKind.CHECK, "passed", T0, "ok")]
         assert second.last_check_verdict(DEV) == CheckVerdict(T0, Outcome.PASSED)
     finally:
         second.close()
@@ -132,20 +131,20 @@ def test_persists_across_reopen(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("device_id", "kind", "result", "when", "detail", "message"),
     [
-        ("", EventKind.CHECK, "passed", T0, "", "device id"),
-        ("A" * 129, EventKind.CHECK, "passed", T0, "", "device id"),
-        ("AB CD", EventKind.CHECK, "passed", T0, "", "device id"),
-        (DEV, EventKind.CHECK, "seed words", T0, "", "unknown check result"),
-        (DEV, EventKind.CHECK, "completed", T0, "", "unknown check result"),
-        (DEV, EventKind.BACKUP, "passed", T0, "", "unknown backup result"),
-        (DEV, EventKind.CHECK, "passed", datetime(2025, 1, 1), "", "timezone-aware"),
-        (DEV, EventKind.CHECK, "error", T0, "x" * 1001, "at most 1000"),
+        ("", OperationKind.CHECK, "passed", T0, "", "device id"),
+        ("A" * 129, OperationKind.CHECK, "passed", T0, "", "device id"),
+        ("AB CD", OperationKind.CHECK, "passed", T0, "", "device id"),
+        (DEV, OperationKind.CHECK, "seed words", T0, "", "unknown check result"),
+        (DEV, OperationKind.CHECK, "completed", T0, "", "unknown check result"),
+        (DEV, OperationKind.BACKUP, "passed", T0, "", "unknown backup result"),
+        (DEV, OperationKind.CHECK, "passed", datetime(2025, 1, 1), "", "timezone-aware"),
+        (DEV, OperationKind.CHECK, "error", T0, "x" * 1001, "at most 1000"),
     ],
 )
 def test_rejects_bad_input(
     store: HistoryStore,
     device_id: str,
-    kind: EventKind,
+    kind: OperationKind,
     result: str,
     when: datetime,
     detail: str,
@@ -158,7 +157,7 @@ def test_rejects_bad_input(
 
 def test_accepts_the_longest_device_id(store: HistoryStore) -> None:
     long_id = "at_" + "a" * 125
-    store.record(long_id, EventKind.CHECK, "refused", T0)
+    store.record(long_id, OperationKind.CHECK, "refused", T0)
     assert len(store.events(long_id)) == 1
 
 
@@ -172,7 +171,7 @@ def test_garbage_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFi
         assert aside.read_bytes() == garbage
         assert str(tmp_path / DB_NAME) in caplog.text
         assert str(aside) in caplog.text
-        store.record(DEV, EventKind.CHECK, "passed", T0)
+        store.record(DEV, OperationKind.CHECK, "passed", T0)
         assert len(store.events(DEV)) == 1
     finally:
         store.close()
@@ -193,7 +192,7 @@ def test_truncated_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCapture
         assert aside.stat().st_size == len(data) // 2
         assert "moved it to" in caplog.text and str(aside) in caplog.text
         assert reopened.events(DEV) == []
-        reopened.record(DEV, EventKind.CHECK, "mismatch", T0)
+        reopened.record(DEV, OperationKind.CHECK, "mismatch", T0)
         assert reopened.last_check_verdict(DEV) == CheckVerdict(T0, Outcome.MISMATCH)
     finally:
         reopened.close()
@@ -233,10 +232,10 @@ def test_damage_found_during_use_is_moved_aside_and_the_record_kept(
             f.seek(page_size)
             f.write(b"\xff" * (size - page_size))
         with caplog.at_level(logging.WARNING, logger="trezor_backupd.history"):
-            store.record(DEV, EventKind.BACKUP, "completed", T0)
+            store.record(DEV, OperationKind.BACKUP, "completed", T0)
         assert len(corrupt_files(tmp_path)) == 1
         assert "is damaged" in caplog.text
-        assert store.events(DEV) == [HistoryEvent(DEV, EventKind.BACKUP, "completed", T0, "")]
+        assert store.events(DEV) == [HistoryEvent(DEV, OperationKind.BACKUP, "completed", T0, "")]
     finally:
         store.close()
 
@@ -326,7 +325,7 @@ def test_known_devices_are_remembered_with_their_last_verdict_and_forgotten_whol
 ) -> None:
     store.remember_device(DEV, "T", "T2T1", "Savings", T0)
     store.remember_device("OTHER1", "1", "", "Drawer", T0 + timedelta(days=1))
-    store.record(DEV, EventKind.CHECK, "passed", T0 + timedelta(hours=1))
+    store.record(DEV, OperationKind.CHECK, "passed", T0 + timedelta(hours=1))
     store.remember_device(DEV, "T", "T2T1", "Savings 2", T0 + timedelta(days=2))  # relabelled
     known = store.known_devices()
     assert [(k.device_id, k.label, k.last_seen) for k in known] == [

@@ -14,7 +14,7 @@ import pytest
 from scripted_devices import NOW, Bench, Device, features, run
 from trezorlib import messages
 
-from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal
+from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal, Stage
 from trezor_backupd.device_ops import HostInput
 from trezor_backupd.device_values import CheckVerdict, OperationRefused, OperationResult, Progress
 from trezor_backupd.history import VERDICT_RESULTS
@@ -45,7 +45,7 @@ class FakeWork:
 
     def _run(self) -> OperationResult:
         with self.access():
-            self.progress(Progress("started", "Follow your Trezor."))
+            self.progress(Progress(Stage.STARTED, "Follow your Trezor."))
             self.finish.wait(5)
         if self.crash:
             raise RuntimeError("a bug")

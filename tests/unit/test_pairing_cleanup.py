@@ -16,7 +16,7 @@ import pytest
 from scripted_devices import Bench, Device, busy, features, run
 from trezorlib import messages
 
-from trezor_backup_api.vocabulary import Outcome, Refusal
+from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal
 from trezor_backupd import device_io
 from trezor_backupd.config import Config
 from trezor_backupd.device_io import FeaturesReadError, ReadProblem, UsbLocation
@@ -27,7 +27,7 @@ from trezor_backupd.device_values import (
     OperationRefused,
     TrackedDevice,
 )
-from trezor_backupd.history import EventKind, HistoryStore
+from trezor_backupd.history import HistoryStore
 from trezor_backupd.known_devices import KnownDevices
 from trezor_backupd.thp_credentials import NoKeyring, SecretServiceUnavailable
 from trezor_backupd.udev_watch import TrezorUsbEvent
@@ -386,7 +386,7 @@ def test_forgetting_a_remembered_safe7_removes_its_pairing_first(
     seen = datetime(2026, 6, 1, tzinfo=UTC)
     history.remember_device(SAFE7, "Safe 7", "T3W1", "Mine", seen)
     history.remember_device("5555", "Safe 5", "T3T1", "Other", seen)
-    history.record(SAFE7, EventKind.CHECK, "passed", seen)
+    history.record(SAFE7, OperationKind.CHECK, "passed", seen)
     listener: DeviceListener = Nobody()
     known = KnownDevices(listener, history, Config(), forget_pairing=keyring.forget_device)
 
