@@ -1,7 +1,7 @@
 """A DeviceTracker whose device layer is scripted, for unit tests of the daemon's core.
 
-The tracker's USB enumeration and its one read (`device_io.usb_transports`,
-`device_io.read_features`) are swapped for scripted devices; the history and the listener
+The tracker is handed the bench as its device layer (device_tracker.DeviceIO): its USB
+enumeration and its one read answer from scripted devices; the history and the listener
 are recorded here. No bus, umockdev or simulator is needed; the end-to-end tests run the
 same code on real parts.
 """
@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from trezorlib import messages
 
-from trezor_backupd import device_io, device_tracker
+from trezor_backupd import device_tracker
 from trezor_backupd.config import Config
-from trezor_backupd.device_io import FeaturesReadError, ReadProblem
+from trezor_backupd.device_io import FeaturesReadError, ReadProblem, StatusRead
 from trezor_backupd.device_tracker import DeviceTracker
 from trezor_backupd.device_values import BackupFacts, CheckVerdict, DeviceListener, TrackedDevice
+from trezor_backupd.thp_credentials import Pairing
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 Reply = messages.Features | FeaturesReadError
@@ -117,8 +118,12 @@ class Bench:
         self.verdicts: dict[str, CheckVerdict] = {}
         self.facts: dict[str, BackupFacts] = {}
         self.now = NOW
-        monkeypatch.setattr(device_io, "usb_transports", self._enumerate)
-        monkeypatch.setattr(device_io, "read_features", self._read)
+        self.thp_paths: set[str] = set()
+        """Where a Safe 7 is: its reads come over THP, paired with this computer."""
+        self.unlabelled: dict[str, Pairing] = {}
+        """By path: the pairing a Safe 7's reads connect with, kept without its device id."""
+        self.labelled: list[tuple[Pairing, str]] = []
+        self.refused: list[bytes] = []
         monkeypatch.setattr(device_tracker, "QUICK_RETRY_DELAYS", (0.0, 0.0, 0.0))
         self.tracker = DeviceTracker(
             Config(),
@@ -126,18 +131,35 @@ class Bench:
             listener or self,
             clock=lambda: self.now,
             node_watch=self.node_watch,
+            device_io=self,
         )
 
-    # the device layer
-    def _enumerate(self) -> list[Any]:
+    # the device layer (DeviceIO)
+    def usb_transports(self) -> list[Any]:
         self.scans += 1
         self.scan_gate.wait()
         return [device.transport for device in self.devices]
 
-    def _read(self, transport: Any) -> messages.Features:
+    def emulator_listening(self, endpoint: str) -> bool:
+        return False  # no emulator is configured here
+
+    def emulator_transport(self, endpoint: str) -> Any:
+        return None
+
+    def read_status(self, transport: Any) -> StatusRead:
         self.reads_started += 1
         self.read_gate.wait(5)
-        return next(d for d in self.devices if d.transport is transport).read()
+        features = next(d for d in self.devices if d.transport is transport).read()
+        path = transport.get_path()
+        if path not in self.thp_paths:
+            return StatusRead(features)
+        return StatusRead(features, over_thp=True, unlabelled=self.unlabelled.get(path))
+
+    def label_pairing(self, pairing: Pairing, device_id: str) -> None:
+        self.labelled.append((pairing, device_id))
+
+    def remove_refused_pairing(self, trezor_pubkey: bytes) -> None:
+        self.refused.append(trezor_pubkey)
 
     # the history (HistoryStore's methods the tracker calls)
     def last_check_verdict(self, device_id: str) -> CheckVerdict | None:

@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from trezorlib.transport import Transport
 
-from trezor_backupd import device_io
 from trezor_backupd.config import Config
-from trezor_backupd.device_io import UsbLocation
+from trezor_backupd.device_io import TrezorlibIO, UsbLocation
 from trezor_backupd.main import serve
 
 from harness import BUS_NAME, EVENT_TIMEOUT, SessionBus, UsbTestbed, Watch, get_devices
@@ -30,6 +30,16 @@ from sim_helpers import SimulatorOnUsb, start_simulator
 
 LOCATION = UsbLocation(busnum=1, port_numbers=(1,))
 OTHER_PROGRAM = Path(__file__).with_name("other_program.py")
+
+
+class OnlyThisUsb(TrezorlibIO):
+    """trezorlib's device layer, except that USB lists the simulator's transport alone."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def usb_transports(self) -> list[Transport]:
+        return [self.transport]
 
 
 async def run_other_program(*args: str) -> None:
@@ -58,11 +68,12 @@ def test_a_backup_made_by_another_program_is_on_the_bus_once_it_lets_go(
     _, devnode = usb.plug_with_node(1)
     with start_simulator("safe5", "backup_required") as sim:
         transport = SimulatorOnUsb(sim.port, LOCATION)
-        monkeypatch.setattr(device_io, "usb_transports", lambda: [transport])
 
         async def scenario() -> None:
             config_file = tmp_path / "config.toml"  # none: the defaults
-            daemon = asyncio.create_task(serve(Config(), config_file, None, ()))
+            daemon = asyncio.create_task(
+                serve(Config(), config_file, None, (), OnlyThisUsb(transport))
+            )
             try:
                 await asyncio.to_thread(wait_for_daemon)
                 [device] = await asyncio.to_thread(get_devices)

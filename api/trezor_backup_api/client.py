@@ -267,6 +267,18 @@ _DEVICE_RULES = (
 )
 
 
+def _start_call(kind: OperationKind, word_count: int | None) -> tuple[str, str, list[Any]]:
+    """The `Device1` method that starts `kind`: its member, signature and body."""
+    if kind is OperationKind.CHECK:
+        options = {} if word_count is None else {"word_count": Variant("u", word_count)}
+        return "StartCheck", "a{sv}", [options]
+    if kind is OperationKind.BACKUP:
+        return "StartBackup", "a{sv}", [{}]
+    if kind is OperationKind.UNLOCK:
+        return "Unlock", "", []
+    return "Pair", "", []
+
+
 def _operation_rule(path: str) -> str:
     return f"type='signal',sender='{BUS_NAME}',path='{path}',interface='{DEVICE_INTERFACE}'"
 
@@ -418,23 +430,6 @@ class DaemonClient:
 
     # -- operations ------------------------------------------------------------------------
 
-    async def start_check(self, path: str, word_count: int | None = None) -> None:
-        """`Device1.StartCheck`: returns at once; the outcome comes as OperationFinished."""
-        options = {} if word_count is None else {"word_count": Variant("u", word_count)}
-        await self._start(path, OperationKind.CHECK, "StartCheck", "a{sv}", [options])
-
-    async def start_backup(self, path: str) -> None:
-        """`Device1.StartBackup`: returns at once; the outcome comes as OperationFinished."""
-        await self._start(path, OperationKind.BACKUP, "StartBackup", "a{sv}", [{}])
-
-    async def unlock(self, path: str) -> None:
-        """`Device1.Unlock()`: the PIN is asked on the device (or from the agent)."""
-        await self._start(path, OperationKind.UNLOCK, "Unlock", "", [])
-
-    async def pair(self, path: str) -> None:
-        """`Device1.Pair()`: a Safe 7 pairs with this computer (the agent types its code)."""
-        await self._start(path, OperationKind.PAIR, "Pair", "", [])
-
     async def forget_pairing(self, path: str) -> None:
         """`Device1.ForgetPairing()`: the daemon drops its pairing with this Safe 7."""
         await self._call(path, DEVICE_INTERFACE, "ForgetPairing", autostart=False)
@@ -443,14 +438,16 @@ class DaemonClient:
         """`Device1.Cancel`: ask the daemon to cancel the operation running on the device."""
         await self._call(path, DEVICE_INTERFACE, "Cancel", autostart=False)
 
-    async def _start(
-        self, path: str, kind: OperationKind, member: str, signature: str, body: list[Any]
-    ) -> None:
-        """Start an operation and remember that this client started it, with which daemon.
+    async def start(self, path: str, kind: OperationKind, word_count: int | None = None) -> None:
+        """Start `kind` on the device at `path` (`Device1.StartCheck`, `StartBackup`, `Unlock`
+        or `Pair`); returns at once, the outcome comes as OperationFinished. `word_count` is a
+        Model One check's (asked from the agent when left out).
 
-        The daemon may ask the agent before its reply to the start arrives, so the entry is
-        made first, with the name's owner of now (unique names are never reused on a bus).
+        This client remembers that it started the operation, with which daemon: the daemon
+        may ask the agent before its reply to the start arrives, so the entry is made first,
+        with the name's owner of now (unique names are never reused on a bus).
         """
+        member, signature, body = _start_call(kind, word_count)
         if path not in self._operation_rules:
             await self._bus_call("AddMatch", [_operation_rule(path)])
             self._operation_rules.add(path)

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -360,14 +360,8 @@ class Applet:
         self.dialogs.show_progress(
             device_id, f"{OPERATION_TITLES[kind]}: {device.name}", lambda: self.cancel(device_id)
         )
-        start: Callable[[str], Awaitable[None]] = {
-            OperationKind.CHECK: self._client.start_check,
-            OperationKind.BACKUP: self._client.start_backup,
-            OperationKind.UNLOCK: self._client.unlock,
-            OperationKind.PAIR: self._client.pair,
-        }[kind]
         try:
-            await start(path)
+            await self._client.start(path, kind)
         except (DaemonError, DaemonUnreachable) as e:
             self._ours.discard(device_id)
             self.dialogs.close_progress(device_id)

@@ -19,7 +19,7 @@ from trezor_backup_api.client import DaemonClient, DaemonError, DaemonUnreachabl
 from trezor_backup_api.names import BUS_NAME
 from trezor_backup_api.urgency import most_urgent_first
 from trezor_backupctl import doctor, session_setup
-from trezor_backupctl.operation_commands import add_parsers as add_operation_parsers
+from trezor_backupctl.operation_parser import add_parsers as add_operation_parsers
 from trezor_backupctl.render import device_record, event_line, status_json, status_table
 from trezor_backupctl.watch import watch
 

@@ -98,10 +98,19 @@ class FeaturesReadError(Exception):
     with (the keyring's, for KEYRING_UNAVAILABLE).
     """
 
-    def __init__(self, problem: ReadProblem, detail: str = "", why: str = "") -> None:
+    def __init__(
+        self,
+        problem: ReadProblem,
+        detail: str = "",
+        why: str = "",
+        refused_key: bytes | None = None,
+    ) -> None:
         self.problem = problem
         self.detail = detail
         self.why = why
+        self.refused_key = refused_key
+        """PAIRING_REQUIRED: the static key of the Trezor that refused this computer's
+        pairing with it, which can never work again (remove_refused_pairing)."""
         super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
 
     @property
@@ -207,13 +216,27 @@ def emulator_listening(endpoint: str) -> bool:
     return False
 
 
-def read_features(transport: Transport) -> messages.Features:
+@dataclass(frozen=True)
+class StatusRead:
+    """What a status read found: the Features, whether they came over THP (a Safe 7, read
+    with this computer's credential), and the credential it connected with when its keyring
+    item lacks the device id the Trezor reports (kept by an earlier release): whoever
+    publishes the read labels it (label_pairing), as a pairing is forgotten by that id."""
+
+    features: messages.Features
+    over_thp: bool = False
+    unlabelled: Pairing | None = None
+
+
+def read_status(transport: Transport) -> StatusRead:
     """Send GetFeatures alone and return the reply, opening and closing the device around it.
 
     Raises FeaturesReadError with a classified problem for everything that can go wrong, so
     callers can decide to retry (busy, no permission yet) or report. A Trezor known to be a
     Safe 7 has its pairings looked up in the keyring first, so that the device is not held
     open while the keyring answers (most of a Safe 7's read; longer while D-Bus starts it).
+    Nothing is written to the keyring: whoever publishes the read does that (label_pairing,
+    remove_refused_pairing).
     """
     keyring = _KeyringLookup() if transport.get_path() in THP_PATHS else None
     try:
@@ -227,6 +250,11 @@ def read_features(transport: Transport) -> messages.Features:
         return _get_features(transport, keyring)
     finally:
         _close(transport)
+
+
+def read_features(transport: Transport) -> messages.Features:
+    """The Features of a status read alone (read_status), for tools and tests."""
+    return read_status(transport).features
 
 
 def _close(transport: Transport) -> None:
@@ -251,7 +279,7 @@ def _close(transport: Transport) -> None:
         transport.handle = None
 
 
-def _get_features(transport: Transport, keyring: _KeyringLookup | None) -> messages.Features:
+def _get_features(transport: Transport, keyring: _KeyringLookup | None) -> StatusRead:
     # Imported on first use: protocol_v1 brings trezorlib's client and THP stack (about
     # 9 MiB), which a daemon that never sees a Trezor has no reason to carry.
     from trezorlib import protocol_v1
@@ -279,7 +307,7 @@ def _get_features(transport: Transport, keyring: _KeyringLookup | None) -> messa
     if not isinstance(reply, messages.Features):
         raise FeaturesReadError(ReadProblem.IN_A_FLOW, _named(reply))
     THP_PATHS.discard(transport.get_path())  # the same port may now hold a protocol-v1 Trezor
-    return reply
+    return StatusRead(reply)
 
 
 def _named(reply: object) -> str:
@@ -301,28 +329,27 @@ class _KeyringLookup:
     could not (locked, none): what a THP status read connects with."""
 
     def __init__(self) -> None:
-        self.store = CredentialStore()
         self.unusable: SecretServiceUnavailable | None = None
         try:
-            self.credentials: list[Pairing] = self.store.credentials()
+            self.credentials: list[Pairing] = CredentialStore().credentials()
         except SecretServiceUnavailable as error:
             self.credentials, self.unusable = [], error  # nothing to connect with
 
 
-def _read_over_thp(transport: Transport, keyring: _KeyringLookup) -> messages.Features:
+def _read_over_thp(transport: Transport, keyring: _KeyringLookup) -> StatusRead:
     """A Safe 7: GetFeatures on a new THP channel with this computer's credential.
 
     A credential the Trezor refused (it matched the Trezor's static key, yet the handshake
-    answered UNPAIRED: damaged, or invalidated) can never work again: it is removed from the
-    keyring here. One it accepted is labelled with the device id the Trezor reports if its
-    item lacks it (kept by an earlier release), as a pairing is forgotten by that id. Without
+    answered UNPAIRED: damaged, or invalidated) can never work again: the error names the key,
+    for remove_refused_pairing. One it accepted is returned as `unlabelled` if its item lacks
+    the device id the Trezor reports (kept by an earlier release), for label_pairing. Without
     a keyring no credential is offered, so the Trezor's "not paired" says nothing about a
     pairing kept there (KEYRING_UNAVAILABLE, with the keyring's sentence), except that with
     no keyring at all nothing can have been kept (NO_KEYRING: not paired here).
     """
     from . import thp_session
 
-    store, credentials, unusable = keyring.store, keyring.credentials, keyring.unusable
+    credentials, unusable = keyring.credentials, keyring.unusable
     accepted: list[object] = []
     try:
         features = thp_session.read_features(transport, credentials, on_paired=accepted.append)
@@ -332,9 +359,9 @@ def _read_over_thp(transport: Transport, keyring: _KeyringLookup) -> messages.Fe
             raise FeaturesReadError(ReadProblem.NO_KEYRING, why=str(unusable)) from error
         if unusable is not None:
             raise FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE, why=str(unusable)) from error
-        if error.refused_key is not None:
-            _forget_refused(store, error.refused_key)
-        raise FeaturesReadError(ReadProblem.PAIRING_REQUIRED) from error
+        raise FeaturesReadError(
+            ReadProblem.PAIRING_REQUIRED, refused_key=error.refused_key
+        ) from error
     except thp_session.DeviceLocked as error:
         raise FeaturesReadError(ReadProblem.LOCKED_THP) from error
     except Timeout as error:
@@ -350,25 +377,35 @@ def _read_over_thp(transport: Transport, keyring: _KeyringLookup) -> messages.Fe
         raise FeaturesReadError(ReadProblem.BAD_REPLY, type(error).__name__) from error
     except (TransportException, OSError) as error:
         raise FeaturesReadError(ReadProblem.GONE, type(error).__name__) from error
-    for pairing in credentials:
-        if pairing in accepted and features.device_id and pairing.device_id != features.device_id:
-            _label(store, pairing, features.device_id)
-    return features
+    unlabelled = next(
+        (
+            pairing
+            for pairing in credentials
+            if pairing in accepted
+            and features.device_id
+            and pairing.device_id != features.device_id
+        ),
+        None,
+    )
+    return StatusRead(features, over_thp=True, unlabelled=unlabelled)
 
 
-def _forget_refused(store: CredentialStore, trezor_pubkey: bytes) -> None:
-    """Remove a pairing the Trezor refused; the log names neither key nor credential."""
+def remove_refused_pairing(trezor_pubkey: bytes) -> None:
+    """Remove a pairing the Trezor refused (FeaturesReadError.refused_key); the log names
+    neither key nor credential. Blocking."""
     try:
-        if store.forget(trezor_pubkey):
+        if CredentialStore().forget(trezor_pubkey):
             LOG.info("The Trezor refused this computer's pairing: the dead pairing was removed")
     except SecretServiceUnavailable as error:
         LOG.warning("A dead pairing could not be removed from the keyring: %s", error)
 
 
-def _label(store: CredentialStore, pairing: Pairing, device_id: str) -> None:
-    """Store the pairing again under the device id its Trezor reports (public)."""
+def label_pairing(pairing: Pairing, device_id: str) -> None:
+    """Store the pairing again under the device id its Trezor reports (public): a read found
+    it kept without that id (StatusRead.unlabelled). Blocking; a keyring that cannot be used
+    is logged, and the next read tries again."""
     try:
-        store.store(replace(pairing, device_id=device_id))
+        CredentialStore().store(replace(pairing, device_id=device_id))
         LOG.info("The pairing with Trezor %s is now kept under its device id", device_id)
     except SecretServiceUnavailable as error:
         LOG.warning("The pairing with Trezor %s could not be labelled: %s", device_id, error)
@@ -462,3 +499,26 @@ class UsbLocation:
                 return f"/dev/bus/usb/{int(busnum.read()):03d}/{int(devnum.read()):03d}"
         except (OSError, ValueError):
             return None
+
+
+class TrezorlibIO:
+    """The real device layer, as the tracker takes it (device_tracker.DeviceIO): this
+    module's functions, so that a test or a tool hands the tracker another one instead."""
+
+    def usb_transports(self) -> list[Transport]:
+        return usb_transports()
+
+    def emulator_listening(self, endpoint: str) -> bool:
+        return emulator_listening(endpoint)
+
+    def emulator_transport(self, endpoint: str) -> Transport | None:
+        return emulator_transport(endpoint)
+
+    def read_status(self, transport: Transport) -> StatusRead:
+        return read_status(transport)
+
+    def label_pairing(self, pairing: Pairing, device_id: str) -> None:
+        label_pairing(pairing, device_id)
+
+    def remove_refused_pairing(self, trezor_pubkey: bytes) -> None:
+        remove_refused_pairing(trezor_pubkey)

@@ -12,6 +12,7 @@ exception message; results carry only the device's own texts and our sentences.
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 import threading
@@ -96,6 +97,33 @@ _CHECK_FAILURES: list[tuple[str, Outcome, str]] = [
 ]
 
 
+class _Phase(enum.Enum):
+    """Where an operation is; it decides what a cancel from another thread does."""
+
+    OPENING = enum.auto()
+    """Not talking yet (or pairing): a cancel is only noted, and the start sees it."""
+    TALKING = enum.auto()
+    """A protocol v1 workflow runs: a cancel is written to the device."""
+    TALKING_THP = enum.auto()
+    """A Safe 7's workflow runs over THP, where a second writer would break the channel's
+    ACK sequence: the owner cancels on the Trezor, where every THP flow can be cancelled."""
+    ASKING_HOST = enum.auto()
+    """A question is with the host: the host-input bridge answers a cancel."""
+    CLOSED = enum.auto()
+    """The workflow ended: a late Cancel must not reach whatever talks to the device next
+    (on a backup it would be fatal)."""
+
+
+class _Stop(enum.IntEnum):
+    """Why an operation stops early; a later reason outweighs an earlier, lower one."""
+
+    NONE = 0
+    CANCELLED = 1
+    UNANSWERED = 2
+    """A question to the host went unanswered until its time ran out."""
+    DISCONNECTED = 3
+
+
 class DeviceOperation:
     """One check or backup on one device. Cancel and disconnect may come from any thread."""
 
@@ -111,37 +139,26 @@ class DeviceOperation:
         self._host = host
         self._on_progress = on_progress
         self._lock = threading.Lock()
-        self._talking = False  # between opening the device's session and the end
-        self._cancel_requested = False
-        self._disconnected = False
-        self._waiting_for_host = False
+        self._phase = _Phase.OPENING
+        self._stop = _Stop.NONE
         self._words_seen = 0
         self._grid = _GridWordCounter()
         self._check_left_on_device = False
         """A core dry run got past its confirmation: the device keeps it until it ends."""
-        self._unanswered = False
-        """A question to the host went unanswered until its time ran out."""
-        self._thp = False
-        """A Safe 7: spoken to over THP, where no Cancel is written from another thread."""
 
     # ---- control from other threads ------------------------------------------------------
 
     def cancel(self) -> None:
         """Ask the device to abandon the operation (it answers ActionCancelled).
 
-        Cancel is only written while this operation talks to the device: before, the
-        operation sees the flag and does not start; after, a late Cancel must not reach
-        whatever talks to the device next (on a backup it would be fatal).
+        Cancel is only written while this operation talks to the device over protocol v1
+        (see _Phase for the other phases).
         """
         from trezorlib import protocol_v1
 
         with self._lock:
-            self._cancel_requested = True
-            if self._waiting_for_host or not self._talking:
-                return  # the host-input bridge or the start of _run sees the flag
-            if self._thp:
-                # A second writer would break the channel's ACK sequence: the owner
-                # cancels on the Trezor, where every THP flow can be cancelled.
+            self._stopping(_Stop.CANCELLED)
+            if self._phase is not _Phase.TALKING:
                 return
             try:
                 cancel = mapping.DEFAULT_MAPPING.encode(messages.Cancel())
@@ -152,8 +169,11 @@ class DeviceOperation:
     def disconnect(self) -> None:
         """The device was unplugged: stop waiting for it."""
         with self._lock:
-            self._disconnected = True
+            self._stopping(_Stop.DISCONNECTED)
         self._transport.close()
+
+    def _stopping(self, stop: _Stop) -> None:
+        self._stop = max(self._stop, stop)
 
     # ---- the workflows (worker thread) ---------------------------------------------------
 
@@ -211,7 +231,7 @@ class DeviceOperation:
         try:
             store.check_available()
         except SecretServiceUnavailable as error:
-            return _keyring_refused(error)
+            return self._result_of(_keyring_refused(error), "Pairing failed")
 
         def code() -> str:
             self._on_progress(
@@ -225,24 +245,17 @@ class DeviceOperation:
         try:
             with self._device_access(), self._transport:
                 with self._lock:
-                    if self._cancel_requested:
+                    if self._stop is not _Stop.NONE:
                         return self._ended_early()
-                pairing = thp_session.pair(self._transport, code, button)
+                try:
+                    pairing = thp_session.pair(self._transport, code, button)
+                except thp_session.PairingFailed as failure:
+                    raise _Refused(str(failure)) from failure
             store.store(pairing)
-        except thp_session.PairingFailed as failure:
-            return OperationResult(Outcome.REFUSED, str(failure))
         except SecretServiceUnavailable as error:
-            return _keyring_refused(error)
-        except exceptions.Cancelled:
-            return self._ended_early()
-        except (TransportException, OSError, Timeout):
-            self._disconnected = True
-            return self._ended_early()
-        except Exception as error:  # a broken link mid-way; nothing was stored
-            if self._disconnected:
-                return self._ended_early()
-            LOG.warning("Pairing failed: %s", type(error).__name__)
-            return OperationResult(Outcome.ERROR, f"Pairing failed ({type(error).__name__}).")
+            return self._result_of(_keyring_refused(error), "Pairing failed")
+        except Exception as error:  # nothing was stored
+            return self._result_of(error, "Pairing failed")
         return OperationResult(
             Outcome.COMPLETED,
             "Paired: this computer now reads the Trezor's backup status without asking you.",
@@ -289,59 +302,61 @@ class DeviceOperation:
 
         app = AppManifest(APP_NAME, button_callback=self._button, pin_callback=self._pin)
         try:
-            with self._device_access(), self._transport, self._session(app) as session:
-                with self._lock:
-                    if self._cancel_requested:
-                        return self._ended_early()
-                    self._talking = True
-                try:
-                    return workflow(session)
-                finally:
+            with self._device_access(), self._transport:
+                thp = self._transport.get_path() in THP_PATHS
+                with self._session(app, thp) as session:
                     with self._lock:
-                        self._talking = False
-        except _NotPairedHere:
-            return OperationResult(
-                Outcome.REFUSED,
-                "This Trezor is not paired with this computer (or no longer: it was wiped, or "
-                "the keyring lost the pairing): pair it again (Pair with this computer in the "
-                "applet, or trezor-backupctl pair).",
-            )
-        except _NoKeyring as error:
-            return OperationResult(Outcome.REFUSED, str(error))
-        except DeviceIsBusy:
-            return OperationResult(
-                Outcome.REFUSED,
-                "Another app (Trezor Suite, Trezor Bridge or trezorctl) is using the Trezor: "
-                "close it and try again.",
-            )
-        except exceptions.Cancelled:
-            return self._ended_early()
-        except exceptions.OutdatedFirmwareError:
-            return OperationResult(
-                Outcome.REFUSED,
-                "The Trezor's firmware is too old for this: update it in Trezor Suite first.",
-            )
-        except exceptions.PinException:
-            return OperationResult(Outcome.REFUSED, _PIN_NOT_ACCEPTED)
-        except exceptions.TrezorFailure as failure:
-            return self._failure(failure, check)
-        except (TransportException, OSError):
-            # The link broke mid-operation: the device was unplugged or its emulator ended.
-            self._disconnected = True
-            return self._ended_early()
+                        if self._stop is not _Stop.NONE:
+                            return self._ended_early()
+                        self._phase = _Phase.TALKING_THP if thp else _Phase.TALKING
+                    try:
+                        return workflow(session)
+                    finally:
+                        with self._lock:
+                            self._phase = _Phase.CLOSED
         except Exception as error:  # any I/O error ends the operation
-            if self._disconnected:
+            return self._result_of(error, "The operation failed", check=check)
+
+    def _result_of(self, error: Exception, failed: str, check: bool = False) -> OperationResult:
+        """What an error that ended an operation or a pairing means for the owner; `failed`
+        begins the sentence for an error nobody expected."""
+        match error:
+            case _Refused():
+                return OperationResult(Outcome.REFUSED, str(error))
+            case DeviceIsBusy():
+                return OperationResult(
+                    Outcome.REFUSED,
+                    "Another app (Trezor Suite, Trezor Bridge or trezorctl) is using the "
+                    "Trezor: close it and try again.",
+                )
+            case exceptions.Cancelled():
                 return self._ended_early()
-            LOG.warning("Operation failed: %s", type(error).__name__)
-            return OperationResult(Outcome.ERROR, f"The operation failed ({type(error).__name__}).")
+            case exceptions.OutdatedFirmwareError():
+                return OperationResult(
+                    Outcome.REFUSED,
+                    "The Trezor's firmware is too old for this: update it in Trezor Suite first.",
+                )
+            case exceptions.PinException():
+                return OperationResult(Outcome.REFUSED, _PIN_NOT_ACCEPTED)
+            case exceptions.TrezorFailure():
+                return self._failure(error, check)
+            case TransportException() | OSError():
+                # The link broke mid-way: the device was unplugged or its emulator ended.
+                with self._lock:
+                    self._stopping(_Stop.DISCONNECTED)
+                return self._ended_early()
+        if self._stop is _Stop.DISCONNECTED:
+            return self._ended_early()
+        LOG.warning("%s: %s", failed, type(error).__name__)
+        return OperationResult(Outcome.ERROR, f"{failed} ({type(error).__name__}).")
 
     @contextmanager
-    def _session(self, app: Any) -> Iterator[AnySession]:
+    def _session(self, app: Any, thp: bool) -> Iterator[AnySession]:
         """Session 0 of the device: protocol v1, or THP for a Safe 7 (with the keyring's
         credential; a locked one shows its PIN keyboard while the connection waits, and the
         owner is told when it does, not before: typed into the lock screen, the PIN would
         go nowhere)."""
-        if self._transport.get_path() not in THP_PATHS:
+        if not thp:
             from trezorlib.protocol_v1 import TrezorClientV1
 
             # Not get_client(): its protocol probe sends Cancel, which ends an unlocked
@@ -359,8 +374,7 @@ class DeviceOperation:
         try:
             credentials = list(CredentialStore(may_prompt=True).credentials())
         except SecretServiceUnavailable as error:
-            raise _NoKeyring(str(error)) from error
-        self._thp = True
+            raise _Refused(str(error)) from error
         try:
             with thp_session.connected(
                 self._transport,
@@ -373,11 +387,15 @@ class DeviceOperation:
             ) as thp_client:
                 yield thp_session.session_of(thp_client)
         except thp_session.NotPaired as error:
-            raise _NotPairedHere from error
+            raise _Refused(
+                "This Trezor is not paired with this computer (or no longer: it was wiped, or "
+                "the keyring lost the pairing): pair it again (Pair with this computer in the "
+                "applet, or trezor-backupctl pair)."
+            ) from error
 
     def _ended_early(self) -> OperationResult:
         """Cancelled or unplugged; a core check stays open on the device (recorded, e4a/e4b)."""
-        if self._disconnected:
+        if self._stop is _Stop.DISCONNECTED:
             if self._check_left_on_device:
                 return OperationResult(
                     Outcome.DISCONNECTED,
@@ -396,7 +414,7 @@ class DeviceOperation:
                 "number of words of your backup. Finish the check there, or start it here "
                 "again to continue.",
             )
-        if self._unanswered:
+        if self._stop is _Stop.UNANSWERED:
             return OperationResult(
                 Outcome.CANCELLED,
                 "No answer came from this computer in time, so the operation was cancelled. "
@@ -422,18 +440,20 @@ class DeviceOperation:
     def _ask(self, question: Callable[[], T]) -> T:
         """Ask the host, unless a cancel came first; a cancel during the question wins."""
         with self._lock:
-            if self._cancel_requested or self._disconnected:
+            if self._stop is not _Stop.NONE:
                 raise HostCancelled
-            self._waiting_for_host = True
+            phase, self._phase = self._phase, _Phase.ASKING_HOST
         try:
             answer = question()
         except HostCancelled as cancelled:
-            self._unanswered = cancelled.unanswered
+            if cancelled.unanswered:
+                with self._lock:
+                    self._stopping(_Stop.UNANSWERED)
             raise
         finally:
             with self._lock:
-                self._waiting_for_host = False
-        if self._cancel_requested or self._disconnected:
+                self._phase = phase
+        if self._stop is not _Stop.NONE:
             raise HostCancelled
         return answer
 
@@ -510,17 +530,14 @@ class DeviceOperation:
         )
 
 
-def _keyring_refused(error: Exception) -> OperationResult:
+def _keyring_refused(error: Exception) -> _Refused:
     """A pairing with nowhere to keep it: the keyring's sentence, said of a pairing."""
-    return OperationResult(Outcome.REFUSED, f"This Trezor cannot be paired now. {error}")
+    return _Refused(f"This Trezor cannot be paired now. {error}")
 
 
-class _NotPairedHere(Exception):
-    """A Safe 7 whose credential in the keyring no longer matches (or there is none)."""
-
-
-class _NoKeyring(Exception):
-    """No Secret Service to take the credential from; the text is a sentence."""
+class _Refused(Exception):
+    """The operation cannot go on (not paired here, no keyring, a pairing refused); the text
+    is a sentence for the owner."""
 
 
 _ANY_CONFIRMATION = Progress(Stage.CONFIRM, "Confirm on your Trezor.")

@@ -16,11 +16,10 @@ On core firmware any message that arrives while a flow runs ends that flow (a ba
 Any number of udev events collapse into at most one running and one pending rescan.
 
 A Safe 7's pairing lives in the keyring, outside the tracker: it reaches it through an
-injected "forget the pairing of this device id" callable (thp_credentials). A Safe 7 read
-paired on a device node that then answers "not paired" without being unplugged in between
-was wiped there (a new identity on a node that never went away): its pairing is dead and is
-removed. The device, remembered under its old id with its history, is then shown as what it
-is now: `pairing_required`.
+injected "forget the pairing of this device id" callable (thp_credentials), and remembers
+which Safe 7 was read paired on each node in a PairingMemory (pairing_memory). An operation
+of ours holds its device through the entry's OperationSlot (operation_slot). Device I/O comes
+in as a DeviceIO (device_io.TrezorlibIO unless a test hands another).
 """
 
 from __future__ import annotations
@@ -28,10 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -40,28 +38,26 @@ from trezorlib.transport import Transport
 from trezorlib.transport.hid import HidTransport
 
 from trezor_backup_api.names import is_trezor_device_id
-from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState, Refusal
+from trezor_backup_api.vocabulary import BackupState, Refusal
 
-from . import device_io
 from .config import Config
-from .device_io import FeaturesReadError, ReadProblem
+from .device_io import FeaturesReadError, ReadProblem, StatusRead, TrezorlibIO
 from .device_values import (
-    THP_INTERNAL_MODEL,
     DeviceListener,
     DeviceStatus,
     OperationRefused,
     TrackedDevice,
 )
 from .history import HistoryStore, HistoryUnavailable
+from .operation_slot import OperationHandle, OperationSlot
+from .pairing_memory import PairingMemory, no_pairing_to_forget
 from .status import (
-    UNKNOWN_MODEL,
     backup_facts,
-    locked_view,
     status_from_features,
     status_without_features,
     status_without_keyring,
 )
-from .thp_credentials import SecretServiceUnavailable
+from .thp_credentials import Pairing, SecretServiceUnavailable
 from .udev_watch import TrezorUsbEvent
 
 LOG = logging.getLogger(__name__)
@@ -82,21 +78,32 @@ MAX_TIMER_SECONDS = 3600.0
 sleeps: wake up at least hourly to compare against the wall clock again."""
 
 
-class OperationHandle(Protocol):
-    """An operation of ours holding a device (see operations). While it runs, the tracker's
-    entry for the device owns it: unplugging and the end of the operation go through it."""
+class DeviceIO(Protocol):
+    """The device layer the tracker reads through (device_io.TrezorlibIO; a test hands it
+    scripted devices). Every method blocks: the tracker calls them in worker threads."""
 
-    @property
-    def kind(self) -> str:
-        """ "check", "backup" or "unlock"."""
+    def usb_transports(self) -> list[Transport]:
+        """Every Trezor on USB, listed without opening any."""
         ...
 
-    def cancel(self) -> None:
-        """Ask the device to abandon the operation (owner's request, or shutdown)."""
+    def emulator_listening(self, endpoint: str) -> bool:
+        """Whether something still listens at a known emulator endpoint, sending nothing."""
         ...
 
-    def device_gone(self) -> None:
-        """The device was unplugged: stop waiting for it."""
+    def emulator_transport(self, endpoint: str) -> Transport | None:
+        """The emulator at the endpoint if it answers a probe."""
+        ...
+
+    def read_status(self, transport: Transport) -> StatusRead:
+        """One status read (GetFeatures alone); raises FeaturesReadError."""
+        ...
+
+    def label_pairing(self, pairing: Pairing, device_id: str) -> None:
+        """Keep a Safe 7's pairing under the device id it reported (StatusRead.unlabelled)."""
+        ...
+
+    def remove_refused_pairing(self, trezor_pubkey: bytes) -> None:
+        """Remove the pairing a Safe 7 refused (FeaturesReadError.refused_key)."""
         ...
 
 
@@ -112,31 +119,6 @@ class NodeWatch(Protocol):
     def untouched_since_release(self, key: str) -> bool: ...
 
 
-def _no_pairing_to_forget(status: DeviceStatus) -> str:
-    """Why ForgetPairing has nothing to remove from this device, as the owner sees it."""
-    if status.model not in (PAIRED_MODEL, UNKNOWN_MODEL):
-        return (
-            f"Only a Trezor Safe 7 is paired with a computer, and this is a Trezor "
-            f"{status.model}: there is no pairing to forget."
-        )
-    if status.state is BackupState.PAIRING_REQUIRED:
-        return "This Trezor is not paired with this computer: there is no pairing to forget."
-    if status.state is BackupState.LOCKED:
-        return (
-            "This Trezor is locked and has not said which Trezor it is since it was plugged "
-            "in or last used by another app: unlock it, then forget its pairing."
-        )
-    if status.state is BackupState.UNKNOWN and status.model == PAIRED_MODEL:
-        return (
-            "Whether this Trezor is paired here cannot be told while the desktop's keyring "
-            "cannot be used: unlock the keyring, refresh, then forget its pairing."
-        )
-    return (
-        "This Trezor has not been read paired with this computer since it was plugged in: "
-        "refresh its status, then forget its pairing if it is paired here."
-    )
-
-
 @dataclass
 class _Entry:
     """What we know about one transport path."""
@@ -145,26 +127,14 @@ class _Entry:
     reader: asyncio.Task[None] | None = None
     features: messages.Features | None = None
     published: TrackedDevice | None = None
-    operation: OperationHandle | None = None
-    io_lock: threading.Lock = field(default_factory=threading.Lock)
-    """Held by whoever talks to the device: a status read, or an operation from start to end.
-    Cancelling a reader task does not stop its worker thread; this lock does."""
+    slot: OperationSlot = field(default_factory=OperationSlot)
+    """Our operation on the device, if one runs, and the lock on talking to it."""
     read_once: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the latest requested read has produced a status (or the device left)."""
     released_while_reading: bool = False
     """Another program let go during a read: what it did may be newer than that read."""
-    paired_id: str | None = None
-    """The device_id of the Safe 7 read paired on this node (over THP, with this computer's
-    credential), until its pairing is forgotten or the node goes away."""
-    known: messages.Features | None = None
-    """The last paired read of the Safe 7 on this node. While it tells nothing (locked since,
-    or its pairing forgotten here) it is still this Trezor, the node never having gone away
-    and no other program having used it: it keeps its id and name, and locked while still
-    paired it keeps the facts of its last unlocked read, as the other core models do. A wipe
-    (a new identity), another program letting go of it (which may have wiped it and set up
-    a new wallet) or an unplug ends this."""
-    forgetting: bool = False
-    """Its pairing is being removed from the keyring (ForgetPairing): no operation starts."""
+    pairing: PairingMemory = field(default_factory=PairingMemory)
+    """The Safe 7 read paired on this node, if any (a new node starts with none)."""
     watched: bool = False
     """Its device node is watched: another app letting go of it is reported (node_released),
     so a read that found it held waits for that instead of trying again on a timer."""
@@ -196,9 +166,12 @@ class DeviceTracker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         node_watch: NodeWatch | None = None,
         forget_pairing: Callable[[str], bool] | None = None,
+        device_io: DeviceIO | None = None,
     ) -> None:
         """`forget_pairing` removes the Safe 7 pairing of a device id from the keyring
-        (blocking; says whether there was one; raises SecretServiceUnavailable)."""
+        (blocking; says whether there was one; raises SecretServiceUnavailable);
+        `device_io` is the device layer (by default trezorlib's, device_io.TrezorlibIO)."""
+        self._io: DeviceIO = device_io if device_io is not None else TrezorlibIO()
         self._config = config
         self._node_watch = node_watch
         self._forget_pairing = forget_pairing
@@ -255,9 +228,7 @@ class DeviceTracker:
         entry = self._entries.get(path)
         if entry is None:
             return
-        # It may have wiped the Trezor and set up a new wallet, which a locked Trezor would
-        # not show: until it is read paired again, nothing is assumed of who it is.
-        entry.known = None
+        entry.pairing.released_by_another_app()
         if not self._may_read(entry):
             return
         if entry.reader is not None:
@@ -302,7 +273,7 @@ class DeviceTracker:
         A status read during our own operation would abort it; during a check left running
         on a core device, the owner may be typing words on it, which a read would throw away.
         """
-        if entry.operation is not None:
+        if entry.slot.running is not None:
             return False
         return entry.published is None or not entry.published.status.dry_run_in_progress
 
@@ -314,12 +285,12 @@ class DeviceTracker:
                 entry = self._entry_of(device_id)[1]
             except KeyError:
                 return None
-        return entry.operation
+        return entry.slot.running
 
     def running_operations(self) -> list[OperationHandle]:
         """Every operation of ours still running (for shutdown)."""
         entries = [*self._entries.values(), *self._departed.values()]
-        return [entry.operation for entry in entries if entry.operation is not None]
+        return [entry.slot.running for entry in entries if entry.slot.running is not None]
 
     async def forget_pairing(self, device_id: str) -> None:
         """`Device1.ForgetPairing`: remove this Safe 7's pairing from the keyring, then show
@@ -336,32 +307,32 @@ class DeviceTracker:
             raise OperationRefused(
                 Refusal.NO_SUCH_DEVICE, f"No Trezor {device_id} is connected."
             ) from None
-        if entry.operation is not None:
+        if entry.slot.running is not None:
             raise OperationRefused(
                 Refusal.BUSY,
-                f"A {entry.operation.kind} is running on it: forget the pairing once it ended.",
+                f"A {entry.slot.kind} is running on it: forget the pairing once it ended.",
             )
-        paired_id = entry.paired_id
+        paired_id = entry.pairing.paired_id
         if paired_id is None or self._forget_pairing is None:
             assert entry.published is not None  # _entry_of finds published devices only
             raise OperationRefused(
-                Refusal.NOT_POSSIBLE, _no_pairing_to_forget(entry.published.status)
+                Refusal.NOT_POSSIBLE, no_pairing_to_forget(entry.published.status)
             )
-        if entry.forgetting:
+        if entry.pairing.forgetting:
             raise OperationRefused(Refusal.BUSY, "Its pairing is being forgotten already.")
         forget = self._forget_pairing
 
         def in_worker() -> bool:
-            with entry.io_lock:  # a read in flight, which may use the credential, ends first
+            with entry.slot.lock:  # a read in flight, which may use the credential, ends first
                 return forget(paired_id)
 
-        entry.forgetting = True
+        entry.pairing.forgetting = True
         try:
             removed = await asyncio.to_thread(in_worker)
         except SecretServiceUnavailable as error:
             raise OperationRefused(Refusal.NO_SECRET_SERVICE, str(error)) from None
         finally:
-            entry.forgetting = False
+            entry.pairing.forgetting = False
         if not removed:
             raise OperationRefused(
                 Refusal.NOT_POSSIBLE,
@@ -369,8 +340,7 @@ class DeviceTracker:
                 "removed: refresh its status to see whether it is still paired here.",
             )
         LOG.info("The pairing with Trezor %s was forgotten", device_id)
-        if self._entries.get(path) is entry and entry.paired_id == paired_id:
-            entry.paired_id = None
+        if self._entries.get(path) is entry and entry.pairing.pairing_forgotten(paired_id):
             self._publish_unreadable(path, entry, FeaturesReadError(ReadProblem.PAIRING_REQUIRED))
 
     def begin_operation(
@@ -384,14 +354,14 @@ class DeviceTracker:
         OperationRefused (Busy) while its pairing is being forgotten.
         """
         path, entry = self._entry_of(device_id)
-        if entry.forgetting:
+        if entry.pairing.forgetting:
             raise OperationRefused(
                 Refusal.BUSY, "Its pairing is being forgotten: start it again once that ended."
             )
         if entry.reader is not None:
             entry.reader.cancel()
             entry.reader = None
-        entry.operation = operation
+        entry.slot.begin(operation)
         assert entry.published is not None
         self._publish(path, entry, entry.published.status)
         return entry.transport, lambda: self._device_access(path, entry)
@@ -406,14 +376,12 @@ class DeviceTracker:
         plugged in again, with a new operation, before this one ended.
         """
         for device_id, departed in self._departed.items():
-            if departed.operation is operation:
-                departed.operation = None
+            if departed.slot.end(operation):
                 return lambda: self._remove_departed(device_id, departed)
-        found = next(((p, e) for p, e in self._entries.items() if e.operation is operation), None)
+        found = next(((p, e) for p, e in self._entries.items() if e.slot.end(operation)), None)
         if found is None:
             return lambda: None  # its device's object went away already (re-plugged)
         path, entry = found
-        entry.operation = None
         if entry.features is not None:
             self._publish(path, entry, self._classify(entry.features, path))
         elif entry.published is not None:
@@ -484,19 +452,19 @@ class DeviceTracker:
                     for path in known:
                         if path.startswith(f"{HidTransport.PATH_PREFIX}:"):
                             ours.enter_context(self._node_watch.own_access(path))
-                transports = device_io.usb_transports()
+                transports = self._io.usb_transports()
         else:
             transports = [t for path, t in known.items() if path not in self._config.emulators]
         for endpoint in self._config.emulators:
             if endpoint in known:
                 # Known emulators are only checked for still listening: a probe would make
                 # the emulator send its next reply to us instead of to whoever talks to it.
-                if device_io.emulator_listening(endpoint):
+                if self._io.emulator_listening(endpoint):
                     transports.append(known[endpoint])
                 continue
-            if not device_io.emulator_listening(endpoint):
+            if not self._io.emulator_listening(endpoint):
                 continue  # nothing there: no datagram needed to know it
-            emulator = device_io.emulator_transport(endpoint)
+            emulator = self._io.emulator_transport(endpoint)
             if emulator is not None:
                 transports.append(emulator)
         return {transport.get_path(): transport for transport in transports}
@@ -538,10 +506,10 @@ class DeviceTracker:
         if entry.published is None:
             return
         LOG.info("Trezor %s was disconnected", entry.published.id)
-        if entry.operation is not None:
+        if entry.slot.running is not None:
             # Its object stays until the operation has said it ended (disconnected).
             self._departed[entry.published.id] = entry
-            entry.operation.device_gone()
+            entry.slot.running.device_gone()
             return
         self._listener.device_removed(entry.published)
 
@@ -554,10 +522,8 @@ class DeviceTracker:
         try:
             while True:
                 try:
-                    features = await asyncio.to_thread(
-                        self._locked_read, path, entry, after_release
-                    )
-                    if features is None:  # taken again: read once it is let go again
+                    read = await asyncio.to_thread(self._locked_read, path, entry, after_release)
+                    if read is None:  # taken again: read once it is let go again
                         entry.read_once.set()
                         return
                 except FeaturesReadError as error:
@@ -583,6 +549,8 @@ class DeviceTracker:
                         )
                         self._spawn(self._rescan_after(delay))
                         return
+                    if error.refused_key is not None:
+                        await asyncio.to_thread(self._remove_refused, entry, error.refused_key)
                     if error.problem is ReadProblem.PAIRING_REQUIRED:
                         await self._forget_wiped(entry)
                     # No retry: the next read comes when another app lets go of the device,
@@ -590,10 +558,12 @@ class DeviceTracker:
                     LOG.info("Trezor at %s cannot be read: %s", path, error)
                     self._publish_unreadable(path, entry, error)
                     return
+                features = read.features
+                if read.unlabelled is not None and features.device_id:
+                    await asyncio.to_thread(self._label, entry, read.unlabelled, features.device_id)
                 entry.features = features
-                if path in device_io.THP_PATHS and features.device_id:
-                    entry.paired_id = features.device_id
-                    entry.known = features
+                if read.over_thp and features.device_id:
+                    entry.pairing.read_paired(features.device_id, features)
                 self._gone_delays.pop(path, None)
                 self._publish(path, entry, self._classify(features, path, remember=True))
                 return
@@ -607,11 +577,8 @@ class DeviceTracker:
     async def _forget_wiped(self, entry: _Entry) -> None:
         """A Safe 7 read paired on this node answered "not paired", with no unplug between:
         it was wiped, and the pairing of the id it had is dead (docs/security.md)."""
-        wiped, entry.paired_id = entry.paired_id, None
-        if wiped is None:
-            return
-        entry.known = None  # a new identity: not the Trezor read here before
-        if self._forget_pairing is None:
+        wiped = entry.pairing.wiped()
+        if wiped is None or self._forget_pairing is None:
             return
         try:
             removed = await asyncio.to_thread(self._forget_pairing, wiped)
@@ -639,12 +606,23 @@ class DeviceTracker:
         """Hold the device for ourselves (worker thread): no other read or operation of ours
         meanwhile, and our own open and close do not count as another app letting go."""
         own = nullcontext() if self._node_watch is None else self._node_watch.own_access(path)
-        with entry.io_lock, own:
+        with entry.slot.lock, own:
             yield
 
-    def _locked_read(
-        self, path: str, entry: _Entry, after_release: bool
-    ) -> messages.Features | None:
+    def _label(self, entry: _Entry, pairing: Pairing, device_id: str) -> None:
+        """Keep the pairing a read connected with under the device id the Trezor reported
+        (worker thread), before that read is published: a ForgetPairing, which waits for the
+        device lock, then finds it under that id, and is not undone by it."""
+        with entry.slot.lock:
+            self._io.label_pairing(pairing, device_id)
+
+    def _remove_refused(self, entry: _Entry, trezor_pubkey: bytes) -> None:
+        """Remove the pairing the Trezor refused in a read (worker thread), before that read
+        is published."""
+        with entry.slot.lock:
+            self._io.remove_refused_pairing(trezor_pubkey)
+
+    def _locked_read(self, path: str, entry: _Entry, after_release: bool) -> StatusRead | None:
         """A status read (worker thread) that waits for, and excludes, an operation; None
         without touching the device when `after_release` and another program opened or
         closed it since it let go (trezorlib programs list the devices, opening each, some
@@ -654,19 +632,16 @@ class DeviceTracker:
             if after_release and watch is not None and not watch.untouched_since_release(path):
                 LOG.debug("Another program took %s again; not reading it", path)
                 return None
-            return device_io.read_features(entry.transport)
+            return self._io.read_status(entry.transport)
 
     def _publish_unreadable(self, path: str, entry: _Entry, error: FeaturesReadError) -> None:
         entry.features = None
-        if (
-            error.problem is ReadProblem.LOCKED_THP
-            and entry.known is not None
-            and entry.paired_id is not None
-        ):
+        if error.problem is ReadProblem.LOCKED_THP:
             # The Trezor read paired on this node, locked since: what it would say locked.
-            entry.features = locked_view(entry.known)
-            self._publish(path, entry, self._classify(entry.features, path))
-            return
+            entry.features = entry.pairing.locked_features()
+            if entry.features is not None:
+                self._publish(path, entry, self._classify(entry.features, path))
+                return
         if error.problem is ReadProblem.KEYRING_UNAVAILABLE:
             status = status_without_keyring(error.explanation)
         else:
@@ -674,16 +649,7 @@ class DeviceTracker:
             if state is None:
                 state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
             status = status_without_features(state, error.explanation)
-        if entry.known is not None:
-            # Still the Safe 7 read paired on this node (its pairing forgotten, or another
-            # app holds it): the owner sees it under its name.
-            status = replace(
-                status,
-                model=PAIRED_MODEL,
-                internal_model=THP_INTERNAL_MODEL,
-                label=entry.known.label or "",
-            )
-        self._publish(path, entry, status)
+        self._publish(path, entry, entry.pairing.shown(status))
 
     def _device_id(self, features: messages.Features | None, path: str) -> str:
         device_id = features.device_id if features is not None else None
@@ -717,9 +683,8 @@ class DeviceTracker:
         )
 
     def _publish(self, path: str, entry: _Entry, status: DeviceStatus) -> None:
-        kind = entry.operation.kind if entry.operation is not None else ""
-        device_id = self._device_id(entry.features or entry.known, path)
-        device = TrackedDevice(device_id, path, status, kind)
+        device_id = self._device_id(entry.features or entry.pairing.known, path)
+        device = TrackedDevice(device_id, path, status, entry.slot.kind)
         previous = entry.published
         if previous == device:
             entry.read_once.set()

@@ -35,7 +35,7 @@ from .config import (
 from .config_watch import ConfigWatch
 from .dbus_service import BusPublisher, ManagerObject, OperationGate
 from .device_node_watch import DeviceNodeWatch
-from .device_tracker import DeviceTracker
+from .device_tracker import DeviceIO, DeviceTracker
 from .history import HistoryStore, HistoryUnavailable
 from .known_devices import KnownDevices
 from .operations import OperationManager
@@ -160,9 +160,16 @@ def _with_arguments(config: Config, emulators: tuple[str, ...]) -> Config:
     return dataclasses.replace(config, emulators=tuple(dict.fromkeys(config.emulators + emulators)))
 
 
-async def serve(file: Config, path: Path, raw: bytes | None, emulators: tuple[str, ...]) -> int:
+async def serve(
+    file: Config,
+    path: Path,
+    raw: bytes | None,
+    emulators: tuple[str, ...],
+    device_io: DeviceIO | None = None,
+) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code. `file` holds the settings read from
-    `raw`, the bytes of the config file at `path` (None: there is none)."""
+    `raw`, the bytes of the config file at `path` (None: there is none); `device_io` is the
+    device layer (trezorlib's unless a test hands another)."""
     config = _with_arguments(file, emulators)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -179,7 +186,12 @@ async def serve(file: Config, path: Path, raw: bytes | None, emulators: tuple[st
         forget_pairing = CredentialStore().forget_device
         known = KnownDevices(publisher, history, config, forget_pairing=forget_pairing)
         tracker = DeviceTracker(
-            config, history, known, node_watch=node_watch, forget_pairing=forget_pairing
+            config,
+            history,
+            known,
+            node_watch=node_watch,
+            forget_pairing=forget_pairing,
+            device_io=device_io,
         )
         agents = AgentRegistry(bus, config, device_path)
         await agents.start()

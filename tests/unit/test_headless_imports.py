@@ -96,6 +96,8 @@ DEVICE_SIDE = (
     "trezor_backupd.udev_watch",
     "trezor_backupd.status",
     "trezor_backupd.operations",
+    "trezor_backupd.operation_slot",
+    "trezor_backupd.pairing_memory",
 )
 
 

@@ -17,7 +17,6 @@ from scripted_devices import Bench, Device, busy, features, run
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal
-from trezor_backupd import device_io
 from trezor_backupd.config import Config
 from trezor_backupd.device_io import FeaturesReadError, ReadProblem, UsbLocation
 from trezor_backupd.device_tracker import DeviceTracker
@@ -29,7 +28,7 @@ from trezor_backupd.device_values import (
 )
 from trezor_backupd.history import HistoryStore
 from trezor_backupd.known_devices import KnownDevices
-from trezor_backupd.thp_credentials import NoKeyring, SecretServiceUnavailable
+from trezor_backupd.thp_credentials import NoKeyring, Pairing, SecretServiceUnavailable
 from trezor_backupd.udev_watch import TrezorUsbEvent
 
 NODE = "webusb:001:1"
@@ -68,8 +67,8 @@ def keyring() -> Keyring:
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch, keyring: Keyring) -> Iterator[Bench]:
     """The scripted tracker, with the keyring callable; NODE speaks THP (a Safe 7)."""
-    monkeypatch.setattr(device_io, "THP_PATHS", {NODE})
     bench = Bench(monkeypatch)
+    bench.thp_paths.add(NODE)
     bench.tracker = DeviceTracker(
         Config(),
         bench,  # type: ignore[arg-type]  # the HistoryStore methods the tracker calls
@@ -77,6 +76,7 @@ def bench(monkeypatch: pytest.MonkeyPatch, keyring: Keyring) -> Iterator[Bench]:
         clock=lambda: bench.now,
         node_watch=bench.node_watch,
         forget_pairing=keyring.forget_device,
+        device_io=bench,
     )
     yield bench
 
@@ -267,7 +267,7 @@ def test_locked_after_its_pairing_was_forgotten_or_another_app_used_it_tells_not
         Device("webusb:001:2", features("8888", model="Safe 7", internal_model="T3W1"),
                busy(ReadProblem.LOCKED_THP)),
     ]  # fmt: skip
-    device_io.THP_PATHS.add("webusb:001:2")  # a second Safe 7
+    bench.thp_paths.add("webusb:001:2")  # a second Safe 7
     bench.verdicts["8888"] = CheckVerdict(bench.now, Outcome.PASSED)
 
     async def scenario() -> None:
@@ -426,3 +426,45 @@ def test_with_no_keyring_at_all_a_remembered_safe7_is_forgotten(
 
     run(scenario)
     history.close()
+
+
+def test_a_pairing_kept_without_its_device_id_is_labelled_before_the_read_is_shown(
+    bench: Bench, keyring: Keyring
+) -> None:
+    """The status read itself writes nothing to the keyring: the tracker labels the pairing
+    it connected with (kept by an earlier release without the device id) before the read is
+    published, so that ForgetPairing, which forgets by that id, finds it."""
+    kept = Pairing(b"trezor", b"host", b"credential", device_id="")
+    bench.unlabelled[NODE] = kept
+    bench.devices.append(Device(NODE, paired()))
+    labelled_when_shown: list[int] = []
+    bench.device_added = lambda device: labelled_when_shown.append(len(bench.labelled))  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        assert bench.labelled == [(kept, SAFE7)]
+        assert labelled_when_shown == [1]
+        await bench.tracker.forget_pairing(SAFE7)
+        assert keyring.forgotten == [SAFE7]
+        bench.tracker.close()
+
+    run(scenario)
+
+
+def test_a_pairing_the_trezor_refused_is_removed_before_the_read_is_shown(
+    bench: Bench, keyring: Keyring
+) -> None:
+    """The read names the refused key; the tracker removes that pairing, then publishes."""
+    refused = FeaturesReadError(ReadProblem.PAIRING_REQUIRED, refused_key=b"trezor")
+    bench.devices.append(Device(NODE, refused))
+    removed_when_shown: list[int] = []
+    bench.device_added = lambda device: removed_when_shown.append(len(bench.refused))  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        await bench.tracker.settle()
+        assert bench.refused == [b"trezor"] and removed_when_shown == [1]
+        assert bench.states() == {"at_webusb_001_1": "pairing_required"}
+        assert keyring.forgotten == []  # never read paired here: no wipe to see
+        bench.tracker.close()
+
+    run(scenario)
