@@ -509,6 +509,14 @@ def measure_io(port: int, testbed: Testbed, cycles: int) -> dict[str, Any]:
     return {name: summary(values) for name, values in timings.items()}
 
 
+async def device_state(client: Client, path: str) -> str:
+    """The State property of the device at `path` (outside any timed window)."""
+    reply = await call(
+        client.bus, BUS_NAME, path, PROPERTIES_INTERFACE, "Get", "ss", [DEVICE_INTERFACE, "State"]
+    )
+    return str(reply.body[0].value)
+
+
 async def measure_plug_cycles(
     client: Client, testbed: Testbed, sims: SimHost, cycles: int, index: int = 0
 ) -> dict[str, Any]:
@@ -528,17 +536,7 @@ async def measure_plug_cycles(
         assert member == "DeviceAdded", (member, path)
         plug.append(arrived - start)
         # Outside the timed window: the object carries its state already.
-        reply = await call(
-            client.bus,
-            BUS_NAME,
-            path,
-            PROPERTIES_INTERFACE,
-            "Get",
-            "ss",
-            [DEVICE_INTERFACE, "State"],
-        )
-        (state,) = reply.body
-        states.add(str(state.value))
+        states.add(await device_state(client, path))
         sims.down(index)
         start = time.perf_counter()
         testbed.remove(syspath)
@@ -840,16 +838,7 @@ async def measure_usb_path(cycles: int, window: float) -> dict[str, Any]:
         timings["hold"].append(first["release"] - first["claim"])
         timings["open_to_claim"].append(first["claim"] - first["open"])
         timings["release_to_state"].append(added_monotonic - first["release"])
-        reply = await call(
-            client.bus,
-            BUS_NAME,
-            path,
-            PROPERTIES_INTERFACE,
-            "Get",
-            "ss",
-            [DEVICE_INTERFACE, "State"],
-        )
-        states.add(str(reply.body[0].value))
+        states.add(await device_state(client, path))
         return trezor
 
     try:
