@@ -12,16 +12,16 @@ PREFIX ?= /usr/local
 system-packages:
 	sh tests/setup-system.sh
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml sim/pyproject.toml
 	sh tests/setup-system.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' -e ./sim
 	touch $@
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check api daemon applet tests
-	$(VENV)/bin/ruff format --check api daemon applet tests
+	$(VENV)/bin/ruff check api daemon ctl applet sim tests bench
+	$(VENV)/bin/ruff format --check api daemon ctl applet sim tests bench
 	$(VENV)/bin/mypy
 
 test: system-packages $(VENV)/.installed lint
@@ -55,8 +55,8 @@ INSTALLED_DATA = \
 	$(METAINFO_DIR)/io.github.TrezorBackupGuard.Applet.metainfo.xml
 PIP ?= $(PY) -m pip
 SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
-PACKAGES = trezor_backup_api trezor_backupd trezor_backupctl trezor_backup_sim trezor_backup_applet
-SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-sim trezor-backup-applet
+PACKAGES = trezor_backup_api trezor_backupd trezor_backupctl trezor_backup_applet
+SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-applet
 
 install: install-data
 	$(PIP) install --quiet --root "$(DESTDIR)/" --prefix "$(PREFIX)" --no-deps \

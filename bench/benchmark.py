@@ -134,8 +134,8 @@ from trezor_backup_api.names import (  # noqa: E402
     PROPERTIES_INTERFACE,
     ROOT_PATH,
 )
-from trezor_backupd import device_io, thp_session  # noqa: E402
-from trezor_backupd.thp_credentials import CredentialStore  # noqa: E402
+from trezor_backupd.device import device_io, thp_session  # noqa: E402
+from trezor_backupd.store.thp_credentials import CredentialStore  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from trezorlib import messages  # noqa: E402

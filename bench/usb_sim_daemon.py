@@ -15,8 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from trezor_backupd import device_io, main
-from trezor_backupd.device_io import UsbLocation
+from trezor_backupd import main
+from trezor_backupd.device import device_io
+from trezor_backupd.device.device_io import UsbLocation
 
 from sim_helpers import SimulatorOnUsb
 

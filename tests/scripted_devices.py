@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from trezorlib import messages
 
-from trezor_backupd import device_tracker
-from trezor_backupd.config import Config
-from trezor_backupd.device_io import FeaturesReadError, ReadProblem, StatusRead
-from trezor_backupd.device_tracker import DeviceTracker
+from trezor_backupd.device import device_tracker
+from trezor_backupd.device.device_io import FeaturesReadError, ReadProblem, StatusRead
+from trezor_backupd.device.device_tracker import DeviceTracker
 from trezor_backupd.device_values import BackupFacts, CheckVerdict, DeviceListener, TrackedDevice
-from trezor_backupd.thp_credentials import Pairing
+from trezor_backupd.store.config import Config
+from trezor_backupd.store.thp_credentials import Pairing
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 Reply = messages.Features | FeaturesReadError

@@ -29,7 +29,7 @@ from trezorlib.mapping import DEFAULT_MAPPING
 from trezorlib.transport import Transport
 from trezorlib.transport.udp import UdpTransport
 
-from trezor_backupd.device_io import UsbLocation
+from trezor_backupd.device.device_io import UsbLocation
 
 HOST = "127.0.0.1"
 ABANDON24 = " ".join(["abandon"] * 23 + ["art"])

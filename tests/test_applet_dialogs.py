@@ -57,7 +57,7 @@ from trezor_backup_applet.main_window import MainWindow, row_of
 from trezor_backup_applet.settings import AppletSettings
 from trezor_backup_applet.snooze import SnoozeStore
 from trezor_backup_applet.tray import MenuEntry, menu_entries, summary
-from trezor_backupd.history import HistoryStore
+from trezor_backupd.store.history import HistoryStore
 
 import seed_safety
 from conftest import DaemonFactory

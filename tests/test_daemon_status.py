@@ -16,7 +16,7 @@ import pytest
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import OperationKind
-from trezor_backupd.history import HistoryStore
+from trezor_backupd.store.history import HistoryStore
 
 from conftest import DaemonFactory
 from harness import (

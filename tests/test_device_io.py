@@ -9,7 +9,7 @@ from trezorlib import mapping, messages, protocol_v1
 from trezorlib.transport import DeviceIsBusy, Timeout, Transport
 from trezorlib.transport.webusb import dev_to_str
 
-from trezor_backupd.device_io import (
+from trezor_backupd.device.device_io import (
     FeaturesReadError,
     ReadProblem,
     UsbLocation,

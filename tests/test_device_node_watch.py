@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from trezor_backupd.device_node_watch import DeviceNodeWatch
-from trezor_backupd.udev_watch import TrezorUsbEvent, UdevWatcher
+from trezor_backupd.device.device_node_watch import DeviceNodeWatch
+from trezor_backupd.device.udev_watch import TrezorUsbEvent, UdevWatcher
 
 from harness import EVENT_TIMEOUT, UsbTestbed
 

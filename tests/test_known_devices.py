@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from trezor_backup_api.vocabulary import OperationKind
-from trezor_backupd.history import HistoryStore
+from trezor_backupd.store.history import HistoryStore
 
 import seed_safety
 from conftest import DaemonFactory

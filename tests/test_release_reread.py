@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from trezorlib.transport import Transport
 
-from trezor_backupd.config import Config
-from trezor_backupd.device_io import TrezorlibIO, UsbLocation
+from trezor_backupd.device.device_io import TrezorlibIO, UsbLocation
 from trezor_backupd.main import serve
+from trezor_backupd.store.config import Config
 
 from harness import BUS_NAME, EVENT_TIMEOUT, SessionBus, UsbTestbed, Watch, get_devices
 from sim_helpers import SimulatorOnUsb, start_simulator

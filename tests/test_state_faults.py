@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trezor_backupd.history import HistoryStore
+from trezor_backupd.store.history import HistoryStore
 
 from conftest import DaemonFactory
 from harness import DEVICE_ID, LineReader, OwnerRun, get_devices, running
@@ -21,7 +21,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from trezor_backup_api.vocabulary import OperationKind
-from trezor_backupd.history import HistoryStore
+from trezor_backupd.store.history import HistoryStore
 store = HistoryStore(Path(sys.argv[1]))
 for n in range(1000):
     store.record("AB12", OperationKind.CHECK, "passed", datetime.now(UTC), detail=str(n))

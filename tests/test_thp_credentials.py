@@ -17,9 +17,9 @@ import secretstorage
 from trezorlib.transport.udp import UdpTransport
 
 from trezor_backup_api.vocabulary import Outcome
-from trezor_backupd.device_ops import DeviceOperation
+from trezor_backupd.device.device_ops import DeviceOperation
 from trezor_backupd.device_values import Progress
-from trezor_backupd.thp_credentials import (
+from trezor_backupd.store.thp_credentials import (
     CredentialStore,
     NoKeyring,
     Pairing,

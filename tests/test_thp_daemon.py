@@ -29,8 +29,8 @@ from trezorlib.debuglink import LayoutContent
 from trezorlib.transport.udp import UdpTransport
 
 from trezor_backup_api.names import BUS_NAME, MANAGER_INTERFACE, ROOT_PATH
-from trezor_backupd import thp_session
-from trezor_backupd.thp_credentials import CredentialStore
+from trezor_backupd.device import thp_session
+from trezor_backupd.store.thp_credentials import CredentialStore
 
 import seed_safety
 from conftest import TEST_KEYRING_PASSWORD, DaemonFactory

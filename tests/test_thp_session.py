@@ -12,9 +12,9 @@ import pytest
 from trezorlib import messages
 from trezorlib.transport.udp import UdpTransport
 
-from trezor_backupd import thp_session
-from trezor_backupd.device_io import FeaturesReadError, ReadProblem, read_features
-from trezor_backupd.thp_credentials import CredentialStore
+from trezor_backupd.device import thp_session
+from trezor_backupd.device.device_io import FeaturesReadError, ReadProblem, read_features
+from trezor_backupd.store.thp_credentials import CredentialStore
 
 import seed_safety
 from sim_helpers import HOST, HostPort, Simulator, start_simulator

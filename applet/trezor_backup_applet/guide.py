@@ -1,7 +1,7 @@
 """Trezor's guide for a device's next step: a link with a name, never a raw address.
 
 The daemon ends the `NextStep` of a Trezor to check with " Trezor's guide: <address>"
-(daemon/trezor_backupd/status.py), text meant for a terminal. The window shows that guide as
+(daemon/trezor_backupd/device/status.py), text meant for a terminal. The window shows that guide as
 a named link and a notification as a button, so an address is never broken over lines or read
 aloud; both take it from here.
 """

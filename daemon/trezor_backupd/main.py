@@ -24,23 +24,23 @@ from trezor_backup_api import __version__
 from trezor_backup_api.names import BUS_NAME, device_path
 from trezor_backup_api.paths import config_path, state_dir
 
-from .agents import AgentRegistry
-from .config import (
+from .bus.agents import AgentRegistry
+from .bus.dbus_service import BusPublisher, ManagerObject, OperationGate
+from .device.device_node_watch import DeviceNodeWatch
+from .device.device_tracker import DeviceIO, DeviceTracker
+from .device.operations import OperationManager
+from .device.udev_watch import UdevWatcher
+from .store.config import (
     Config,
     ConfigError,
     parse_config,
     parse_emulator_endpoint,
     read_config_file,
 )
-from .config_watch import ConfigWatch
-from .dbus_service import BusPublisher, ManagerObject, OperationGate
-from .device_node_watch import DeviceNodeWatch
-from .device_tracker import DeviceIO, DeviceTracker
-from .history import HistoryStore, HistoryUnavailable
-from .known_devices import KnownDevices
-from .operations import OperationManager
-from .thp_credentials import CredentialStore
-from .udev_watch import UdevWatcher
+from .store.config_watch import ConfigWatch
+from .store.history import HistoryStore, HistoryUnavailable
+from .store.known_devices import KnownDevices
+from .store.thp_credentials import CredentialStore
 
 LOG = logging.getLogger("trezor_backupd")
 

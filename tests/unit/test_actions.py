@@ -25,8 +25,8 @@ from trezor_backup_applet.snooze import SnoozeStore
 from trezor_backup_applet.tray import MenuEntry, menu_entries
 from trezor_backupctl.operation_commands import EXIT_CANCELLED, run_backup
 from trezor_backupctl.terminal_input import TerminalLines
+from trezor_backupd.device.operations import _require_allowed
 from trezor_backupd.device_values import DeviceStatus, OperationRefused
-from trezor_backupd.operations import _require_allowed
 
 S = BackupState
 A = Action

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from trezor_backup_api.paths import config_path, state_dir
-from trezor_backupd.config import Config, ConfigError, load_config, parse_emulator_endpoint
+from trezor_backupd.store.config import Config, ConfigError, load_config, parse_emulator_endpoint
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -14,9 +14,9 @@ from scripted_devices import NOW, Bench, Device, busy, features, run
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import Outcome
-from trezor_backupd.device_io import ReadProblem, UsbLocation
+from trezor_backupd.device.device_io import ReadProblem, UsbLocation
+from trezor_backupd.device.udev_watch import TrezorUsbEvent
 from trezor_backupd.device_values import CheckVerdict
-from trezor_backupd.udev_watch import TrezorUsbEvent
 
 
 @pytest.fixture

@@ -83,21 +83,21 @@ def test_the_check_itself_catches_a_forbidden_import() -> None:
 
 
 BUS_SIDE = (
-    "trezor_backupd.dbus_service",
-    "trezor_backupd.agents",
-    "trezor_backupd.history",
-    "trezor_backupd.known_devices",
+    "trezor_backupd.bus.dbus_service",
+    "trezor_backupd.bus.agents",
+    "trezor_backupd.store.history",
+    "trezor_backupd.store.known_devices",
 )
 DEVICE_SIDE = (
-    "trezor_backupd.device_io",
-    "trezor_backupd.device_ops",
-    "trezor_backupd.device_tracker",
-    "trezor_backupd.device_node_watch",
-    "trezor_backupd.udev_watch",
-    "trezor_backupd.status",
-    "trezor_backupd.operations",
-    "trezor_backupd.operation_slot",
-    "trezor_backupd.pairing_memory",
+    "trezor_backupd.device.device_io",
+    "trezor_backupd.device.device_ops",
+    "trezor_backupd.device.device_tracker",
+    "trezor_backupd.device.device_node_watch",
+    "trezor_backupd.device.udev_watch",
+    "trezor_backupd.device.status",
+    "trezor_backupd.device.operations",
+    "trezor_backupd.device.operation_slot",
+    "trezor_backupd.device.pairing_memory",
 )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from trezor_backup_api.vocabulary import OperationKind, Outcome
 from trezor_backupd.device_values import BackupFacts, CheckVerdict
-from trezor_backupd.history import (
+from trezor_backupd.store.history import (
     DB_NAME,
     SCHEMA_VERSION,
     HistoryEvent,
@@ -164,7 +164,7 @@ def test_accepts_the_longest_device_id(store: HistoryStore) -> None:
 def test_garbage_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     garbage = b"this is not a database at all\n" * 200
     (tmp_path / DB_NAME).write_bytes(garbage)
-    with caplog.at_level(logging.WARNING, logger="trezor_backupd.history"):
+    with caplog.at_level(logging.WARNING, logger="trezor_backupd.store.history"):
         store = HistoryStore(tmp_path)
     try:
         (aside,) = corrupt_files(tmp_path)
@@ -185,7 +185,7 @@ def test_truncated_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCapture
     assert not (tmp_path / f"{DB_NAME}-wal").exists()  # checkpointed: all data in the main file
     data = db.read_bytes()
     db.write_bytes(data[: len(data) // 2])
-    with caplog.at_level(logging.WARNING, logger="trezor_backupd.history"):
+    with caplog.at_level(logging.WARNING, logger="trezor_backupd.store.history"):
         reopened = HistoryStore(tmp_path)
     try:
         (aside,) = corrupt_files(tmp_path)
@@ -231,7 +231,7 @@ def test_damage_found_during_use_is_moved_aside_and_the_record_kept(
         with db.open("r+b") as f:
             f.seek(page_size)
             f.write(b"\xff" * (size - page_size))
-        with caplog.at_level(logging.WARNING, logger="trezor_backupd.history"):
+        with caplog.at_level(logging.WARNING, logger="trezor_backupd.store.history"):
             store.record(DEV, OperationKind.BACKUP, "completed", T0)
         assert len(corrupt_files(tmp_path)) == 1
         assert "is damaged" in caplog.text
@@ -270,7 +270,7 @@ def test_newer_schema_is_refused_and_left_alone(
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with (
-        caplog.at_level(logging.ERROR, logger="trezor_backupd.history"),
+        caplog.at_level(logging.ERROR, logger="trezor_backupd.store.history"),
         pytest.raises(HistoryUnavailable, match="newer trezor-backupd"),
     ):
         HistoryStore(tmp_path)

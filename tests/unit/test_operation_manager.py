@@ -15,10 +15,10 @@ from scripted_devices import NOW, Bench, Device, features, run
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal, Stage
-from trezor_backupd.device_ops import HostInput
+from trezor_backupd.device.device_ops import HostInput
+from trezor_backupd.device.operations import OperationManager
 from trezor_backupd.device_values import CheckVerdict, OperationRefused, OperationResult, Progress
-from trezor_backupd.history import VERDICT_RESULTS
-from trezor_backupd.operations import OperationManager
+from trezor_backupd.store.history import VERDICT_RESULTS
 
 DEVICE_ID = "AAAA"
 

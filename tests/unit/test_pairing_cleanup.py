@@ -17,19 +17,19 @@ from scripted_devices import Bench, Device, busy, features, run
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal
-from trezor_backupd.config import Config
-from trezor_backupd.device_io import FeaturesReadError, ReadProblem, UsbLocation
-from trezor_backupd.device_tracker import DeviceTracker
+from trezor_backupd.device.device_io import FeaturesReadError, ReadProblem, UsbLocation
+from trezor_backupd.device.device_tracker import DeviceTracker
+from trezor_backupd.device.udev_watch import TrezorUsbEvent
 from trezor_backupd.device_values import (
     CheckVerdict,
     DeviceListener,
     OperationRefused,
     TrackedDevice,
 )
-from trezor_backupd.history import HistoryStore
-from trezor_backupd.known_devices import KnownDevices
-from trezor_backupd.thp_credentials import NoKeyring, Pairing, SecretServiceUnavailable
-from trezor_backupd.udev_watch import TrezorUsbEvent
+from trezor_backupd.store.config import Config
+from trezor_backupd.store.history import HistoryStore
+from trezor_backupd.store.known_devices import KnownDevices
+from trezor_backupd.store.thp_credentials import NoKeyring, Pairing, SecretServiceUnavailable
 
 NODE = "webusb:001:1"
 SAFE7 = "7777"

@@ -9,12 +9,12 @@ import pytest
 from trezorlib import messages
 
 from trezor_backup_api.vocabulary import BackupState, Outcome
-from trezor_backupd.device_values import CheckVerdict, DeviceStatus
-from trezor_backupd.status import (
+from trezor_backupd.device.status import (
     backup_facts,
     status_from_features,
     status_without_features,
 )
+from trezor_backupd.device_values import CheckVerdict, DeviceStatus
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 INTERVAL = timedelta(days=180)

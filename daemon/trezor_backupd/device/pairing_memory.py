@@ -16,7 +16,7 @@ from trezorlib import messages
 
 from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState
 
-from .device_values import THP_INTERNAL_MODEL, DeviceStatus
+from ..device_values import THP_INTERNAL_MODEL, DeviceStatus
 from .status import UNKNOWN_MODEL, locked_view
 
 

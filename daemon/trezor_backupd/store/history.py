@@ -20,7 +20,7 @@ from typing import TypeVar
 from trezor_backup_api.names import MAX_DEVICE_ID_LENGTH, is_device_id
 from trezor_backup_api.vocabulary import OperationKind, Outcome
 
-from .device_values import BackupFacts, CheckVerdict
+from ..device_values import BackupFacts, CheckVerdict
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from dbus_fast.aio import MessageBus
 from trezor_backup_api.client import TIMEOUT_ERROR, BusCallError, call
 from trezor_backup_api.names import AGENT_INTERFACE, DBUS_NAME, DBUS_PATH
 
-from .config import Config
-from .device_values import AgentUnanswered
+from ..device_values import AgentUnanswered
+from ..store.config import Config
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")

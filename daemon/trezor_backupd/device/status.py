@@ -17,7 +17,7 @@ from trezorlib import messages
 from trezor_backup_api.actions import CHECKABLE
 from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState, Outcome
 
-from .device_values import THP_INTERNAL_MODEL, BackupFacts, CheckVerdict, DeviceStatus
+from ..device_values import THP_INTERNAL_MODEL, BackupFacts, CheckVerdict, DeviceStatus
 
 
 def backup_facts(features: messages.Features, now: datetime) -> BackupFacts | None:

@@ -24,8 +24,8 @@ from typing import Any
 
 from trezor_backup_api.vocabulary import Refusal
 
+from ..device_values import THP_INTERNAL_MODEL, DeviceListener, OperationRefused, TrackedDevice
 from .config import Config
-from .device_values import THP_INTERNAL_MODEL, DeviceListener, OperationRefused, TrackedDevice
 from .history import HistoryStore, HistoryUnavailable, KnownDevice
 from .thp_credentials import NoKeyring, SecretServiceUnavailable
 

@@ -25,8 +25,8 @@ from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportExcep
 
 from trezor_backup_api.vocabulary import Outcome, Stage
 
+from ..device_values import OperationResult, Progress
 from .device_io import THP_PATHS
-from .device_values import OperationResult, Progress
 
 if TYPE_CHECKING:
     from trezorlib.client import Session
@@ -224,8 +224,8 @@ class DeviceOperation:
         The keyring is checked first: without one, nothing is asked of the Trezor. What is
         kept is only the final autoconnect credential; every failure keeps nothing.
         """
+        from ..store.thp_credentials import CredentialStore, SecretServiceUnavailable
         from . import thp_session
-        from .thp_credentials import CredentialStore, SecretServiceUnavailable
 
         store = CredentialStore(may_prompt=True)
         try:
@@ -368,8 +368,8 @@ class DeviceOperation:
             client = TrezorClientV1(app, self._transport, model=None, mapping=None)
             yield client.get_session(passphrase=None)
             return
+        from ..store.thp_credentials import CredentialStore, SecretServiceUnavailable
         from . import thp_session
-        from .thp_credentials import CredentialStore, SecretServiceUnavailable
 
         try:
             credentials = list(CredentialStore(may_prompt=True).credentials())

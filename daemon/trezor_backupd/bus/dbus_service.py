@@ -34,10 +34,10 @@ from trezor_backup_api.names import (
 )
 from trezor_backup_api.vocabulary import OperationKind, Refusal
 
+from ..device_values import OperationRefused, OperationResult, Progress, TrackedDevice
+from ..store.history import HistoryEvent, HistoryUnavailable
+from ..store.known_devices import KNOWN_SIGNATURES, KnownDevices
 from .agents import AgentRegistry, current_caller
-from .device_values import OperationRefused, OperationResult, Progress, TrackedDevice
-from .history import HistoryEvent, HistoryUnavailable
-from .known_devices import KNOWN_SIGNATURES, KnownDevices
 
 DeviceDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StageAndMessage = Annotated[list[str], DBusSignature("ss")]

@@ -40,15 +40,16 @@ from trezorlib.transport.hid import HidTransport
 from trezor_backup_api.names import is_trezor_device_id
 from trezor_backup_api.vocabulary import BackupState, Refusal
 
-from .config import Config
-from .device_io import FeaturesReadError, ReadProblem, StatusRead, TrezorlibIO
-from .device_values import (
+from ..device_values import (
     DeviceListener,
     DeviceStatus,
     OperationRefused,
     TrackedDevice,
 )
-from .history import HistoryStore, HistoryUnavailable
+from ..store.config import Config
+from ..store.history import HistoryStore, HistoryUnavailable
+from ..store.thp_credentials import Pairing, SecretServiceUnavailable
+from .device_io import FeaturesReadError, ReadProblem, StatusRead, TrezorlibIO
 from .operation_slot import OperationHandle, OperationSlot
 from .pairing_memory import PairingMemory, no_pairing_to_forget
 from .status import (
@@ -57,7 +58,6 @@ from .status import (
     status_without_features,
     status_without_keyring,
 )
-from .thp_credentials import Pairing, SecretServiceUnavailable
 from .udev_watch import TrezorUsbEvent
 
 LOG = logging.getLogger(__name__)

@@ -24,16 +24,16 @@ from trezorlib.transport import Transport
 from trezor_backup_api.actions import Action, allowed_actions
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome, Refusal
 
-from .device_ops import DeviceOperation, HostCancelled, HostInput
-from .device_tracker import DeviceTracker
-from .device_values import (
+from ..device_values import (
     AgentUnanswered,
     DeviceStatus,
     OperationRefused,
     OperationResult,
     Progress,
 )
-from .history import RESULTS_BY_KIND, HistoryStore, HistoryUnavailable
+from ..store.history import RESULTS_BY_KIND, HistoryStore, HistoryUnavailable
+from .device_ops import DeviceOperation, HostCancelled, HostInput
+from .device_tracker import DeviceTracker
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")

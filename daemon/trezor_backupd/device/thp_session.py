@@ -36,7 +36,7 @@ from trezorlib.thp import control_byte
 from trezorlib.thp.credentials import find_credential
 from trezorlib.transport import Transport
 
-from .thp_credentials import Pairing
+from ..store.thp_credentials import Pairing
 
 if TYPE_CHECKING:
     from trezorlib.thp.client import TrezorClientThp

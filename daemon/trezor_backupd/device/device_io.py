@@ -28,7 +28,7 @@ from trezorlib.transport.hid import HidTransport
 from trezorlib.transport.udp import UdpTransport
 from trezorlib.transport.webusb import WebUsbTransport, is_vendor_class
 
-from .thp_credentials import CredentialStore, NoKeyring, Pairing, SecretServiceUnavailable
+from ..store.thp_credentials import CredentialStore, NoKeyring, Pairing, SecretServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
