@@ -14,5 +14,4 @@ done <<'LIST'
 trezor-backupd daemon of Trezor Backup Guard: the backup state of Trezor wallets on the session D-Bus
 trezor-backupctl command line of Trezor Backup Guard: backup state, backup and dry-run check of a Trezor
 trezor-backup-applet tray applet of Trezor Backup Guard: backup reminders and dialogs for a Trezor
-trezor-backup-sim simulated Trezor hardware wallet on UDP, for trying and testing Trezor Backup Guard
 LIST

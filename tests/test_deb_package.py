@@ -2,8 +2,9 @@
 root that holds only the declared Build-Depends (debian/clean-root.sh), and fails there, naming
 it, when a dependency is missing from debian/control or a locked wheel changed on the index;
 lintian finds no error; then it is installed with apt into a fresh Debian 12 root made by
-debootstrap, where the installed daemon reads the installed simulator on a session bus of its
-own and `trezor-backupctl status --json` shows it; `apt purge` must then leave none of its files.
+debootstrap, where the installed daemon reads a simulated Trezor (the checkout's simulator, run
+beside the root: the package does not ship it) on a session bus of its own and
+`trezor-backupctl status --json` shows it; `apt purge` must then leave none of its files.
 
 Needs root (debootstrap, chroot, mounts) and Debian's archive and PyPI; CI runs as root, so it
 fails, not skips, without them. The roots are cached as tarballs under CACHE (outside the
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from sim_helpers import free_port_pair
+from sim_helpers import start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("TREZOR_BACKUP_GUARD_CACHE", "/var/cache/trezor-backup-guard"))
@@ -152,7 +153,6 @@ def test_metainfo_and_desktop_files_validate(deb: Path, tmp_path: Path) -> None:
     pages = sorted(p.name for p in (share / "man/man1").iterdir())
     assert pages == [
         "trezor-backup-applet.1.gz",
-        "trezor-backup-sim.1.gz",
         "trezor-backupctl.1.gz",
         "trezor-backupd.1.gz",
     ]
@@ -174,16 +174,17 @@ def test_installs_runs_and_purges_on_a_fresh_debian_12(
             f"mount --bind {archives} {root}/var/cache/apt/archives",
         ]
     )
-    port = free_port_pair()
     started = time.monotonic()
-    output = run(
-        [
-            "unshare", "--mount", "--propagation", "private", "--",
-            "sh", "-c", f'{mounts} && exec chroot "$0" sh /tmp/check.sh "$1" "$2"',
-            str(root), f"/tmp/{deb.name}", str(port),
-        ],
-        timeout=900,
-    )  # fmt: skip
+    # The root shares this machine's network, so the daemon in it reaches this simulator.
+    with start_simulator("one", "backup_required", label="Chroot Trezor") as simulator:
+        output = run(
+            [
+                "unshare", "--mount", "--propagation", "private", "--",
+                "sh", "-c", f'{mounts} && exec chroot "$0" sh /tmp/check.sh "$1" "$2"',
+                str(root), f"/tmp/{deb.name}", str(simulator.port),
+            ],
+            timeout=900,
+        )  # fmt: skip
     result = root / "tmp/result"
     assert (result / "purged").exists(), output
 
@@ -201,7 +202,6 @@ def test_installs_runs_and_purges_on_a_fresh_debian_12(
         "/usr/bin/trezor-backupd",
         "/usr/bin/trezor-backupctl",
         "/usr/bin/trezor-backup-applet",
-        "/usr/bin/trezor-backup-sim",
         "/usr/lib/systemd/user/trezor-backupd.service",
         "/usr/share/dbus-1/services/io.github.TrezorBackupGuard.service",
         "/usr/share/dbus-1/interfaces/io.github.TrezorBackupGuard.xml",
@@ -213,6 +213,10 @@ def test_installs_runs_and_purges_on_a_fresh_debian_12(
         "/usr/share/man/man1/trezor-backupctl.1.gz",
     ):
         assert expected in installed
+    for lang in ("cs", "de", "es", "fr"):
+        assert any(p.endswith(f"/{lang}/LC_MESSAGES/trezor-backup-guard.mo") for p in installed)
+    # The simulator is a tool for tests and demos, not part of the product.
+    assert not [path for path in installed if "trezor_backup_sim" in path or "-sim" in path]
 
     def left_behind(path: str) -> bool:
         """A file, link or (in the private directory) directory of the package still there.
