@@ -58,13 +58,6 @@ def installed_files(tree: Path) -> set[str]:
     return {str(path.relative_to(tree)) for path in tree.rglob("*") if path.is_file()}
 
 
-def test_packaged_copies_equal_the_sources() -> None:
-    """setup --user ships copies of systemd/ and udev/ as package data: they must not drift."""
-    data = ROOT / "daemon" / "trezor_backupctl" / "data"
-    for source in (ROOT / "systemd" / UNIT, ROOT / "systemd" / ACTIVATION, ROOT / "udev" / RULES):
-        assert (data / source.name).read_text() == source.read_text(), source.name
-
-
 def test_make_install_into_destdir_is_complete_and_runs(tmp_path: Path) -> None:
     """Every file lands where packagers expect it, templated, and the installed daemon runs;
     `make uninstall` removes all of it again."""
@@ -91,6 +84,10 @@ def test_make_install_into_destdir_is_complete_and_runs(tmp_path: Path) -> None:
     assert "\nExec=/usr/bin/trezor-backupd\n" in activation
     assert "\nSystemdService=trezor-backupd.service\n" in activation
     assert (usr / "lib/udev/rules.d" / RULES).read_text() == (ROOT / "udev" / RULES).read_text()
+    # setup --user's files: ctl's data folder links to the one copy, the wheel holds the files.
+    for source in (ROOT / "systemd" / UNIT, ROOT / "systemd" / ACTIVATION, ROOT / "udev" / RULES):
+        packaged = site / "trezor_backupctl/data" / source.name
+        assert not packaged.is_symlink() and packaged.read_text() == source.read_text()
 
     helped = subprocess.run(
         [sys.executable, str(usr / "bin/trezor-backupd"), "--help"],
