@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PREFIX ?= /usr/local
 
-.PHONY: demo test lint system-packages install install-data uninstall deb vendor-lock
+.PHONY: demo test lint system-packages install install-data uninstall deb vendor-lock pot mo check-po
 
 system-packages:
 	sh tests/setup-system.sh
@@ -24,11 +24,54 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check api daemon ctl applet sim tests bench
 	$(VENV)/bin/mypy
 
-test: system-packages $(VENV)/.installed lint
+test: system-packages $(VENV)/.installed lint mo
 	umockdev-wrapper $(PY) -m pytest
 
-demo: system-packages $(VENV)/.installed
+demo: system-packages $(VENV)/.installed mo
 	sh tests/demo.sh $(PY)
+
+# Translations (GNU gettext, one text domain; docs/translating.md). `make pot` extracts every
+# marked string of the programs into po/$(DOMAIN).pot and merges it into each po/LANG.po;
+# `make mo` compiles the catalogues into the contract package, where every program (checkout,
+# venv, the Debian package) finds them. xgettext marks each string with `{placeholders}` as
+# python-brace-format, so msgfmt --check refuses a translation whose placeholders differ.
+DOMAIN = trezor-backup-guard
+LINGUAS = $(shell cat po/LINGUAS)
+LOCALE_DIR = api/trezor_backup_api/locale
+POT ?= po/$(DOMAIN).pot
+PO_SOURCES = $(sort $(shell find api daemon ctl applet -name '*.py'))
+XGETTEXT = xgettext --language=Python --from-code=UTF-8 --add-comments=Translators: \
+	--keyword=_ --keyword=N_ --keyword=ngettext:1,2 --keyword=plural_sentence:1,2 \
+	--package-name=trezor-backup-guard \
+	--sort-by-file --no-wrap
+
+pot:
+	$(XGETTEXT) -o $(POT) $(PO_SOURCES)
+	for lang in $(LINGUAS); do \
+		msgmerge --quiet --update --backup=none --no-fuzzy-matching --no-wrap \
+			po/$$lang.po $(POT) || exit 1; \
+	done
+
+# Fails on a string of the programs that a catalogue lacks or has fuzzy, or on a broken
+# placeholder; changes nothing (tests/unit/test_translations.py runs it).
+check-po:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(XGETTEXT) -o "$$tmp/$(DOMAIN).pot" $(PO_SOURCES) && \
+	for lang in $(LINGUAS); do \
+		msgmerge --quiet --no-fuzzy-matching -o "$$tmp/$$lang.po" po/$$lang.po "$$tmp/$(DOMAIN).pot" && \
+		{ stats=$$(msgfmt --check --statistics -o /dev/null "$$tmp/$$lang.po" 2>&1) || \
+			{ echo "$$lang: $$stats" >&2; exit 1; }; } && \
+		echo "$$lang: $$stats" && \
+		case "$$stats" in *untranslated*|*fuzzy*) \
+			echo "$$lang is incomplete: run make pot, then translate po/$$lang.po" >&2; exit 1;; \
+		esac || exit 1; \
+	done
+
+mo:
+	for lang in $(LINGUAS); do \
+		mkdir -p $(LOCALE_DIR)/$$lang/LC_MESSAGES && \
+		msgfmt --check -o $(LOCALE_DIR)/$$lang/LC_MESSAGES/$(DOMAIN).mo po/$$lang.po || exit 1; \
+	done
 
 # For packagers: `make install PY=/usr/bin/python3 PREFIX=/usr DESTDIR=$(pkgdir)` (PY becomes
 # the scripts' #! line; it needs setuptools>=70.1). Installs the Python package
@@ -58,7 +101,7 @@ SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("pu
 PACKAGES = trezor_backup_api trezor_backupd trezor_backupctl trezor_backup_applet
 SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-applet
 
-install: install-data
+install: install-data mo
 	$(PIP) install --quiet --root "$(DESTDIR)/" --prefix "$(PREFIX)" --no-deps \
 		--no-build-isolation --no-warn-script-location --ignore-installed .
 

@@ -29,6 +29,12 @@ from keyring_helpers import gnome_keyring
 # the official firmware when its emulators are absent.
 pytest_plugins = ["desktop_fixtures", "official_emulators"]
 
+# Every test speaks English unless it chooses a language for a program it starts (the tests of
+# tests/test_languages.py do): the machine's own $LANG must not change what the tests read.
+for _variable in ("LANGUAGE", "LC_MESSAGES", "LC_TIME", "LANG"):
+    os.environ.pop(_variable, None)
+os.environ["LC_ALL"] = "C.UTF-8"
+
 NO_BUS = "unix:path=/nonexistent/ask-for-the-session_bus-fixture"
 """The bus address of a test that did not ask for one: a D-Bus client it starts fails at once
 instead of reaching the desktop's own session bus."""

@@ -1,0 +1,93 @@
+"""Everything the daemon can say, rendered in every language of po/LINGUAS as a client renders
+it: each state's explanation and next step, each read problem, each refusal, each step and
+ending of an operation (tests/daemon_sentences.py), and each state's words. A sentence its
+catalogue lacks, or a translation that formats wrongly, fails here. The catalogues are
+compiled from po/ for the test, so it checks the files a change touches, not an old build."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trezor_backup_api import i18n
+from trezor_backup_api.i18n import STATE_WORDS, TEXT_DOMAIN, Sentence, state_words
+from trezor_backup_api.vocabulary import BackupState
+
+from daemon_sentences import daemon_sentences
+
+ROOT = Path(__file__).resolve().parents[2]
+LANGUAGES = (ROOT / "po" / "LINGUAS").read_text().split()
+
+
+@pytest.fixture(scope="module")
+def catalogues(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """po/*.po compiled (msgfmt --check) into a locale directory of their own."""
+    folder = tmp_path_factory.mktemp("locale")
+    for language in LANGUAGES:
+        target = folder / language / "LC_MESSAGES"
+        target.mkdir(parents=True)
+        subprocess.run(
+            ["msgfmt", "--check", "-o", str(target / f"{TEXT_DOMAIN}.mo"), f"po/{language}.po"],
+            cwd=ROOT,
+            check=True,
+        )
+    return folder
+
+
+@pytest.fixture(params=LANGUAGES)
+def language(
+    request: pytest.FixtureRequest, catalogues: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The owner's language for the test, as $LANGUAGE chooses it in a program."""
+    monkeypatch.setattr(i18n, "LOCALE_DIR", catalogues)
+    monkeypatch.setenv("LANGUAGE", request.param)
+    i18n.reload_catalogue()
+    yield request.param
+    monkeypatch.undo()
+    i18n.reload_catalogue()
+
+
+def untranslated(sentence: Sentence) -> bool:
+    """Whether the owner's catalogue lacks the sentence (gettext then returns the msgid)."""
+    if sentence.plural:
+        count = int(sentence.args["count"])
+        return i18n.ngettext(sentence.msgid, sentence.plural, count) in (
+            sentence.msgid,
+            sentence.plural,
+        )
+    return i18n._(sentence.msgid) == sentence.msgid
+
+
+def test_every_sentence_of_the_daemon_reads_in_the_owners_language(language: str) -> None:
+    sentences = daemon_sentences()
+    assert len(sentences) > 100
+    missing = sorted({s.msgid for s in sentences if untranslated(s)})
+    assert missing == [], f"{language} lacks {len(missing)}: {missing[:5]}"
+    for sentence in sentences:
+        rendered = sentence.translated()  # a wrong placeholder raises here
+        assert "{" not in rendered, (language, sentence.msgid, rendered)
+
+
+def test_a_state_in_a_daemon_sentence_reads_by_its_words(language: str) -> None:
+    """The daemon names a state by its code; the owner reads the words for it."""
+    refusal = Sentence(
+        "The Trezor cannot be checked now (it is {state}).", {"state": BackupState.BUSY}
+    )
+    rendered = refusal.translated()
+    assert state_words(BackupState.BUSY) in rendered
+    assert "busy" not in rendered, (language, rendered)
+
+
+def test_every_state_has_its_words_in_the_owners_language(language: str) -> None:
+    assert set(STATE_WORDS) == set(BackupState)
+    for state in BackupState:
+        assert state_words(state) != STATE_WORDS[state], (language, state)
+
+
+def test_english_stays_the_msgids_themselves() -> None:
+    """Without a catalogue (LANG=C, the tests' own), a sentence is its English."""
+    sentence = daemon_sentences()[0]
+    assert sentence.translated() == sentence.english()
