@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from trezor_backup_api.i18n import Sentence, paragraph_english
 from trezor_backup_api.vocabulary import BackupState, Outcome, Refusal, Stage
+
+Paragraph = tuple[Sentence, ...]
+"""Sentences an owner reads together, in no language yet: `a(ssa{ss})` on the bus. The daemon
+composes every owner-facing text as one, and each client translates it (docs/dbus-api.md,
+"Languages"); its English rendering (i18n.paragraph_english) is the plain `s` twin.
+"""
 
 THP_INTERNAL_MODEL = "T3W1"
 """The Safe 7, the one model that speaks THP and is paired (its pairing lives in the keyring)."""
@@ -60,8 +67,8 @@ class DeviceStatus:
     """Everything the daemon publishes about one device, minus where it is connected."""
 
     state: BackupState
-    explanation: str
-    next_step: str
+    explanation_text: Paragraph
+    next_step_text: Paragraph
     model: str
     internal_model: str
     label: str
@@ -75,6 +82,16 @@ class DeviceStatus:
     """The backup facts the state was derived from."""
     facts_from_earlier_read: bool = False
     """This read withheld them (a locked core device): `facts` are the last complete read's."""
+
+    @property
+    def explanation(self) -> str:
+        """What the state means for the owner, in English (`Explanation`)."""
+        return paragraph_english(self.explanation_text)
+
+    @property
+    def next_step(self) -> str:
+        """What the owner should do next, in English (`NextStep`; "" when nothing)."""
+        return paragraph_english(self.next_step_text)
 
 
 @dataclass(frozen=True)
@@ -91,10 +108,15 @@ class TrackedDevice:
 
 @dataclass(frozen=True)
 class OperationResult:
-    """How an operation ended, with a sentence for the owner (never anything they typed)."""
+    """How an operation ended, with sentences for the owner (never anything they typed)."""
 
     outcome: Outcome
-    message: str
+    text: Paragraph
+
+    @property
+    def message(self) -> str:
+        """The sentences in English (OperationFinished's `message`, the history's detail)."""
+        return paragraph_english(self.text)
 
 
 @dataclass(frozen=True)
@@ -102,16 +124,23 @@ class Progress:
     """A step of a running operation, for the owner to follow."""
 
     stage: Stage
-    message: str
+    text: Sentence
+
+    @property
+    def message(self) -> str:
+        """The sentence in English (OperationProgress's `message`)."""
+        return self.text.english()
 
 
 class OperationRefused(Exception):
-    """An operation request that cannot be honoured, with a sentence for the owner."""
+    """An operation request that cannot be honoured, with sentences for the owner: the
+    exception's message is their English."""
 
-    def __init__(self, reason: Refusal, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, reason: Refusal, *text: Sentence) -> None:
+        self.message = paragraph_english(text)
+        super().__init__(self.message)
         self.reason = reason
-        self.message = message
+        self.text: Paragraph = text
 
 
 class DeviceListener(Protocol):

@@ -14,6 +14,7 @@ import pytest
 from scripted_devices import NOW, Bench, Device, features, run
 from trezorlib import messages
 
+from trezor_backup_api.i18n import Sentence
 from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal, Stage
 from trezor_backupd.device.device_ops import HostInput
 from trezor_backupd.device.operations import OperationManager
@@ -37,7 +38,7 @@ class FakeWork:
     ) -> None:
         self.access = access
         self.progress = progress
-        self.result = OperationResult(Outcome.PASSED, "ok")
+        self.result = OperationResult(Outcome.PASSED, (Sentence("ok"),))
         self.finish = threading.Event()
         self.crash = False
         self.cancelled = self.disconnected = False
@@ -45,7 +46,7 @@ class FakeWork:
 
     def _run(self) -> OperationResult:
         with self.access():
-            self.progress(Progress(Stage.STARTED, "Follow your Trezor."))
+            self.progress(Progress(Stage.STARTED, Sentence("Follow your Trezor.")))
             self.finish.wait(5)
         if self.crash:
             raise RuntimeError("a bug")
@@ -65,12 +66,12 @@ class FakeWork:
 
     def cancel(self) -> None:
         self.cancelled = True
-        self.result = OperationResult(Outcome.CANCELLED, "cancelled")
+        self.result = OperationResult(Outcome.CANCELLED, (Sentence("cancelled"),))
         self.finish.set()
 
     def disconnect(self) -> None:
         self.disconnected = True
-        self.result = OperationResult(Outcome.DISCONNECTED, "gone")
+        self.result = OperationResult(Outcome.DISCONNECTED, (Sentence("gone"),))
         self.finish.set()
 
 

@@ -16,6 +16,7 @@ import pytest
 from scripted_devices import Bench, Device, busy, features, run
 from trezorlib import messages
 
+from trezor_backup_api.i18n import Sentence
 from trezor_backup_api.vocabulary import OperationKind, Outcome, Refusal
 from trezor_backupd.device.device_io import FeaturesReadError, ReadProblem, UsbLocation
 from trezor_backupd.device.device_tracker import DeviceTracker
@@ -43,7 +44,7 @@ class Keyring:
     def __init__(self) -> None:
         self.forgotten: list[str] = []
         self.available = True
-        self.problem: SecretServiceUnavailable = SecretServiceUnavailable(NO_KEYRING)
+        self.problem: SecretServiceUnavailable = SecretServiceUnavailable(Sentence(NO_KEYRING))
         self.holds = True
         self.entered = threading.Event()
         self.release: threading.Event | None = None
@@ -134,7 +135,7 @@ def test_without_a_keyring_not_paired_is_no_wipe_and_no_call_to_pair(
     Whether it is paired here cannot be told (`unknown`, not `pairing_required`, which would
     send its owner to pair it again); the way out is the keyring."""
     locked = "The desktop's keyring is locked: unlock it, then try again."
-    without = FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE, why=locked)
+    without = FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE, why=Sentence(locked))
     bench.devices.append(Device(NODE, paired(), without))
 
     async def scenario() -> None:
@@ -159,7 +160,7 @@ def test_with_no_keyring_at_all_it_is_not_paired_here_and_no_wipe(
     what is missing), and still no wipe is read into it."""
     none = "No keyring (Secret Service: gnome-keyring or KWallet) runs in this session."
     bench.devices.append(
-        Device(NODE, paired(), FeaturesReadError(ReadProblem.NO_KEYRING, why=none))
+        Device(NODE, paired(), FeaturesReadError(ReadProblem.NO_KEYRING, why=Sentence(none)))
     )
 
     async def scenario() -> None:
@@ -418,7 +419,7 @@ def test_with_no_keyring_at_all_a_remembered_safe7_is_forgotten(
     history.remember_device(SAFE7, "Safe 7", "T3W1", "Mine", datetime(2026, 6, 1, tzinfo=UTC))
     known = KnownDevices(Nobody(), history, Config(), forget_pairing=keyring.forget_device)
     keyring.available = False
-    keyring.problem = NoKeyring(NO_KEYRING)
+    keyring.problem = NoKeyring(Sentence(NO_KEYRING))
 
     async def scenario() -> None:
         assert await known.forget(SAFE7)

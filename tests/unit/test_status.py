@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from trezorlib import messages
 
+from trezor_backup_api.i18n import Sentence
 from trezor_backup_api.vocabulary import BackupState, Outcome
 from trezor_backupd.device.status import (
     backup_facts,
@@ -305,7 +306,7 @@ def test_dry_run_in_progress() -> None:
 @pytest.mark.parametrize("state", [BackupState.BUSY, BackupState.UNKNOWN])
 def test_status_without_features(state: BackupState) -> None:
     reason = "Another app (Trezor Suite?) is using the Trezor."
-    status = status_without_features(state, reason)
+    status = status_without_features(state, (Sentence(reason),))
     assert status.state is state
     assert status.explanation == reason
     assert status.next_step
@@ -316,7 +317,7 @@ def test_status_without_features(state: BackupState) -> None:
 
 def test_status_without_features_refuses_states_that_need_features() -> None:
     with pytest.raises(ValueError, match="needs Features"):
-        status_without_features(BackupState.VERIFIED, "x")
+        status_without_features(BackupState.VERIFIED, (Sentence("x"),))
 
 
 def locked(**fields: Any) -> messages.Features:

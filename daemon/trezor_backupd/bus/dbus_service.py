@@ -8,7 +8,7 @@ XML, which a test keeps equal to what is exported here.
 
 from typing import Annotated, Any, Protocol
 
-from dbus_fast import DBusError, ErrorType, PropertyAccess, Variant
+from dbus_fast import DBusError, ErrorType, Message, MessageType, PropertyAccess, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import (
     DBusBool,
@@ -20,13 +20,14 @@ from dbus_fast.annotations import (
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from trezor_backup_api import __version__
-from trezor_backup_api.device import PROPERTY_SIGNATURES
+from trezor_backup_api.i18n import N_, Sentence, paragraph_english
 from trezor_backup_api.names import (
     DEVICE_INTERFACE,
     HISTORY_UNAVAILABLE_ERROR,
     MANAGER_INTERFACE,
     MAX_DEVICE_ID_LENGTH,
     PERMISSION_DENIED_ERROR,
+    PROPERTY_SIGNATURES,
     ROOT_PATH,
     device_path,
     error_name,
@@ -34,7 +35,13 @@ from trezor_backup_api.names import (
 )
 from trezor_backup_api.vocabulary import OperationKind, Refusal
 
-from ..device_values import OperationRefused, OperationResult, Progress, TrackedDevice
+from ..device_values import (
+    OperationRefused,
+    OperationResult,
+    Paragraph,
+    Progress,
+    TrackedDevice,
+)
 from ..store.history import HistoryEvent, HistoryUnavailable
 from ..store.known_devices import KNOWN_SIGNATURES, KnownDevices
 from .agents import AgentRegistry, current_caller
@@ -42,7 +49,41 @@ from .agents import AgentRegistry, current_caller
 DeviceDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StageAndMessage = Annotated[list[str], DBusSignature("ss")]
 FinishedSignal = Annotated[list[str], DBusSignature("sss")]
+StageAndText = Annotated[list[Any], DBusSignature("sa(ssa{ss})")]
+FinishedText = Annotated[list[Any], DBusSignature("ssa(ssa{ss})")]
 DeviceDictList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
+BusParagraph = list[tuple[str, str, dict[str, str]]]
+DBusParagraph = Annotated[BusParagraph, DBusSignature("a(ssa{ss})")]
+
+
+def on_bus(text: Paragraph) -> BusParagraph:
+    """Sentences as the `a(ssa{ss})` value clients translate (docs/dbus-api.md, Languages)."""
+    return [sentence.to_bus() for sentence in text]
+
+
+class SentencedError(DBusError):
+    """A D-Bus error whose message is for the owner: its English is the first body argument,
+    as in any D-Bus error, and the sentences follow as a second one, `a(ssa{ss})`, for a
+    client to show in its owner's language (docs/dbus-api.md, Languages).
+
+    dbus-fast turns a DBusError raised by a method into the reply with `_as_message`, for
+    sync and async methods alike (send_reply.SendReply), and gives a one-argument body;
+    this is the one place that adds the second.
+    """
+
+    def __init__(self, name: str, *text: Sentence) -> None:
+        super().__init__(name, paragraph_english(text))
+        self.sentences: Paragraph = text
+
+    def _as_message(self, msg: Message) -> Message:
+        return Message(
+            message_type=MessageType.ERROR,
+            reply_serial=msg.serial,
+            destination=msg.sender,
+            error_name=self.type,
+            signature="sa(ssa{ss})",
+            body=[self.text, on_bus(self.sentences)],
+        )
 
 
 def device_property_values(device: TrackedDevice) -> dict[str, Any]:
@@ -54,6 +95,8 @@ def device_property_values(device: TrackedDevice) -> dict[str, Any]:
         "State": status.state.value,
         "Explanation": status.explanation,
         "NextStep": status.next_step,
+        "ExplanationText": on_bus(status.explanation_text),
+        "NextStepText": on_bus(status.next_step_text),
         "Model": status.model,
         "InternalModel": status.internal_model,
         "Label": status.label,
@@ -97,8 +140,8 @@ class PairingControl(Protocol):
     async def forget_pairing(self, device_id: str) -> None: ...
 
 
-def _named_error(refusal: OperationRefused) -> DBusError:
-    return DBusError(error_name(refusal.reason), refusal.message)
+def _named_error(refusal: OperationRefused) -> SentencedError:
+    return SentencedError(error_name(refusal.reason), *refusal.text)
 
 
 class OperationGate:
@@ -136,9 +179,9 @@ class OperationGate:
 
     async def require_own_user(self, caller: str | None) -> None:
         if not await self.agents.caller_is_own_user(caller):
-            raise DBusError(
+            raise SentencedError(
                 PERMISSION_DENIED_ERROR,
-                "Only the user running trezor-backupd may do this.",
+                Sentence(N_("Only the user running trezor-backupd may do this.")),
             )
 
 
@@ -196,6 +239,14 @@ class DeviceObject(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def NextStep(self) -> DBusStr:
         return str(self._values["NextStep"])
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ExplanationText(self) -> DBusParagraph:
+        return list(self._values["ExplanationText"])
+
+    @dbus_property(access=PropertyAccess.READ)
+    def NextStepText(self) -> DBusParagraph:
+        return list(self._values["NextStepText"])
 
     @dbus_property(access=PropertyAccess.READ)
     def Model(self) -> DBusStr:
@@ -274,13 +325,32 @@ class DeviceObject(ServiceInterface):
     async def Cancel(self) -> None:
         await self._gate.cancel(self._id)
 
+    def operation_progress(self, progress: Progress) -> None:
+        """Say a step: its sentences first, then the English, which a client may wait for."""
+        self.OperationProgressText(progress)
+        self.OperationProgress(progress)
+
+    def operation_finished(self, kind: str, result: OperationResult) -> None:
+        """Say how an operation ended: its sentences first, then the English, on which a
+        client may stop listening."""
+        self.OperationFinishedText(kind, result)
+        self.OperationFinished(kind, result)
+
     @dbus_signal()
     def OperationProgress(self, progress: Progress) -> StageAndMessage:
         return [progress.stage.value, progress.message]
 
     @dbus_signal()
+    def OperationProgressText(self, progress: Progress) -> StageAndText:
+        return [progress.stage.value, on_bus((progress.text,))]
+
+    @dbus_signal()
     def OperationFinished(self, kind: str, result: OperationResult) -> FinishedSignal:
         return [kind, result.outcome.value, result.message]
+
+    @dbus_signal()
+    def OperationFinishedText(self, kind: str, result: OperationResult) -> FinishedText:
+        return [kind, result.outcome.value, on_bus(result.text)]
 
 
 def _check_device_id(device_id: str) -> None:
@@ -374,8 +444,9 @@ class ManagerObject(ServiceInterface):
         for device in self._directory.devices():
             if device.id == device_id:
                 return device_dict(device)
-        raise DBusError(
-            error_name(Refusal.NO_SUCH_DEVICE), f"no Trezor with id {device_id} is connected"
+        raise SentencedError(
+            error_name(Refusal.NO_SUCH_DEVICE),
+            Sentence(N_("no Trezor with id {device_id} is connected"), {"device_id": device_id}),
         )
 
     @dbus_method()
@@ -399,8 +470,9 @@ class ManagerObject(ServiceInterface):
     async def ForgetDevice(self, device_id: DBusStr) -> None:
         _check_device_id(device_id)
         if any(device.id == device_id for device in self._directory.devices()):
-            raise DBusError(
-                error_name(Refusal.NOT_POSSIBLE), "this Trezor is connected: unplug it first"
+            raise SentencedError(
+                error_name(Refusal.NOT_POSSIBLE),
+                Sentence(N_("this Trezor is connected: unplug it first")),
             )
         await self._gate.require_own_user(current_caller.get())  # it removes a pairing too
         try:
@@ -410,8 +482,11 @@ class ManagerObject(ServiceInterface):
         except OperationRefused as refusal:
             raise _named_error(refusal) from None
         if not forgotten:
-            raise DBusError(
-                error_name(Refusal.NO_SUCH_DEVICE), f"no Trezor with id {device_id} is remembered"
+            raise SentencedError(
+                error_name(Refusal.NO_SUCH_DEVICE),
+                Sentence(
+                    N_("no Trezor with id {device_id} is remembered"), {"device_id": device_id}
+                ),
             )
 
     @dbus_method()
@@ -447,8 +522,9 @@ class ManagerObject(ServiceInterface):
     def UnregisterAgent(self, path: DBusObjectPath) -> None:
         caller = current_caller.get()
         if caller is None or not self._gate.agents.unregister(caller, path):
-            raise DBusError(
-                error_name(Refusal.NO_AGENT), f"no agent of yours is registered at {path}"
+            raise SentencedError(
+                error_name(Refusal.NO_AGENT),
+                Sentence(N_("no agent of yours is registered at {path}"), {"path": path}),
             )
 
     @dbus_signal()
@@ -501,8 +577,8 @@ class BusPublisher:
 
     def operation_progress(self, device_id: str, progress: Progress) -> None:
         if (interface := self._objects.get(device_id)) is not None:
-            interface.OperationProgress(progress)
+            interface.operation_progress(progress)
 
     def operation_finished(self, device_id: str, kind: str, result: OperationResult) -> None:
         if (interface := self._objects.get(device_id)) is not None:
-            interface.OperationFinished(kind, result)
+            interface.operation_finished(kind, result)

@@ -28,7 +28,11 @@ from trezorlib.transport.hid import HidTransport
 from trezorlib.transport.udp import UdpTransport
 from trezorlib.transport.webusb import WebUsbTransport, is_vendor_class
 
+from trezor_backup_api.i18n import N_, Sentence, paragraph_english
+
+from ..device_values import Paragraph
 from ..store.thp_credentials import CredentialStore, NoKeyring, Pairing, SecretServiceUnavailable
+from . import v1_framing
 
 LOG = logging.getLogger(__name__)
 
@@ -52,43 +56,45 @@ class ReadProblem(StrEnum):
 
 
 _EXPLANATIONS = {
-    ReadProblem.HELD_BY_ANOTHER_APP: (
+    ReadProblem.HELD_BY_ANOTHER_APP: N_(
         "Another app (Trezor Suite, Trezor Bridge or trezorctl) is using this Trezor. "
         "Its backup status is read as soon as that app lets it go."
     ),
-    ReadProblem.NO_PERMISSION: (
+    ReadProblem.NO_PERMISSION: N_(
         "This computer does not let you open the Trezor yet: the udev rules are missing or "
         "not applied. Install them (see 'trezor-backupctl doctor') and plug the Trezor in again: "
         "it is read as soon as you may open it."
     ),
-    ReadProblem.IN_A_FLOW: (
+    ReadProblem.IN_A_FLOW: N_(
         "The Trezor is busy or in a flow: another app's flow (a check or a backup) may be "
         "running on it, or it waits for you to confirm something on its screen, so it did "
         "not tell its status. It is not asked again by itself, so as not to disturb that: "
         "it is read again when it is free (when another app lets it go, or when you "
         "refresh)."
     ),
-    ReadProblem.GONE: "The Trezor went away while its status was being read.",
-    ReadProblem.BAD_REPLY: "The Trezor answered something this program does not understand.",
-    ReadProblem.PAIRING_REQUIRED: (
+    ReadProblem.GONE: N_("The Trezor went away while its status was being read."),
+    ReadProblem.BAD_REPLY: N_("The Trezor answered something this program does not understand."),
+    ReadProblem.PAIRING_REQUIRED: N_(
         "This Trezor Safe 7 is not paired with this computer (or it was wiped since): it "
         "tells its backup status only to a computer it was paired with once."
     ),
-    ReadProblem.KEYRING_UNAVAILABLE: (
+    ReadProblem.KEYRING_UNAVAILABLE: N_(
         "This Trezor Safe 7 tells its backup status only to a computer it was paired with, "
         "and this computer keeps its pairings in the desktop's keyring, which cannot be used "
         "now: whether it is paired here cannot be told."
     ),
-    ReadProblem.NO_KEYRING: (
+    ReadProblem.NO_KEYRING: N_(
         "This Trezor Safe 7 tells its backup status only to a computer it was paired with, "
         "and this computer keeps its pairings in the desktop's keyring: there is none in "
         "this session, so it is not paired here."
     ),
-    ReadProblem.LOCKED_THP: (
+    ReadProblem.LOCKED_THP: N_(
         "This Trezor Safe 7 is locked: it lets a new connection in only after its PIN, so "
         "its backup status cannot be read now."
     ),
 }
+"""What each problem means for the owner (msgids: the explanation of a `busy`, `unknown`,
+`pairing_required` or `locked` device)."""
 
 
 class FeaturesReadError(Exception):
@@ -102,7 +108,7 @@ class FeaturesReadError(Exception):
         self,
         problem: ReadProblem,
         detail: str = "",
-        why: str = "",
+        why: Sentence | None = None,
         refused_key: bytes | None = None,
     ) -> None:
         self.problem = problem
@@ -114,9 +120,15 @@ class FeaturesReadError(Exception):
         super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
 
     @property
+    def explanation_text(self) -> Paragraph:
+        """Sentences for the owner saying what is wrong and what happens next."""
+        problem = Sentence(_EXPLANATIONS[self.problem])
+        return (problem,) if self.why is None else (problem, self.why)
+
+    @property
     def explanation(self) -> str:
-        """A sentence for the owner saying what is wrong and what happens next."""
-        return f"{_EXPLANATIONS[self.problem]} {self.why}".strip()
+        """The explanation in English."""
+        return paragraph_english(self.explanation_text)
 
     @property
     def worth_retrying_soon(self) -> bool:
@@ -280,14 +292,10 @@ def _close(transport: Transport) -> None:
 
 
 def _get_features(transport: Transport, keyring: _KeyringLookup | None) -> StatusRead:
-    # Imported on first use: protocol_v1 brings trezorlib's client and THP stack (about
-    # 9 MiB), which a daemon that never sees a Trezor has no reason to carry.
-    from trezorlib import protocol_v1
-
     codec = mapping.DEFAULT_MAPPING
     try:
-        protocol_v1.write(transport, *codec.encode(messages.GetFeatures()))
-        reply_type, reply_bytes = protocol_v1.read(transport, timeout=FEATURES_TIMEOUT_SECONDS)
+        v1_framing.write(transport, *codec.encode(messages.GetFeatures()))
+        reply_type, reply_bytes = v1_framing.read(transport, timeout=FEATURES_TIMEOUT_SECONDS)
     except Timeout as error:
         raise FeaturesReadError(ReadProblem.IN_A_FLOW, "no answer") from error
     except exceptions.ProtocolError as error:
@@ -356,9 +364,11 @@ def _read_over_thp(transport: Transport, keyring: _KeyringLookup) -> StatusRead:
     except thp_session.NotPaired as error:
         if isinstance(unusable, NoKeyring):
             # Nothing can have been kept: not paired here, and pairing says what is missing.
-            raise FeaturesReadError(ReadProblem.NO_KEYRING, why=str(unusable)) from error
+            raise FeaturesReadError(ReadProblem.NO_KEYRING, why=unusable.sentence) from error
         if unusable is not None:
-            raise FeaturesReadError(ReadProblem.KEYRING_UNAVAILABLE, why=str(unusable)) from error
+            raise FeaturesReadError(
+                ReadProblem.KEYRING_UNAVAILABLE, why=unusable.sentence
+            ) from error
         raise FeaturesReadError(
             ReadProblem.PAIRING_REQUIRED, refused_key=error.refused_key
         ) from error

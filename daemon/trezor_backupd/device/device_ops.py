@@ -7,7 +7,8 @@ else; this module knows nothing of D-Bus.
 
 Seed safety: what HostInput returns (words, PIN positions, matrix digits) is handed to
 trezorlib for the device and dropped. It is never logged, kept, or put in a result or an
-exception message; results carry only the device's own texts and our sentences.
+exception message; results carry only the device's own texts and our sentences, which are
+i18n.Sentence msgids (marked with N_) with arguments that are never what the host typed.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from trezorlib import exceptions, mapping, messages
 from trezorlib.transport import DeviceIsBusy, Timeout, Transport, TransportException
 
+from trezor_backup_api.i18n import N_, Sentence, paragraph_english
 from trezor_backup_api.vocabulary import Outcome, Stage
 
-from ..device_values import OperationResult, Progress
+from ..device_values import OperationResult, Paragraph, Progress
 from .device_io import THP_PATHS
 
 if TYPE_CHECKING:
     from trezorlib.client import Session
+
+    from ..store.thp_credentials import SecretServiceUnavailable
 
     AnySession = Session[Any, Any]
 
@@ -74,27 +78,50 @@ class HostCancelled(exceptions.Cancelled):
 _FIRMWARE_PREFIX = re.compile(r"^[\w.]+:\d+:")
 """Debug firmware puts `recovery.c:202:` in front of Failure texts; release firmware does not."""
 
-_PIN_NOT_ACCEPTED = "The PIN was not accepted: the Trezor refused the operation."
+_PIN_NOT_ACCEPTED = N_("The PIN was not accepted: the Trezor refused the operation.")
 
 _CHECK_FAILURES: list[tuple[str, Outcome, str]] = [
     (
         "does not match",
         Outcome.MISMATCH,
-        "The words you entered are a valid seed, but not the one in this Trezor: your written "
-        "backup does not restore this wallet. Do not send funds to it.",
+        N_(
+            "The words you entered are a valid seed, but not the one in this Trezor: your "
+            "written backup does not restore this wallet. Do not send funds to it."
+        ),
     ),
     (
         "Invalid seed",
         Outcome.INVALID_WORDS,
-        "The words you entered do not form a valid seed (the checksum is wrong): a word is "
-        "missing, wrong or out of order. Check your written backup and try again.",
+        N_(
+            "The words you entered do not form a valid seed (the checksum is wrong): a word is "
+            "missing, wrong or out of order. Check your written backup and try again."
+        ),
     ),
     (
         "not found in a wordlist",
         Outcome.INVALID_WORDS,
-        "A word you entered is not in the BIP-39 word list. Check your written backup.",
+        N_("A word you entered is not in the BIP-39 word list. Check your written backup."),
     ),
 ]
+"""A check's Failure text from the firmware -> the verdict and what it means (msgid)."""
+
+_CHECKING_WORDS = {
+    12: N_("Checking a 12-word backup: follow your Trezor."),
+    18: N_("Checking an 18-word backup: follow your Trezor."),
+    24: N_("Checking a 24-word backup: follow your Trezor."),
+}
+"""A Model One check's start, per word count (a msgid each, so no language has to agree a
+number it does not see)."""
+
+
+def _said(outcome: Outcome, msgid: str) -> OperationResult:
+    """An ending told in one sentence without arguments (a msgid marked with N_)."""
+    return OperationResult(outcome, (Sentence(msgid),))
+
+
+def _step(stage: Stage, msgid: str) -> Progress:
+    """A step told in one sentence without arguments (a msgid marked with N_)."""
+    return Progress(stage, Sentence(msgid))
 
 
 class _Phase(enum.Enum):
@@ -188,18 +215,22 @@ class DeviceOperation:
             from trezorlib import device
 
             extra = session.features.backup_availability == messages.BackupAvailability.Available
-            self._on_progress(Progress(Stage.STARTED, "Follow the instructions on your Trezor."))
+            self._on_progress(_step(Stage.STARTED, N_("Follow the instructions on your Trezor.")))
             device.backup(session)
             if extra:
-                return OperationResult(
+                return _said(
                     Outcome.COMPLETED,
-                    "The multi-share backup is created. Your earlier share still restores "
-                    "this wallet as well: keep it as safe as the new shares, or destroy it.",
+                    N_(
+                        "The multi-share backup is created. Your earlier share still restores "
+                        "this wallet as well: keep it as safe as the new shares, or destroy it."
+                    ),
                 )
-            return OperationResult(
+            return _said(
                 Outcome.COMPLETED,
-                "The backup is created. Now check it: a dry-run check proves the words you "
-                "wrote restore this wallet.",
+                N_(
+                    "The backup is created. Now check it: a dry-run check proves the words you "
+                    "wrote restore this wallet."
+                ),
             )
 
         return self._run(run, check=False)
@@ -212,9 +243,9 @@ class DeviceOperation:
             # The PIN is asked for when the Trezor shows its keyboard (ButtonRequest
             # pin_device, or the Model One's matrix): say so then, not before, or the owner
             # could type it into the lock screen instead.
-            self._on_progress(Progress(Stage.STARTED, "Unlocking: the Trezor asks for its PIN."))
+            self._on_progress(_step(Stage.STARTED, N_("Unlocking: the Trezor asks for its PIN.")))
             session.ensure_unlocked()
-            return OperationResult(Outcome.COMPLETED, "The Trezor is unlocked.")
+            return _said(Outcome.COMPLETED, N_("The Trezor is unlocked."))
 
         return self._run(run, check=False)
 
@@ -231,11 +262,11 @@ class DeviceOperation:
         try:
             store.check_available()
         except SecretServiceUnavailable as error:
-            return self._result_of(_keyring_refused(error), "Pairing failed")
+            return self._result_of(_keyring_refused(error), _PAIRING_FAILED)
 
         def code() -> str:
             self._on_progress(
-                Progress(Stage.PAIRING_CODE, "Type the 6-digit code your Trezor shows.")
+                _step(Stage.PAIRING_CODE, N_("Type the 6-digit code your Trezor shows."))
             )
             return self._ask(self._host.pairing_code)
 
@@ -250,15 +281,15 @@ class DeviceOperation:
                 try:
                     pairing = thp_session.pair(self._transport, code, button)
                 except thp_session.PairingFailed as failure:
-                    raise _Refused(str(failure)) from failure
+                    raise _Refused(failure.sentence) from failure
             store.store(pairing)
         except SecretServiceUnavailable as error:
-            return self._result_of(_keyring_refused(error), "Pairing failed")
+            return self._result_of(_keyring_refused(error), _PAIRING_FAILED)
         except Exception as error:  # nothing was stored
-            return self._result_of(error, "Pairing failed")
-        return OperationResult(
+            return self._result_of(error, _PAIRING_FAILED)
+        return _said(
             Outcome.COMPLETED,
-            "Paired: this computer now reads the Trezor's backup status without asking you.",
+            N_("Paired: this computer now reads the Trezor's backup status without asking you."),
         )
 
     def _check(self, session: AnySession, word_count: int | None) -> OperationResult:
@@ -270,7 +301,7 @@ class DeviceOperation:
         if legacy:
             count = word_count or self._ask(self._host.word_count)
             if count not in (12, 18, 24):
-                return OperationResult(Outcome.ERROR, "The word count must be 12, 18 or 24.")
+                return _said(Outcome.ERROR, N_("The word count must be 12, 18 or 24."))
             # 12 and 18 words need the matrix input: the firmware's strict safety checks
             # refuse scrambled words for them, and we never relax safety checks.
             method = (
@@ -278,9 +309,7 @@ class DeviceOperation:
                 if count == 24
                 else messages.RecoveryDeviceInputMethod.Matrix
             )
-            self._on_progress(
-                Progress(Stage.STARTED, f"Checking a {count}-word backup: follow your Trezor.")
-            )
+            self._on_progress(_step(Stage.STARTED, _CHECKING_WORDS[count]))
             recover(
                 session,
                 word_count=count,
@@ -289,7 +318,7 @@ class DeviceOperation:
                 type=messages.RecoveryType.DryRun,
             )
         else:
-            self._on_progress(Progress(Stage.STARTED, "Follow the backup check on your Trezor."))
+            self._on_progress(_step(Stage.STARTED, N_("Follow the backup check on your Trezor.")))
             recover(session, type=messages.RecoveryType.DryRun)
         return OperationResult(Outcome.PASSED, _passed_message(session.features))
 
@@ -315,29 +344,34 @@ class DeviceOperation:
                         with self._lock:
                             self._phase = _Phase.CLOSED
         except Exception as error:  # any I/O error ends the operation
-            return self._result_of(error, "The operation failed", check=check)
+            return self._result_of(error, _OPERATION_FAILED, check=check)
 
     def _result_of(self, error: Exception, failed: str, check: bool = False) -> OperationResult:
         """What an error that ended an operation or a pairing means for the owner; `failed`
-        begins the sentence for an error nobody expected."""
+        is the sentence (a msgid naming the `{error}`) for an error nobody expected."""
         match error:
             case _Refused():
-                return OperationResult(Outcome.REFUSED, str(error))
+                return OperationResult(Outcome.REFUSED, error.text)
             case DeviceIsBusy():
-                return OperationResult(
+                return _said(
                     Outcome.REFUSED,
-                    "Another app (Trezor Suite, Trezor Bridge or trezorctl) is using the "
-                    "Trezor: close it and try again.",
+                    N_(
+                        "Another app (Trezor Suite, Trezor Bridge or trezorctl) is using the "
+                        "Trezor: close it and try again."
+                    ),
                 )
             case exceptions.Cancelled():
                 return self._ended_early()
             case exceptions.OutdatedFirmwareError():
-                return OperationResult(
+                return _said(
                     Outcome.REFUSED,
-                    "The Trezor's firmware is too old for this: update it in Trezor Suite first.",
+                    N_(
+                        "The Trezor's firmware is too old for this: update it in Trezor Suite "
+                        "first."
+                    ),
                 )
             case exceptions.PinException():
-                return OperationResult(Outcome.REFUSED, _PIN_NOT_ACCEPTED)
+                return _said(Outcome.REFUSED, _PIN_NOT_ACCEPTED)
             case exceptions.TrezorFailure():
                 return self._failure(error, check)
             case TransportException() | OSError():
@@ -347,8 +381,9 @@ class DeviceOperation:
                 return self._ended_early()
         if self._stop is _Stop.DISCONNECTED:
             return self._ended_early()
-        LOG.warning("%s: %s", failed, type(error).__name__)
-        return OperationResult(Outcome.ERROR, f"{failed} ({type(error).__name__}).")
+        sentence = Sentence(failed, {"error": type(error).__name__})
+        LOG.warning("%s", sentence.english())
+        return OperationResult(Outcome.ERROR, (sentence,))
 
     @contextmanager
     def _session(self, app: Any, thp: bool) -> Iterator[AnySession]:
@@ -374,7 +409,7 @@ class DeviceOperation:
         try:
             credentials = list(CredentialStore(may_prompt=True).credentials())
         except SecretServiceUnavailable as error:
-            raise _Refused(str(error)) from error
+            raise _Refused(error.sentence) from error
         try:
             with thp_session.connected(
                 self._transport,
@@ -382,58 +417,73 @@ class DeviceOperation:
                 unlock=True,
                 button_callback=self._button,
                 on_pin_keyboard=lambda: self._on_progress(
-                    Progress(Stage.PIN, "Enter your PIN on your Trezor to unlock it.")
+                    _step(Stage.PIN, N_("Enter your PIN on your Trezor to unlock it."))
                 ),
             ) as thp_client:
                 yield thp_session.session_of(thp_client)
         except thp_session.NotPaired as error:
             raise _Refused(
-                "This Trezor is not paired with this computer (or no longer: it was wiped, or "
-                "the keyring lost the pairing): pair it again (Pair with this computer in the "
-                "applet, or trezor-backupctl pair)."
+                Sentence(
+                    N_(
+                        "This Trezor is not paired with this computer (or no longer: it was "
+                        "wiped, or the keyring lost the pairing): pair it again (Pair with "
+                        "this computer in the applet, or trezor-backupctl pair)."
+                    )
+                )
             ) from error
 
     def _ended_early(self) -> OperationResult:
         """Cancelled or unplugged; a core check stays open on the device (recorded, e4a/e4b)."""
         if self._stop is _Stop.DISCONNECTED:
             if self._check_left_on_device:
-                return OperationResult(
+                return _said(
                     Outcome.DISCONNECTED,
-                    "The Trezor was disconnected during the check, but it keeps the check "
-                    "open: plugged in again (after its PIN, if it has one), it asks for the "
-                    "number of words of your backup. Finish the check there, or start it here "
-                    "again to continue.",
+                    N_(
+                        "The Trezor was disconnected during the check, but it keeps the check "
+                        "open: plugged in again (after its PIN, if it has one), it asks for the "
+                        "number of words of your backup. Finish the check there, or start it "
+                        "here again to continue."
+                    ),
                 )
-            return OperationResult(
-                Outcome.DISCONNECTED, "The Trezor was disconnected before the operation ended."
+            return _said(
+                Outcome.DISCONNECTED,
+                N_("The Trezor was disconnected before the operation ended."),
             )
         if self._check_left_on_device:
-            return OperationResult(
+            return _said(
                 Outcome.CANCELLED,
-                "The check was stopped here, but the Trezor keeps it open and asks for the "
-                "number of words of your backup. Finish the check there, or start it here "
-                "again to continue.",
+                N_(
+                    "The check was stopped here, but the Trezor keeps it open and asks for the "
+                    "number of words of your backup. Finish the check there, or start it here "
+                    "again to continue."
+                ),
             )
         if self._stop is _Stop.UNANSWERED:
-            return OperationResult(
+            return _said(
                 Outcome.CANCELLED,
-                "No answer came from this computer in time, so the operation was cancelled. "
-                "Start it again when you are ready.",
+                N_(
+                    "No answer came from this computer in time, so the operation was "
+                    "cancelled. Start it again when you are ready."
+                ),
             )
-        return OperationResult(Outcome.CANCELLED, "The operation was cancelled.")
+        return _said(Outcome.CANCELLED, N_("The operation was cancelled."))
 
     def _failure(self, failure: exceptions.TrezorFailure, check: bool) -> OperationResult:
         if failure.code == messages.FailureType.PinInvalid:
             # A core Trezor's own PIN check ends the flow on a wrong PIN (2.10.0, after
             # its `warning_wrong_pin` screen); the Model One's comes as PinException.
-            return OperationResult(Outcome.REFUSED, _PIN_NOT_ACCEPTED)
+            return _said(Outcome.REFUSED, _PIN_NOT_ACCEPTED)
         text = _FIRMWARE_PREFIX.sub("", failure.message or "").strip()
         if check:
-            for needle, outcome, sentence in _CHECK_FAILURES:
+            for needle, outcome, meaning in _CHECK_FAILURES:
                 if needle in text:
-                    return OperationResult(outcome, sentence)
-        reason = text or (failure.code.name if failure.code is not None else "no reason given")
-        return OperationResult(Outcome.REFUSED, f"The Trezor refused: {reason}")
+                    return _said(outcome, meaning)
+        reason = text or (failure.code.name if failure.code is not None else "")
+        if not reason:
+            return _said(Outcome.REFUSED, N_("The Trezor refused: no reason given"))
+        # The firmware's own words (or its code): an argument, as no catalogue translates it.
+        refused = Sentence(N_("The Trezor refused: {reason}"), {"reason": reason})
+        return OperationResult(Outcome.REFUSED, (refused,))
 
     # ---- callbacks from trezorlib (worker thread) ----------------------------------------
 
@@ -459,8 +509,8 @@ class DeviceOperation:
 
     def _pin(self, request: messages.PinMatrixRequest) -> str:
         self._on_progress(
-            Progress(
-                Stage.PIN, "Enter your PIN on the computer, using the matrix your Trezor shows."
+            _step(
+                Stage.PIN, N_("Enter your PIN on the computer, using the matrix your Trezor shows.")
             )
         )
         return self._ask(lambda: self._host.pin("current"))
@@ -471,16 +521,26 @@ class DeviceOperation:
             self._on_progress(
                 Progress(
                     Stage.WORD_ENTRY,
-                    "Type the word your Trezor shows, on the computer (request "
-                    f"{self._words_seen}; it mixes in words that are not yours on purpose).",
+                    Sentence(
+                        N_(
+                            "Type the word your Trezor shows, on the computer (request "
+                            "{request_number}; it mixes in words that are not yours on purpose)."
+                        ),
+                        {"request_number": str(self._words_seen)},
+                    ),
                 )
             )
             return self._ask(lambda: self._host.word(kind.name.lower()))
         self._on_progress(
             Progress(
                 Stage.WORD_ENTRY,
-                f"Word {self._grid.word_number}: choose on the computer's grid the position "
-                "of your word's choice on the Trezor's screen.",
+                Sentence(
+                    N_(
+                        "Word {word_number}: choose on the computer's grid the position of "
+                        "your word's choice on the Trezor's screen."
+                    ),
+                    {"word_number": str(self._grid.word_number)},
+                ),
             )
         )
         answer = self._ask(lambda: self._host.word(kind.name.lower()))
@@ -508,50 +568,67 @@ class DeviceOperation:
             self._words_seen += 1
             return Progress(
                 Stage.SHOW_WORDS,
-                f"Screen {self._words_seen}: write down the word your Trezor shows (it shows "
-                "every word twice: write them all, then check them), then confirm on the device.",
+                Sentence(
+                    N_(
+                        "Screen {screen_number}: write down the word your Trezor shows (it "
+                        "shows every word twice: write them all, then check them), then "
+                        "confirm on the device."
+                    ),
+                    {"screen_number": str(self._words_seen)},
+                ),
             )
         if code == kind.MnemonicInput:
-            return Progress(Stage.ENTER_WORDS, "Enter the words of your backup on your Trezor.")
+            return _step(Stage.ENTER_WORDS, N_("Enter the words of your backup on your Trezor."))
         if code == kind.MnemonicWordCount:
-            return Progress(
-                Stage.WORD_COUNT, "Select the number of words of your backup on your Trezor."
+            return _step(
+                Stage.WORD_COUNT, N_("Select the number of words of your backup on your Trezor.")
             )
         if code == kind.PinEntry:
-            return Progress(Stage.PIN, "Enter your PIN on your Trezor.")
+            return _step(Stage.PIN, N_("Enter your PIN on your Trezor."))
         if code == kind.ProtectCall:
-            return Progress(Stage.CONFIRM, "Confirm on your Trezor that you want to continue.")
+            return _step(Stage.CONFIRM, N_("Confirm on your Trezor that you want to continue."))
         if code == kind.RecoveryHomepage:
-            return Progress(Stage.CONFIRM, "Confirm on your Trezor to start entering your words.")
+            return _step(Stage.CONFIRM, N_("Confirm on your Trezor to start entering your words."))
         if code in (kind.Other, kind.Success, kind.Warning):
-            return Progress(Stage.RESULT, "Read the result on your Trezor and confirm it there.")
-        return Progress(
-            Stage.CONFIRM, "The Trezor is asking you to confirm something: look at its screen."
+            return _step(Stage.RESULT, N_("Read the result on your Trezor and confirm it there."))
+        return _step(
+            Stage.CONFIRM, N_("The Trezor is asking you to confirm something: look at its screen.")
         )
 
 
-def _keyring_refused(error: Exception) -> _Refused:
+_OPERATION_FAILED = N_("The operation failed ({error}).")
+_PAIRING_FAILED = N_("Pairing failed ({error}).")
+"""An operation or a pairing ended by an error nobody expected; `{error}` names its type."""
+
+
+def _keyring_refused(error: SecretServiceUnavailable) -> _Refused:
     """A pairing with nowhere to keep it: the keyring's sentence, said of a pairing."""
-    return _Refused(f"This Trezor cannot be paired now. {error}")
+    return _Refused(Sentence(N_("This Trezor cannot be paired now.")), error.sentence)
 
 
 class _Refused(Exception):
-    """The operation cannot go on (not paired here, no keyring, a pairing refused); the text
-    is a sentence for the owner."""
+    """The operation cannot go on (not paired here, no keyring, a pairing refused); `text`
+    is for the owner."""
+
+    def __init__(self, *text: Sentence) -> None:
+        super().__init__(paragraph_english(text))
+        self.text: Paragraph = text
 
 
-_ANY_CONFIRMATION = Progress(Stage.CONFIRM, "Confirm on your Trezor.")
+_ANY_CONFIRMATION = _step(Stage.CONFIRM, N_("Confirm on your Trezor."))
 _PAIRING_PHASES = {
-    "thp_pairing_request": Progress(
-        Stage.CONFIRM, "Confirm on your Trezor that this computer may pair with it."
+    "thp_pairing_request": _step(
+        Stage.CONFIRM, N_("Confirm on your Trezor that this computer may pair with it.")
     ),
-    "thp_connection_request": Progress(
-        Stage.CONFIRM, "Confirm on your Trezor that this computer may connect to it."
+    "thp_connection_request": _step(
+        Stage.CONFIRM, N_("Confirm on your Trezor that this computer may connect to it.")
     ),
-    "thp_autoconnect_credential_request": Progress(
+    "thp_autoconnect_credential_request": _step(
         Stage.CONFIRM,
-        "Confirm on your Trezor that this computer may connect without asking each time: "
-        "that is how its backup status is read when you plug it in.",
+        N_(
+            "Confirm on your Trezor that this computer may connect without asking each time: "
+            "that is how its backup status is read when you plug it in."
+        ),
     ),
 }
 """What a Safe 7 asks while pairing (recorded, b1 and b5)."""
@@ -578,61 +655,64 @@ _OPEN_CHECK_SCREENS = frozenset({"recovery_word_count", "recovery", "mnemonic"})
 across Cancel and power cycles (recorded on 2.10.0, b5, e4a-e4b)."""
 
 _PHASES: dict[str, Progress] = {
-    "pin_device": Progress(Stage.PIN, "Enter your PIN on your Trezor."),
-    "confirm_seedcheck": Progress(
-        Stage.CONFIRM, "Confirm on your Trezor that you want to check your backup."
+    "pin_device": _step(Stage.PIN, N_("Enter your PIN on your Trezor.")),
+    "confirm_seedcheck": _step(
+        Stage.CONFIRM, N_("Confirm on your Trezor that you want to check your backup.")
     ),
-    "recovery_word_count": Progress(
-        Stage.WORD_COUNT, "Select the number of words of your backup on your Trezor."
+    "recovery_word_count": _step(
+        Stage.WORD_COUNT, N_("Select the number of words of your backup on your Trezor.")
     ),
-    "recovery": Progress(Stage.CONFIRM, "Confirm on your Trezor to go on with the backup check."),
-    "mnemonic": Progress(
-        Stage.ENTER_WORDS, "Enter the words of your backup on your Trezor, one after another."
+    "recovery": _step(Stage.CONFIRM, N_("Confirm on your Trezor to go on with the backup check.")),
+    "mnemonic": _step(
+        Stage.ENTER_WORDS, N_("Enter the words of your backup on your Trezor, one after another.")
     ),
-    "success_dry_recovery": Progress(
-        Stage.RESULT, "Read the result on your Trezor and confirm it."
+    "success_dry_recovery": _step(
+        Stage.RESULT, N_("Read the result on your Trezor and confirm it.")
     ),
-    "warning_dry_recovery": Progress(
-        Stage.RESULT, "Read the result on your Trezor and confirm it."
+    "warning_dry_recovery": _step(
+        Stage.RESULT, N_("Read the result on your Trezor and confirm it.")
     ),
-    "backup_intro": Progress(Stage.INTRO, "Read the introduction to the backup on your Trezor."),
-    "backup_warning": Progress(
+    "backup_intro": _step(Stage.INTRO, N_("Read the introduction to the backup on your Trezor.")),
+    "backup_warning": _step(
         Stage.WARNING,
-        "Read the warning on your Trezor: the words are the only backup of your funds.",
+        N_("Read the warning on your Trezor: the words are the only backup of your funds."),
     ),
-    "backup_words": Progress(
-        Stage.SHOW_WORDS, "Write down the words your Trezor shows, in order, on paper only."
+    "backup_words": _step(
+        Stage.SHOW_WORDS, N_("Write down the words your Trezor shows, in order, on paper only.")
     ),
-    "share_words": Progress(
-        Stage.SHOW_WORDS, "Write down the words your Trezor shows, in order, on paper only."
+    "share_words": _step(
+        Stage.SHOW_WORDS, N_("Write down the words your Trezor shows, in order, on paper only.")
     ),
-    "success_share_confirm": Progress(
-        Stage.WORD_CHECK, "The Trezor checked the words you wrote: confirm on it to go on."
+    "success_share_confirm": _step(
+        Stage.WORD_CHECK, N_("The Trezor checked the words you wrote: confirm on it to go on.")
     ),
-    "success_backup": Progress(Stage.RESULT, "The backup is done: confirm on your Trezor."),
-    "confirm_repeated_backup": Progress(
-        Stage.CONFIRM, "Confirm on your Trezor that you want to create a multi-share backup."
+    "success_backup": _step(Stage.RESULT, N_("The backup is done: confirm on your Trezor.")),
+    "confirm_repeated_backup": _step(
+        Stage.CONFIRM, N_("Confirm on your Trezor that you want to create a multi-share backup.")
     ),
-    "warning_shamir_backup": Progress(
-        Stage.CONFIRM, "Confirm on your Trezor how many shares the new backup has."
+    "warning_shamir_backup": _step(
+        Stage.CONFIRM, N_("Confirm on your Trezor how many shares the new backup has.")
     ),
 }
 """Progress per core screen name, as recorded on firmware 2.10.0."""
 
 
-def _passed_message(features: messages.Features) -> str:
+def _passed_message(features: messages.Features) -> Paragraph:
     """What a passed check proved, and what it did not."""
     slip39 = (features.backup_type or messages.BackupType.Bip39) != messages.BackupType.Bip39
     if slip39:
-        text = "The shares you entered are correct: they restore this wallet."
+        proved = Sentence(N_("The shares you entered are correct: they restore this wallet."))
     else:
-        text = "Your written backup is correct: it restores this wallet."
-    if features.passphrase_protection:
-        text += (
-            " The check covered the recovery words only: a hidden wallet also needs its "
+        proved = Sentence(N_("Your written backup is correct: it restores this wallet."))
+    if not features.passphrase_protection:
+        return (proved,)
+    not_proved = Sentence(
+        N_(
+            "The check covered the recovery words only: a hidden wallet also needs its "
             "passphrase, which no check can test."
         )
-    return text
+    )
+    return (proved, not_proved)
 
 
 class _GridWordCounter:

@@ -37,8 +37,9 @@ from trezorlib import messages
 from trezorlib.transport import Transport
 from trezorlib.transport.hid import HidTransport
 
+from trezor_backup_api.i18n import N_, Sentence
 from trezor_backup_api.names import is_trezor_device_id
-from trezor_backup_api.vocabulary import BackupState, Refusal
+from trezor_backup_api.vocabulary import BackupState, OperationKind, Refusal
 
 from ..device_values import (
     DeviceListener,
@@ -148,6 +149,14 @@ _STATE_OF_PROBLEM = {
 """What a Safe 7 that tells nothing is: not paired here (also when no keyring exists to
 keep a pairing in), or locked (THP refuses both). Read while the keyring is locked it is
 neither: whether it is paired here cannot be told."""
+
+_FORGET_WHILE_RUNNING = {
+    OperationKind.CHECK: N_("A check is running on it: forget the pairing once it ended."),
+    OperationKind.BACKUP: N_("A backup is running on it: forget the pairing once it ended."),
+    OperationKind.UNLOCK: N_("An unlock is running on it: forget the pairing once it ended."),
+    OperationKind.PAIR: N_("A pairing is running on it: forget the pairing once it ended."),
+}
+"""The refusal (Busy) of ForgetPairing, per kind of the operation running on the device."""
 
 
 def fallback_id(transport_path: str) -> str:
@@ -305,12 +314,12 @@ class DeviceTracker:
             path, entry = self._entry_of(device_id)
         except KeyError:
             raise OperationRefused(
-                Refusal.NO_SUCH_DEVICE, f"No Trezor {device_id} is connected."
+                Refusal.NO_SUCH_DEVICE,
+                Sentence(N_("No Trezor {device_id} is connected."), {"device_id": device_id}),
             ) from None
         if entry.slot.running is not None:
             raise OperationRefused(
-                Refusal.BUSY,
-                f"A {entry.slot.kind} is running on it: forget the pairing once it ended.",
+                Refusal.BUSY, Sentence(_FORGET_WHILE_RUNNING[OperationKind(entry.slot.kind)])
             )
         paired_id = entry.pairing.paired_id
         if paired_id is None or self._forget_pairing is None:
@@ -319,7 +328,9 @@ class DeviceTracker:
                 Refusal.NOT_POSSIBLE, no_pairing_to_forget(entry.published.status)
             )
         if entry.pairing.forgetting:
-            raise OperationRefused(Refusal.BUSY, "Its pairing is being forgotten already.")
+            raise OperationRefused(
+                Refusal.BUSY, Sentence(N_("Its pairing is being forgotten already."))
+            )
         forget = self._forget_pairing
 
         def in_worker() -> bool:
@@ -330,14 +341,19 @@ class DeviceTracker:
         try:
             removed = await asyncio.to_thread(in_worker)
         except SecretServiceUnavailable as error:
-            raise OperationRefused(Refusal.NO_SECRET_SERVICE, str(error)) from None
+            raise OperationRefused(Refusal.NO_SECRET_SERVICE, error.sentence) from None
         finally:
             entry.pairing.forgetting = False
         if not removed:
             raise OperationRefused(
                 Refusal.NOT_POSSIBLE,
-                "No pairing of this Trezor was found in the desktop's keyring, so nothing was "
-                "removed: refresh its status to see whether it is still paired here.",
+                Sentence(
+                    N_(
+                        "No pairing of this Trezor was found in the desktop's keyring, so "
+                        "nothing was removed: refresh its status to see whether it is still "
+                        "paired here."
+                    )
+                ),
             )
         LOG.info("The pairing with Trezor %s was forgotten", device_id)
         if self._entries.get(path) is entry and entry.pairing.pairing_forgotten(paired_id):
@@ -356,7 +372,8 @@ class DeviceTracker:
         path, entry = self._entry_of(device_id)
         if entry.pairing.forgetting:
             raise OperationRefused(
-                Refusal.BUSY, "Its pairing is being forgotten: start it again once that ended."
+                Refusal.BUSY,
+                Sentence(N_("Its pairing is being forgotten: start it again once that ended.")),
             )
         if entry.reader is not None:
             entry.reader.cancel()
@@ -643,12 +660,12 @@ class DeviceTracker:
                 self._publish(path, entry, self._classify(entry.features, path))
                 return
         if error.problem is ReadProblem.KEYRING_UNAVAILABLE:
-            status = status_without_keyring(error.explanation)
+            status = status_without_keyring(error.explanation_text)
         else:
             state = _STATE_OF_PROBLEM.get(error.problem)
             if state is None:
                 state = BackupState.BUSY if error.transient else BackupState.UNKNOWN
-            status = status_without_features(state, error.explanation)
+            status = status_without_features(state, error.explanation_text)
         self._publish(path, entry, entry.pairing.shown(status))
 
     def _device_id(self, features: messages.Features | None, path: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 from trezorlib.transport import Transport
 
 from trezor_backup_api.actions import Action, allowed_actions
+from trezor_backup_api.i18n import N_, Sentence
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome, Refusal
 
 from ..device_values import (
@@ -42,15 +43,28 @@ AGENT_CANCEL_TIMEOUT_SECONDS = 5.0
 
 
 _NOT_CHECKABLE = {
-    BackupState.NOT_INITIALIZED: "This Trezor has no wallet yet: there is nothing to check.",
-    BackupState.NO_BACKUP: "This Trezor was set up without a backup (seedless): there are no "
-    "words to check.",
-    BackupState.BACKUP_REQUIRED: "This Trezor has not been backed up yet: create the backup "
-    "first, then check it.",
-    BackupState.BACKUP_FAILED: "This Trezor's backup failed and cannot be repeated: there are no "
-    "complete words to check. Move your funds to a new wallet.",
-    BackupState.LOCKED: "This Trezor is locked: unlock it first, then check its backup.",
+    BackupState.NOT_INITIALIZED: N_("This Trezor has no wallet yet: there is nothing to check."),
+    BackupState.NO_BACKUP: N_(
+        "This Trezor was set up without a backup (seedless): there are no words to check."
+    ),
+    BackupState.BACKUP_REQUIRED: N_(
+        "This Trezor has not been backed up yet: create the backup first, then check it."
+    ),
+    BackupState.BACKUP_FAILED: N_(
+        "This Trezor's backup failed and cannot be repeated: there are no complete words to "
+        "check. Move your funds to a new wallet."
+    ),
+    BackupState.LOCKED: N_("This Trezor is locked: unlock it first, then check its backup."),
 }
+"""Why a check is refused in these states (msgids); any other state is named in a sentence."""
+
+_ALREADY_RUNNING = {
+    OperationKind.CHECK: N_("A check is already running on it."),
+    OperationKind.BACKUP: N_("A backup is already running on it."),
+    OperationKind.UNLOCK: N_("An unlock is already running on it."),
+    OperationKind.PAIR: N_("A pairing is already running on it."),
+}
+"""The refusal (Busy) of a second operation, per kind of the running one."""
 
 
 class HostAgent(Protocol):
@@ -201,16 +215,25 @@ class OperationManager:
         """Start an operation and return at once; raises OperationRefused when it cannot."""
         device = self._tracker.device(device_id)
         if device is None:
-            raise OperationRefused(Refusal.NO_SUCH_DEVICE, f"No Trezor {device_id} is connected.")
+            raise OperationRefused(
+                Refusal.NO_SUCH_DEVICE,
+                Sentence(N_("No Trezor {device_id} is connected."), {"device_id": device_id}),
+            )
         if (running := self._tracker.operation_of(device_id)) is not None:
-            raise OperationRefused(Refusal.BUSY, f"A {running.kind} is already running on it.")
+            raise OperationRefused(
+                Refusal.BUSY, Sentence(_ALREADY_RUNNING[OperationKind(running.kind)])
+            )
         _require_allowed(kind, device_id, device.status)
         agent = self._agents.agent_for(caller)
         if agent is None:
             raise OperationRefused(
                 Refusal.NO_AGENT,
-                "No agent is registered to answer the Trezor's questions: start the tray "
-                "applet or use trezor-backupctl.",
+                Sentence(
+                    N_(
+                        "No agent is registered to answer the Trezor's questions: start the "
+                        "tray applet or use trezor-backupctl."
+                    )
+                ),
             )
         loop = asyncio.get_running_loop()
         bridge = _AgentBridge(loop, agent, device_id)
@@ -231,7 +254,9 @@ class OperationManager:
         """Cancel the running operation on the device."""
         running = self._tracker.operation_of(device_id)
         if running is None:
-            raise OperationRefused(Refusal.NO_OPERATION, "Nothing is running on this Trezor.")
+            raise OperationRefused(
+                Refusal.NO_OPERATION, Sentence(N_("Nothing is running on this Trezor."))
+            )
         LOG.info("Cancelling the %s on Trezor %s", running.kind, device_id)
         running.cancel()
 
@@ -251,7 +276,9 @@ class OperationManager:
 
     async def _run(self, device_id: str, running: _Running, word_count: int | None) -> None:
         operation = running.operation
-        result = OperationResult(Outcome.ERROR, "The operation failed unexpectedly.")
+        result = OperationResult(
+            Outcome.ERROR, (Sentence(N_("The operation failed unexpectedly.")),)
+        )
         try:
             if running.kind is OperationKind.CHECK:
                 result = await asyncio.to_thread(operation.check, word_count)
@@ -312,22 +339,27 @@ def _require_allowed(kind: OperationKind, device_id: str, status: DeviceStatus) 
     idle = _Idle(device_id, status.state, status.model, status.locked)
     if Action(kind.value) in allowed_actions(idle):
         return
-    state = status.state
+    state = {"state": status.state.value}  # a state's name, as the State property says it
     if kind is OperationKind.PAIR:
-        raise OperationRefused(
-            Refusal.NOT_POSSIBLE,
-            "Only a Trezor Safe 7 that is not paired with this computer can be paired "
-            f"(this one is {state.value}).",
+        reason = Sentence(
+            N_(
+                "Only a Trezor Safe 7 that is not paired with this computer can be paired "
+                "(this one is {state})."
+            ),
+            state,
         )
-    if kind is OperationKind.UNLOCK:
-        raise OperationRefused(Refusal.NOT_POSSIBLE, "The Trezor is not locked.")
-    if kind is OperationKind.CHECK:
-        reason = _NOT_CHECKABLE.get(
-            state, f"The Trezor cannot be checked now (it is {state.value})."
+    elif kind is OperationKind.UNLOCK:
+        reason = Sentence(N_("The Trezor is not locked."))
+    elif kind is OperationKind.CHECK and status.state in _NOT_CHECKABLE:
+        reason = Sentence(_NOT_CHECKABLE[status.state])
+    elif kind is OperationKind.CHECK:
+        reason = Sentence(N_("The Trezor cannot be checked now (it is {state})."), state)
+    else:
+        reason = Sentence(
+            N_(
+                "The Trezor does not need a backup now (it is {state}); a backup can only be "
+                "created once, right after the wallet is set up."
+            ),
+            state,
         )
-        raise OperationRefused(Refusal.NOT_POSSIBLE, reason)
-    raise OperationRefused(
-        Refusal.NOT_POSSIBLE,
-        f"The Trezor does not need a backup now (it is {state.value}); a backup can only "
-        "be created once, right after the wallet is set up.",
-    )
+    raise OperationRefused(Refusal.NOT_POSSIBLE, reason)

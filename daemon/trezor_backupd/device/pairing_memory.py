@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from trezorlib import messages
 
+from trezor_backup_api.i18n import N_, Sentence
 from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState
 
 from ..device_values import THP_INTERNAL_MODEL, DeviceStatus
@@ -82,26 +83,37 @@ class PairingMemory:
         )
 
 
-def no_pairing_to_forget(status: DeviceStatus) -> str:
+def no_pairing_to_forget(status: DeviceStatus) -> Sentence:
     """Why ForgetPairing has nothing to remove from this device, as the owner sees it."""
     if status.model not in (PAIRED_MODEL, UNKNOWN_MODEL):
-        return (
-            f"Only a Trezor Safe 7 is paired with a computer, and this is a Trezor "
-            f"{status.model}: there is no pairing to forget."
+        return Sentence(
+            N_(
+                "Only a Trezor Safe 7 is paired with a computer, and this is a Trezor "
+                "{model}: there is no pairing to forget."
+            ),
+            {"model": status.model},
         )
     if status.state is BackupState.PAIRING_REQUIRED:
-        return "This Trezor is not paired with this computer: there is no pairing to forget."
+        return Sentence(
+            N_("This Trezor is not paired with this computer: there is no pairing to forget.")
+        )
     if status.state is BackupState.LOCKED:
-        return (
-            "This Trezor is locked and has not said which Trezor it is since it was plugged "
-            "in or last used by another app: unlock it, then forget its pairing."
+        return Sentence(
+            N_(
+                "This Trezor is locked and has not said which Trezor it is since it was "
+                "plugged in or last used by another app: unlock it, then forget its pairing."
+            )
         )
     if status.state is BackupState.UNKNOWN and status.model == PAIRED_MODEL:
-        return (
-            "Whether this Trezor is paired here cannot be told while the desktop's keyring "
-            "cannot be used: unlock the keyring, refresh, then forget its pairing."
+        return Sentence(
+            N_(
+                "Whether this Trezor is paired here cannot be told while the desktop's keyring "
+                "cannot be used: unlock the keyring, refresh, then forget its pairing."
+            )
         )
-    return (
-        "This Trezor has not been read paired with this computer since it was plugged in: "
-        "refresh its status, then forget its pairing if it is paired here."
+    return Sentence(
+        N_(
+            "This Trezor has not been read paired with this computer since it was plugged "
+            "in: refresh its status, then forget its pairing if it is paired here."
+        )
     )

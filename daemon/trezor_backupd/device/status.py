@@ -2,7 +2,9 @@
 
 Pure functions, no I/O, so the daemon, the CLI and the tests classify a device the same way.
 The state strings are part of the public D-Bus contract (docs/dbus-api.md); the wording of
-explanations and next steps is what the CLI, the tray and notifications show. Nothing here
+explanations and next steps is what the CLI, the tray and notifications show, each in its own
+language: so they are composed here as sentences (i18n.Sentence, English msgids marked with
+N_ for the catalogue, dates and addresses as arguments), never as finished text. Nothing here
 ever sees or mentions seed material: Features carry none, and a verdict is only pass or fail.
 """
 
@@ -15,9 +17,16 @@ from datetime import datetime, timedelta
 from trezorlib import messages
 
 from trezor_backup_api.actions import CHECKABLE
+from trezor_backup_api.i18n import N_, Sentence, plural_sentence
 from trezor_backup_api.vocabulary import PAIRED_MODEL, BackupState, Outcome
 
-from ..device_values import THP_INTERNAL_MODEL, BackupFacts, CheckVerdict, DeviceStatus
+from ..device_values import (
+    THP_INTERNAL_MODEL,
+    BackupFacts,
+    CheckVerdict,
+    DeviceStatus,
+    Paragraph,
+)
 
 
 def backup_facts(features: messages.Features, now: datetime) -> BackupFacts | None:
@@ -99,21 +108,28 @@ CHECK_GUIDE_BY_MODEL = {
 }
 """Trezor's own guide to the backup check, per model: the addresses Trezor Suite links."""
 
-_CHECK_NEXT_STEP = (
-    "Check your backup: have your written recovery words at hand, start a backup check "
-    "and follow the Trezor's screen."
+_CHECK_NEXT_STEP = Sentence(
+    N_(
+        "Check your backup: have your written recovery words at hand, start a backup check "
+        "and follow the Trezor's screen."
+    )
 )
-_DRY_RUN_NEXT_STEP = (
-    "A backup check is waiting on the Trezor: resume it here (start the backup check again "
-    "and it continues where it stopped), or finish it on the Trezor, which then shows the "
-    "result only on its own screen; reconnect it afterwards to clear this message."
+_DRY_RUN_NEXT_STEP = Sentence(
+    N_(
+        "A backup check is waiting on the Trezor: resume it here (start the backup check "
+        "again and it continues where it stopped), or finish it on the Trezor, which then "
+        "shows the result only on its own screen; reconnect it afterwards to clear this "
+        "message."
+    )
 )
-_SINGLE_SHARE_NOTE = (
-    " Its backup is a single share (SLIP-39); a multi-share backup can be made later "
-    "in Trezor Suite."
+_SINGLE_SHARE_NOTE = Sentence(
+    N_(
+        "Its backup is a single share (SLIP-39); a multi-share backup can be made later "
+        "in Trezor Suite."
+    )
 )
-_PASSPHRASE_NOTE = (
-    " The check covers the recovery words only: a hidden wallet also needs its passphrase."
+_PASSPHRASE_NOTE = Sentence(
+    N_("The check covers the recovery words only: a hidden wallet also needs its passphrase.")
 )
 
 
@@ -148,21 +164,26 @@ def status_from_features(
     state, explanation, next_step = _classify(features, facts, last_check, now, recheck_interval)
     if state in CHECKABLE:  # a dry run left running on the device is the next step
         if dry_run:
-            next_step = _DRY_RUN_NEXT_STEP
+            next_step = (_DRY_RUN_NEXT_STEP,)
         elif state in (BackupState.UNVERIFIED, BackupState.CHECK_DUE) and model in (
             CHECK_GUIDE_BY_MODEL
         ):
-            next_step += f" Trezor's guide: {CHECK_GUIDE_BY_MODEL[model]}"
+            guide = Sentence(N_("Trezor's guide: {url}"), {"url": CHECK_GUIDE_BY_MODEL[model]})
+            next_step += (guide,)
     if from_earlier_read and facts is not None and state not in _STATES_WITHOUT_FACTS:
-        day = facts.read_at.date().isoformat()
         explanation += (
-            f" (As read on {day} while the Trezor was unlocked; it is locked now and does "
-            "not say while locked.)"
+            Sentence(
+                N_(
+                    "(As read on {read_date} while the Trezor was unlocked; it is locked now "
+                    "and does not say while locked.)"
+                ),
+                {"read_date": facts.read_at.date().isoformat()},
+            ),
         )
     return DeviceStatus(
         state=state,
-        explanation=explanation,
-        next_step=next_step,
+        explanation_text=explanation,
+        next_step_text=next_step,
         model=model,
         internal_model=_internal_model(features),
         label=features.label or "",
@@ -177,48 +198,54 @@ def status_from_features(
 
 
 _THP_MODEL = (PAIRED_MODEL, THP_INTERNAL_MODEL)
-_THP_NEXT_STEPS = {
-    BackupState.PAIRING_REQUIRED: (
-        "Pair it once from here (Pair with this computer in the applet, or trezor-backupctl "
-        "pair): confirm on the Trezor and type the 6-digit code it shows. After that its "
-        "backup status is read without asking you."
+_NEXT_STEPS_WITHOUT_FEATURES = {
+    BackupState.PAIRING_REQUIRED: Sentence(
+        N_(
+            "Pair it once from here (Pair with this computer in the applet, or "
+            "trezor-backupctl pair): confirm on the Trezor and type the 6-digit code it "
+            "shows. After that its backup status is read without asking you."
+        )
     ),
-    BackupState.LOCKED: (
-        "Unlock it from here (Unlock in the applet, or trezor-backupctl unlock) and enter the "
-        "PIN on the Trezor; its backup status is read right after."
+    BackupState.LOCKED: Sentence(
+        N_(
+            "Unlock it from here (Unlock in the applet, or trezor-backupctl unlock) and enter "
+            "the PIN on the Trezor; its backup status is read right after."
+        )
+    ),
+    BackupState.BUSY: Sentence(
+        N_(
+            "Nothing to do if you are using the Trezor in another app: the status is read "
+            "again as soon as that app lets it go. If it stays like this, close other wallet "
+            "apps or reconnect the Trezor."
+        )
+    ),
+    BackupState.UNKNOWN: Sentence(
+        N_(
+            "Reconnect the Trezor. If this keeps happening, update its firmware in "
+            "Trezor Suite or report the problem."
+        )
     ),
 }
+"""The states a device can be in without Features, and what its owner does about each."""
 
 
-def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
+def status_without_features(state: BackupState, reason: Paragraph) -> DeviceStatus:
     """Status for a device whose Features could not be read (held by another app, no access).
 
     Only `busy` and `unknown` make sense without Features, and for a Safe 7 (THP, which
     tells nothing before a connection is allowed) `pairing_required` and `locked`; `reason`
     becomes the explanation and must already be worded for the owner.
     """
-    if state in _THP_NEXT_STEPS:
-        model, internal_model = _THP_MODEL
-        next_step = _THP_NEXT_STEPS[state]
-    elif state not in (BackupState.BUSY, BackupState.UNKNOWN):
+    if state not in _NEXT_STEPS_WITHOUT_FEATURES:
         raise ValueError(f"state {state!s} needs Features; only busy and unknown do not")
-    else:
+    if state in (BackupState.BUSY, BackupState.UNKNOWN):
         model, internal_model = UNKNOWN_MODEL, ""
-    if state is BackupState.BUSY:
-        next_step = (
-            "Nothing to do if you are using the Trezor in another app: the status is read "
-            "again as soon as that app lets it go. If it stays like this, close other wallet "
-            "apps or reconnect the Trezor."
-        )
-    elif state is BackupState.UNKNOWN:
-        next_step = (
-            "Reconnect the Trezor. If this keeps happening, update its firmware in "
-            "Trezor Suite or report the problem."
-        )
+    else:
+        model, internal_model = _THP_MODEL
     return DeviceStatus(
         state=state,
-        explanation=reason,
-        next_step=next_step,
+        explanation_text=reason,
+        next_step_text=(_NEXT_STEPS_WITHOUT_FEATURES[state],),
         model=model,
         internal_model=internal_model,
         label="",
@@ -230,7 +257,7 @@ def status_without_features(state: BackupState, reason: str) -> DeviceStatus:
     )
 
 
-def status_without_keyring(reason: str) -> DeviceStatus:
+def status_without_keyring(reason: Paragraph) -> DeviceStatus:
     """A Safe 7 read while the desktop's keyring could not be used: no credential could be
     offered, so its "not paired" says nothing about a pairing kept there. It is `unknown`
     (calling it `pairing_required` would send its owner to pair it again and again while
@@ -241,10 +268,15 @@ def status_without_keyring(reason: str) -> DeviceStatus:
         status_without_features(BackupState.UNKNOWN, reason),
         model=model,
         internal_model=internal_model,
-        next_step=(
-            "Unlock your desktop's keyring (log in again, or open it in Passwords and Keys or "
-            "KWallet Manager; if there is none, trezor-backupctl doctor says how to get one), "
-            "then refresh (open the applet's window, or trezor-backupctl status --refresh)."
+        next_step_text=(
+            Sentence(
+                N_(
+                    "Unlock your desktop's keyring (log in again, or open it in Passwords and "
+                    "Keys or KWallet Manager; if there is none, trezor-backupctl doctor says "
+                    "how to get one), then refresh (open the applet's window, or "
+                    "trezor-backupctl status --refresh)."
+                )
+            ),
         ),
     )
 
@@ -262,108 +294,151 @@ _STATES_WITHOUT_FACTS = frozenset(
 )
 
 
+_Told = tuple[BackupState, Paragraph, Paragraph]
+"""A state, its explanation and its next step."""
+
+
+def _told(state: BackupState, explanation: str, next_step: str) -> _Told:
+    """A state told in one sentence and done in one, neither with arguments (msgids the
+    caller marks with N_); an empty next step is none."""
+    return state, (Sentence(explanation),), (Sentence(next_step),) if next_step else ()
+
+
 def _classify(
     features: messages.Features,
     facts: BackupFacts | None,
     last_check: CheckVerdict | None,
     now: datetime,
     recheck_interval: timedelta,
-) -> tuple[BackupState, str, str]:
+) -> _Told:
     """Return (state, explanation, next step); the order of the tests is the product rule."""
     if features.bootloader_mode:
         if features.firmware_present is False:
-            return (
+            return _told(
                 BackupState.BOOTLOADER,
-                "The Trezor is in bootloader mode and has no firmware installed, so it holds "
-                "no usable wallet right now.",
-                "Install the firmware with Trezor Suite.",
+                N_(
+                    "The Trezor is in bootloader mode and has no firmware installed, so it "
+                    "holds no usable wallet right now."
+                ),
+                N_("Install the firmware with Trezor Suite."),
             )
-        return (
+        return _told(
             BackupState.BOOTLOADER,
-            "The Trezor is in bootloader mode, where it shows no wallet information.",
-            "Unplug it and plug it in again without touching it, so that it starts normally.",
+            N_("The Trezor is in bootloader mode, where it shows no wallet information."),
+            N_("Unplug it and plug it in again without touching it, so that it starts normally."),
         )
     if features.busy:
-        return (
+        return _told(
             BackupState.BUSY,
-            "The Trezor is busy with a long task started by another app (for example a "
-            "coinjoin), so its backup status cannot be checked right now.",
-            "Nothing to do: the status updates by itself once the other app has finished.",
+            N_(
+                "The Trezor is busy with a long task started by another app (for example a "
+                "coinjoin), so its backup status cannot be checked right now."
+            ),
+            N_("Nothing to do: the status updates by itself once the other app has finished."),
         )
     if features.initialized is None:
-        return (
+        return _told(
             BackupState.UNKNOWN,
-            "The Trezor did not say whether it holds a wallet, so its backup status is unknown.",
-            "Update the firmware with Trezor Suite, then reconnect the Trezor.",
+            N_(
+                "The Trezor did not say whether it holds a wallet, so its backup status is unknown."
+            ),
+            N_("Update the firmware with Trezor Suite, then reconnect the Trezor."),
         )
     if not features.initialized:
-        return (
+        return _told(
             BackupState.NOT_INITIALIZED,
-            "This Trezor has no wallet yet, so there is nothing to back up.",
-            "Set up a wallet with Trezor Suite. The Trezor shows the recovery words on its "
-            "own screen: write them down on paper, in order.",
+            N_("This Trezor has no wallet yet, so there is nothing to back up."),
+            N_(
+                "Set up a wallet with Trezor Suite. The Trezor shows the recovery words on "
+                "its own screen: write them down on paper, in order."
+            ),
         )
     if facts is None and not (features.pin_protection and features.unlocked is False):
-        return (
+        return _told(
             BackupState.UNKNOWN,
-            "The Trezor did not report whether its wallet is backed up, so its backup status "
-            "is unknown.",
-            "Update the firmware with Trezor Suite, then reconnect the Trezor.",
+            N_(
+                "The Trezor did not report whether its wallet is backed up, so its backup "
+                "status is unknown."
+            ),
+            N_("Update the firmware with Trezor Suite, then reconnect the Trezor."),
         )
     if facts is None:
-        return (
+        return _told(
             BackupState.LOCKED,
-            "This Trezor is locked with its PIN, and a locked Trezor does not tell whether "
-            "its wallet is backed up. It has not been read unlocked on this computer yet.",
-            "Unlock it from here (Unlock in the applet, or trezor-backupctl unlock): the Trezor "
-            "asks for its PIN on its own screen, and its backup status is read right after. "
-            "If you unlock it on the Trezor itself, refresh afterwards.",
+            N_(
+                "This Trezor is locked with its PIN, and a locked Trezor does not tell whether "
+                "its wallet is backed up. It has not been read unlocked on this computer yet."
+            ),
+            N_(
+                "Unlock it from here (Unlock in the applet, or trezor-backupctl unlock): the "
+                "Trezor asks for its PIN on its own screen, and its backup status is read "
+                "right after. If you unlock it on the Trezor itself, refresh afterwards."
+            ),
         )
     if facts.no_backup:
-        return (
+        return _told(
             BackupState.NO_BACKUP,
-            "This wallet was set up without a backup on purpose. If the Trezor is lost, "
-            "broken or wiped, its funds cannot be recovered.",
+            N_(
+                "This wallet was set up without a backup on purpose. If the Trezor is lost, "
+                "broken or wiped, its funds cannot be recovered."
+            ),
             "",
         )
     if facts.unfinished_backup:
-        return (
+        return _told(
             BackupState.BACKUP_FAILED,
-            "A backup of this wallet was started but not finished. The Trezor will never "
-            "show the recovery words again, so this wallet can no longer be backed up.",
-            "Send all funds to a wallet that has a checked backup. Then wipe this Trezor, "
-            "set it up as a new wallet, create the backup and check it.",
+            N_(
+                "A backup of this wallet was started but not finished. The Trezor will never "
+                "show the recovery words again, so this wallet can no longer be backed up."
+            ),
+            N_(
+                "Send all funds to a wallet that has a checked backup. Then wipe this Trezor, "
+                "set it up as a new wallet, create the backup and check it."
+            ),
         )
     if facts.extra_backup_unlocked:
-        return (
+        return _told(
             BackupState.EXTRA_BACKUP_UNLOCKED,
-            "An extra (multi-share) backup has been unlocked on this Trezor with your "
-            "existing share. It can be created now, and only until the Trezor is unplugged "
-            "or restarts.",
-            "Create the extra backup now: the Trezor shows each new share on its screen; "
-            "write every share down on paper, in order.",
+            N_(
+                "An extra (multi-share) backup has been unlocked on this Trezor with your "
+                "existing share. It can be created now, and only until the Trezor is "
+                "unplugged or restarts."
+            ),
+            N_(
+                "Create the extra backup now: the Trezor shows each new share on its screen; "
+                "write every share down on paper, in order."
+            ),
         )
     if facts.backup_required:
-        return (
+        return _told(
             BackupState.BACKUP_REQUIRED,
-            "This wallet has never been backed up. If the Trezor is lost, broken or wiped, "
-            "its funds cannot be recovered.",
-            "Create the backup now: take your time, find a private place and write down the "
-            "recovery words the Trezor shows, on paper only.",
+            N_(
+                "This wallet has never been backed up. If the Trezor is lost, broken or "
+                "wiped, its funds cannot be recovered."
+            ),
+            N_(
+                "Create the backup now: take your time, find a private place and write down "
+                "the recovery words the Trezor shows, on paper only."
+            ),
         )
     state, explanation, next_step = _classify_backed_up(last_check, now, recheck_interval)
     if facts.backup_type == messages.BackupType.Slip39_Single_Extendable.name:
-        explanation += _SINGLE_SHARE_NOTE
+        explanation += (_SINGLE_SHARE_NOTE,)
     if state is BackupState.VERIFIED and facts.passphrase_protection:
-        explanation += _PASSPHRASE_NOTE
+        explanation += (_PASSPHRASE_NOTE,)
     return state, explanation, next_step
 
 
-_WORDS_PROBLEM = {
-    Outcome.MISMATCH: "the words entered are valid recovery words, but of another wallet",
-    Outcome.INVALID_WORDS: (
-        "the words entered are not a valid recovery seed (a word is wrong or missing, or the "
-        "order is wrong)"
+_CHECK_FAILED = {
+    Outcome.MISMATCH: N_(
+        "The backup check on {check_date} found that the words entered are valid recovery "
+        "words, but of another wallet, so they do not restore this wallet. Do not send any "
+        "funds to it."
+    ),
+    Outcome.INVALID_WORDS: N_(
+        "The backup check on {check_date} found that the words entered are not a valid "
+        "recovery seed (a word is wrong or missing, or the order is wrong), so they do not "
+        "restore this wallet. Do not send any funds to it."
     ),
 }
 """What each failed verdict says about the written words: the owner's first clue."""
@@ -371,38 +446,72 @@ _WORDS_PROBLEM = {
 
 def _classify_backed_up(
     last_check: CheckVerdict | None, now: datetime, recheck_interval: timedelta
-) -> tuple[BackupState, str, str]:
+) -> _Told:
     """The device says the wallet is backed up; only our own dry runs say the words are right."""
     if last_check is None:
         return (
             BackupState.UNVERIFIED,
-            "The Trezor says this wallet is backed up, but the written words have never been "
-            "checked on this computer.",
-            _CHECK_NEXT_STEP,
+            (
+                Sentence(
+                    N_(
+                        "The Trezor says this wallet is backed up, but the written words have "
+                        "never been checked on this computer."
+                    )
+                ),
+            ),
+            (_CHECK_NEXT_STEP,),
         )
-    day = last_check.when.date().isoformat()
+    check_date = last_check.when.date().isoformat()
     if not last_check.passed:
         return (
             BackupState.CHECK_FAILED,
-            f"The backup check on {day} found that {_WORDS_PROBLEM[last_check.result]}, so "
-            "they do not restore this wallet. Do not send any funds to it.",
-            "Check again, entering the words slowly and in order. If it fails again, send "
-            "the funds to a new wallet with a new, checked backup while this Trezor still works.",
+            (Sentence(_CHECK_FAILED[last_check.result], {"check_date": check_date}),),
+            (
+                Sentence(
+                    N_(
+                        "Check again, entering the words slowly and in order. If it fails "
+                        "again, send the funds to a new wallet with a new, checked backup "
+                        "while this Trezor still works."
+                    )
+                ),
+            ),
         )
-    due = last_check.when + recheck_interval
     if now - last_check.when > recheck_interval:
         return (
             BackupState.CHECK_DUE,
-            f"Your backup last passed a check on {day}, more than {recheck_interval.days} "
-            "days ago.",
-            "Check your backup again to make sure the written words are still complete and "
-            "readable. " + _CHECK_NEXT_STEP,
+            (
+                plural_sentence(
+                    "Your backup last passed a check on {check_date}, more than {count} day ago.",
+                    "Your backup last passed a check on {check_date}, more than {count} days ago.",
+                    recheck_interval.days,
+                    {"check_date": check_date},
+                ),
+            ),
+            (
+                Sentence(
+                    N_(
+                        "Check your backup again to make sure the written words are still "
+                        "complete and readable."
+                    )
+                ),
+                _CHECK_NEXT_STEP,
+            ),
         )
     return (
         BackupState.VERIFIED,
-        f"Your written backup passed the check on {day}. The next check is due after "
-        f"{due.date().isoformat()}.",
-        "",
+        (
+            Sentence(
+                N_(
+                    "Your written backup passed the check on {check_date}. The next check is "
+                    "due after {due_date}."
+                ),
+                {
+                    "check_date": check_date,
+                    "due_date": (last_check.when + recheck_interval).date().isoformat(),
+                },
+            ),
+        ),
+        (),
     )
 
 

@@ -36,6 +36,8 @@ from trezorlib.thp import control_byte
 from trezorlib.thp.credentials import find_credential
 from trezorlib.transport import Transport
 
+from trezor_backup_api.i18n import N_, Sentence
+
 from ..store.thp_credentials import Pairing
 
 if TYPE_CHECKING:
@@ -193,7 +195,12 @@ def session_of(client: TrezorClientThp) -> Any:
 
 
 class PairingFailed(Exception):
-    """Pairing ended without a credential; the text is a sentence for the owner."""
+    """Pairing ended without a credential; `sentence` is for the owner (the text is its
+    English)."""
+
+    def __init__(self, sentence: Sentence) -> None:
+        super().__init__(sentence.english())
+        self.sentence = sentence
 
 
 def pair(
@@ -217,16 +224,24 @@ def pair(
         method = CodeEntry(first.pairing)  # "Allow ... to pair?" on the Trezor
     except exceptions.Cancelled as error:
         raise PairingFailed(
-            "Pairing was refused on the Trezor: nothing was stored. Run the pairing again "
-            "and confirm on the Trezor to pair."
+            Sentence(
+                N_(
+                    "Pairing was refused on the Trezor: nothing was stored. Run the pairing "
+                    "again and confirm on the Trezor to pair."
+                )
+            )
         ) from error
     code = code_entry()
     try:
         method.send_code(code)
     except (exceptions.TrezorFailure, exceptions.ProtocolError) as error:
         raise PairingFailed(
-            "The code did not match the one on the Trezor: nothing was stored. Run the "
-            "pairing again; the Trezor shows a new code each time."
+            Sentence(
+                N_(
+                    "The code did not match the one on the Trezor: nothing was stored. Run "
+                    "the pairing again; the Trezor shows a new code each time."
+                )
+            )
         ) from error
     plain = first.pairing.request_credential(autoconnect=False)
     first.pairing.finish()
@@ -234,14 +249,20 @@ def pair(
     # Trezor asks its owner to allow this computer to connect without asking.
     second = _client(transport, [plain], on_button)
     if not second.pairing.is_paired():
-        raise PairingFailed("The Trezor forgot the pairing at once: nothing was stored.")
+        raise PairingFailed(
+            Sentence(N_("The Trezor forgot the pairing at once: nothing was stored."))
+        )
     try:
         credential = second.pairing.request_credential(autoconnect=True)
     except exceptions.Cancelled as error:
         raise PairingFailed(
-            "Connecting without asking was refused on the Trezor: nothing was stored (this "
-            "program reads the backup status without a confirmation each time, so it needs "
-            "that). Run the pairing again to allow it."
+            Sentence(
+                N_(
+                    "Connecting without asking was refused on the Trezor: nothing was stored "
+                    "(this program reads the backup status without a confirmation each time, "
+                    "so it needs that). Run the pairing again to allow it."
+                )
+            )
         ) from error
     second.pairing.finish()
     features: messages.Features = second.features  # GetFeatures, on the paired channel

@@ -10,7 +10,6 @@ misspelled `recheck_intervall_days = 30` must not leave the owner believing in 3
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import re
@@ -172,6 +171,8 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
 def _did_you_mean(key: str) -> str:
     """The closest known key, as a hint for a misspelling: a silently ignored typo would
     leave the owner believing a setting applies that does not."""
+    import difflib  # only for a wrong key: a daemon with a good config never loads it
+
     close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
     known = ", ".join(sorted(KNOWN_KEYS))
     return f" (did you mean {close[0]}?)" if close else f" (the settings are: {known})"

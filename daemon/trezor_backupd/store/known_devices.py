@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from trezor_backup_api.i18n import N_, Sentence
 from trezor_backup_api.vocabulary import Refusal
 
 from ..device_values import THP_INTERNAL_MODEL, DeviceListener, OperationRefused, TrackedDevice
@@ -145,6 +146,9 @@ class KnownDevices:
             except SecretServiceUnavailable as error:
                 raise OperationRefused(
                     Refusal.NO_SECRET_SERVICE,
-                    f"Nothing was forgotten: this Trezor's pairing could not be removed. {error}",
+                    Sentence(
+                        N_("Nothing was forgotten: this Trezor's pairing could not be removed.")
+                    ),
+                    error.sentence,
                 ) from None
         return self._history.forget(device_id)

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from trezor_backup_api.i18n import N_, Sentence
+
 LOG = logging.getLogger(__name__)
 
 APPLICATION = "io.github.TrezorBackupGuard"
@@ -31,7 +33,12 @@ ITEM_LABEL = "Trezor Backup Guard: pairing with a Trezor Safe 7"
 
 class SecretServiceUnavailable(Exception):
     """No usable Secret Service: a keyring that may hold pairings is locked, refused access,
-    or failed while in use. The text is a sentence for the owner; it names no secret."""
+    or failed while in use. `sentence` is for the owner (the text is its English); it names
+    no secret."""
+
+    def __init__(self, sentence: Sentence) -> None:
+        super().__init__(sentence.english())
+        self.sentence = sentence
 
 
 class NoKeyring(SecretServiceUnavailable):
@@ -43,9 +50,11 @@ class NoKeyring(SecretServiceUnavailable):
 _SERVICE_UNKNOWN = "org.freedesktop.DBus.Error.ServiceUnknown"
 
 
-_LOCKED = (
-    "The desktop's keyring is locked: unlock it (log in again, or open it in the keyring "
-    "manager), then try again."
+_LOCKED = Sentence(
+    N_(
+        "The desktop's keyring is locked: unlock it (log in again, or open it in the keyring "
+        "manager), then try again."
+    )
 )
 _IS_LOCKED = "org.freedesktop.Secret.Error.IsLocked"
 """The Secret Service's error for an item whose keyring was locked after it was found."""
@@ -93,19 +102,28 @@ class CredentialStore:
         """
         try:
             import secretstorage
-            from jeepney.wrappers import DBusErrorResponse  # type: ignore[import-untyped]
+            from jeepney.wrappers import DBusErrorResponse
             from secretstorage import exceptions as secret_errors
         except ImportError as error:  # a broken installation, not a missing keyring
             raise SecretServiceUnavailable(
-                "The Python package secretstorage is missing: Safe 7 pairings can only be "
-                "kept in the desktop's keyring through it (Debian: python3-secretstorage)."
+                Sentence(
+                    N_(
+                        "The Python package secretstorage is missing: Safe 7 pairings can only "
+                        "be kept in the desktop's keyring through it (Debian: "
+                        "python3-secretstorage)."
+                    )
+                )
             ) from error
         try:
             connection = secretstorage.dbus_init()
         except Exception as error:
             raise SecretServiceUnavailable(
-                "There is no session bus to reach the desktop's keyring on, where Safe 7 "
-                "pairings are kept: try again in a desktop session."
+                Sentence(
+                    N_(
+                        "There is no session bus to reach the desktop's keyring on, where "
+                        "Safe 7 pairings are kept: try again in a desktop session."
+                    )
+                )
             ) from error
         try:
             collection = self._unlocked_default(connection)
@@ -117,8 +135,10 @@ class CredentialStore:
                 ):
                     raise SecretServiceUnavailable(_LOCKED) from error
                 raise SecretServiceUnavailable(
-                    "The desktop's keyring failed while in use "
-                    f"({type(error).__name__}): try again."
+                    Sentence(
+                        N_("The desktop's keyring failed while in use ({error}): try again."),
+                        {"error": type(error).__name__},
+                    )
                 ) from error
         finally:
             connection.close()
@@ -130,7 +150,9 @@ class CredentialStore:
         from jeepney.wrappers import DBusErrorResponse
         from secretstorage import exceptions as secret_errors
 
-        did_not_answer = "The desktop's keyring did not answer: try again in a moment."
+        did_not_answer = Sentence(
+            N_("The desktop's keyring did not answer: try again in a moment.")
+        )
         try:
             collection = secretstorage.Collection(connection)  # the "default" alias
             if collection.is_locked() and self._may_prompt:
@@ -143,27 +165,48 @@ class CredentialStore:
                 # login): a pairing may well be kept there.
                 raise SecretServiceUnavailable(did_not_answer) from error
             raise NoKeyring(
-                "No keyring (Secret Service: gnome-keyring or KWallet) runs in this session, "
-                "and Safe 7 pairings are kept only there: start one (e.g. install "
-                "gnome-keyring), then try again."
+                Sentence(
+                    N_(
+                        "No keyring (Secret Service: gnome-keyring or KWallet) runs in this "
+                        "session, and Safe 7 pairings are kept only there: start one (e.g. "
+                        "install gnome-keyring), then try again."
+                    )
+                )
             ) from error
         except secret_errors.PromptDismissedException as error:
             raise SecretServiceUnavailable(
-                "The desktop's keyring stayed locked (its prompt was closed): unlock it, "
-                "then try again."
+                Sentence(
+                    N_(
+                        "The desktop's keyring stayed locked (its prompt was closed): unlock "
+                        "it, then try again."
+                    )
+                )
             ) from error
         except secret_errors.ItemNotFoundException as error:
             raise NoKeyring(
-                "The desktop's keyring service has no default keyring, where pairings are "
-                "kept: create one (Passwords and Keys, or KWallet Manager), then try again."
+                Sentence(
+                    N_(
+                        "The desktop's keyring service has no default keyring, where pairings "
+                        "are kept: create one (Passwords and Keys, or KWallet Manager), then "
+                        "try again."
+                    )
+                )
             ) from error
         except TimeoutError as error:
             raise SecretServiceUnavailable(
-                "The desktop's keyring stayed locked: unlock it when it asks, then try again."
+                Sentence(
+                    N_(
+                        "The desktop's keyring stayed locked: unlock it when it asks, then try "
+                        "again."
+                    )
+                )
             ) from error
         except secret_errors.SecretStorageException as error:
             raise SecretServiceUnavailable(
-                f"The desktop's keyring refused access ({type(error).__name__}): try again."
+                Sentence(
+                    N_("The desktop's keyring refused access ({error}): try again."),
+                    {"error": type(error).__name__},
+                )
             ) from error
         except DBusErrorResponse as error:  # e.g. Spawn.ChildExited: it could not start
             raise SecretServiceUnavailable(did_not_answer) from error
