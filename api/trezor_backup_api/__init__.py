@@ -3,11 +3,12 @@
 Imported by the daemon, the command line and the applet; it imports none of them, nor
 trezorlib or udev, so a client can load it headless and without the daemon's dependencies
 (tests/unit/test_headless_imports.py proves it). What lives here: the bus names, error
-names and the device-id rule (`names`), the strings of states, results, kinds and stages
-(`vocabulary`), the Device1 property table and the device record built from `a{sv}`
-(`device`), which actions fit a device (`actions`: the one rule the daemon's refusals and
-every view ask), the order of urgency every view lists devices in (`urgency`), the async
-client (`client`), the Agent1 export with its sender rule (`agent`), the input rules the
+names, the device-id rule and the Device1 property table (`names`), the strings of states,
+results, kinds and stages (`vocabulary`), the device record built from `a{sv}` (`device`),
+which actions fit a device (`actions`: the one rule the daemon's refusals and every view
+ask), the order of urgency every view lists devices in (`urgency`), the async client
+(`client`), the blocking one for one-shot calls (`blocking_client`), the errors both raise
+(`daemon_errors`), the Agent1 export with its sender rule (`agent`), the input rules the
 terminal and the dialogs share (`input_rules`), the USB ids of every Trezor (`usb_ids`) and
 the XDG places of config and state (`paths`).
 """

@@ -13,17 +13,31 @@ only for those.
 
 from __future__ import annotations
 
-import asyncio
-import os
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dbus_fast import DBusFastError, Message, MessageFlag, MessageType, Variant
-from dbus_fast.aio import MessageBus
+if TYPE_CHECKING:
+    # dbus-fast is imported where a call is made, not here: importing it loads asyncio, ssl
+    # and its service machinery (about 40 ms, 13 MiB), which a client that imports this
+    # module for its types and never calls (the CLI's parser) does without.
+    from dbus_fast import Message
+    from dbus_fast.aio import MessageBus
 
+# The errors are every client's, so they are this module's too (daemon_errors says why they
+# live apart).
+from .daemon_errors import CALL_TIMEOUT_SECONDS as CALL_TIMEOUT_SECONDS
+from .daemon_errors import DISCONNECTED_ERROR as DISCONNECTED_ERROR
+from .daemon_errors import TIMEOUT_ERROR as TIMEOUT_ERROR
+from .daemon_errors import BusCallError as BusCallError
+from .daemon_errors import DaemonError as DaemonError
+from .daemon_errors import DaemonUnreachable as DaemonUnreachable
+from .daemon_errors import daemon_failure
+from .daemon_errors import session_bus_address as session_bus_address
 from .device import DeviceRecord, plain
+from .i18n import Sentence, paragraph_translated, sentences_from_bus
 from .names import (
     BUS_NAME,
     DBUS_NAME,
@@ -33,47 +47,8 @@ from .names import (
     MANAGER_INTERFACE,
     PROPERTIES_INTERFACE,
     ROOT_PATH,
-    short_error_name,
 )
 from .vocabulary import OperationKind
-
-# dbus-fast waits for a reply forever; a hung daemon must not hang a client.
-# Generous enough for D-Bus activation, which the bus itself gives 25 s.
-CALL_TIMEOUT_SECONDS = 30.0
-
-TIMEOUT_ERROR = "org.freedesktop.DBus.Error.Timeout"
-DISCONNECTED_ERROR = "org.freedesktop.DBus.Error.Disconnected"
-
-NOT_ACTIVATABLE_ERROR = "org.freedesktop.DBus.Error.ServiceUnknown"
-"""The bus's answer when no D-Bus activation file names the daemon: it is not set up."""
-
-# Errors the bus (not the daemon) sends when nobody serves BUS_NAME, activation failed, or the
-# daemon died or hung during the call: all mean "the daemon is not reachable".
-_UNREACHABLE_ERRORS = frozenset(
-    {
-        NOT_ACTIVATABLE_ERROR,
-        "org.freedesktop.DBus.Error.NameHasNoOwner",
-        "org.freedesktop.DBus.Error.NoReply",
-        TIMEOUT_ERROR,
-        "org.freedesktop.DBus.Error.TimedOut",
-        DISCONNECTED_ERROR,
-    }
-)
-_SPAWN_ERROR_PREFIX = "org.freedesktop.DBus.Error.Spawn."
-
-
-class BusCallError(Exception):
-    """A call failed: an error reply, no reply in time, or the connection lost.
-
-    `name` is the D-Bus error name (TIMEOUT_ERROR, DISCONNECTED_ERROR for the last two);
-    `text` the peer's message, which a caller that asked an agent must drop unread.
-    """
-
-    def __init__(self, member: str, name: str, text: str) -> None:
-        super().__init__(f"{member}: {name}")
-        self.member = member
-        self.name = name
-        self.text = text
 
 
 async def call(
@@ -93,6 +68,10 @@ async def call(
     `autostart=False` (NO_AUTO_START) for calls that only make sense to a daemon already
     running: they must not start a new daemon the user has just stopped.
     """
+    import asyncio
+
+    from dbus_fast import DBusFastError, Message, MessageFlag, MessageType
+
     msg = Message(
         destination=destination,
         path=path,
@@ -113,7 +92,8 @@ async def call(
         raise BusCallError(member, DISCONNECTED_ERROR, "lost the bus")
     if reply.message_type is MessageType.ERROR:
         text = str(reply.body[0]) if reply.body else ""
-        raise BusCallError(member, reply.error_name or "unknown", text)
+        sentences = sentences_from_bus(reply.body[1]) if len(reply.body) > 1 else ()
+        raise BusCallError(member, reply.error_name or "unknown", text, sentences)
     return reply
 
 
@@ -125,59 +105,13 @@ async def bus_call(bus: MessageBus, member: str, body: list[Any], **options: Any
     return reply.body[0] if reply.body else None
 
 
-class DaemonUnreachable(Exception):
-    """No session bus, or trezor-backupd is not on it and could not be activated.
-
-    `not_set_up`: the bus knows no activation file for it (a pip/pipx install before
-    `trezor-backupctl setup --user`), so starting a unit could not help.
-    """
-
-    def __init__(self, reason: str, not_set_up: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.not_set_up = not_set_up
-
-
-class DaemonError(Exception):
-    """The daemon (or the bus on its behalf) answered a call with a D-Bus error.
-
-    `str()` is the daemon's own message (it never carries a secret), else the name.
-    """
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message or name)
-        self.name = name
-        self.message = message
-
-    @property
-    def short_name(self) -> str:
-        """`Busy`, `NotPossible`, ... for the daemon's own errors; "" for others."""
-        return short_error_name(self.name)
-
-
-def _daemon_failure(error: BusCallError) -> DaemonUnreachable | DaemonError:
-    if error.name in _UNREACHABLE_ERRORS or error.name.startswith(_SPAWN_ERROR_PREFIX):
-        return DaemonUnreachable(error.text or error.name, error.name == NOT_ACTIVATABLE_ERROR)
-    return DaemonError(error.name, error.text)
-
-
-def session_bus_address() -> str:
-    """The session bus address, found the way sd-bus and GDBus find it.
-
-    dbus-fast alone only reads DBUS_SESSION_BUS_ADDRESS (or X11 autolaunch files); a systemd
-    user session always has its bus at $XDG_RUNTIME_DIR/bus, e.g. in an ssh login.
-    """
-    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
-    if address:
-        return address
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime_dir and os.path.exists(os.path.join(runtime_dir, "bus")):
-        return f"unix:path={os.path.join(runtime_dir, 'bus')}"
-    raise DaemonUnreachable("DBUS_SESSION_BUS_ADDRESS is not set and no $XDG_RUNTIME_DIR/bus")
-
-
 async def connect_session_bus(timeout: float = CALL_TIMEOUT_SECONDS) -> MessageBus:
     """A connection to the session bus, or DaemonUnreachable saying why there is none."""
+    import asyncio
+
+    from dbus_fast import DBusFastError
+    from dbus_fast.aio import MessageBus
+
     address = session_bus_address()
     try:
         async with asyncio.timeout(timeout):
@@ -227,11 +161,17 @@ class DaemonOwnerChanged:
 
 @dataclass(frozen=True)
 class OperationProgress:
-    """`Device1.OperationProgress`: a step (a `vocabulary.Stage` value) of the operation."""
+    """`Device1.OperationProgress`: a step (a `vocabulary.Stage` value) of the operation.
+    `message` is English; `text` the same as sentences (from `OperationProgressText`)."""
 
     path: str
     stage: str
     message: str
+    text: tuple[Sentence, ...] = ()
+
+    def message_for_owner(self) -> str:
+        """The message in the owner's language (English from a daemon without sentences)."""
+        return paragraph_translated(self.text) or self.message
 
 
 @dataclass(frozen=True)
@@ -243,6 +183,21 @@ class OperationFinished:
     kind: str
     result: str
     message: str
+    text: tuple[Sentence, ...] = ()
+
+    def message_for_owner(self) -> str:
+        """The message in the owner's language (English from a daemon without sentences)."""
+        return paragraph_translated(self.text) or self.message
+
+
+@dataclass(frozen=True)
+class OperationText:
+    """`OperationProgressText` or `OperationFinishedText`: the sentences of the
+    `OperationProgress` or `OperationFinished` the daemon sends next on the same path. The
+    subscriptions attach them to that event and deliver no event of this kind."""
+
+    path: str
+    text: tuple[Sentence, ...]
 
 
 BusEvent = (
@@ -270,6 +225,8 @@ _DEVICE_RULES = (
 def _start_call(kind: OperationKind, word_count: int | None) -> tuple[str, str, list[Any]]:
     """The `Device1` method that starts `kind`: its member, signature and body."""
     if kind is OperationKind.CHECK:
+        from dbus_fast import Variant
+
         options = {} if word_count is None else {"word_count": Variant("u", word_count)}
         return "StartCheck", "a{sv}", [options]
     if kind is OperationKind.BACKUP:
@@ -283,8 +240,10 @@ def _operation_rule(path: str) -> str:
     return f"type='signal',sender='{BUS_NAME}',path='{path}',interface='{DEVICE_INTERFACE}'"
 
 
-def event_of(msg: Message) -> BusEvent | None:
+def event_of(msg: Message) -> BusEvent | OperationText | None:
     """The event a signal of the daemon (or the bus, about the daemon) stands for; else None."""
+    from dbus_fast import MessageType
+
     if msg.message_type is not MessageType.SIGNAL:
         return None
     path = msg.path or ""
@@ -309,6 +268,10 @@ def event_of(msg: Message) -> BusEvent | None:
     ):
         return DevicePropertiesChanged(path, plain(msg.body[1]), list(msg.body[2]))
     elif msg.interface == DEVICE_INTERFACE:
+        if msg.member == "OperationProgressText" and msg.signature == "sa(ssa{ss})":
+            return OperationText(path, sentences_from_bus(msg.body[1]))
+        if msg.member == "OperationFinishedText" and msg.signature == "ssa(ssa{ss})":
+            return OperationText(path, sentences_from_bus(msg.body[2]))
         if msg.member == "OperationProgress" and msg.signature == "ss":
             return OperationProgress(path, *msg.body)
         if msg.member == "OperationFinished" and msg.signature == "sss":
@@ -351,13 +314,13 @@ class DaemonClient:
                 self.bus, BUS_NAME, path, interface, member, signature, body, autostart=autostart
             )
         except BusCallError as error:
-            raise _daemon_failure(error) from None
+            raise daemon_failure(error) from None
 
     async def _bus_call(self, member: str, body: list[Any]) -> Any:
         try:
             return await bus_call(self.bus, member, body)
         except BusCallError as error:
-            raise _daemon_failure(error) from None
+            raise daemon_failure(error) from None
 
     async def daemon_owner(self) -> str:
         """The unique name of the connection that owns BUS_NAME now; "" when none does."""
@@ -505,8 +468,16 @@ class DaemonClient:
         wanted: Callable[[BusEvent], bool],
         on_event: Callable[[BusEvent], None],
     ) -> None:
+        texts: dict[tuple[str | None, str], tuple[Sentence, ...]] = {}
+        """(sender, path) -> the sentences of the operation signal that comes next there."""
+
         def handle(msg: Message) -> None:
             event = event_of(msg)
+            if isinstance(event, OperationText):
+                texts[msg.sender, event.path] = event.text
+                return
+            if isinstance(event, OperationProgress | OperationFinished):
+                event = dataclasses.replace(event, text=texts.pop((msg.sender, event.path), ()))
             if event is not None and wanted(event):
                 on_event(event)
 

@@ -9,18 +9,23 @@ unwrapped, for output that must show exactly that (including properties a newer 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from dbus_fast import Variant
-
-from .names import device_path
+from .i18n import Sentence, paragraph_translated, sentences_from_bus
+from .names import DEVICE_PROPERTIES, device_path
 
 
 def plain(value: Any) -> Any:
-    """Unwrap variants at any depth, so callers see only ordinary Python values."""
-    if isinstance(value, Variant):
+    """Unwrap variants at any depth, so callers see only ordinary Python values.
+
+    dbus-fast is not imported for its Variant: a client that decodes replies itself
+    (blocking_client) must not load it, and without it loaded no Variant can exist.
+    """
+    signature = sys.modules.get("dbus_fast.signature")
+    if signature is not None and isinstance(value, signature.Variant):
         return plain(value.value)
     if isinstance(value, dict):
         return {key: plain(item) for key, item in value.items()}
@@ -29,39 +34,15 @@ def plain(value: Any) -> Any:
     return value
 
 
-DEVICE_PROPERTIES: dict[str, tuple[str, str]] = {
-    "Id": ("id", "s"),
-    "State": ("state", "s"),
-    "Explanation": ("explanation", "s"),
-    "NextStep": ("next_step", "s"),
-    "Model": ("model", "s"),
-    "InternalModel": ("internal_model", "s"),
-    "Label": ("label", "s"),
-    "FirmwareVersion": ("firmware_version", "s"),
-    "BackupType": ("backup_type", "s"),
-    "DryRunInProgress": ("dry_run_in_progress", "b"),
-    "Locked": ("locked", "b"),
-    "StateReadTime": ("state_read_time", "t"),
-    "LastCheckTime": ("last_check_time", "t"),
-    "LastCheckResult": ("last_check_result", "s"),
-    "Transport": ("transport", "s"),
-    "Operation": ("operation", "s"),
-}
-"""Every Device1 property, in docs/dbus-api.md's order: D-Bus name -> (the record's field,
-D-Bus signature). The daemon publishes with these signatures (and `GetDevices` uses the same
-keys); the record decodes with them."""
-
-PROPERTY_SIGNATURES = {name: signature for name, (_, signature) in DEVICE_PROPERTIES.items()}
-"""Every Device1 property and its D-Bus type."""
-
-_PYTHON_TYPES: dict[str, type] = {"s": str, "b": bool, "t": int}
+_PYTHON_TYPES: dict[str, type] = {"s": str, "b": bool, "t": int, "a(ssa{ss})": list}
 # D-Bus name -> (field, Python type) for decoding.
 _FIELDS: dict[str, tuple[str, type]] = {
     name: (attribute, _PYTHON_TYPES[signature])
     for name, (attribute, signature) in DEVICE_PROPERTIES.items()
 }
-PROPERTY_NAMES = tuple(DEVICE_PROPERTIES)
-"""The documented Device1 properties, in the order scripts and people read them best."""
+_SENTENCE_FIELDS = frozenset(
+    attribute for attribute, signature in DEVICE_PROPERTIES.values() if signature == "a(ssa{ss})"
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +70,9 @@ class DeviceRecord:
     last_check_result: str = ""
     transport: str = ""
     operation: str = ""
+    explanation_text: tuple[Sentence, ...] = ()
+    """`explanation` as sentences for the owner's language (i18n.Sentence)."""
+    next_step_text: tuple[Sentence, ...] = ()
     properties: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Every property the daemon sent, by D-Bus name, values unwrapped."""
 
@@ -109,7 +93,9 @@ class DeviceRecord:
             known = _FIELDS.get(name)
             if known is not None and name != "Id":
                 attribute, kind = known
-                if isinstance(value, kind) and (kind is not int or not isinstance(value, bool)):
+                if attribute in _SENTENCE_FIELDS:
+                    changes[attribute] = sentences_from_bus(value)
+                elif isinstance(value, kind) and (kind is not int or not isinstance(value, bool)):
                     changes[attribute] = value
         return dataclasses.replace(self, properties={**self.properties, **values}, **changes)
 
@@ -117,6 +103,16 @@ class DeviceRecord:
     def path(self) -> str:
         """The daemon's object path for this device."""
         return device_path(self.id)
+
+    def explanation_for_owner(self) -> str:
+        """The explanation in the owner's language (English from a daemon that sends no
+        sentences)."""
+        return paragraph_translated(self.explanation_text) or self.explanation
+
+    def next_step_for_owner(self) -> str:
+        """The next step in the owner's language (English from a daemon that sends no
+        sentences)."""
+        return paragraph_translated(self.next_step_text) or self.next_step
 
     @property
     def name(self) -> str:

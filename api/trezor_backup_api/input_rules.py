@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from mnemonic import Mnemonic
-
+from .i18n import N_, _
 from .vocabulary import WordKind
 
 WORD_COUNTS = (12, 18, 24)
@@ -33,23 +32,28 @@ MATRIX6_POSITIONS = {
 }
 _BACK_ANSWERS = frozenset({"b", "back", "\b", "\x7f"})
 
-NOT_A_WORD = "That is not a BIP-39 word, try again."
-TOO_SHORT = "Type at least 4 letters of the word (or the whole word), try again."
-NO_WORD = "Type the word your Trezor asks for."
+NOT_A_WORD = N_("That is not a BIP-39 word, try again.")
+TOO_SHORT = N_("Type at least 4 letters of the word (or the whole word), try again.")
+NO_WORD = N_("Type the word your Trezor asks for.")
 
 BEFORE_BACKUP = (
-    "I have about 15 minutes and will not be interrupted.",
-    "I am in a private place: nobody and no camera can see the screen of my Trezor.",
-    "I understand that the recovery words are the only way to get my funds back if my "
-    "Trezor is lost or broken, and that anyone who sees them can take my funds.",
-    "I have paper and a pen: I write the words on paper only and make no digital copy (no "
-    "photo, no file, no cloud, no password manager).",
+    N_("I have about 15 minutes and will not be interrupted."),
+    N_("I am in a private place: nobody and no camera can see the screen of my Trezor."),
+    N_(
+        "I understand that the recovery words are the only way to get my funds back if my "
+        "Trezor is lost or broken, and that anyone who sees them can take my funds."
+    ),
+    N_(
+        "I have paper and a pen: I write the words on paper only and make no digital copy "
+        "(no photo, no file, no cloud, no password manager)."
+    ),
 )
-"""Trezor Suite's questions before a backup, as the owner confirms them."""
+"""Trezor Suite's questions before a backup, as the owner confirms them (marked for the
+catalogue; each view translates them)."""
 AFTER_BACKUP = (
-    "I wrote down every word, in order, exactly as my Trezor showed it.",
-    "I made no digital copy: no photo, no file, no cloud, no password manager.",
-    "I will keep the written words hidden and safe.",
+    N_("I wrote down every word, in order, exactly as my Trezor showed it."),
+    N_("I made no digital copy: no photo, no file, no cloud, no password manager."),
+    N_("I will keep the written words hidden and safe."),
 )
 """Trezor Suite's questions after a backup, before the offer to check it."""
 
@@ -57,11 +61,14 @@ AFTER_BACKUP = (
 @cache
 def bip39_english() -> tuple[str, ...]:
     """The BIP-39 English wordlist, as trezorlib's `mnemonic` package ships it."""
+    from mnemonic import Mnemonic  # only when a word is asked: it is slow to import
+
     return tuple(Mnemonic("english").wordlist)
 
 
 class WordRejected(ValueError):
-    """A typed word cannot be sent; the message says why without repeating the word."""
+    """A typed word cannot be sent; the message says why (in the owner's language) without
+    repeating the word."""
 
 
 def complete_word(typed: str, wordlist: Sequence[str] | None = None) -> str:
@@ -77,15 +84,15 @@ def complete_word(typed: str, wordlist: Sequence[str] | None = None) -> str:
     words = bip39_english() if wordlist is None else wordlist
     text = typed.strip().lower()
     if not text:
-        raise WordRejected(NO_WORD)
+        raise WordRejected(_(NO_WORD))
     if text in words:
         return text
     matches = [word for word in words if word.startswith(text)]
     if len(text) >= MIN_PREFIX and len(matches) == 1:
         return matches[0]
     if matches:
-        raise WordRejected(TOO_SHORT)
-    raise WordRejected(NOT_A_WORD)
+        raise WordRejected(_(TOO_SHORT))
+    raise WordRejected(_(NOT_A_WORD))
 
 
 def completions(typed: str, wordlist: Sequence[str] | None = None) -> list[str]:

@@ -1,6 +1,6 @@
-"""The names of the D-Bus contract (docs/dbus-api.md): bus name, object paths, interfaces and
-error names, and the rule every device id follows. The introspection XML shipped with the
-daemon is their machine-readable form."""
+"""The names of the D-Bus contract (docs/dbus-api.md): bus name, object paths, interfaces,
+error names and the Device1 properties with their types, and the rule every device id
+follows. The introspection XML shipped with the daemon is their machine-readable form."""
 
 import re
 
@@ -84,3 +84,36 @@ def names_a_place(device_id: str) -> bool:
 def device_id_of(path: str) -> str:
     """The device id at the end of a device object path."""
     return path.rsplit("/", 1)[-1]
+
+
+DEVICE_PROPERTIES: dict[str, tuple[str, str]] = {
+    "Id": ("id", "s"),
+    "State": ("state", "s"),
+    "Explanation": ("explanation", "s"),
+    "NextStep": ("next_step", "s"),
+    "ExplanationText": ("explanation_text", "a(ssa{ss})"),
+    "NextStepText": ("next_step_text", "a(ssa{ss})"),
+    "Model": ("model", "s"),
+    "InternalModel": ("internal_model", "s"),
+    "Label": ("label", "s"),
+    "FirmwareVersion": ("firmware_version", "s"),
+    "BackupType": ("backup_type", "s"),
+    "DryRunInProgress": ("dry_run_in_progress", "b"),
+    "Locked": ("locked", "b"),
+    "StateReadTime": ("state_read_time", "t"),
+    "LastCheckTime": ("last_check_time", "t"),
+    "LastCheckResult": ("last_check_result", "s"),
+    "Transport": ("transport", "s"),
+    "Operation": ("operation", "s"),
+}
+"""Every Device1 property, in docs/dbus-api.md's order: D-Bus name -> (the record's field,
+D-Bus signature). The daemon publishes with these signatures (and `GetDevices` uses the same
+keys); the record (`device.DeviceRecord`) decodes with them. Here, with the other names of
+the contract, rather than beside the record, so that `status --json` names the properties
+without loading the record's machinery."""
+
+PROPERTY_SIGNATURES = {name: signature for name, (_, signature) in DEVICE_PROPERTIES.items()}
+"""Every Device1 property and its D-Bus type."""
+
+PROPERTY_NAMES = tuple(DEVICE_PROPERTIES)
+"""The documented Device1 properties, in the order scripts and people read them best."""

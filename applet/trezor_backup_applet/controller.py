@@ -25,6 +25,7 @@ from dbus_fast.aio import MessageBus
 from trezor_backup_api.actions import FAILED
 from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import DaemonClient, DaemonError, DaemonUnreachable
+from trezor_backup_api.i18n import N_, _
 from trezor_backup_api.names import BUS_NAME, ROOT_PATH, device_path
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome
 
@@ -32,7 +33,7 @@ from .agent import DialogAgent
 from .applet_service import APPLET_PATH, AppletObject
 from .device_mirror import Device, DeviceMirror
 from .dialogs import DialogHost, InfoWindow
-from .gtk_setup import Gio
+from .gtk_setup import APP_NAME, Gio
 from .guide import next_step_and_guide
 from .icons import Look
 from .main_window import MainWindow
@@ -46,12 +47,16 @@ log = logging.getLogger("trezor_backup_applet")
 
 APPLET_BUS_NAME = f"{BUS_NAME}.Applet"
 AGENT_PATH = f"{ROOT_PATH}/applet/agent"
-OPERATION_TITLES = {
-    OperationKind.CHECK: "Checking the backup",
-    OperationKind.BACKUP: "Creating the backup",
-    OperationKind.UNLOCK: "Unlocking",
-    OperationKind.PAIR: "Pairing",
+OPERATION_TITLES: dict[str, tuple[str, str]] = {
+    OperationKind.CHECK: (
+        N_("Checking the backup: {name}"),
+        N_("The backup check could not start"),
+    ),
+    OperationKind.BACKUP: (N_("Creating the backup: {name}"), N_("The backup could not start")),
+    OperationKind.UNLOCK: (N_("Unlocking: {name}"), N_("Unlocking could not start")),
+    OperationKind.PAIR: (N_("Pairing: {name}"), N_("Pairing could not start")),
 }
+"""Each operation's progress window title, and the heading when it cannot start (msgids)."""
 
 
 class Applet:
@@ -180,11 +185,13 @@ class Applet:
         self._told_absent = True
         self._spawn(
             self.notifier.offer(
-                "The backup service is not running",
-                "Trezor Backup Guard cannot see your Trezors or remind you of their backups "
-                "until it runs again.",
+                _("The backup service is not running"),
+                _(
+                    "Trezor Backup Guard cannot see your Trezors or remind you of their backups "
+                    "until it runs again."
+                ),
                 Look.OFFLINE,
-                ("start", "Start the service", lambda _device: self.start_service()),
+                ("start", _("Start the service"), lambda _device: self.start_service()),
             )
         )
 
@@ -235,7 +242,7 @@ class Applet:
             # The owner is at the pairing's windows: the daemon's sentence (paired, a wrong
             # code, no keyring, ...) is read in one, not in a notification that fades away.
             self.dialogs.show_message(
-                f"Pairing: {device.name}", finished_title(kind, result), message
+                _("Pairing: {name}").format(name=device.name), finished_title(kind, result), message
             )
             return
         self._spawn(self.notifier.finished(device, kind, result, message))
@@ -272,7 +279,7 @@ class Applet:
 
     def guide(self, device_id: str) -> None:
         """Open Trezor's guide for the device's next step in the browser."""
-        _, guide = next_step_and_guide(self._device(device_id))
+        guide = next_step_and_guide(self._device(device_id))[1]
         if guide is not None:
             url = guide.url
             self.dialogs.call(lambda: Gio.AppInfo.launch_default_for_uri(url, None))
@@ -345,9 +352,11 @@ class Applet:
         await self.mirror.reload()
         if not self.mirror.daemon_running:
             await self.notifier.message(
-                "The backup service could not be started",
-                "Trezor Backup Guard cannot see your Trezors without it. Run "
-                "`trezor-backupctl doctor` in a terminal to find out why.",
+                _("The backup service could not be started"),
+                _(
+                    "Trezor Backup Guard cannot see your Trezors without it. Run "
+                    "`trezor-backupctl doctor` in a terminal to find out why."
+                ),
                 Look.OFFLINE,
             )
 
@@ -357,17 +366,16 @@ class Applet:
         device = self._device(device_id)
         path = device_path(device_id)
         self._ours.add(device_id)
+        title, cannot_start = OPERATION_TITLES[kind]
         self.dialogs.show_progress(
-            device_id, f"{OPERATION_TITLES[kind]}: {device.name}", lambda: self.cancel(device_id)
+            device_id, _(title).format(name=device.name), lambda: self.cancel(device_id)
         )
         try:
             await self._client.start(path, kind)
         except (DaemonError, DaemonUnreachable) as e:
             self._ours.discard(device_id)
             self.dialogs.close_progress(device_id)
-            self.dialogs.show_message(
-                "Trezor Backup Guard", f"{OPERATION_TITLES[kind]} could not start", str(e)
-            )
+            self.dialogs.show_message(APP_NAME, _(cannot_start), str(e))
 
     async def _start_if_confirmed(
         self,
@@ -390,13 +398,14 @@ class Applet:
             sure = await asyncio.wrap_future(
                 self.dialogs.confirm(
                     f"{device_id}:cancel",
-                    device.name,
-                    "Cancel the backup",
-                    "If you cancel now, this Trezor will never show its recovery words "
-                    "again: the wallet can then never be backed up and must be replaced.",
-                    "_Cancel the backup",
-                    "_Go on with the backup",
-                    ("I understand that this wallet can then never be backed up.",),
+                    _("Cancel the backup: {name}").format(name=device.name),
+                    _(
+                        "If you cancel now, this Trezor will never show its recovery words "
+                        "again: the wallet can then never be backed up and must be replaced."
+                    ),
+                    _("_Cancel the backup"),
+                    _("_Go on with the backup"),
+                    (_("I understand that this wallet can then never be backed up."),),
                 )
             )
             if not sure:
@@ -404,7 +413,7 @@ class Applet:
         try:
             await self._client.cancel_operation(device_path(device_id))
         except (DaemonError, DaemonUnreachable) as e:
-            self.dialogs.show_message("Trezor Backup Guard", "Could not cancel", str(e))
+            self.dialogs.show_message(APP_NAME, _("Could not cancel"), str(e))
 
     async def _what_to_do(self, device_id: str) -> None:
         device = self._device(device_id)
@@ -415,21 +424,14 @@ class Applet:
         try:
             events = await self._client.get_history(device_id)
         except (DaemonError, DaemonUnreachable) as e:
-            self.dialogs.show_message("Trezor Backup Guard", "The history cannot be read", str(e))
+            self.dialogs.show_message(APP_NAME, _("The history cannot be read"), str(e))
             return
-        lines = [
-            f"{day(int(e.get('Time', 0)))} "
-            f"{time.strftime('%H:%M', time.localtime(int(e.get('Time', 0))))}: "
-            f"{e.get('Kind', '')} {str(e.get('Result', '')).replace('_', ' ')}"
-            + (f" ({e['Detail']})" if e.get("Detail") else "")
-            for e in events
-        ]
-        text = "\n".join(lines) or "No check or backup of this Trezor was recorded here."
-        self.dialogs.call(
-            lambda: self.dialogs.opened(
-                InfoWindow(f"History: {device.name}", f"Checks and backups of {device.name}", text)
-            )
+        text = "\n".join(history_line(event) for event in events) or _(
+            "No check or backup of this Trezor was recorded here."
         )
+        title = _("History: {name}").format(name=device.name)
+        heading = _("Checks and backups of {name}").format(name=device.name)
+        self.dialogs.call(lambda: self.dialogs.opened(InfoWindow(title, heading, text)))
 
     async def _forget(self, device_id: str) -> None:
         """Forget an unplugged Trezor, after the owner read what goes with it."""
@@ -437,13 +439,14 @@ class Applet:
         sure = await asyncio.wrap_future(
             self.dialogs.confirm(
                 f"{device_id}:forget",
-                device.name,
-                "Forget",
-                f"This computer forgets {device.name} and its history: when its last check "
-                "passed or failed, and the reminders. If you plug it in again, it is a Trezor "
-                "whose backup was never checked here.",
-                "_Forget",
-                "_Keep it",
+                _("Forget: {name}").format(name=device.name),
+                _(
+                    "This computer forgets {name} and its history: when its last check "
+                    "passed or failed, and the reminders. If you plug it in again, it is a "
+                    "Trezor whose backup was never checked here."
+                ).format(name=device.name),
+                _("_Forget"),
+                _("_Keep it"),
             )
         )
         if not sure:
@@ -452,7 +455,7 @@ class Applet:
             await self._client.forget_device(device_id)
         except (DaemonError, DaemonUnreachable) as e:
             self.dialogs.show_message(
-                "Trezor Backup Guard", f"Could not forget {device.name}", str(e)
+                APP_NAME, _("Could not forget {name}").format(name=device.name), str(e)
             )
             return
         self.mirror.forget(device_id)
@@ -471,7 +474,9 @@ class Applet:
             await self._client.forget_pairing(device_path(device_id))
         except (DaemonError, DaemonUnreachable) as e:
             self.dialogs.show_message(
-                f"Forget pairing: {device.name}", "The pairing was not forgotten", str(e)
+                _("Forget pairing: {name}").format(name=device.name),
+                _("The pairing was not forgotten"),
+                str(e),
             )
 
     async def _later(self, device_id: str) -> None:
@@ -480,20 +485,24 @@ class Applet:
         device = self._device(device_id)
         if device.state in FAILED:
             what = (
-                "Your written words do not restore this wallet: until this is solved, any "
-                "funds you send to it can be lost."
+                _(
+                    "Your written words do not restore this wallet: until this is solved, any "
+                    "funds you send to it can be lost. Remind you again tomorrow?"
+                )
                 if device.state == BackupState.CHECK_FAILED
-                else "This wallet can never be backed up: until its funds are moved to a new "
-                "wallet, they are lost if the Trezor is lost or breaks."
+                else _(
+                    "This wallet can never be backed up: until its funds are moved to a new "
+                    "wallet, they are lost if the Trezor is lost or breaks. Remind you again "
+                    "tomorrow?"
+                )
             )
             sure = await asyncio.wrap_future(
                 self.dialogs.confirm(
                     f"{device_id}:later",
-                    device.name,
-                    "Postpone",
-                    f"{what} Remind you again tomorrow?",
-                    "_Remind me tomorrow",
-                    "_Keep reminding me",
+                    _("Postpone: {name}").format(name=device.name),
+                    what,
+                    _("_Remind me tomorrow"),
+                    _("_Keep reminding me"),
                 )
             )
             if not sure:
@@ -502,3 +511,17 @@ class Applet:
         # Told again when the day is over, at the next start or plug-in.
         self.snoozes.announce(device_id, "")
         log.info("reminders for %s snoozed for a day", device_id)
+
+
+def history_line(event: Mapping[str, Any]) -> str:
+    """One recorded check or backup as the owner reads it: when, and how it ended (the
+    headline its notification had), with the daemon's detail."""
+    moment = int(event.get("Time", 0))
+    values = {
+        "date": day(moment),
+        "time": time.strftime("%H:%M", time.localtime(moment)),
+        "what": finished_title(str(event.get("Kind", "")), str(event.get("Result", ""))),
+    }
+    if event.get("Detail"):
+        return _("{date} {time}: {what} ({detail})").format(detail=event["Detail"], **values)
+    return _("{date} {time}: {what}").format(**values)

@@ -219,9 +219,11 @@ class DeviceMirror:
             self.devices[device.id] = device.updated(event.changed)
             self._notify_changed()
         elif isinstance(event, bus.OperationProgress):
-            self.listener.operation_progress(device, event.stage, event.message)
+            self.listener.operation_progress(device, event.stage, event.message_for_owner())
         elif isinstance(event, bus.OperationFinished):
-            self.listener.operation_finished(device, event.kind, event.result, event.message)
+            self.listener.operation_finished(
+                device, event.kind, event.result, event.message_for_owner()
+            )
 
     def _schedule_reload(self) -> None:
         """Coalesce bursts of signals (a plug-in, a restart) into one GetDevices."""

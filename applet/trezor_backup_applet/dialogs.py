@@ -6,11 +6,14 @@ reaches it through `DialogHost.call`, which hands the work to the loop with `GLi
 and gives back a `concurrent.futures.Future`; nothing polls, the loop sleeps until there is
 work. A prompt's answer comes back the same way: the agent awaits the future.
 
-Windows have a title, the application's WM_CLASS and icon (gtk_setup), a default button
-(Enter), Escape for Cancel, and keyboard navigation. Accessibility: a keypad button is named
-"position 7" (its place on the grid, never a digit the device's shuffled layout turns into a
-secret), the PIN display says how many positions were entered, and the word and pairing-code
-entries are invisible text, so the accessibility tree gets bullets, never a typed word or code.
+Windows have a title that names their Trezor, the application's WM_CLASS and icon
+(gtk_setup), a default button (Enter), Escape for Cancel, and keyboard navigation: a check, a
+backup and a pairing can be done from the keyboard alone. Every text is in the owner's
+language (trezor_backup_api.i18n). Accessibility: every control has a name a screen reader
+says, icon-only buttons included; a keypad button is named "position 7" (its place on the
+grid, never a digit the device's shuffled layout turns into a secret), the PIN display says
+how many positions were entered, and the word and pairing-code entries are invisible text with
+a label, so the accessibility tree gets bullets, never a typed word or code.
 
 Seed safety: an answer (PIN positions, a word, a grid position, a Safe 7's pairing code) leaves
 a dialog only as the result of its future, and the dialog clears its entry and is destroyed in
@@ -26,6 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from trezor_backup_api.i18n import N_, _, ngettext
 from trezor_backup_api.input_rules import (
     AFTER_BACKUP,
     BACK,
@@ -44,45 +48,38 @@ from .icons import Look, draw
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FOLLOW_THE_TREZOR = "Follow the instructions on your Trezor"
 BULLET = "\u2022"
-NOT_A_PAIRING_CODE = "The code has 6 digits: type the ones your Trezor shows now."
-BEFORE_PAIRING = (
-    "Allow the pairing on {name}, then type the 6-digit code it shows. It then asks whether "
-    "this computer may connect without asking: allow it, so that its backup status is read "
-    "each time you plug it in, with nothing to confirm on the Trezor. The pairing key is kept "
-    "in your desktop's keyring."
-)
-FORGET_PAIRING = (
-    "This computer stops reading the backup status of {name} until you pair it again. The "
-    "Trezor and its wallet are not changed. Pairing again needs the Trezor and the code it "
-    "shows."
-)
+NOT_A_PAIRING_CODE = N_("The code has 6 digits: type the ones your Trezor shows now.")
 
 WHAT_TO_DO: dict[str, tuple[str, str]] = {
     BackupState.BACKUP_FAILED: (
-        "The backup was started but not finished",
-        "Your Trezor will never show these recovery words again, so this wallet can never "
-        "be backed up. If the Trezor is lost or breaks, the funds on it are lost too.\n\n"
-        "1. Set up a new wallet on another device or after the steps below, and send all "
-        "funds from this wallet to a safe one first.\n"
-        "2. Wipe this Trezor (Trezor Suite: Settings > Device > Wipe device).\n"
-        "3. Set it up again as a new wallet.\n"
-        "4. Create the backup and write every word down in order.\n"
-        "5. Check the backup with a dry run before you send any funds to it.",
+        N_("The backup was started but not finished"),
+        N_(
+            "Your Trezor will never show these recovery words again, so this wallet can never "
+            "be backed up. If the Trezor is lost or breaks, the funds on it are lost too.\n\n"
+            "1. First send all funds from this wallet to a safe one: a wallet with a checked "
+            "backup, on another device.\n"
+            "2. Wipe this Trezor (Trezor Suite: Settings > Device > Factory reset).\n"
+            "3. Set it up again as a new wallet.\n"
+            "4. Create the backup and write every word down in order.\n"
+            "5. Check the backup with a dry run before you send any funds to it."
+        ),
     ),
     BackupState.CHECK_FAILED: (
-        "The written words do not restore this wallet",
-        "The recovery words you entered are valid, but they belong to another wallet. If "
-        "this Trezor is lost or breaks, your written words will not bring the funds back. "
-        "Send no funds to this wallet.\n\n"
-        "1. Run the check again, slowly: a word in the wrong order or a misread word gives "
-        "this result.\n"
-        "2. If it fails again, send all funds from this wallet to a safe one.\n"
-        "3. Wipe this Trezor, set it up again as a new wallet and create the backup.\n"
-        "4. Check the new backup with a dry run before you send any funds to it.",
+        N_("The written words do not restore this wallet"),
+        N_(
+            "The recovery words you entered are valid, but they belong to another wallet. If "
+            "this Trezor is lost or breaks, your written words will not bring the funds back. "
+            "Send no funds to this wallet.\n\n"
+            "1. Run the check again, slowly: a word in the wrong order or a misread word gives "
+            "this result.\n"
+            "2. If it fails again, send all funds from this wallet to a safe one.\n"
+            "3. Wipe this Trezor, set it up again as a new wallet and create the backup.\n"
+            "4. Check the new backup with a dry run before you send any funds to it."
+        ),
     ),
 }
+"""The heading and the way out of each failed state (msgids)."""
 
 
 def set_default_icon() -> None:
@@ -190,11 +187,11 @@ class Window:
 class Prompt(Window):
     """A window that answers one agent question; closing it means "cancel" (None).
 
-    Its title names the Trezor it is about (`name`): with two plugged in, the owner must
-    know which one asks."""
+    Its title names the Trezor it is about: with two plugged in, the owner must know which
+    one asks."""
 
-    def __init__(self, host: DialogHost, device: str, name: str, title: str, heading: str) -> None:
-        super().__init__(f"{title}: {name}")
+    def __init__(self, host: DialogHost, device: str, title: str, heading: str) -> None:
+        super().__init__(title)
         self.host = host
         self.device = device
         self.future: Future[Any] = Future()
@@ -219,7 +216,7 @@ class Prompt(Window):
         super().close()
 
     def add_cancel(self, row: Gtk.Box) -> Gtk.Button:
-        return self.button(row, "_Cancel", self.cancel)
+        return self.button(row, _("_Cancel"), self.cancel)
 
 
 class KeypadPrompt(Prompt):
@@ -230,12 +227,11 @@ class KeypadPrompt(Prompt):
         self,
         host: DialogHost,
         device: str,
-        name: str,
         title: str,
         heading: str,
         rows: tuple[tuple[str, ...], ...],
     ) -> None:
-        super().__init__(host, device, name, title, heading)
+        super().__init__(host, device, title, heading)
         grid = Gtk.Grid(row_spacing=4, column_spacing=4, halign=Gtk.Align.CENTER)
         self.box.pack_start(grid, False, False, 4)
         self.keys: dict[str, Gtk.Button] = {}
@@ -244,8 +240,9 @@ class KeypadPrompt(Prompt):
                 button = Gtk.Button(label=BULLET)
                 button.set_size_request(64, 44)
                 button.connect("clicked", lambda _b, p=position: self.press(p))
-                accessible(button, f"position {position}")
-                button.set_tooltip_text(f"position {position}")
+                place = _("position {position}").format(position=position)
+                accessible(button, place)
+                button.set_tooltip_text(place)
                 grid.attach(button, c, r, 1, 1)
                 self.keys[position] = button
         self.window.connect("key-press-event", self._on_digit)
@@ -264,16 +261,19 @@ class KeypadPrompt(Prompt):
 
 
 class PinPrompt(KeypadPrompt):
-    """The Model One PIN matrix: 3x3 blank buttons, sent as positions."""
+    """The Model One PIN matrix: 3x3 blank buttons, sent as positions. Keyboard: the digit
+    keys press the places, Backspace takes the last one back, Enter unlocks (also while a
+    keypad button, which has the focus first, has it)."""
 
     def __init__(self, host: DialogHost, device: str, name: str) -> None:
         super().__init__(
             host,
             device,
-            name,
-            "Enter PIN",
-            "Enter your PIN: press the buttons at the places where your Trezor "
-            "shows the digits of your PIN.",
+            _("Enter PIN: {name}").format(name=name),
+            _(
+                "Enter your PIN: press the buttons at the places where your Trezor "
+                "shows the digits of your PIN."
+            ),
             KEYPAD_ROWS,
         )
         self._positions: list[str] = []
@@ -281,17 +281,36 @@ class PinPrompt(KeypadPrompt):
         self.box.pack_start(self.shown, False, False, 0)
         row = self.button_row()
         self.erase = self.button(row, "\u232b", self.backspace)
-        accessible(self.erase, "Delete the last position")
+        accessible(self.erase, _("Delete the last position"))
+        self.erase.set_tooltip_text(_("Delete the last position"))
         row.set_child_secondary(self.erase, True)
         self.add_cancel(row)
-        self.ok = self.button(row, "_Unlock", self.submit)
+        self.ok = self.button(row, _("_Unlock"), self.submit)
         self.make_default(self.ok)
+        self.window.connect("key-press-event", self._on_edit_key)
         self._show_count()
+
+    def _on_edit_key(self, _window: Gtk.Window, event: Gdk.EventKey) -> bool:
+        focus = self.window.get_focus()
+        on_keypad = focus is None or focus in self.keys.values()
+        if event.keyval in (Gdk.KEY_Return, Gdk.KEY_KP_Enter) and on_keypad:
+            # Enter unlocks, as in every dialog; on a keypad button it would press a place.
+            self.submit()
+            return True
+        if event.keyval == Gdk.KEY_BackSpace:
+            self.backspace()
+            return True
+        return False
 
     def _show_count(self) -> None:
         count = len(self._positions)
         self.shown.set_text(BULLET * count)
-        accessible(self.shown, f"{count} positions entered")
+        accessible(
+            self.shown,
+            ngettext("{count} position entered", "{count} positions entered", count).format(
+                count=count
+            ),
+        )
         self.ok.set_sensitive(count > 0)
 
     def press(self, position: str) -> None:
@@ -316,50 +335,65 @@ class PinPrompt(KeypadPrompt):
 
 
 class MatrixWordPrompt(KeypadPrompt):
-    """One step of the Model One's matrix word entry: press where the Trezor shows the choice."""
+    """One step of the Model One's matrix word entry: press where the Trezor shows the choice.
+    Keyboard: the digit keys press the places, Backspace is Back."""
 
     def __init__(self, host: DialogHost, device: str, name: str, kind: str) -> None:
         rows = MATRIX6_ROWS if kind == WordKind.MATRIX6 else KEYPAD_ROWS
         heading = (
-            "Press the button at the place where your Trezor shows your word."
+            _("Press the button at the place where your Trezor shows your word.")
             if kind == WordKind.MATRIX6
-            else "Press the button at the place where your Trezor shows the letters your "
-            "word starts with."
+            else _(
+                "Press the button at the place where your Trezor shows the letters your "
+                "word starts with."
+            )
         )
-        super().__init__(host, device, name, "Enter word", heading, rows)
+        super().__init__(host, device, _("Enter word: {name}").format(name=name), heading, rows)
         row = self.button_row()
-        self.back = self.button(row, "\u232b _Back", lambda: self.press(BACK))
-        accessible(self.back, "Back: undo the last choice")
+        self.back = self.button(row, "\u232b " + _("_Back"), lambda: self.press(BACK))
+        accessible(self.back, _("Back: undo the last choice"))
         row.set_child_secondary(self.back, True)
         self.add_cancel(row)
+        self.window.connect("key-press-event", self._on_back_key)
+
+    def _on_back_key(self, _window: Gtk.Window, event: Gdk.EventKey) -> bool:
+        if event.keyval == Gdk.KEY_BackSpace:
+            self.press(BACK)
+            return True
+        return False
 
     def press(self, position: str) -> None:
         self.answer(position)
 
 
 class HiddenEntryPrompt(Prompt):
-    """One typed secret: a hidden entry (bullets, also for screen readers: nothing says it
-    aloud), a line saying why an answer was refused, Cancel and the default button. What was
-    typed leaves the entry at every press, accepted or not, so nothing lingers in a widget."""
+    """One typed secret: a labelled hidden entry (bullets, also for screen readers: nothing
+    says it aloud), a line saying why an answer was refused, Cancel and the default button,
+    which Enter in the entry presses. What was typed leaves the entry at every press,
+    accepted or not, so nothing lingers in a widget."""
 
     def __init__(
         self,
         host: DialogHost,
         device: str,
-        name: str,
         title: str,
         heading: str,
-        entry: tuple[str, Gtk.InputPurpose, int],
+        entry: tuple[str, str, Gtk.InputPurpose, int],
         go: str,
     ) -> None:
-        """`entry` is the entry's accessible name, input purpose and width in characters."""
-        super().__init__(host, device, name, title, heading)
-        name, purpose, width = entry
+        """`entry` is the entry's label (with its mnemonic), its accessible name, input
+        purpose and width in characters."""
+        super().__init__(host, device, title, heading)
+        label_text, name, purpose, width = entry
         self.entry = Gtk.Entry(visibility=False, activates_default=True, width_chars=width)
         self.entry.set_input_purpose(purpose)
         self.entry.set_input_hints(Gtk.InputHints.NO_SPELLCHECK | Gtk.InputHints.NO_EMOJI)
         accessible(self.entry, name)
-        self.box.pack_start(self.entry, False, False, 4)
+        label = Gtk.Label.new_with_mnemonic(label_text)
+        label.set_xalign(0)
+        label.set_mnemonic_widget(self.entry)
+        self.box.pack_start(label, False, False, 4)
+        self.box.pack_start(self.entry, False, False, 0)
         self.problem = wrapped("")
         self.problem.get_style_context().add_class("error")
         self.box.pack_start(self.problem, False, False, 0)
@@ -399,12 +433,19 @@ class WordPrompt(HiddenEntryPrompt):
         super().__init__(
             host,
             device,
-            name,
-            "Enter word",
-            "Type the word your Trezor asks for. Its screen says which word of your backup it "
-            "wants, or asks for a fake word: type that one. The first four letters are enough.",
-            ("Recovery word (hidden)", Gtk.InputPurpose.PASSWORD, 24),
-            "_Enter",
+            _("Enter word: {name}").format(name=name),
+            _(
+                "Type the word your Trezor asks for. Its screen says which word of your backup "
+                "it wants, or asks for a fake word: type that one. The first four letters are "
+                "enough."
+            ),
+            (
+                _("Recovery _word:"),
+                _("Recovery word (hidden)"),
+                Gtk.InputPurpose.PASSWORD,
+                24,
+            ),
+            _("_Enter"),
         )
 
     def parse(self, typed: str) -> str:
@@ -422,17 +463,16 @@ class PairingCodePrompt(HiddenEntryPrompt):
         super().__init__(
             host,
             device,
-            name,
-            "Pairing code",
-            "Type the 6-digit code your Trezor shows. It is used once, for this pairing.",
-            ("Pairing code (hidden)", Gtk.InputPurpose.PIN, 12),
-            "_Pair",
+            _("Pairing code: {name}").format(name=name),
+            _("Type the 6-digit code your Trezor shows. It is used once, for this pairing."),
+            (_("Pairing _code:"), _("Pairing code (hidden)"), Gtk.InputPurpose.PIN, 12),
+            _("_Pair"),
         )
 
     def parse(self, typed: str) -> str:
         code = parse_pairing_code(typed)
         if code is None:
-            raise ValueError(NOT_A_PAIRING_CODE)
+            raise ValueError(_(NOT_A_PAIRING_CODE))
         return code
 
 
@@ -443,30 +483,28 @@ class WordCountPrompt(Prompt):
         super().__init__(
             host,
             device,
-            name,
-            "Number of words",
-            f"How many recovery words did you write down for {name}?",
+            _("Number of words: {name}").format(name=name),
+            _("How many recovery words did you write down for {name}?").format(name=name),
         )
         choices = Gtk.Box(spacing=6, halign=Gtk.Align.CENTER)
         self.box.pack_start(choices, False, False, 4)
         self.choices: dict[int, Gtk.Button] = {}
         for count in WORD_COUNTS:
-            self.choices[count] = self.button(
-                choices, f"_{count} words", functools.partial(self.answer, count)
-            )
+            label = ngettext("_{count} word", "_{count} words", count).format(count=count)
+            self.choices[count] = self.button(choices, label, functools.partial(self.answer, count))
         self.add_cancel(self.button_row())
 
 
 class Checklist(Prompt):
     """Statements to tick before going on, as Trezor Suite asks around a backup; with no
     statements, a plain question with two answers. A `destructive` go (one that undoes what
-    takes the owner at the Trezor to set up again) is drawn red, and Enter answers stop."""
+    takes the owner at the Trezor to set up again) is drawn red, and Enter answers stop.
+    Keyboard: Tab reaches each statement (Space ticks it) and then the buttons."""
 
     def __init__(
         self,
         host: DialogHost,
         device: str,
-        name: str,
         title: str,
         heading: str,
         items: tuple[str, ...],
@@ -474,12 +512,12 @@ class Checklist(Prompt):
         stop: str,
         destructive: bool = False,
     ) -> None:
-        super().__init__(host, device, name, title, heading)
+        super().__init__(host, device, title, heading)
         self.boxes: list[Gtk.CheckButton] = []
         for item in items:
             box = Gtk.CheckButton()
-            label = wrapped(item)
-            box.add(label)
+            box.add(wrapped(item))
+            accessible(box, item)
             box.connect("toggled", lambda _b: self._refresh())
             self.box.pack_start(box, False, False, 0)
             self.boxes.append(box)
@@ -510,15 +548,16 @@ class ProgressWindow(Window):
         self.host = host
         self.device = device
         self.on_cancel = on_cancel
-        self.box.pack_start(heading_label(FOLLOW_THE_TREZOR), False, False, 0)
-        self.message = wrapped("Starting...")
+        heading = heading_label(_("Follow the instructions on your Trezor"))
+        self.box.pack_start(heading, False, False, 0)
+        self.message = wrapped(_("Starting..."))
         self.box.pack_start(self.message, False, False, 0)
         self.bar = Gtk.ProgressBar()
-        accessible(self.bar, "Progress")
+        accessible(self.bar, _("Progress"))
         self.box.pack_start(self.bar, False, False, 4)
         # The bar pulses only while no step count is known, and only while the window lives.
         self._pulse: int | None = GLib.timeout_add(120, self._pulse_once)
-        self.cancel_button = self.button(self.button_row(), "_Cancel", on_cancel)
+        self.cancel_button = self.button(self.button_row(), _("_Cancel"), on_cancel)
 
     def _pulse_once(self) -> bool:
         self.bar.pulse()
@@ -554,7 +593,7 @@ class InfoWindow(Window):
         self.box.pack_start(heading_label(heading), False, False, 0)
         self.text = wrapped(text, width=60)
         self.box.pack_start(self.text, False, False, 0)
-        self.close_button = self.button(self.button_row(), "_Close", self.close)
+        self.close_button = self.button(self.button_row(), _("_Close"), self.close)
         self.make_default(self.close_button)
 
 
@@ -646,45 +685,70 @@ class DialogHost:
         return self.ask(lambda: PairingCodePrompt(self, device, name))
 
     def confirm(
-        self, device: str, name: str, title: str, heading: str, go: str, stop: str,
+        self, device: str, title: str, heading: str, go: str, stop: str,
         items: tuple[str, ...] = (), destructive: bool = False,
     ) -> Future[bool | None]:  # fmt: skip
-        """A question about the Trezor called `name`, with a go and a stop answer (and
+        """A question about a Trezor (`title` names it), with a go and a stop answer (and
         statements to tick first, if any)."""
         return self.ask(
-            lambda: Checklist(self, device, name, title, heading, items, go, stop, destructive)
+            lambda: Checklist(self, device, title, heading, items, go, stop, destructive)
         )
 
     def confirm_before_backup(self, device: str, name: str) -> Future[bool | None]:
         """Trezor Suite's questions before a backup; True to go on."""
         return self.confirm(
-            device, name, "Create backup", f"Before you create the backup of {name}:",
-            "Create _backup", "_Not now", BEFORE_BACKUP,
-        )  # fmt: skip
+            device,
+            _("Create backup: {name}").format(name=name),
+            _("Before you create the backup of {name}:").format(name=name),
+            _("Create _backup"),
+            _("_Not now"),
+            tuple(_(item) for item in BEFORE_BACKUP),
+        )
 
     def confirm_before_pairing(self, device: str, name: str) -> Future[bool | None]:
         """What pairing a Safe 7 asks of the owner, and why; True to pair."""
         return self.confirm(
-            device, name, "Pair with this computer", BEFORE_PAIRING.format(name=name),
-            "_Pair", "_Not now",
-        )  # fmt: skip
+            device,
+            _("Pair with this computer: {name}").format(name=name),
+            _(
+                "Allow the pairing on {name}, then type the 6-digit code it shows. It then "
+                "asks whether this computer may connect without asking: allow it, so that its "
+                "backup status is read each time you plug it in, with nothing to confirm on "
+                "the Trezor. The pairing key is kept in your desktop's keyring."
+            ).format(name=name),
+            _("_Pair"),
+            _("_Not now"),
+        )
 
     def confirm_forgetting_pairing(self, device: str, name: str) -> Future[bool | None]:
         """What forgetting a Safe 7's pairing changes, and what it leaves alone; True to
         forget it."""
         return self.confirm(
-            device, name, "Forget pairing", FORGET_PAIRING.format(name=name),
-            "_Forget pairing", "_Keep", destructive=True,
-        )  # fmt: skip
+            device,
+            _("Forget pairing: {name}").format(name=name),
+            _(
+                "This computer stops reading the backup status of {name} until you pair it "
+                "again. The Trezor and its wallet are not changed. Pairing again needs the "
+                "Trezor and the code it shows."
+            ).format(name=name),
+            _("_Forget pairing"),
+            _("_Keep"),
+            destructive=True,
+        )
 
     def offer_check(self, device: str, name: str) -> Future[bool | None]:
         """After a backup: Suite's questions, then the offer to check the words now."""
         return self.confirm(
-            device, name, "Backup created",
-            f"The backup of {name} is done. Now check it with a dry run before you send "
-            "funds to this wallet.",
-            "_Check now", "_Later", AFTER_BACKUP,
-        )  # fmt: skip
+            device,
+            _("Backup created: {name}").format(name=name),
+            _(
+                "The backup of {name} is done. Now check it with a dry run before you send "
+                "funds to this wallet."
+            ).format(name=name),
+            _("_Check now"),
+            _("_Later"),
+            tuple(_(item) for item in AFTER_BACKUP),
+        )
 
     def cancel_prompts(self, device: str) -> None:
         """The operation ended or was cancelled: close the device's open prompts."""
@@ -726,10 +790,14 @@ class DialogHost:
 
     def show_what_to_do(self, state: str, name: str) -> None:
         """The way out of a failed backup or a failed check."""
-        heading, text = WHAT_TO_DO.get(
-            state, ("Nothing to do", f"{name} needs nothing from you right now.")
-        )
-        self.call(lambda: self.opened(InfoWindow(f"What to do: {name}", heading, text)))
+        way_out = WHAT_TO_DO.get(state)
+        if way_out is None:
+            heading = _("Nothing to do")
+            text = _("{name} needs nothing from you right now.").format(name=name)
+        else:
+            heading, text = (_(msgid) for msgid in way_out)
+        title = _("What to do: {name}").format(name=name)
+        self.call(lambda: self.opened(InfoWindow(title, heading, text)))
 
     def show_message(self, title: str, heading: str, text: str) -> None:
         """A message to read, such as the daemon's reason for refusing an action."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from trezor_backup_api.i18n import N_, _
 from trezor_backup_api.urgency import CALM_STATES, DANGER_STATES
 
 from .device_mirror import Device
@@ -28,6 +29,21 @@ class Look(enum.Enum):
     DANGER = "danger"
     BUSY = "busy"
     OFFLINE = "offline"
+
+
+_LOOK_NAMES = {
+    Look.OK: N_("Nothing to do"),
+    Look.ATTENTION: N_("Needs attention"),
+    Look.DANGER: N_("Danger"),
+    Look.BUSY: N_("Busy"),
+    Look.OFFLINE: N_("The backup service is not running"),
+}
+
+
+def look_name(look: Look) -> str:
+    """What the look says, in words: the name a screen reader gives the icon, so that no
+    state is told by its colour and shape alone."""
+    return _(_LOOK_NAMES[look])
 
 
 _COLOURS = {

@@ -15,11 +15,14 @@ window, or asks the applet already running to open its own.
 from __future__ import annotations
 
 import argparse
+import locale
 import logging
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from trezor_backup_api.i18n import _
 
 from .applet_service import APPLET_INTERFACE, APPLET_PATH
 from .controller import APPLET_BUS_NAME, Applet
@@ -54,23 +57,28 @@ def main(argv: list[str] | None = None) -> int:
     """Run the applet until Quit, SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="trezor-backup-applet",
-        description="Tray icon, window and notifications of Trezor Backup Guard.",
+        description=_("Tray icon, window and notifications of Trezor Backup Guard."),
     )
     parser.add_argument(
         "--autostart",
         action="store_true",
-        help="started with the session: start quietly in the tray",
+        help=_("started with the session: start quietly in the tray"),
     )
     parser.add_argument(
         "--no-tray",
         action="store_true",
-        help="no tray icon: notifications and the main window (for desktops without a tray)",
+        help=_("no tray icon: notifications and the main window (for desktops without a tray)"),
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        # Dates (%x) in the owner's format; the texts follow $LANGUAGE and $LANG (i18n).
+        locale.setlocale(locale.LC_ALL, "")
+    except locale.Error as e:
+        log.warning("the locale is not installed (%s): dates keep the C format", e)
 
     applet = Applet(load_settings(), SnoozeStore(), _look_icons())
 
@@ -83,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     applet.tray = tray
 
     if not applet.start():
-        print("trezor-backup-applet is already running", file=sys.stderr)
+        print(_("trezor-backup-applet is already running"), file=sys.stderr)
         if not args.autostart:
             _show_running_window()
         applet.stop()

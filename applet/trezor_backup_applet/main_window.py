@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from trezor_backup_api.actions import CHECKABLE, Action, allowed_actions
+from trezor_backup_api.i18n import N_, _, ngettext
 from trezor_backup_api.urgency import most_urgent_first
 from trezor_backup_api.vocabulary import Outcome
 
@@ -22,11 +23,19 @@ from .device_mirror import Device
 from .dialogs import Window, accessible, wrapped
 from .gtk_setup import APP_NAME, GLib, Gtk, pixbuf_of
 from .guide import Guide, model_name, next_step_and_guide
-from .icons import Look, draw, look_of_state
+from .icons import Look, draw, look_name, look_of_state
 from .reminders import Step, day, step_of
 from .tray import state_words, unsaid_model
 
-NOT_RUNNING = "The backup service is not running, so what you see may be out of date."
+NOT_RUNNING = N_("The backup service is not running, so what you see may be out of date.")
+LAST_CHECK_LINES: dict[str, str] = {
+    Outcome.PASSED: N_("Last check: {date}, passed."),
+    Outcome.MISMATCH: N_("Last check: {date}, failed: the words belong to another wallet."),
+    Outcome.INVALID_WORDS: N_(
+        "Last check: {date}, failed: the words are not a valid recovery seed."
+    ),
+}
+"""The line of each verdict on the written words (msgids)."""
 
 
 class WindowActions(Protocol):
@@ -64,18 +73,17 @@ class Row:
     model: str = ""
     """The model, shown beside the title where the title does not say it."""
     guide: Guide | None = None
-    """Trezor's guide for the next step, shown as a link beside the buttons."""
+    """Trezor's guide for the next step, shown as a link under the buttons."""
 
 
 def last_check_line(device: Device) -> str:
     """When the latest verdict on the written words came, and what it was."""
-    results: dict[str, str] = {
-        Outcome.PASSED: "passed",
-        Outcome.MISMATCH: "failed: the words belong to another wallet",
-        Outcome.INVALID_WORDS: "failed: the words are not a valid recovery seed",
-    }
-    result = results.get(device.last_check_result, device.last_check_result.replace("_", " "))
-    return f"Last check: {day(device.last_check_time)}, {result}."
+    date = day(device.last_check_time)
+    line = LAST_CHECK_LINES.get(device.last_check_result)
+    if line is None:  # a verdict this version does not know: the daemon's word for it
+        result = device.last_check_result.replace("_", " ")
+        return _("Last check: {date}, {result}.").format(date=date, result=result)
+    return _(line).format(date=date)
 
 
 def row_of(device: Device, now: float, daemon_running: bool = True) -> Row:
@@ -85,47 +93,50 @@ def row_of(device: Device, now: float, daemon_running: bool = True) -> Row:
     model = unsaid_model(device)
     if not daemon_running:
         known = (last_check_line(device),) if device.last_check_time else ()
-        return Row(device.id, device.name, "State unknown", Look.OFFLINE, known, (), model)
+        state = _("State unknown")
+        return Row(device.id, device.name, state, Look.OFFLINE, known, (), model)
     next_step, guide = next_step_and_guide(device)
-    lines = [part for part in (device.explanation, next_step) if part]
+    lines = [part for part in (device.explanation_for_owner(), next_step) if part]
     step = step_of(device, now)
     if step is not None:
-        due = day(device.check_due_time)
-        lines.append(
-            {
-                Step.DUE_SOON: f"Next check due on {due}.",
-                Step.DUE: f"Check due since {due}.",
-                Step.OVERDUE: f"Check overdue: it was due on {due}.",
-            }[step]
-        )
+        due = {
+            Step.DUE_SOON: _("Next check due on {date}."),
+            Step.DUE: _("Check due since {date}."),
+            Step.OVERDUE: _("Check overdue: it was due on {date}."),
+        }[step]
+        lines.append(due.format(date=day(device.check_due_time)))
     if device.last_check_time:
         lines.append(last_check_line(device))
     elif device.state in CHECKABLE:
-        lines.append("Last check: never on this computer.")
+        lines.append(_("Last check: never on this computer."))
     if not device.connected:
-        seen = f" since {day(device.last_seen)}" if device.last_seen else ""
-        lines.append(f"Not connected{seen}. Plug in {device.name} to check it or to act on it.")
+        away = (
+            _("Not connected since {date}. Plug in {name} to check it or to act on it.")
+            if device.last_seen
+            else _("Not connected. Plug in {name} to check it or to act on it.")
+        )
+        lines.append(away.format(date=day(device.last_seen), name=device.name))
     allowed = allowed_actions(device, connected=device.connected)
     buttons = [
         (label, action.value)
         for action, label in (
-            (Action.BACKUP, "Create _backup..."),
-            (Action.CHECK, "_Check backup..."),
-            (Action.UNLOCK, "_Unlock..."),
-            (Action.PAIR, "_Pair with this computer..."),
-            (Action.CANCEL, "_Cancel"),
-            (Action.WHAT_TO_DO, "_What to do..."),
+            (Action.BACKUP, _("Create _backup...")),
+            (Action.CHECK, _("_Check backup...")),
+            (Action.UNLOCK, _("_Unlock...")),
+            (Action.PAIR, _("_Pair with this computer...")),
+            (Action.CANCEL, _("_Cancel")),
+            (Action.WHAT_TO_DO, _("_What to do...")),
         )
         if action in allowed
     ]
-    buttons.append(("_History", "history"))
+    buttons.append((_("_History"), "history"))
     if look_of_state(device.state) is not Look.OK or step is not None:
-        buttons.append(("Remind me _later...", "later"))
+        buttons.append((_("Remind me _later..."), "later"))
     buttons += [
         (label, action.value)
         for action, label in (
-            (Action.FORGET, "_Forget..."),
-            (Action.FORGET_PAIRING, "Forget _pairing..."),
+            (Action.FORGET, _("_Forget...")),
+            (Action.FORGET_PAIRING, _("Forget _pairing...")),
         )
         if action in allowed
     ]
@@ -167,17 +178,21 @@ class MainWindow(Window):
         self.header = Gtk.HeaderBar(title=APP_NAME, show_close_button=True)
         self.window.set_titlebar(self.header)
         self.service = Gtk.InfoBar(message_type=Gtk.MessageType.WARNING)
-        self.service.get_content_area().add(wrapped(NOT_RUNNING))
-        self.start_button = self.service.add_button("_Start the service", 1)
+        self.service.get_content_area().add(wrapped(_(NOT_RUNNING)))
+        self.start_button = self.service.add_button(_("_Start the service"), 1)
         self.service.connect("response", lambda _bar, _r: actions.start_service())
         self.service.get_content_area().show_all()
         self.service.set_no_show_all(True)  # shown only while the daemon is away
         self.box.pack_start(self.service, False, False, 0)
+        # Natural width too: else the window opens at the rows' minimum width, where their
+        # text wraps into more lines than the height asked for holds.
         self.scroller = Gtk.ScrolledWindow(
-            hscrollbar_policy=Gtk.PolicyType.NEVER, propagate_natural_height=True
+            hscrollbar_policy=Gtk.PolicyType.NEVER,
+            propagate_natural_height=True,
+            propagate_natural_width=True,
         )
         self.list = Gtk.ListBox(selection_mode=Gtk.SelectionMode.NONE)
-        accessible(self.list, "Your Trezors")
+        accessible(self.list, _("Your Trezors"))
         self.scroller.add(self.list)
         self.box.pack_start(self.scroller, True, True, 0)
         self.rows: list[Row] = []
@@ -204,7 +219,11 @@ class MainWindow(Window):
         """Redraw the rows for this device list, most urgent first (the tray's order)."""
         self.service.set_visible(not daemon_running)
         count = len(devices)
-        self.header.set_subtitle(f"{count} Trezor{'s' if count != 1 else ''}" if count else "")
+        self.header.set_subtitle(
+            ngettext("{count} Trezor", "{count} Trezors", count).format(count=count)
+            if count
+            else ""
+        )
         now = self.clock()
         rows = [row_of(device, now, daemon_running) for device in most_urgent_first(devices)]
         if rows == self.rows and self.list.get_children():
@@ -215,9 +234,9 @@ class MainWindow(Window):
         self.rows = rows
         if not self.rows:
             empty = wrapped(
-                "No Trezor yet. Plug in your Trezor: its backup state appears here."
+                _("No Trezor yet. Plug in your Trezor: its backup state appears here.")
                 if daemon_running
-                else "No Trezor known yet."
+                else _("No Trezor known yet.")
             )
             empty.set_margin_top(12)
             self.list.add(empty)
@@ -229,7 +248,7 @@ class MainWindow(Window):
         box = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=10, margin=8)
         icon = Gtk.Image.new_from_pixbuf(pixbuf_of(draw(row.look, 32)))
         icon.set_valign(Gtk.Align.START)
-        accessible(icon, row.look.value)
+        accessible(icon, look_name(row.look))
         box.pack_start(icon, False, False, 0)
         text = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=2)
         title = f"<b>{GLib.markup_escape_text(row.title)}</b>"
@@ -242,20 +261,26 @@ class MainWindow(Window):
         for line in row.lines:
             text.pack_start(wrapped(line, width=60), False, False, 0)
         actions = Gtk.Box(spacing=6)
-        if row.guide is not None:
-            link = Gtk.LinkButton.new_with_label(row.guide.url, row.guide.name)
-            link.set_tooltip_text(None)  # the address is for the browser, not the owner
-            actions.pack_end(link, False, False, 0)
         for label, name in row.buttons:
             button = Gtk.Button.new_with_mnemonic(label)
             button.connect("clicked", lambda _b, n=name, i=row.device_id: self._act(n, i))
             actions.pack_start(button, False, False, 0)
             self.buttons[(row.device_id, name)] = button
         text.pack_start(actions, False, False, 2)
+        if row.guide is not None:
+            # A line of its own: beside the buttons it made a longer language's row wider
+            # than the screen.
+            link = Gtk.LinkButton.new_with_label(row.guide.url, row.guide.name)
+            link.set_tooltip_text(None)  # the address is for the browser, not the owner
+            link.set_halign(Gtk.Align.START)
+            text.pack_start(link, False, False, 0)
         box.pack_start(text, True, True, 0)
         list_row = Gtk.ListBoxRow(activatable=False)
         list_row.add(box)
-        accessible(list_row, f"{row.title}: {row.state}")
+        # A screen reader names the row by its Trezor and state in words, and reads the lines
+        # as its description: the state is never only the icon's colour and shape.
+        accessible(list_row, _("{name}: {state}").format(name=row.title, state=row.state))
+        list_row.get_accessible().set_description("\n".join(row.lines))
         return list_row
 
     def _act(self, name: str, device_id: str) -> None:

@@ -22,6 +22,7 @@ from typing import Protocol
 from desktop_notifier import Button, Capability, DesktopNotifier, Icon, Urgency
 
 from trezor_backup_api.actions import FAILED, Action, allowed_actions
+from trezor_backup_api.i18n import N_, _
 from trezor_backup_api.vocabulary import NEEDS_BACKUP, BackupState, OperationKind, Outcome
 
 from .device_mirror import Device
@@ -78,61 +79,95 @@ def look_of_result(kind: str, result: str) -> Look:
     return Look.ATTENTION
 
 
+REMINDER_TITLES: dict[str, str] = {
+    BackupState.BACKUP_REQUIRED: N_("{name} has no backup"),
+    BackupState.BACKUP_FAILED: N_("The backup of {name} failed"),
+    BackupState.CHECK_FAILED: N_("The backup check of {name} failed"),
+    BackupState.UNVERIFIED: N_("Check the backup of {name}"),
+    BackupState.CHECK_DUE: N_("Time to check the backup of {name}"),
+    BackupState.EXTRA_BACKUP_UNLOCKED: N_("An extra backup of {name} can be made now"),
+    BackupState.PAIRING_REQUIRED: N_("Pair {name} with this computer"),
+}
+"""The headline of each state's reminder (msgids)."""
+
+
 def reminder_title(device: Device) -> str:
     """The headline of the reminder for a device's state."""
-    titles: dict[str, str] = {
-        BackupState.BACKUP_REQUIRED: f"{device.name} has no backup",
-        BackupState.BACKUP_FAILED: f"The backup of {device.name} failed",
-        BackupState.CHECK_FAILED: f"The backup check of {device.name} failed",
-        BackupState.UNVERIFIED: f"Check the backup of {device.name}",
-        BackupState.CHECK_DUE: f"Time to check the backup of {device.name}",
-        BackupState.EXTRA_BACKUP_UNLOCKED: f"An extra backup of {device.name} can be made now",
-        BackupState.PAIRING_REQUIRED: f"Pair {device.name} with this computer",
-    }
-    return titles.get(device.state, f"{device.name} needs attention")
+    return _(REMINDER_TITLES.get(device.state, N_("{name} needs attention"))).format(
+        name=device.name
+    )
 
 
 REMINDER_SENTENCES: dict[str, str] = {
-    BackupState.BACKUP_REQUIRED: "It has never been backed up: create the backup before you "
-    "send funds to it.",
-    BackupState.BACKUP_FAILED: "Its backup was started and never finished: move its funds to "
-    "a wallet with a backup.",
-    BackupState.CHECK_FAILED: "Your written words do not restore this wallet: send no funds to it.",
-    BackupState.UNVERIFIED: "Check your written recovery words once, so you know they restore "
-    "this wallet.",
-    BackupState.CHECK_DUE: "Its last backup check is long ago: check your written words again.",
-    BackupState.EXTRA_BACKUP_UNLOCKED: "Create it now: the chance is gone when the Trezor is "
-    "unplugged.",
-    BackupState.PAIRING_REQUIRED: "Pair it once, so this computer can read its backup state.",
+    BackupState.BACKUP_REQUIRED: N_(
+        "It has never been backed up: create the backup before you send funds to it."
+    ),
+    BackupState.BACKUP_FAILED: N_(
+        "Its backup was started and never finished: move its funds to a wallet with a backup."
+    ),
+    BackupState.CHECK_FAILED: N_(
+        "Your written words do not restore this wallet: send no funds to it."
+    ),
+    BackupState.UNVERIFIED: N_(
+        "Check your written recovery words once, so you know they restore this wallet."
+    ),
+    BackupState.CHECK_DUE: N_("Its last backup check is long ago: check your written words again."),
+    BackupState.EXTRA_BACKUP_UNLOCKED: N_(
+        "Create it now: the chance is gone when the Trezor is unplugged."
+    ),
+    BackupState.PAIRING_REQUIRED: N_("Pair it once, so this computer can read its backup state."),
 }
 """The one sentence under a reminder's title: what is wrong and what to do. The daemon's
-`Explanation` and `NextStep` are for the window, where there is room for them."""
+`Explanation` and `NextStep` are for the window, where there is room for them. (msgids)"""
+
+FINISHED_TITLES: dict[str, str] = {
+    Outcome.PASSED: N_("Backup check passed"),
+    Outcome.MISMATCH: N_("Backup check failed: the words do not match"),
+    Outcome.INVALID_WORDS: N_("Backup check failed: the words are not valid"),
+}
+"""The headline of an end that only a check has (msgids)."""
+FINISHED_TITLES_BY_KIND: dict[str, dict[str, str]] = {
+    OperationKind.CHECK: {
+        Outcome.COMPLETED: N_("Backup check passed"),
+        Outcome.CANCELLED: N_("Backup check cancelled"),
+        Outcome.DISCONNECTED: N_("Backup check stopped: the Trezor was unplugged"),
+        Outcome.REFUSED: N_("Backup check refused by the Trezor"),
+        "": N_("Backup check did not finish"),
+    },
+    OperationKind.BACKUP: {
+        Outcome.COMPLETED: N_("Backup created"),
+        Outcome.CANCELLED: N_("Backup cancelled"),
+        Outcome.DISCONNECTED: N_("Backup stopped: the Trezor was unplugged"),
+        Outcome.REFUSED: N_("Backup refused by the Trezor"),
+        "": N_("Backup did not finish"),
+    },
+    OperationKind.UNLOCK: {
+        Outcome.COMPLETED: N_("Trezor unlocked"),
+        Outcome.CANCELLED: N_("Unlocking cancelled"),
+        Outcome.DISCONNECTED: N_("Unlocking stopped: the Trezor was unplugged"),
+        Outcome.REFUSED: N_("Unlocking refused by the Trezor"),
+        "": N_("Unlocking did not finish"),
+    },
+    OperationKind.PAIR: {
+        Outcome.COMPLETED: N_("Paired with this computer"),
+        Outcome.CANCELLED: N_("Pairing cancelled"),
+        Outcome.DISCONNECTED: N_("Pairing stopped: the Trezor was unplugged"),
+        # A pairing is also refused for a wrong code or a missing keyring: the message says
+        # which.
+        Outcome.REFUSED: N_("Not paired"),
+        "": N_("Pairing did not finish"),
+    },
+}
+"""The headline of each operation's end, by kind and result ("": any other end); a kind
+this version does not know is told as a backup's (msgids)."""
 
 
 def finished_title(kind: str, result: str) -> str:
     """The headline when an operation ends."""
-    kinds: dict[str, str] = {
-        OperationKind.CHECK: "Backup check",
-        OperationKind.UNLOCK: "Unlocking",
-        OperationKind.PAIR: "Pairing",
-    }
-    what = kinds.get(kind, "Backup")
-    done: dict[str, str] = {
-        OperationKind.UNLOCK: "Trezor unlocked",
-        OperationKind.PAIR: "Paired with this computer",
-    }
-    # A pairing is also refused for a wrong code or a missing keyring: the message says which.
-    refused = "Not paired" if kind == OperationKind.PAIR else f"{what} refused by the Trezor"
-    titles: dict[str, str] = {
-        Outcome.PASSED: "Backup check passed",
-        Outcome.COMPLETED: done.get(kind, "Backup created"),
-        Outcome.MISMATCH: "Backup check failed: the words do not match",
-        Outcome.INVALID_WORDS: "Backup check failed: the words are not valid",
-        Outcome.CANCELLED: f"{what} cancelled",
-        Outcome.DISCONNECTED: f"{what} stopped: the Trezor was unplugged",
-        Outcome.REFUSED: refused,
-    }
-    return titles.get(result, f"{what} did not finish")
+    if result in FINISHED_TITLES:
+        return _(FINISHED_TITLES[result])
+    titles = FINISHED_TITLES_BY_KIND.get(kind, FINISHED_TITLES_BY_KIND[OperationKind.BACKUP])
+    return _(titles.get(result, titles[""]))
 
 
 class Notifier:
@@ -185,25 +220,25 @@ class Notifier:
         the next step, the guide and "Later" as buttons."""
         if device.state not in REMIND_STATES:
             return
-        _, guide = next_step_and_guide(device)
+        guide = next_step_and_guide(device)[1]
         choices: list[tuple[str, str, Callable[[str], None]]] = []
         allowed = allowed_actions(device, connected=device.connected)
         # One next step, the first that the rule allows: a failure's explanation before a
         # check (of a check that failed).
         for action, text, run in (
-            (Action.BACKUP, "Create backup", self.actions.backup),
-            (Action.WHAT_TO_DO, "What to do...", self.actions.what_to_do),
-            (Action.CHECK, "Check now", self.actions.check),
-            (Action.PAIR, "Pair", self.actions.pair),
+            (Action.BACKUP, _("Create backup"), self.actions.backup),
+            (Action.WHAT_TO_DO, _("What to do..."), self.actions.what_to_do),
+            (Action.CHECK, _("Check now"), self.actions.check),
+            (Action.PAIR, _("Pair"), self.actions.pair),
         ):
             if action in allowed:
                 choices.append((action.value, text, run))
                 break
         if guide is not None:
-            choices.append(("guide", "Trezor's guide", self.actions.guide))
-        choices.append(("later", "Later", self.actions.later))
+            choices.append(("guide", _("Trezor's guide"), self.actions.guide))
+        choices.append(("later", _("Later"), self.actions.later))
         look = look_of_state(device.state)
-        body = REMINDER_SENTENCES.get(device.state, "Open Trezor Backup Guard to see why.")
+        body = _(REMINDER_SENTENCES.get(device.state, N_("Open Trezor Backup Guard to see why.")))
         self.store.announce(device.id, device.state)
         await self._send(reminder_title(device), body, look, device.id, choices, device.state)
 
@@ -243,8 +278,8 @@ class Notifier:
         """A step of the reminder ladder: the check is due soon, due or overdue."""
         choices: list[tuple[str, str, Callable[[str], None]]] = []
         if Action.CHECK in allowed_actions(device, connected=device.connected):
-            choices.append(("check", "Check now", self.actions.check))
-        choices.append(("later", "Later", self.actions.later))
+            choices.append(("check", _("Check now"), self.actions.check))
+        choices.append(("later", _("Later"), self.actions.later))
         await self._send(title, body, Look.ATTENTION, device.id, choices)
 
     async def finished(self, device: Device, kind: str, result: str, message: str) -> None:
@@ -255,12 +290,12 @@ class Notifier:
             # the state a finished backup leaves (docs/dbus-api.md).
             backed_up = replace(device, state=BackupState.UNVERIFIED, operation="")
             if Action.CHECK in allowed_actions(backed_up, connected=device.connected):
-                choices.append(("check", "Check now", self.actions.check))
+                choices.append(("check", _("Check now"), self.actions.check))
         if result in (Outcome.MISMATCH, Outcome.INVALID_WORDS):
-            choices.append(("what_to_do", "What to do...", self.actions.what_to_do))
+            choices.append(("what_to_do", _("What to do..."), self.actions.what_to_do))
         await self._send(
             finished_title(kind, result),
-            f"{device.name}: {message}",
+            _("{name}: {message}").format(name=device.name, message=message),
             look_of_result(kind, result),
             device.id,
             choices,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from trezor_backup_api.i18n import _, ngettext
 from trezor_backup_api.vocabulary import Outcome
 
 from .device_mirror import Device
@@ -73,21 +74,41 @@ def reminder_of(device: Device, now: float) -> Reminder | None:
     last = day(device.last_check_time)
     every = max(1, (device.check_due_time - device.last_check_time) // DAY)
     if step is Step.DUE_SOON:
-        then = "plug it in then" if not device.connected else "you can check it now"
+        soon = (
+            _(
+                "Its next backup check is due on {date}: you can check it now, with your "
+                "written recovery words at hand."
+            )
+            if device.connected
+            else _(
+                "Its next backup check is due on {date}: plug it in then, with your "
+                "written recovery words at hand."
+            )
+        )
         return Reminder(
             step,
-            f"Check the backup of {name} soon",
-            f"Its next backup check is due on {day(device.check_due_time)}: {then}, with your "
-            "written recovery words at hand.",
+            _("Check the backup of {name} soon").format(name=name),
+            soon.format(date=day(device.check_due_time)),
         )
-    title = f"Plug in {name} to check its backup" if not device.connected else (
-        f"Time to check the backup of {name}"
-    )  # fmt: skip
+    title = (
+        _("Time to check the backup of {name}")
+        if device.connected
+        else _("Plug in {name} to check its backup")
+    ).format(name=name)
     body = (
-        f"It was last checked on {last}, more than {2 * every} days ago: check that your "
-        "written words are still there and readable."
+        ngettext(
+            "It was last checked on {date}, more than {days} day ago: check that your "
+            "written words are still there and readable.",
+            "It was last checked on {date}, more than {days} days ago: check that your "
+            "written words are still there and readable.",
+            2 * every,
+        ).format(date=last, days=2 * every)
         if step is Step.OVERDUE
-        else f"It was last checked on {last}; a check is due every {every} days."
+        else ngettext(
+            "It was last checked on {date}; a check is due every {days} day.",
+            "It was last checked on {date}; a check is due every {days} days.",
+            every,
+        ).format(date=last, days=every)
     )
     return Reminder(step, title, body)
 

@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Callable
 
+from trezor_backup_api.i18n import _
+
 EXIT_MISSING = 1
 
 
@@ -49,18 +51,27 @@ def missing() -> list[tuple[str, str]]:
 
 
 def missing_message(gaps: list[tuple[str, str]]) -> str:
-    names = ", ".join(name for name, _ in gaps)
-    packages = " ".join(r for _, r in gaps if not r.startswith("pip "))
-    pips = " and ".join(r for _, r in gaps if r.startswith("pip "))
-    fixes = []
-    if packages:
-        fixes.append(
-            f"sudo apt install {packages} (in a virtual environment, make it with "
-            "python3 -m venv --system-site-packages so that it sees them)"
+    """The one sentence naming what is missing and the commands that install it."""
+    libraries = ", ".join(name for name, _remedy in gaps)
+    packages = " ".join(r for _name, r in gaps if not r.startswith("pip "))
+    apt = f"sudo apt install {packages}"
+    pips = [r.removeprefix("pip install ") for _name, r in gaps if r.startswith("pip ")]
+    pip = f"pip install {' '.join(pips)}"
+    if packages and pips:
+        sentence = _(
+            "trezor-backup-applet cannot start without {libraries}: install with {apt} (in a "
+            "virtual environment, make it with python3 -m venv --system-site-packages so that "
+            "it sees them) and {pip}."
         )
-    if pips:
-        fixes.append(pips)
-    return f"trezor-backup-applet cannot start without {names}: install with {' and '.join(fixes)}."
+    elif packages:
+        sentence = _(
+            "trezor-backup-applet cannot start without {libraries}: install with {apt} (in a "
+            "virtual environment, make it with python3 -m venv --system-site-packages so that "
+            "it sees them)."
+        )
+    else:
+        sentence = _("trezor-backup-applet cannot start without {libraries}: install with {pip}.")
+    return sentence.format(libraries=libraries, apt=apt, pip=pip)
 
 
 def main() -> int:

@@ -20,8 +20,10 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from trezor_backup_api.actions import Action, allowed_actions
+from trezor_backup_api.i18n import N_, _
+from trezor_backup_api.i18n import state_words as state_words_of
 from trezor_backup_api.urgency import most_urgent_first
-from trezor_backup_api.vocabulary import BackupState, OperationKind
+from trezor_backup_api.vocabulary import OperationKind
 
 from .device_mirror import Device
 from .gtk_setup import Gio, GLib
@@ -30,27 +32,11 @@ from .icons import Look, draw, look_for
 log = logging.getLogger(__name__)
 
 TRAY_BACKENDS = ("appindicator", "gtk")
-STATE_WORDS: dict[str, str] = {
-    BackupState.NOT_INITIALIZED: "not set up yet",
-    BackupState.NO_BACKUP: "seedless (no backup by choice)",
-    BackupState.BACKUP_FAILED: "backup failed",
-    BackupState.BACKUP_REQUIRED: "needs a backup",
-    BackupState.UNVERIFIED: "backup not checked yet",
-    BackupState.VERIFIED: "backup checked",
-    BackupState.CHECK_FAILED: "backup check failed: do not send funds",
-    BackupState.CHECK_DUE: "backup check due",
-    BackupState.EXTRA_BACKUP_UNLOCKED: "an extra backup can be made now",
-    BackupState.LOCKED: "locked: unlock it to read its backup state",
-    BackupState.PAIRING_REQUIRED: "not paired with this computer: pair it to read its backup state",
-    BackupState.BUSY: "busy",
-    BackupState.BOOTLOADER: "in bootloader mode",
-    BackupState.UNKNOWN: "state unknown",
-}
 OPERATION_WORDS: dict[str, str] = {
-    OperationKind.CHECK: "checking the backup",
-    OperationKind.BACKUP: "creating the backup",
-    OperationKind.UNLOCK: "waiting for the PIN",
-    OperationKind.PAIR: "pairing",
+    OperationKind.CHECK: N_("checking the backup"),
+    OperationKind.BACKUP: N_("creating the backup"),
+    OperationKind.UNLOCK: N_("waiting for the PIN"),
+    OperationKind.PAIR: N_("pairing"),
 }
 
 
@@ -108,8 +94,9 @@ SEPARATOR = MenuEntry("-", enabled=False)
 def state_words(device: Device) -> str:
     """The device's state as the owner reads it (the raw name for a state this version lacks)."""
     if device.operation:
-        return OPERATION_WORDS.get(device.operation, device.operation)
-    return STATE_WORDS.get(device.state, device.state.replace("_", " "))
+        words = OPERATION_WORDS.get(device.operation)
+        return _(words) if words else device.operation
+    return state_words_of(device.state)
 
 
 def unsaid_model(device: Device) -> str:
@@ -121,17 +108,23 @@ def unsaid_model(device: Device) -> str:
 def device_line(device: Device) -> str:
     """ "Savings (Safe 5): needs a backup", "My Model One: backup checked"."""
     model = unsaid_model(device)
-    return f"{device.name}{f' ({model})' if model else ''}: {state_words(device)}"
+    if model:
+        return _("{name} ({model}): {state}").format(
+            name=device.name, model=model, state=state_words(device)
+        )
+    return _("{name}: {state}").format(name=device.name, state=state_words(device))
 
 
 def summary(devices: Sequence[Device], daemon_running: bool) -> str:
     """The tooltip: the whole state in words."""
     if not daemon_running:
-        return "Trezor Backup Guard: the backup service is not running"
+        return _("Trezor Backup Guard: the backup service is not running")
     connected = most_urgent_first(d for d in devices if d.connected)
     if not connected:
-        return "Trezor Backup Guard: no Trezor connected"
-    return "Trezor Backup Guard: " + "; ".join(device_line(d) for d in connected)
+        return _("Trezor Backup Guard: no Trezor connected")
+    return _("Trezor Backup Guard: {devices}").format(
+        devices="; ".join(device_line(d) for d in connected)
+    )
 
 
 def menu_entries(
@@ -140,14 +133,14 @@ def menu_entries(
     """The menu for this device list: a line per device, most urgent first (the window's and
     `status`'s order), its actions enabled where they fit."""
     entries: list[MenuEntry] = [
-        MenuEntry("Open Trezor Backup Guard", actions.show_window, default=True)
+        MenuEntry(_("Open Trezor Backup Guard"), actions.show_window, default=True)
     ]
     connected = most_urgent_first(d for d in devices if d.connected)
     if not daemon_running:
-        entries.append(MenuEntry("The backup service is not running", actions.show_window))
-        entries.append(MenuEntry("Start the service", actions.start_service))
+        entries.append(MenuEntry(_("The backup service is not running"), actions.show_window))
+        entries.append(MenuEntry(_("Start the service"), actions.start_service))
     elif not connected:
-        entries.append(MenuEntry("No Trezor connected", actions.show_window))
+        entries.append(MenuEntry(_("No Trezor connected"), actions.show_window))
     for device in connected:
         device_id = device.id
         allowed = allowed_actions(device)
@@ -157,14 +150,15 @@ def menu_entries(
         show = functools.partial(actions.show_window, device_id)
         entries.append(MenuEntry(device_line(device), show))
         for action, text, run in (
-            (Action.CHECK, "Check backup...", actions.check),
-            (Action.BACKUP, "Create backup...", actions.backup),
-            (Action.UNLOCK, "Unlock...", actions.unlock),
-            (Action.PAIR, "Pair with this computer...", actions.pair),
-            (Action.WHAT_TO_DO, "What to do...", actions.what_to_do),
-            (Action.CANCEL, "Cancel", actions.cancel),
+            (Action.CHECK, _("Check backup..."), actions.check),
+            (Action.BACKUP, _("Create backup..."), actions.backup),
+            (Action.UNLOCK, _("Unlock..."), actions.unlock),
+            (Action.PAIR, _("Pair with this computer..."), actions.pair),
+            (Action.WHAT_TO_DO, _("What to do..."), actions.what_to_do),
+            (Action.CANCEL, _("Cancel"), actions.cancel),
         ):
             if action in listed or action in allowed:
+                # Indented under its device's line: the indent is layout, not text.
                 entries.append(
                     MenuEntry(f"    {text}", functools.partial(run, device_id), action in allowed)
                 )
@@ -172,11 +166,14 @@ def menu_entries(
     if last_known:
         entries.append(SEPARATOR)
         entries += [
-            MenuEntry(f"Last seen: {device_line(d)}", functools.partial(actions.show_window, d.id))
+            MenuEntry(
+                _("Last seen: {device}").format(device=device_line(d)),
+                functools.partial(actions.show_window, d.id),
+            )
             for d in last_known
         ]
     entries.append(SEPARATOR)
-    entries.append(MenuEntry("Quit", actions.quit))
+    entries.append(MenuEntry(_("Quit"), actions.quit))
     return entries
 
 

@@ -18,8 +18,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from dbus_fast.aio import MessageBus
+from typing import TYPE_CHECKING
 
 from trezor_backup_api.client import (
     BusCallError,
@@ -29,10 +28,14 @@ from trezor_backup_api.client import (
     connect_session_bus,
     session_bus_address,
 )
+from trezor_backup_api.i18n import N_, _, ngettext
 from trezor_backup_api.names import BUS_NAME, MANAGER_INTERFACE, PROPERTIES_INTERFACE, ROOT_PATH
 from trezor_backup_api.paths import config_path, state_dir
 from trezor_backup_api.usb_ids import TREZOR_USB_IDS
 from trezor_backupctl.session_setup import RULES_NAME, rules_command
+
+if TYPE_CHECKING:
+    from dbus_fast.aio import MessageBus
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 RULES_DIRS = (
@@ -51,9 +54,10 @@ SECRETS = "org.freedesktop.secrets"
 SECRETS_PATH = "/org/freedesktop/secrets"
 SECRET_SERVICE = "org.freedesktop.Secret.Service"
 SECRET_COLLECTION = "org.freedesktop.Secret.Collection"
-KEYRING_MANAGERS = "GNOME: Passwords and Keys (seahorse); KDE: KWallet Manager"
+KEYRING_MANAGERS = N_("GNOME: Passwords and Keys (seahorse); KDE: KWallet Manager")
 RESTART = "systemctl --user restart trezor-backupd"
 EXIT_CONFIG = 78  # trezor-backupd's exit status for a config file it refuses (EX_CONFIG)
+_DID_NOT_SAY = N_("the daemon did not say: {reason}")
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,14 @@ def check_rules() -> Finding:
     """Our rules file in any directory udev reads."""
     for directory in RULES_DIRS:
         if (directory / RULES_NAME).is_file():
-            return Finding(OK, "udev rules", str(directory / RULES_NAME))
+            return Finding(OK, _("udev rules"), str(directory / RULES_NAME))
     return Finding(
         FAIL,
-        "udev rules",
-        f"{RULES_NAME} is not installed, so only root can open a Trezor and plugging one in "
-        f"does not start the daemon. Fix: {rules_command()}",
+        _("udev rules"),
+        _(
+            "{rules} is not installed, so only root can open a Trezor and plugging one in "
+            "does not start the daemon. Fix: {command}"
+        ).format(rules=RULES_NAME, command=rules_command()),
     )
 
 
@@ -106,20 +112,18 @@ def check_device_access() -> list[Finding]:
     findings = []
     for name, node in _plugged_trezors():
         if os.access(node, os.R_OK | os.W_OK):
-            findings.append(
-                Finding(OK, "device access", f"you can open the Trezor at USB {name} ({node})")
-            )
+            message = _("you can open the Trezor at USB {port} ({node})")
+            findings.append(Finding(OK, _("device access"), message.format(port=name, node=node)))
         else:
-            findings.append(
-                Finding(
-                    FAIL,
-                    "device access",
-                    f"the Trezor at USB {name} ({node}) cannot be opened by you: the udev rules "
-                    "are missing or were not applied to it. Fix: install the rules (see above), "
-                    "then unplug and replug the Trezor",
-                )
+            message = _(
+                "the Trezor at USB {port} ({node}) cannot be opened by you: the udev rules "
+                "are missing or were not applied to it. Fix: install the rules (see above), "
+                "then unplug and replug the Trezor"
             )
-    return findings or [Finding(OK, "device access", "no Trezor plugged in; nothing to check")]
+            findings.append(Finding(FAIL, _("device access"), message.format(port=name, node=node)))
+    return findings or [
+        Finding(OK, _("device access"), _("no Trezor plugged in; nothing to check"))
+    ]
 
 
 def config_problem() -> str:
@@ -145,24 +149,29 @@ def check_config() -> Finding:
     if problem:
         return Finding(
             FAIL,
-            "config",
-            f"{problem}. The daemon refuses to start with it (exit status {EXIT_CONFIG}); a "
-            "running one keeps its earlier settings. Fix: correct that line or remove the key "
-            "to use the default",
+            _("config"),
+            _(
+                "{problem}. The daemon refuses to start with it (exit status {code}); a "
+                "running one keeps its earlier settings. Fix: correct that line or remove the "
+                "key to use the default"
+            ).format(problem=problem, code=EXIT_CONFIG),
         )
     if not os.path.lexists(path):
-        return Finding(OK, "config", f"no {path}: the defaults apply")
-    return Finding(OK, "config", f"{path} is valid")
+        return Finding(OK, _("config"), _("no {file}: the defaults apply").format(file=path))
+    return Finding(OK, _("config"), _("{file} is valid").format(file=path))
 
 
 def _history_finding(problem: str) -> Finding:
     if not problem:
-        return Finding(OK, "history", "check and backup results are saved")
+        return Finding(OK, _("history"), _("check and backup results are saved"))
     return Finding(
         FAIL,
-        "history",
-        f"check and backup results cannot be saved, so a passed check is forgotten: {problem}. "
-        f"Fix: make that directory writable (or free some disk space), then: {RESTART}",
+        _("history"),
+        _(
+            "check and backup results cannot be saved, so a passed check is forgotten: "
+            "{problem}. Fix: make that directory writable (or free some disk space), then: "
+            "{restart}"
+        ).format(problem=problem, restart=RESTART),
     )
 
 
@@ -171,9 +180,13 @@ def check_state_dir() -> Finding:
     directory = state_dir()
     existing = next(p for p in (directory, *directory.parents) if os.path.lexists(p))
     if not existing.is_dir():
-        return _history_finding(f"{existing} is not a directory, so {directory} cannot be made")
+        return _history_finding(
+            _("{path} is not a directory, so {directory} cannot be made").format(
+                path=existing, directory=directory
+            )
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
-        return _history_finding(f"{existing} is not writable by you")
+        return _history_finding(_("{path} is not writable by you").format(path=existing))
     return _history_finding("")
 
 
@@ -187,32 +200,40 @@ async def check_session(bus: MessageBus) -> list[Finding]:
     history = check_state_dir()
     in_use: list[Finding] = []  # only a running daemon applies a config
     if await owned(BUS_NAME):
-        daemon = Finding(OK, "daemon", f"trezor-backupd is running ({BUS_NAME})")
+        daemon = Finding(
+            OK, _("daemon"), _("trezor-backupd is running ({bus_name})").format(bus_name=BUS_NAME)
+        )
         history = await check_history(bus)
         in_use.append(await check_config_in_use(bus))
     elif BUS_NAME in activatable and check_config().level == FAIL:
         daemon = Finding(
-            FAIL, "daemon", "not running, and D-Bus cannot start it: its config is wrong (above)"
+            FAIL,
+            _("daemon"),
+            _("not running, and D-Bus cannot start it: its config is wrong (above)"),
         )
     elif BUS_NAME in activatable:
-        daemon = Finding(OK, "daemon", "not running, but D-Bus starts it on first use")
+        daemon = Finding(OK, _("daemon"), _("not running, but D-Bus starts it on first use"))
     else:
         daemon = Finding(
             FAIL,
-            "daemon",
-            f"{BUS_NAME} is neither running nor activatable. Fix: trezor-backupctl setup --user "
-            "(pip/pipx installs), or reinstall the package",
+            _("daemon"),
+            _(
+                "{bus_name} is neither running nor activatable. Fix: trezor-backupctl setup "
+                "--user (pip/pipx installs), or reinstall the package"
+            ).format(bus_name=BUS_NAME),
         )
     if await owned(TRAY_WATCHER):
-        tray = Finding(OK, "tray host", f"{TRAY_WATCHER} is present")
+        tray = Finding(OK, _("tray host"), _("{name} is present").format(name=TRAY_WATCHER))
     else:
         # An XEmbed tray (_NET_SYSTEM_TRAY_S0) would need an X11 library we do not depend on.
         tray = Finding(
             WARN,
-            "tray host",
-            f"no {TRAY_WATCHER} on the session bus, so the tray icon cannot show (an X11 "
-            "XEmbed tray is not checked). Fix: on GNOME install and enable the AppIndicator "
-            "extension (gnome-shell-extension-appindicator)",
+            _("tray host"),
+            _(
+                "no {name} on the session bus, so the tray icon cannot show (an X11 "
+                "XEmbed tray is not checked). Fix: on GNOME install and enable the AppIndicator "
+                "extension (gnome-shell-extension-appindicator)"
+            ).format(name=TRAY_WATCHER),
         )
     keyring = await check_keyring(bus, await owned(SECRETS), SECRETS in activatable)
     return [daemon, *in_use, history, tray, await check_notifications(bus), keyring]
@@ -239,7 +260,7 @@ async def check_history(bus: MessageBus) -> Finding:
     try:
         problem = await _manager_property(bus, "HistoryProblem")
     except BusCallError as error:
-        return Finding(WARN, "history", f"the daemon did not say: {error.text or error.name}")
+        return Finding(WARN, _("history"), _(_DID_NOT_SAY).format(reason=error.text or error.name))
     return _history_finding(problem)
 
 
@@ -251,28 +272,42 @@ async def check_config_in_use(bus: MessageBus) -> Finding:
         applied = await _manager_property(bus, "ConfigDigest")
         problem = await _manager_property(bus, "ConfigProblem")
     except BusCallError as error:
-        return Finding(WARN, "config in use", f"the daemon did not say: {error.text or error.name}")
+        return Finding(
+            WARN, _("config in use"), _(_DID_NOT_SAY).format(reason=error.text or error.name)
+        )
     try:
         on_disk = hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
         on_disk = ""
     except OSError as error:
-        return Finding(WARN, "config in use", f"{path} cannot be read: {error.strerror}")
+        return Finding(
+            WARN,
+            _("config in use"),
+            _("{file} cannot be read: {reason}").format(file=path, reason=error.strerror),
+        )
     if problem:
         return Finding(
             FAIL,
-            "config in use",
-            f"the running daemon refused the file as it is now and keeps its earlier settings: "
-            f"{problem}. Fix: correct that line; the daemon applies the file when it is saved",
+            _("config in use"),
+            _(
+                "the running daemon refused the file as it is now and keeps its earlier "
+                "settings: {problem}. Fix: correct that line; the daemon applies the file when "
+                "it is saved"
+            ).format(problem=problem),
         )
     if applied == on_disk:
-        what = f"{path} as it is now" if on_disk else f"the defaults (no {path})"
-        return Finding(OK, "config in use", f"the running daemon applies {what}")
+        if on_disk:
+            applies = _("the running daemon applies {file} as it is now")
+        else:
+            applies = _("the running daemon applies the defaults (no {file})")
+        return Finding(OK, _("config in use"), applies.format(file=path))
     return Finding(
         WARN,
-        "config in use",
-        f"the running daemon does not apply {path} as it is now (it was changed where the "
-        f"daemon does not watch it, or the daemon is older). Fix: {RESTART}",
+        _("config in use"),
+        _(
+            "the running daemon does not apply {file} as it is now (it was changed where the "
+            "daemon does not watch it, or the daemon is older). Fix: {restart}"
+        ).format(file=path, restart=RESTART),
     )
 
 
@@ -290,13 +325,21 @@ async def check_notifications(bus: MessageBus) -> Finding:
     except BusCallError as error:
         return Finding(
             WARN,
-            "notifications",
-            f"no {NOTIFICATIONS} server answers ({error.text or error.name}), so backup "
-            "reminders cannot pop up. Fix: run your desktop's notification daemon (e.g. dunst, "
-            "mako, or the desktop's own)",
+            _("notifications"),
+            _(
+                "no {name} server answers ({reason}), so backup reminders cannot pop up. "
+                "Fix: run your desktop's notification daemon (e.g. dunst, mako, or the "
+                "desktop's own)"
+            ).format(name=NOTIFICATIONS, reason=error.text or error.name),
         )
     name, vendor, version = (str(value) for value in reply.body[:3])
-    return Finding(OK, "notifications", f"{name} {version} ({vendor}) answers")
+    return Finding(
+        OK,
+        _("notifications"),
+        _("{server} {version} ({vendor}) answers").format(
+            server=name, version=version, vendor=vendor
+        ),
+    )
 
 
 async def check_keyring(bus: MessageBus, running: bool, activatable: bool) -> Finding:
@@ -306,17 +349,21 @@ async def check_keyring(bus: MessageBus, running: bool, activatable: bool) -> Fi
     if not running and activatable:
         return Finding(
             OK,
-            "keyring",
-            f"{SECRETS} is not running, but D-Bus starts it on first use; until your keyring "
-            "is unlocked a Safe 7 paired here is not read (pairing asks to unlock it)",
+            _("keyring"),
+            _(
+                "{name} is not running, but D-Bus starts it on first use; until your keyring "
+                "is unlocked a Safe 7 paired here is not read (pairing asks to unlock it)"
+            ).format(name=SECRETS),
         )
     if not running:
         return Finding(
             WARN,
-            "keyring",
-            f"no Secret Service ({SECRETS}) in this session, and a Trezor Safe 7's pairing is "
-            "kept only there: a Safe 7 cannot be paired until one runs (other Trezors do not "
-            "need it). Fix: install gnome-keyring (or KWallet) and log in again",
+            _("keyring"),
+            _(
+                "no Secret Service ({name}) in this session, and a Trezor Safe 7's pairing is "
+                "kept only there: a Safe 7 cannot be paired until one runs (other Trezors do "
+                "not need it). Fix: install gnome-keyring (or KWallet) and log in again"
+            ).format(name=SECRETS),
         )
     try:
         reply = await call(
@@ -327,10 +374,12 @@ async def check_keyring(bus: MessageBus, running: bool, activatable: bool) -> Fi
         if collection == "/":
             return Finding(
                 WARN,
-                "keyring",
-                "the Secret Service has no default keyring, where a Safe 7's pairing would be "
-                "kept, so a Safe 7 cannot be paired. Fix: create a keyring and make it the "
-                f"default ({KEYRING_MANAGERS})",
+                _("keyring"),
+                _(
+                    "the Secret Service has no default keyring, where a Safe 7's pairing would "
+                    "be kept, so a Safe 7 cannot be paired. Fix: create a keyring and make it "
+                    "the default ({managers})"
+                ).format(managers=_(KEYRING_MANAGERS)),
             )
         reply = await call(
             bus, SECRETS, collection, PROPERTIES_INTERFACE, "Get", "ss",
@@ -339,20 +388,24 @@ async def check_keyring(bus: MessageBus, running: bool, activatable: bool) -> Fi
     except BusCallError as error:
         return Finding(
             WARN,
-            "keyring",
-            f"the Secret Service does not answer ({error.text or error.name}), so a Safe 7 "
-            "cannot be paired. Fix: restart your keyring (gnome-keyring or KWallet)",
+            _("keyring"),
+            _(
+                "the Secret Service does not answer ({reason}), so a Safe 7 cannot be paired. "
+                "Fix: restart your keyring (gnome-keyring or KWallet)"
+            ).format(reason=error.text or error.name),
         )
     if reply.body[0].value:
         return Finding(
             WARN,
-            "keyring",
-            "your default keyring is locked: until it is unlocked a Safe 7 cannot be paired, "
-            f"and one paired here cannot be read. Fix: unlock it ({KEYRING_MANAGERS}), or log "
-            "in again",
+            _("keyring"),
+            _(
+                "your default keyring is locked: until it is unlocked a Safe 7 cannot be "
+                "paired, and one paired here cannot be read. Fix: unlock it ({managers}), or "
+                "log in again"
+            ).format(managers=_(KEYRING_MANAGERS)),
         )
     return Finding(
-        OK, "keyring", "the default keyring is unlocked: a Safe 7 can be paired and read"
+        OK, _("keyring"), _("the default keyring is unlocked: a Safe 7 can be paired and read")
     )
 
 
@@ -362,25 +415,32 @@ async def check_bus() -> list[Finding]:
         address = session_bus_address()
         bus = await connect_session_bus(BUS_TIMEOUT_SECONDS)
     except DaemonUnreachable as error:
-        reason = error.reason
-        skipped = "not checked: there is no session bus"
+        skipped = _("not checked: there is no session bus")
         return [
             Finding(
                 FAIL,
-                "session bus",
-                f"cannot connect ({reason}). Fix: run this inside your desktop session, "
-                "where DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus is set",
+                _("session bus"),
+                _(
+                    "cannot connect ({reason}). Fix: run this inside your desktop session, "
+                    "where DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus is set"
+                ).format(reason=error.reason),
             ),
             *(
-                Finding(WARN, check, skipped)
-                for check in ("daemon", "tray host", "notifications", "keyring")
+                Finding(WARN, _(check), skipped)
+                for check in (N_("daemon"), N_("tray host"), N_("notifications"), N_("keyring"))
             ),
             check_state_dir(),
         ]
     try:
-        return [Finding(OK, "session bus", address), *await check_session(bus)]
+        return [Finding(OK, _("session bus"), address), *await check_session(bus)]
     except BusCallError as error:
-        return [Finding(FAIL, "session bus", f"the bus stopped answering: {error.text}")]
+        return [
+            Finding(
+                FAIL,
+                _("session bus"),
+                _("the bus stopped answering: {reason}").format(reason=error.text),
+            )
+        ]
     finally:
         bus.disconnect()
 
@@ -391,12 +451,14 @@ def check_bridge() -> Finding:
         with socket.create_connection(BRIDGE_ADDRESS, timeout=1.0):
             pass
     except OSError:
-        return Finding(OK, "Trezor Bridge", "not running")
+        return Finding(OK, _("Trezor Bridge"), _("not running"))
     return Finding(
         WARN,
-        "Trezor Bridge",
-        f"listening on {BRIDGE_ADDRESS[0]}:{BRIDGE_ADDRESS[1]}: while it holds the Trezor, its "
-        "status shows as busy. Fix: stop Bridge when you do not need it (Suite no longer needs it)",
+        _("Trezor Bridge"),
+        _(
+            "listening on {address}: while it holds the Trezor, its status shows as busy. "
+            "Fix: stop Bridge when you do not need it (Suite no longer needs it)"
+        ).format(address=f"{BRIDGE_ADDRESS[0]}:{BRIDGE_ADDRESS[1]}"),
     )
 
 
@@ -421,12 +483,17 @@ def check_suite() -> Finding:
     """Trezor Suite running: it claims the device while it is open."""
     pids = _suite_processes()
     if not pids:
-        return Finding(OK, "Trezor Suite", "not running")
+        return Finding(OK, _("Trezor Suite"), _("not running"))
     return Finding(
         WARN,
-        "Trezor Suite",
-        f"running (pid {', '.join(map(str, pids))}): while it holds the Trezor, its status "
-        "shows as busy. Fix: close Suite to let the guard read the device",
+        _("Trezor Suite"),
+        ngettext(
+            "running (pid {pids}): while it holds the Trezor, its status shows as busy. "
+            "Fix: close Suite to let the guard read the device",
+            "running (pids {pids}): while it holds the Trezor, its status shows as busy. "
+            "Fix: close Suite to let the guard read the device",
+            len(pids),
+        ).format(pids=", ".join(map(str, pids))),
     )
 
 
@@ -448,22 +515,3 @@ def run(args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding.line())
     return 1 if any(finding.level == FAIL for finding in findings) else 0
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `doctor` on the CLI's subcommands."""
-    parser = commands.add_parser(
-        "doctor",
-        help="check the installation and the desktop session, and say how to fix problems",
-        description=(
-            "Check the udev rules, access to each plugged Trezor, the config file the daemon "
-            "reads (naming a bad key and its line), the daemon on the session bus (running or "
-            "D-Bus activatable), whether it can save check results, a tray host, that a "
-            "notification server answers, the keyring (Secret Service) a Safe 7's pairing "
-            "is kept in, and whether "
-            "Trezor Bridge or Trezor Suite may hold the device. Prints one line per check: "
-            "OK, WARN (works, something is missing) or FAIL, with the fix. "
-            "Exit status 0 when nothing FAILed, 1 otherwise."
-        ),
-    )
-    parser.set_defaults(standalone=run)

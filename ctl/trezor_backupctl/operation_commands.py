@@ -31,6 +31,7 @@ from trezor_backup_api.client import (
     OperationProgress,
 )
 from trezor_backup_api.device import DeviceRecord
+from trezor_backup_api.i18n import N_, _
 from trezor_backup_api.input_rules import AFTER_BACKUP, BEFORE_BACKUP
 from trezor_backup_api.names import ROOT_PATH, device_path, short_error_name
 from trezor_backup_api.vocabulary import (
@@ -40,16 +41,17 @@ from trezor_backup_api.vocabulary import (
     Outcome,
     Refusal,
 )
-from trezor_backupctl.render import history_json, history_table, unpaired_json
+from trezor_backupctl.conventions import (
+    BACKUP_CANCEL_CONFIRM_SECONDS,
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_PASSED,
+    PROG,
+)
+from trezor_backupctl.json_output import history_json, unpaired_json
+from trezor_backupctl.render import history_table
 from trezor_backupctl.terminal_agent import TerminalAgent
 from trezor_backupctl.terminal_input import TerminalLines
-
-PROG = "trezor-backupctl"
-
-EXIT_PASSED = 0
-EXIT_FAILED = 1  # mismatch, invalid words, or an error in the daemon or on the device
-EXIT_CANCELLED = 3  # cancelled, unplugged, refused by the device or by the daemon's rules
-EXIT_USAGE = 64  # EX_USAGE: which device is meant cannot be told
 
 RESULT_EXIT_CODES: dict[str, int] = {
     Outcome.PASSED: EXIT_PASSED,
@@ -71,30 +73,52 @@ _START_REFUSALS = frozenset(
 # Where this connection serves its agent; one agent per CLI process, so a fixed path will do.
 AGENT_PATH = f"{ROOT_PATH}/ctl/agent"
 
-# A second Ctrl-C within this time confirms cancelling a backup; one alone could be a slip.
-BACKUP_CANCEL_CONFIRM_SECONDS = 5.0
-
-
-def _items(checklist: tuple[str, ...]) -> str:
-    return "".join(f"  - {item}\n" for item in checklist)
-
-
-BEFORE_BACKUP_TEXT = f"""\
-Before you create the backup, make sure that:
-{_items(BEFORE_BACKUP)}
+BACKUP_WARNING = N_(
+    """\
 Warning: once the Trezor shows the first word, do not cancel. Cancelling a started backup
 leaves the Trezor in backup_failed for good: it never shows the words again, and the only
 way out is to move the funds away, wipe it and set it up again.
 """
-
-AFTER_BACKUP_TEXT = f"""\
-Backup created. Before you put the paper away, make sure that:
-{_items(AFTER_BACKUP)}"""
-
-BACKUP_CANCEL_WARNING = (
-    "Cancelling a started backup leaves this Trezor in backup_failed for good. "
-    f"Press Ctrl-C again within {BACKUP_CANCEL_CONFIRM_SECONDS:g} s to cancel anyway."
 )
+
+BACKUP_CANCEL_WARNING = N_(
+    "Cancelling a started backup leaves this Trezor in backup_failed for good. "
+    "Press Ctrl-C again within {seconds:g} s to cancel anyway."
+)
+
+
+def _checklist(title: str, items: tuple[str, ...]) -> str:
+    """A title and its items, one per line (the items are input_rules' checklists, marked
+    for the catalogue there)."""
+    return title + "\n" + "".join(f"  - {_(item)}\n" for item in items)
+
+
+def before_backup_text() -> str:
+    """What the owner must have ready before a backup, and why not to cancel it."""
+    title = _("Before you create the backup, make sure that:")
+    return _checklist(title, BEFORE_BACKUP) + "\n" + _(BACKUP_WARNING)
+
+
+def after_backup_text() -> str:
+    """What to check on the written paper before putting it away."""
+    title = _("Backup created. Before you put the paper away, make sure that:")
+    return _checklist(title, AFTER_BACKUP).rstrip("\n")
+
+
+_RESULT_LINES = {
+    OperationKind.CHECK: N_("Check result: {result}"),
+    OperationKind.BACKUP: N_("Backup result: {result}"),
+    OperationKind.UNLOCK: N_("Unlock result: {result}"),
+    OperationKind.PAIR: N_("Pair result: {result}"),
+}
+"""The line that ends an operation; the result is its code (`Outcome`), which scripts read."""
+
+
+def _is_yes(answer: str) -> bool:
+    """A yes to the backup's confirmation: English `y`/`yes` always (scripts send those), and
+    the owner's language's word for yes."""
+    words = {"y", "yes", _("y"), _("yes")}
+    return answer.strip().lower() in {word.lower() for word in words}
 
 
 class UsageError(Exception):
@@ -128,13 +152,25 @@ def choose_device(
         if not connected or given in ids:
             return given
         if not ids:
-            raise UsageError(f"no Trezor with id {given} is connected; no Trezor is connected")
-        raise UsageError(f"no Trezor with id {given} is connected; connected: {listing}")
+            raise UsageError(
+                _("no Trezor with id {device} is connected; no Trezor is connected").format(
+                    device=given
+                )
+            )
+        raise UsageError(
+            _("no Trezor with id {device} is connected; connected: {devices}").format(
+                device=given, devices=listing
+            )
+        )
     if len(ids) == 1:
         return ids[0]
     if not ids:
-        raise UsageError("no Trezor is connected: plug it in, or give the DEVICE id")
-    raise UsageError(f"several Trezors are connected: give the DEVICE id, one of {listing}")
+        raise UsageError(_("no Trezor is connected: plug it in, or give the DEVICE id"))
+    raise UsageError(
+        _("several Trezors are connected: give the DEVICE id, one of {devices}").format(
+            devices=listing
+        )
+    )
 
 
 def fits(device: DeviceRecord, action: Action) -> bool:
@@ -184,7 +220,7 @@ class _Follower:
             try:
                 await self._client.start(self._path, self._kind, word_count)
             except DaemonError as error:
-                _say(self._err, f"{PROG}: {error.message or error.name}")
+                _say(self._err, f"{PROG}: {error.for_owner()}")
                 return exit_code_for_start_error(error.name)
             await self._wait()
             return await self._ended()
@@ -202,7 +238,7 @@ class _Follower:
             # the agent still come one per word.
             if event.stage != self._shown_stage:
                 self._shown_stage = event.stage
-                _say(self._out, event.message)
+                _say(self._out, event.message_for_owner())
         elif isinstance(event, OperationFinished):
             if event.kind == self._kind and not self._finished.done():
                 self._finished.set_result(event)
@@ -231,16 +267,24 @@ class _Follower:
     async def _ended(self) -> OperationFinished | int:
         if self._finished.done():
             ended = self._finished.result()
-            _say(self._out, f"\n{self._kind.capitalize()} result: {ended.result}")
+            result = _(_RESULT_LINES[self._kind])
+            _say(self._out, "\n" + result.format(result=ended.result))
             if ended.message:
-                _say(self._out, ended.message)
+                _say(self._out, ended.message_for_owner())
             if self._kind != OperationKind.UNLOCK:
                 await _say_if_not_saved(self._client, self._kind, self._err)
             return ended
         if self._give_up.is_set():
-            _say(self._err, f"{PROG}: stopped waiting for the Trezor; see: {PROG} status")
+            _say(
+                self._err,
+                _("{prog}: stopped waiting for the Trezor; see: {prog} status").format(prog=PROG),
+            )
             return EXIT_CANCELLED
-        raise DaemonUnreachable(f"trezor-backupd left the session bus during the {self._kind}")
+        raise DaemonUnreachable(
+            _("trezor-backupd left the session bus during the operation ({kind})").format(
+                kind=self._kind
+            )
+        )
 
     def _on_ctrl_c(self) -> None:
         confirmed = self._warned_at is not None and (
@@ -248,7 +292,8 @@ class _Follower:
         )
         if self._kind == OperationKind.BACKUP and self._cancelling is None and not confirmed:
             self._warned_at = self._loop.time()
-            _say(self._out, "\n" + BACKUP_CANCEL_WARNING)
+            warning = _(BACKUP_CANCEL_WARNING).format(seconds=BACKUP_CANCEL_CONFIRM_SECONDS)
+            _say(self._out, "\n" + warning)
             return
         self._cancel()
 
@@ -256,7 +301,7 @@ class _Follower:
         if self._cancelling is not None:
             self._give_up.set()  # asked twice: stop waiting for a daemon that does not answer
             return
-        _say(self._out, "\nCancelling on the Trezor...")
+        _say(self._out, "\n" + _("Cancelling on the Trezor..."))
         self._agent.close_prompts()
         self._cancelling = asyncio.create_task(self._cancel_on_device())
 
@@ -266,19 +311,34 @@ class _Follower:
             await self._client.cancel_operation(self._path)
 
 
-async def _say_if_not_saved(client: DaemonClient, kind: str, err: TextIO) -> None:
+_NOT_SAVED = {
+    OperationKind.CHECK: N_(
+        "{prog}: the check result could not be saved, so status will not show it: {problem}. "
+        "Fix: make that directory writable (or free some disk space), restart the daemon "
+        "(systemctl --user restart trezor-backupd), then check again"
+    ),
+    OperationKind.BACKUP: N_(
+        "{prog}: the backup result could not be saved, so status will not show it: {problem}. "
+        "Fix: make that directory writable (or free some disk space), restart the daemon "
+        "(systemctl --user restart trezor-backupd), then back up again"
+    ),
+    OperationKind.PAIR: N_(
+        "{prog}: the pairing result could not be saved, so status will not show it: {problem}. "
+        "Fix: make that directory writable (or free some disk space), restart the daemon "
+        "(systemctl --user restart trezor-backupd), then pair again"
+    ),
+}
+
+
+async def _say_if_not_saved(client: DaemonClient, kind: OperationKind, err: TextIO) -> None:
     """Tell the owner when the daemon could not record the result: `status` will not show it."""
     try:
         problem = await client.history_problem()
     except (DaemonError, DaemonUnreachable) as error:
-        problem = f"the daemon did not say whether it was saved ({error})"
+        problem = _("the daemon did not say whether it was saved ({reason})").format(reason=error)
     if problem:
-        _say(
-            err,
-            f"{PROG}: the {kind} result could not be saved, so status will not show it: "
-            f"{problem}. Fix: make that directory writable (or free some disk space), "
-            f"restart the daemon (systemctl --user restart trezor-backupd), then {kind} again",
-        )
+        message = _(_NOT_SAVED[kind])
+        _say(err, message.format(prog=PROG, problem=problem))
 
 
 async def run_check(
@@ -293,7 +353,7 @@ async def run_check(
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
     if devices[device_path(device_id)].dry_run_in_progress:
-        _say(out, "A check is already running on this Trezor; it continues from there.")
+        _say(out, _("A check is already running on this Trezor; it continues from there."))
     agent = TerminalAgent(device_path(device_id), lines, out, word_count=word_count)
     ended = await _Follower(client, agent, OperationKind.CHECK, out, err).run(word_count)
     return ended if isinstance(ended, int) else exit_code_for_result(ended.result)
@@ -312,32 +372,38 @@ async def run_backup(
     device_id = choose_device(devices, given)
     device = devices[device_path(device_id)]
     if not fits(device, Action.BACKUP):
+        message = _("{prog}: {device} needs no backup now (state {state}). {explanation}")
         _say(
             err,
-            f"{PROG}: {device_id} needs no backup now (state {device.state}). {device.explanation}",
+            message.format(
+                prog=PROG,
+                device=device_id,
+                state=device.state,
+                explanation=device.explanation_for_owner(),
+            ),
         )
         return EXIT_CANCELLED
-    _say(out, BEFORE_BACKUP_TEXT)
+    _say(out, before_backup_text())
     if not assume_yes:
         # On a terminal the answer goes on the question's line; a script gets a whole line.
-        out.write("Start the backup now? [y/N] " + ("" if lines.is_tty else "\n"))
+        out.write(_("Start the backup now? [y/N] ") + ("" if lines.is_tty else "\n"))
         out.flush()
         try:
             answer = await lines.read_line(secret=False)
         except EOFError:
             answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            _say(out, "No backup was started.")
+        if not _is_yes(answer):
+            _say(out, _("No backup was started."))
             return EXIT_CANCELLED
     agent = TerminalAgent(device_path(device_id), lines, out)
     ended = await _Follower(client, agent, OperationKind.BACKUP, out, err).run()
     if isinstance(ended, int):
         return ended
     if ended.result == Outcome.COMPLETED:
-        _say(out, "\n" + AFTER_BACKUP_TEXT)
-        _say(out, f"Now check your backup: {PROG} check {device_id}")
+        _say(out, "\n" + after_backup_text())
+        _say(out, _("Now check your backup: {command}").format(command=f"{PROG} check {device_id}"))
     else:
-        _say(out, f"See what this means for the Trezor now: {PROG} status")
+        _say(out, _("See what this means for the Trezor now: {prog} status").format(prog=PROG))
     return exit_code_for_result(ended.result)
 
 
@@ -357,7 +423,7 @@ async def run_unlock(
     devices = await client.get_devices()
     device_id = choose_device(devices, given)
     if not fits(devices[device_path(device_id)], Action.UNLOCK):
-        _say(out, f"{device_id} is not locked.")
+        _say(out, _("{device} is not locked.").format(device=device_id))
         return EXIT_PASSED
     agent = TerminalAgent(device_path(device_id), lines, out)
     return await _then_status(client, agent, OperationKind.UNLOCK, out, err)
@@ -372,16 +438,21 @@ async def run_pair(
     device = devices[device_path(device_id)]
     if device.state == BackupState.UNKNOWN and device.model == PAIRED_MODEL:
         # Read while the keyring is locked: it may well be paired already.
-        _say(err, f"{PROG}: whether {device_id} is paired cannot be told now. {device.next_step}")
+        message = _("{prog}: whether {device} is paired cannot be told now. {next_step}")
+        next_step = device.next_step_for_owner()
+        _say(err, message.format(prog=PROG, device=device_id, next_step=next_step))
         return EXIT_CANCELLED
     if not fits(device, Action.PAIR):
-        _say(out, f"{device_id} needs no pairing (it is {device.state}).")
+        message = _("{device} needs no pairing (it is {state}).")
+        _say(out, message.format(device=device_id, state=device.state))
         return EXIT_PASSED
     _say(
         out,
-        "Confirm on your Trezor, then type the code it shows. It then asks whether this "
-        "computer may connect without asking each time: confirm, so that its backup state "
-        "is read whenever you plug it in.",
+        _(
+            "Confirm on your Trezor, then type the code it shows. It then asks whether this "
+            "computer may connect without asking each time: confirm, so that its backup state "
+            "is read whenever you plug it in."
+        ),
     )
     agent = TerminalAgent(device_path(device_id), lines, out)
     return await _then_status(client, agent, OperationKind.PAIR, out, err)
@@ -400,7 +471,7 @@ async def _then_status(
     if isinstance(ended, int):
         return ended
     if ended.result == Outcome.COMPLETED:
-        _say(out, f"See its backup state: {PROG} status")
+        _say(out, _("See its backup state: {prog} status").format(prog=PROG))
     return exit_code_for_result(ended.result)
 
 
@@ -417,13 +488,13 @@ async def run_unpair(
     try:
         await client.forget_pairing(device_path(device_id))
     except DaemonError as error:
-        _say(err, f"{PROG}: {error.message or error.name}")
+        _say(err, f"{PROG}: {error.for_owner()}")
         return exit_code_for_start_error(error.name)
+    forgotten = _(
+        "The pairing with {device} is forgotten: this computer no longer reads its backup "
+        "state. To pair it again: {prog} pair"
+    )
     _say(
-        out,
-        unpaired_json(device_id)
-        if as_json
-        else f"The pairing with {device_id} is forgotten: this computer no longer reads its "
-        f"backup state. To pair it again: {PROG} pair",
+        out, unpaired_json(device_id) if as_json else forgotten.format(device=device_id, prog=PROG)
     )
     return EXIT_PASSED

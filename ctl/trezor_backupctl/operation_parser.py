@@ -1,7 +1,8 @@
 """The argparse side of `check`, `backup`, `unlock`, `pair`, `unpair` and `history`: their
 --help texts, their arguments, and the glue from parsed arguments to operation_commands.
 
-main.build_parser adds them with `add_parsers`.
+main.build_parser adds them with `add_parsers`. operation_commands (with asyncio, the agent
+and the terminal) is imported only when one of them runs: every other command starts faster.
 """
 
 import argparse
@@ -9,29 +10,23 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from trezor_backup_api.client import DaemonClient
+from trezor_backup_api.i18n import N_, _
 from trezor_backup_api.input_rules import WORD_COUNTS
-from trezor_backupctl.operation_commands import (
-    BACKUP_CANCEL_CONFIRM_SECONDS,
-    EXIT_USAGE,
-    PROG,
-    UsageError,
-    run_backup,
-    run_check,
-    run_pair,
-    run_unlock,
-    run_unpair,
-    show_history,
+from trezor_backupctl.conventions import BACKUP_CANCEL_CONFIRM_SECONDS, EXIT_USAGE, PROG
+
+_DEVICE_HELP = N_(
+    "the device id `status` shows; may be left out when exactly one Trezor is connected"
 )
-from trezor_backupctl.terminal_input import TerminalLines
 
-_DEVICE_HELP = "the device id `status` shows; may be left out when exactly one Trezor is connected"
-
-_EXIT_CODES_HELP = """\
+_EXIT_CODES_HELP = N_(
+    """\
   2   trezor-backupd cannot be reached, or left the bus during the operation
   64  DEVICE left out while none or several Trezors are connected, or DEVICE is not connected
 Other daemon errors (for example NoAgent, PermissionDenied) print the daemon's message, exit 1."""
+)
 
-CHECK_DESCRIPTION = f"""\
+CHECK_DESCRIPTION = N_(
+    """\
 Check the recovery words you wrote down with a dry run on the Trezor (RecoveryDevice, type
 DryRun): you enter the words, the Trezor compares them with its seed and says whether they
 restore this wallet. Nothing else changes on the Trezor.
@@ -66,10 +61,12 @@ exit status:
   3   cancelled, disconnected (unplugged), refused (the Trezor said no, and why), or the
       daemon would not start it: NotPossible (e.g. not backed up yet), Busy (another
       operation runs on this Trezor), NoSuchDevice (unplugged meanwhile)
-{_EXIT_CODES_HELP}
+{exit_codes}
 """
+)
 
-BACKUP_DESCRIPTION = f"""\
+BACKUP_DESCRIPTION = N_(
+    """\
 Create the backup of a Trezor whose state is backup_required: the Trezor shows the recovery
 words on its own screen and you write them on paper, in order. A Model One shows each word
 twice, one per screen; a Model T or Safe shows them all, then asks you on the Trezor for a
@@ -80,10 +77,10 @@ share keeps restoring the wallet.
 Before starting, the checklist of Trezor Suite is shown (enough time, a private place, the
 words are the only backup and anyone who sees them can take the coins, paper only, never a
 digital copy) and you are asked to confirm, unless --yes is given. Afterwards: the checklist
-for the written words, and the next step: check the backup with `{PROG} check DEVICE`.
+for the written words, and the next step: check the backup with `{prog} check DEVICE`.
 
 Cancelling a started backup leaves the Trezor in backup_failed for good: it never shows the
-words again. So Ctrl-C asks to be pressed twice within {BACKUP_CANCEL_CONFIRM_SECONDS:g} s;
+words again. So Ctrl-C asks to be pressed twice within {seconds:g} s;
 SIGTERM cancels at once.
 
 When standard input is not a terminal, the confirmation is its first line ("y" or "yes"
@@ -96,10 +93,12 @@ exit status:
   3   not confirmed; cancelled, disconnected (unplugged), refused (the Trezor said no); the
       Trezor needs no backup (its state is not backup_required); or the daemon would not
       start it (NotPossible, Busy, NoSuchDevice)
-{_EXIT_CODES_HELP}
+{exit_codes}
 """
+)
 
-HISTORY_DESCRIPTION = """\
+HISTORY_DESCRIPTION = N_(
+    """\
 Print the checks and backups recorded on this computer for a Trezor, connected or not,
 oldest first: local TIME, KIND (check or backup), RESULT and DETAIL.
 
@@ -109,9 +108,11 @@ with "time" in ISO 8601 UTC.
 exit status: 0 printed (also when nothing is recorded), 1 daemon error, 2 daemon not
 reachable, 64 DEVICE left out while none or several Trezors are connected.
 """
+)
 
 
-UNLOCK_DESCRIPTION = """\
+UNLOCK_DESCRIPTION = N_(
+    """\
 Unlock a PIN-protected Trezor, so that it tells its backup state again: a locked Model T or
 Safe does not say whether its wallet is backed up (the daemon then shows the state it read
 the last time the Trezor was unlocked, or `locked`). The Trezor shows its PIN keyboard: enter
@@ -123,9 +124,11 @@ exit status: 0 unlocked (or not locked), 1 error, 2 daemon not reachable, 3 canc
 disconnected, or the PIN was refused, 64 DEVICE left out while none or several Trezors are
 connected.
 """
+)
 
 
-PAIR_DESCRIPTION = """\
+PAIR_DESCRIPTION = N_(
+    """\
 Pair a Trezor Safe 7 with this computer, once, so that the daemon can read its backup state
 (state pairing_required). The Safe 7 speaks THP: it tells nothing, not even whether it is
 backed up, to a computer it was not paired with.
@@ -145,9 +148,11 @@ exit status: 0 paired, 1 error, 2 daemon not reachable, 3 refused (wrong code, r
 Trezor, no keyring), cancelled or disconnected, 64 DEVICE left out while none or several
 Trezors are connected.
 """
+)
 
 
-UNPAIR_DESCRIPTION = """\
+UNPAIR_DESCRIPTION = N_(
+    """\
 Forget this computer's pairing with a Trezor Safe 7: the pairing is removed from your
 desktop's keyring, and the Trezor is then shown as pairing_required (the daemon sends it
 nothing for this); `pair` pairs it again. The Trezor keeps nothing per computer, so this
@@ -168,6 +173,7 @@ not read paired since: unlock it first; or no pairing of it was found in the key
 (unplugged meanwhile), 64 DEVICE left out while none or several Trezors are connected, or
 DEVICE is not connected.
 """
+)
 
 
 def _usage_guarded(
@@ -176,6 +182,8 @@ def _usage_guarded(
     """A command whose UsageError is printed and exits EXIT_USAGE."""
 
     async def guarded(args: argparse.Namespace, client: DaemonClient) -> int:
+        from trezor_backupctl.operation_commands import UsageError
+
         try:
             return await command(args, client)
         except UsageError as error:
@@ -186,30 +194,46 @@ def _usage_guarded(
 
 
 async def _pair(args: argparse.Namespace, client: DaemonClient) -> int:
+    from trezor_backupctl.operation_commands import run_pair
+    from trezor_backupctl.terminal_input import TerminalLines
+
     lines = TerminalLines(sys.stdin.fileno())
     return await run_pair(client, args.device, lines, sys.stdout, sys.stderr)
 
 
 async def _unpair(args: argparse.Namespace, client: DaemonClient) -> int:
+    from trezor_backupctl.operation_commands import run_unpair
+
     return await run_unpair(client, args.device, args.json, sys.stdout, sys.stderr)
 
 
 async def _check(args: argparse.Namespace, client: DaemonClient) -> int:
+    from trezor_backupctl.operation_commands import run_check
+    from trezor_backupctl.terminal_input import TerminalLines
+
     lines = TerminalLines(sys.stdin.fileno())
     return await run_check(client, args.device, args.words, lines, sys.stdout, sys.stderr)
 
 
 async def _backup(args: argparse.Namespace, client: DaemonClient) -> int:
+    from trezor_backupctl.operation_commands import run_backup
+    from trezor_backupctl.terminal_input import TerminalLines
+
     lines = TerminalLines(sys.stdin.fileno())
     return await run_backup(client, args.device, args.yes, lines, sys.stdout, sys.stderr)
 
 
 async def _unlock(args: argparse.Namespace, client: DaemonClient) -> int:
+    from trezor_backupctl.operation_commands import run_unlock
+    from trezor_backupctl.terminal_input import TerminalLines
+
     lines = TerminalLines(sys.stdin.fileno())
     return await run_unlock(client, args.device, lines, sys.stdout, sys.stderr)
 
 
 async def _history(args: argparse.Namespace, client: DaemonClient) -> int:
+    from trezor_backupctl.operation_commands import show_history
+
     return await show_history(client, args.device, args.json, sys.stdout)
 
 
@@ -227,7 +251,7 @@ def _device_parser(
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("device", nargs="?", metavar="DEVICE", help=_DEVICE_HELP)
+    parser.add_argument("device", nargs="?", metavar="DEVICE", help=_(_DEVICE_HELP))
     parser.set_defaults(command=_usage_guarded(command))
     return parser
 
@@ -235,11 +259,12 @@ def _device_parser(
 def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add `check`, `backup`, `unlock`, `pair`, `unpair` and `history` to main.build_parser's
     commands."""
+    exit_codes = _(_EXIT_CODES_HELP)
     check = _device_parser(
         commands,
         "check",
-        "check the written recovery words with a dry run on the Trezor",
-        CHECK_DESCRIPTION,
+        _("check the written recovery words with a dry run on the Trezor"),
+        _(CHECK_DESCRIPTION).format(exit_codes=exit_codes),
         _check,
     )
     check.add_argument(
@@ -247,45 +272,47 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
         type=int,
         choices=WORD_COUNTS,
         metavar="N",
-        help="how many words the backup has (12, 18 or 24; Model One only; asked if left out)",
+        help=_("how many words the backup has (12, 18 or 24; Model One only; asked if left out)"),
     )
     backup = _device_parser(
         commands,
         "backup",
-        "create the backup: write down the words the Trezor shows",
-        BACKUP_DESCRIPTION,
+        _("create the backup: write down the words the Trezor shows"),
+        _(BACKUP_DESCRIPTION).format(
+            prog=PROG, seconds=BACKUP_CANCEL_CONFIRM_SECONDS, exit_codes=exit_codes
+        ),
         _backup,
     )
     backup.add_argument(
-        "--yes", action="store_true", help="do not ask for confirmation before starting"
+        "--yes", action="store_true", help=_("do not ask for confirmation before starting")
     )
     _device_parser(
         commands,
         "unlock",
-        "unlock a locked Trezor with its PIN, so that its backup state can be read",
-        UNLOCK_DESCRIPTION,
+        _("unlock a locked Trezor with its PIN, so that its backup state can be read"),
+        _(UNLOCK_DESCRIPTION),
         _unlock,
     )
     _device_parser(
         commands,
         "pair",
-        "pair a Trezor Safe 7 with this computer (once), so that its backup state can be read",
-        PAIR_DESCRIPTION,
+        _("pair a Trezor Safe 7 with this computer (once), so that its backup state can be read"),
+        _(PAIR_DESCRIPTION),
         _pair,
     )
     unpair = _device_parser(
         commands,
         "unpair",
-        "forget this computer's pairing with a Trezor Safe 7",
-        UNPAIR_DESCRIPTION,
+        _("forget this computer's pairing with a Trezor Safe 7"),
+        _(UNPAIR_DESCRIPTION),
         _unpair,
     )
-    unpair.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
+    unpair.add_argument("--json", action="store_true", help=_("print JSON instead of a sentence"))
     history = _device_parser(
         commands,
         "history",
-        "show the checks and backups recorded for a Trezor",
-        HISTORY_DESCRIPTION,
+        _("show the checks and backups recorded for a Trezor"),
+        _(HISTORY_DESCRIPTION),
         _history,
     )
-    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))

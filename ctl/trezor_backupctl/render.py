@@ -1,68 +1,29 @@
-"""Turning the daemon's device properties into what trezor-backupctl prints.
+"""The tables trezor-backupctl prints for people: `status` and `history`, in the owner's
+language (`status` passes the next step translated), fitted to the terminal.
 
-Pure functions without D-Bus, so the output formats can be tested without a bus. The input is a
-device's `Device1` properties as the daemon sent them (`DeviceRecord.properties`: plain Python
-values, keyed by their D-Bus names), so what is printed is exactly what the daemon said.
+Pure functions without D-Bus, so the output formats can be tested without a bus. The rows are
+the records of json_output (the daemon's properties under their JSON keys), so a table shows
+what `--json` would, in words.
 """
 
-import json
+import locale
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from trezor_backup_api.device import PROPERTY_NAMES
-
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+from trezor_backup_api.i18n import N_, _
 
 MIN_NEXT_STEP_WIDTH = 32
 """Narrower than this, NEXT STEP in a table would read a few words per line: `status`
 prints a block per device instead."""
 _COLUMN_GAP = "  "
 _EMPTY_CELL = "-"
-_BLOCK_INDENT = " " * len("  next step  ")
+_STATUS_HEADERS = (N_("DEVICE"), N_("MODEL"), N_("LABEL"), N_("STATE"), N_("NEXT STEP"))
+_BLOCK_LABELS = (N_("model"), N_("state"), N_("next step"))
+_HISTORY_HEADERS = (N_("TIME"), N_("KIND"), N_("RESULT"), N_("DETAIL"))
 _URL = re.compile(r"\S+://\S+")
-
-
-def snake_case(name: str) -> str:
-    """`LastCheckTime` -> `last_check_time`, the key style of JSON consumers (jq, Python)."""
-    return _CAMEL_BOUNDARY.sub("_", name).lower()
-
-
-def _json_value(name: str, value: Any) -> Any:
-    """Convert the values whose D-Bus encoding has an in-band 'never' into JSON null."""
-    if name in ("LastCheckTime", "StateReadTime"):
-        if not value:
-            return None
-        return datetime.fromtimestamp(value, UTC).isoformat()
-    if name == "LastCheckResult":
-        return value or None
-    if isinstance(value, bytes):
-        # A future `ay` property: JSON has no bytes, hex is unambiguous and greppable.
-        return value.hex()
-    return value
-
-
-def device_record(path: str, properties: Mapping[str, Any]) -> dict[str, Any]:
-    """One device as printed by `status --json` and `watch`: snake_case keys plus `path`."""
-    # Documented properties in their order; those a newer daemon adds after them, so old
-    # scripts keep working and new ones see them.
-    names = [name for name in PROPERTY_NAMES if name in properties]
-    names += sorted(name for name in properties if name not in PROPERTY_NAMES)
-    record = {snake_case(name): _json_value(name, properties[name]) for name in names}
-    record["path"] = path
-    return record
-
-
-def status_json(records: list[dict[str, Any]]) -> str:
-    """The document of `status --json`; an object, not a bare list, so it can grow keys."""
-    return json.dumps({"devices": records}, indent=2)
-
-
-def event_line(event: Mapping[str, Any]) -> str:
-    """One `watch` event as a single line of JSON (JSON Lines), for line-reading scripts."""
-    return json.dumps(event)
 
 
 def _cell(value: Any) -> str:
@@ -80,8 +41,8 @@ def status_table(records: list[dict[str, Any]], width: int) -> str:
     copies or clicks.
     """
     if not records:
-        return "No Trezor connected."
-    headers = ("DEVICE", "MODEL", "LABEL", "STATE", "NEXT STEP")
+        return _("No Trezor connected.")
+    headers = tuple(_(header) for header in _STATUS_HEADERS)
     rows = [
         [_cell(r.get(key)) for key in ("id", "model", "label", "state", "next_step")]
         for r in records
@@ -109,11 +70,14 @@ def _status_block(row: list[str], width: int) -> str:
     each for model, state and the next step (if any), wrapped under its own indent. A URL that does
     not fit under the indent gets a line of its own from the first column."""
     device_id, model, label, state, next_step = row
+    labels = [_(name) for name in _BLOCK_LABELS]
+    label_width = max(map(len, labels))
+    model_label, state_label, next_label = (f"  {name.ljust(label_width)}  " for name in labels)
     lines = [device_id if label == _EMPTY_CELL else f"{device_id}  {label}"]
-    lines += [f"  model      {model}", f"  state      {state}"]
-    room = width - len(_BLOCK_INDENT)
+    lines += [model_label + model, state_label + state]
+    room = width - len(next_label)
     for number, part in enumerate(_wrap(next_step, room) if next_step != _EMPTY_CELL else []):
-        indent = "  next step  " if number == 0 else _BLOCK_INDENT
+        indent = next_label if number == 0 else " " * len(next_label)
         lines.append(part if len(part) > room and _URL.fullmatch(part) else indent + part)
     return "\n".join(lines)
 
@@ -128,38 +92,24 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines or [_EMPTY_CELL]
 
 
-def history_record(event: Mapping[str, Any]) -> dict[str, Any]:
-    """One `Manager1.GetHistory` entry as `history --json` prints it (time in ISO 8601 UTC)."""
-    return {
-        "kind": event.get("Kind", ""),
-        "result": event.get("Result", ""),
-        "time": datetime.fromtimestamp(event.get("Time", 0), UTC).isoformat(),
-        "detail": event.get("Detail", ""),
-    }
-
-
-def history_json(device_id: str, events: Sequence[Mapping[str, Any]]) -> str:
-    """The document of `history --json`: the device id and its events, oldest first."""
-    return json.dumps(
-        {"device": device_id, "events": [history_record(event) for event in events]}, indent=2
-    )
-
-
-def unpaired_json(device_id: str) -> str:
-    """The document of `unpair --json`: the device, no longer paired with this computer."""
-    return json.dumps({"device": device_id, "paired": False})
+def _date_format() -> str:
+    """The locale's date (`%x`) once the program chose a locale; ISO 8601 in C and POSIX, the
+    locale of scripts and tests, whose `%x` is the ambiguous 11/14/23."""
+    chosen = locale.setlocale(locale.LC_TIME)
+    return "%Y-%m-%d" if chosen in ("C", "POSIX") or chosen.startswith("C.") else "%x"
 
 
 def history_table(device_id: str, events: Sequence[Mapping[str, Any]]) -> str:
     """The human form of `history`: local time, kind, result and detail, oldest first."""
     if not events:
-        return f"No check or backup of {device_id} recorded on this computer."
-    headers = ("TIME", "KIND", "RESULT", "DETAIL")
+        return _("No check or backup of {device} recorded on this computer.").format(
+            device=device_id
+        )
+    headers = tuple(_(header) for header in _HISTORY_HEADERS)
+    time_format = f"{_date_format()} %H:%M %Z"
     rows = [
         [
-            datetime.fromtimestamp(event.get("Time", 0), UTC)
-            .astimezone()
-            .strftime("%Y-%m-%d %H:%M %Z"),
+            datetime.fromtimestamp(event.get("Time", 0), UTC).astimezone().strftime(time_format),
             _cell(event.get("Kind")),
             _cell(event.get("Result")),
             _cell(event.get("Detail")),

@@ -19,25 +19,12 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-UNIT_NAME = "trezor-backupd.service"
-ACTIVATION_NAME = "io.github.TrezorBackupGuard.service"
+from trezor_backup_api.i18n import _
+from trezor_backupctl.conventions import ACTIVATION_NAME, PROG, UNIT_NAME
+
 RULES_NAME = "70-trezor-backup-guard.rules"
 DAEMON_SCRIPT = "trezor-backupd"
 SYSTEMCTL_TIMEOUT_SECONDS = 30
-
-SETUP_DESCRIPTION = f"""\
-Install the session integration for a pip or pipx installation of Trezor Backup Guard:
-
-  $XDG_CONFIG_HOME/systemd/user/{UNIT_NAME}
-      the systemd user unit (enable it with: systemctl --user enable --now trezor-backupd)
-  $XDG_DATA_HOME/dbus-1/services/{ACTIVATION_NAME}
-      D-Bus activation: the first call to io.github.TrezorBackupGuard starts the daemon
-
-Both run the trezor-backupd of this installation. Then `systemctl --user daemon-reload` is run
-when systemctl can reach your user manager. The udev rules that give you access to a plugged-in
-Trezor must be installed by root: setup prints the one command to run.
-With --uninstall, remove exactly those two files again (disabling the unit first).
-"""
 
 
 class SetupError(Exception):
@@ -89,7 +76,11 @@ def daemon_executable() -> Path:
     for candidate in candidates:
         if os.access(candidate, os.X_OK):
             return candidate.absolute()
-    raise SetupError(f"cannot find {DAEMON_SCRIPT} (looked in {', '.join(map(str, candidates))})")
+    raise SetupError(
+        _("cannot find {program} (looked in {places})").format(
+            program=DAEMON_SCRIPT, places=", ".join(map(str, candidates))
+        )
+    )
 
 
 def render(template: str, executable: Path) -> str:
@@ -97,7 +88,11 @@ def render(template: str, executable: Path) -> str:
     bindir = str(executable.parent)
     if any(char.isspace() or char in "%\"'\\" for char in bindir):
         # systemd and dbus-daemon split Exec lines on whitespace and expand % specifiers.
-        raise SetupError(f"{bindir} holds a space, quote or %: install into a plainer path")
+        raise SetupError(
+            _(
+                "{directory} holds a space, a quote or a percent sign: install into a plainer path"
+            ).format(directory=bindir)
+        )
     return template.replace("@bindir@", bindir)
 
 
@@ -113,7 +108,7 @@ def rules_command() -> str:
 def _systemctl(*args: str) -> str | None:
     """Run `systemctl --user ARGS`; None when it worked, else why it did not."""
     if shutil.which("systemctl") is None:
-        return "systemctl is not installed"
+        return _("systemctl is not installed")
     try:
         done = subprocess.run(
             ["systemctl", "--user", *args],
@@ -122,8 +117,10 @@ def _systemctl(*args: str) -> str | None:
             timeout=SYSTEMCTL_TIMEOUT_SECONDS,
         )
     except subprocess.TimeoutExpired:
-        return f"systemctl --user {' '.join(args)} did not finish"
-    return None if done.returncode == 0 else done.stderr.strip() or f"exit {done.returncode}"
+        return _("{command} did not finish").format(command=f"systemctl --user {' '.join(args)}")
+    if done.returncode == 0:
+        return None
+    return done.stderr.strip() or _("exit status {code}").format(code=done.returncode)
 
 
 def install_user() -> None:
@@ -133,18 +130,26 @@ def install_user() -> None:
     for template, target in ((UNIT_NAME, paths.unit), (ACTIVATION_NAME, paths.activation)):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(render(packaged_file(template).read_text(), executable))
-        print(f"wrote {target}")
+        print(_("wrote {file}").format(file=target))
     problem = _systemctl("daemon-reload")
     if problem is None:
-        print("reloaded the systemd user manager")
+        print(_("reloaded the systemd user manager"))
     else:
-        print(f"could not reload the systemd user manager ({problem});")
-        print("  in your desktop session run: systemctl --user daemon-reload")
-    print("To start the daemon at every login: systemctl --user enable --now trezor-backupd")
+        print(
+            _(
+                "could not reload the systemd user manager ({problem});\n"
+                "  in your desktop session run: systemctl --user daemon-reload"
+            ).format(problem=problem)
+        )
+    print(_("To start the daemon at every login: systemctl --user enable --now trezor-backupd"))
     print()
-    print("One step needs root: the udev rules that let you (not only root) open a Trezor and")
-    print("start the daemon when one is plugged in. Run once:")
-    print(f"  {rules_command()}")
+    print(
+        _(
+            "One step needs root: the udev rules that let you (not only root) open a Trezor and\n"
+            "start the daemon when one is plugged in. Run once:\n"
+            "  {command}"
+        ).format(command=rules_command())
+    )
 
 
 def uninstall_user() -> None:
@@ -153,16 +158,16 @@ def uninstall_user() -> None:
     if paths.unit.exists():
         problem = _systemctl("disable", "--now", UNIT_NAME)
         if problem is not None:
-            print(f"could not disable {UNIT_NAME} ({problem})")
+            print(_("could not disable {unit} ({problem})").format(unit=UNIT_NAME, problem=problem))
     for target in (paths.unit, paths.activation):
         if target.exists():
             target.unlink()
-            print(f"removed {target}")
+            print(_("removed {file}").format(file=target))
     if _systemctl("daemon-reload") is None:
-        print("reloaded the systemd user manager")
+        print(_("reloaded the systemd user manager"))
     rules = Path("/etc/udev/rules.d") / RULES_NAME
     if rules.exists():
-        print(f"The udev rules stay; remove them as root: sudo rm {rules}")
+        print(_("The udev rules stay; remove them as root: sudo rm {file}").format(file=rules))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,24 +178,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             install_user()
     except (SetupError, OSError) as error:
-        print(f"trezor-backupctl setup: {error}", file=sys.stderr)
+        print(f"{PROG} setup: {error}", file=sys.stderr)
         return 1
     return 0
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `setup` on the CLI's subcommands."""
-    parser = commands.add_parser(
-        "setup",
-        help="install the systemd user unit and D-Bus activation for a pip/pipx install",
-        description=SETUP_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--user",
-        action="store_true",
-        required=True,
-        help="install into your own XDG directories (the only mode; root is never needed)",
-    )
-    parser.add_argument("--uninstall", action="store_true", help="remove what setup installed")
-    parser.set_defaults(standalone=run)

@@ -16,37 +16,44 @@ from typing import Any, TextIO, TypeVar
 
 from trezor_backup_api import input_rules
 from trezor_backup_api.agent import AgentCancelled
+from trezor_backup_api.i18n import N_, _
 from trezor_backup_api.vocabulary import WordKind
 from trezor_backupctl.terminal_input import TerminalLines
 
 T = TypeVar("T")
 
-BAD_PIN = "Type only positions 1 to 9, one for each digit of your PIN (at most 50), try again."
-BAD_WORD_COUNT = "Type 12, 18 or 24."
-CLOSED = "Cancelled by the daemon/Trezor."
+BAD_PIN = N_("Type only positions 1 to 9, one for each digit of your PIN (at most 50), try again.")
+BAD_WORD_COUNT = N_("Type 12, 18 or 24.")
+CLOSED = N_("Cancelled by the daemon/Trezor.")
 
 # The prompts; a script driving the CLI waits for these (each a line of its own then).
-PIN_PROMPT = "PIN positions (not shown as you type): "
-WORD_PROMPT = "Word requested by your Trezor (see its screen): "
-POSITION_PROMPT = "Position on your Trezor's grid (b = back): "
-WORD_COUNT_PROMPT = "How many words does your backup have (12, 18 or 24)? "
-PAIRING_CODE_PROMPT = "Code shown on your Trezor (6 digits, not shown as you type): "
-BAD_PAIRING_CODE = "Type the 6 digits your Trezor shows, try again."
+PIN_PROMPT = N_("PIN positions (not shown as you type): ")
+WORD_PROMPT = N_("Word requested by your Trezor (see its screen): ")
+POSITION_PROMPT = N_("Position on your Trezor's grid (b = back): ")
+WORD_COUNT_PROMPT = N_("How many words does your backup have (12, 18 or 24)? ")
+PAIRING_CODE_PROMPT = N_("Code shown on your Trezor (6 digits, not shown as you type): ")
+BAD_PAIRING_CODE = N_("Type the 6 digits your Trezor shows, try again.")
 
-PIN_INTRO = """\
+PIN_INTRO = N_(
+    """\
 Your Trezor asks for its PIN.
 Look at your Trezor's screen and type the positions of your PIN digits.
 The Trezor shows its digits shuffled on a grid; the positions are those of a numeric keypad:
 """
-PLAIN_WORD_INTRO = """\
+)
+PLAIN_WORD_INTRO = N_(
+    """\
 Type each word your Trezor's screen asks for, then Enter; its first 4 letters are enough.
 The Trezor also asks for words that are not in your backup, in a random order: type them
 as well, so the computer never learns which words are yours. Nothing you type is shown.
 """
-MATRIX_INTRO = """\
+)
+MATRIX_INTRO = N_(
+    """\
 Your Trezor shows the choices for your word on a grid. Each time, type the position of the
 right choice, then Enter (b goes back one step). Nothing you type is shown.
 """
+)
 
 
 def _grid(rows: tuple[tuple[str, ...], ...]) -> str:
@@ -140,7 +147,7 @@ class TerminalAgent:
     def cancel(self, device: str) -> None:
         """Agent1.Cancel: the operation ended or was cancelled, so close any prompt."""
         if device == self.device_path and self.close_prompts():
-            self._say("\n" + CLOSED)
+            self._say("\n" + _(CLOSED))
 
     async def request_pin(self, device: str, kind: str) -> str:
         """Agent1.RequestPin: the PIN as keypad positions of the Trezor's shuffled digits."""
@@ -148,12 +155,12 @@ class TerminalAgent:
         return await self._ask(self._pin_prompt())
 
     async def _pin_prompt(self) -> str:
-        self._say(PIN_INTRO + "\n" + pin_matrix())
+        self._say(_(PIN_INTRO) + "\n" + pin_matrix())
         while True:
-            pin = input_rules.parse_pin(await self._ask_line(PIN_PROMPT, secret=True))
+            pin = input_rules.parse_pin(await self._ask_line(_(PIN_PROMPT), secret=True))
             if pin is not None:
                 return pin
-            self._say(BAD_PIN)
+            self._say(_(BAD_PIN))
 
     async def request_word(self, device: str, kind: str) -> str:
         """Agent1.RequestWord: a BIP-39 word (`plain`) or a grid position (`matrix9/6`)."""
@@ -162,29 +169,32 @@ class TerminalAgent:
             return await self._ask(self._word_prompt())
         if kind in (WordKind.MATRIX9, WordKind.MATRIX6):
             return await self._ask(self._position_prompt(kind))
-        raise AgentCancelled(f"unknown word request kind {kind!r}")
+        raise AgentCancelled(f"unknown word request kind {kind!r}")  # to the daemon, English
 
     async def _word_prompt(self) -> str:
-        self._explain_once("plain", PLAIN_WORD_INTRO)
+        self._explain_once("plain", _(PLAIN_WORD_INTRO))
         while True:
             try:
                 return input_rules.complete_word(
-                    await self._ask_line(WORD_PROMPT, secret=True), self._wordlist
+                    await self._ask_line(_(WORD_PROMPT), secret=True), self._wordlist
                 )
             except input_rules.WordRejected as rejected:
-                self._say(str(rejected))
+                # Its message is one of input_rules' sentences (never what was typed).
+                self._say(_(str(rejected)))
 
     async def _position_prompt(self, kind: str) -> str:
-        self._explain_once("matrix", MATRIX_INTRO)
+        self._explain_once("matrix", _(MATRIX_INTRO))
         self._say("\n" + word_matrix(kind))
         while True:
             position = input_rules.parse_position(
-                await self._ask_line(POSITION_PROMPT, secret=True), kind
+                await self._ask_line(_(POSITION_PROMPT), secret=True), kind
             )
             if position is not None:
                 return position
-            columns = "1, 3, 4, 6, 7 or 9" if kind == WordKind.MATRIX6 else "1 to 9"
-            self._say(f"Type one position, {columns}, or b to go back.")
+            if kind == WordKind.MATRIX6:
+                self._say(_("Type one position, 1, 3, 4, 6, 7 or 9, or b to go back."))
+            else:
+                self._say(_("Type one position, 1 to 9, or b to go back."))
 
     async def request_pairing_code(self, device: str) -> str:
         """Agent1.RequestPairingCode: the 6 digits a Safe 7 shows while pairing."""
@@ -194,11 +204,11 @@ class TerminalAgent:
     async def _pairing_code_prompt(self) -> str:
         while True:
             code = input_rules.parse_pairing_code(
-                await self._ask_line(PAIRING_CODE_PROMPT, secret=True)
+                await self._ask_line(_(PAIRING_CODE_PROMPT), secret=True)
             )
             if code is not None:
                 return code
-            self._say(BAD_PAIRING_CODE)
+            self._say(_(BAD_PAIRING_CODE))
 
     async def request_word_count(self, device: str) -> int:
         """Agent1.RequestWordCount: from --words if given, else asked (it is not secret)."""
@@ -210,8 +220,8 @@ class TerminalAgent:
     async def _word_count_prompt(self) -> int:
         while True:
             count = input_rules.parse_word_count(
-                await self._ask_line(WORD_COUNT_PROMPT, secret=False)
+                await self._ask_line(_(WORD_COUNT_PROMPT), secret=False)
             )
             if count is not None:
                 return count
-            self._say(BAD_WORD_COUNT)
+            self._say(_(BAD_WORD_COUNT))

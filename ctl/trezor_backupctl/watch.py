@@ -20,7 +20,8 @@ from trezor_backup_api.client import (
     DevicePropertiesChanged,
     DeviceRemoved,
 )
-from trezor_backupctl.render import device_record
+from trezor_backup_api.i18n import _
+from trezor_backupctl.json_output import device_record
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -118,4 +119,4 @@ async def watch(client: DaemonClient, emit: Emit, stop: asyncio.Event) -> None:
     if consumer in done:
         consumer.result()  # re-raises what ended it, e.g. a closed stdout
     if disconnected in done and stopped not in done:
-        raise DaemonUnreachable("the session bus connection was closed")
+        raise DaemonUnreachable(_("the session bus connection was closed"))
