@@ -67,10 +67,17 @@ def icon_crop(image: Image.Image) -> Image.Image:
 class AppletProcess:
     """trezor-backup-applet as the session would start it (with --autostart)."""
 
-    def __init__(self, daemon: Daemon, desk: Desktop, bus: str | None = None) -> None:
+    def __init__(
+        self,
+        daemon: Daemon,
+        desk: Desktop,
+        bus: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         env = desk.env() | {
             "XDG_STATE_HOME": str(daemon.home / "state"),
             "XDG_CONFIG_HOME": str(daemon.home / "config"),
+            **(env or {}),
         }
         if bus is not None:
             env["DBUS_SESSION_BUS_ADDRESS"] = bus
@@ -86,8 +93,11 @@ class AppletProcess:
 
 
 @contextmanager
-def applet(daemon: Daemon, desk: Desktop, bus: str | None = None) -> Iterator[AppletProcess]:
-    process = AppletProcess(daemon, desk, bus)
+def applet(
+    daemon: Daemon, desk: Desktop, bus: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[AppletProcess]:
+    """The applet for the block; `env` adds to its environment (a language, say)."""
+    process = AppletProcess(daemon, desk, bus, env)
     try:
         yield process
     finally:

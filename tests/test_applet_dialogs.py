@@ -35,6 +35,7 @@ from PIL import ImageGrab
 from trezorlib import messages
 
 from trezor_backup_api.agent import AgentCancelled, PairingAgent
+from trezor_backup_api.i18n import Sentence
 from trezor_backup_api.urgency import MOST_URGENT_FIRST
 from trezor_backup_api.vocabulary import OperationKind
 from trezor_backup_applet.agent import DialogAgent
@@ -557,7 +558,8 @@ def test_the_main_window_shows_the_most_urgent_trezor_first_and_all_three_at_its
     devices = [
         Device(id="D1", state="unverified", model="Safe 5", label="Savings",
                explanation="The backup was never checked on this computer.",
-               next_step=f"Check it now. Trezor's guide: {GUIDE_URL}"),
+               next_step=f"Check it now. Trezor's guide: {GUIDE_URL}",
+               next_step_text=as_sentences(f"Check it now. Trezor's guide: {GUIDE_URL}")),
         Device(id="D2", state="check_failed", model="One", label="My Model One",
                connected=False, last_check_time=1_780_000_000,
                last_check_result="invalid_words", last_seen=1_780_000_100),
@@ -628,6 +630,14 @@ def test_the_main_window_shows_the_most_urgent_trezor_first_and_all_three_at_its
         app.dialogs.call(window.window.destroy).result(EVENT_TIMEOUT)
 
 
+def as_sentences(next_step: str) -> tuple[Sentence, ...]:
+    """A next step as the daemon sends it in sentences: Trezor's guide is a sentence of its
+    own, its address an argument."""
+    text, _, url = next_step.partition(" Trezor's guide: ")
+    guide = (Sentence("Trezor's guide: {url}", {"url": url}),) if url else ()
+    return ((Sentence(text),) if text else ()) + guide
+
+
 STATE_TEXTS: dict[str, tuple[str, str]] = {
     "backup_failed": ("A backup was started and not finished: the Trezor never shows these "
                       "words again.", "Move the funds to a new wallet, wipe it, start again."),
@@ -666,6 +676,7 @@ def test_each_state_has_its_row_in_the_window(
         Device(id=f"S{i}", state=state, model=models.get(state, "Safe 5"),
                label=f"Wallet {i + 1}", explanation=STATE_TEXTS[state][0],
                next_step=STATE_TEXTS[state][1], locked=state == "locked",
+               next_step_text=as_sentences(STATE_TEXTS[state][1]),
                last_check_time=1_780_000_000 if state in CHECKED_STATES else 0,
                last_check_result=CHECKED_STATES.get(state, ""))
         for i, state in enumerate(reversed(MOST_URGENT_FIRST))

@@ -82,18 +82,30 @@ class TrezorEyes:
 
 
 class CtlSession:
-    """trezor-backupctl with a person at the keyboard who looks at the Trezor's screen."""
+    """trezor-backupctl with a person at the keyboard who looks at the Trezor's screen.
 
-    def __init__(self, sim: Simulator, *args: str, press_buttons: bool = False) -> None:
+    `env` adds to its environment (a language); `prompts` are the word, grid and PIN prompts
+    as that language says them."""
+
+    def __init__(
+        self,
+        sim: Simulator,
+        *args: str,
+        press_buttons: bool = False,
+        env: dict[str, str] | None = None,
+        prompts: tuple[str, str, str] = (WORD_PROMPT, GRID_PROMPT, PIN_PROMPT),
+    ) -> None:
         self.sim = sim
         self.screen = HostPort(sim.debug_port)
         self.eyes = TrezorEyes(sim) if press_buttons else None
+        self.prompts = prompts
         self.process = subprocess.Popen(
             [sys.executable, "-m", "trezor_backupctl", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=os.environ | (env or {}),
         )
         self.reader = LineReader(self.process)
         seed_safety.produced("trezor-backupctl scrollback", self.output)
@@ -106,12 +118,13 @@ class CtlSession:
     def run(self, typed: str, pin: str = "") -> int:
         """Answer every prompt until the CLI exits; returns its exit code."""
         seed_safety.typed(typed, pin)
+        word_prompt, grid_prompt, pin_prompt = self.prompts
         for line in self.reader.until_end():
-            if line.startswith(WORD_PROMPT):
+            if line.startswith(word_prompt):
                 self.answer(self.requested_word(typed))
-            elif line.startswith(GRID_PROMPT):
+            elif line.startswith(grid_prompt):
                 self.answer(matrix_key(self.screen, typed))
-            elif line.startswith(PIN_PROMPT):
+            elif line.startswith(pin_prompt):
                 matrix = self.state().matrix or ""
                 positions = "".join(str(matrix.index(d) + 1) for d in pin)
                 seed_safety.typed(positions)

@@ -23,7 +23,8 @@ from trezor_backup_applet.main_window import row_of
 from trezor_backup_applet.notifications import Notifier
 from trezor_backup_applet.snooze import SnoozeStore
 from trezor_backup_applet.tray import MenuEntry, menu_entries
-from trezor_backupctl.operation_commands import EXIT_CANCELLED, run_backup
+from trezor_backupctl.conventions import EXIT_CANCELLED
+from trezor_backupctl.operation_commands import run_backup
 from trezor_backupctl.terminal_input import TerminalLines
 from trezor_backupd.device.operations import _require_allowed
 from trezor_backupd.device_values import DeviceStatus, OperationRefused
@@ -91,8 +92,8 @@ def _notification_buttons(device: Device, tmp_path: Path, ladder: bool = False) 
 def _daemon_refuses(kind: OperationKind, state: BackupState) -> bool:
     status = DeviceStatus(
         state=state,
-        explanation="",
-        next_step="",
+        explanation_text=(),
+        next_step_text=(),
         model="T",
         internal_model="T2T1",
         label="",

@@ -34,16 +34,15 @@ from trezor_backup_api.input_rules import (
     parse_word_count,
 )
 from trezor_backup_api.names import device_path
+from trezor_backupctl.conventions import EXIT_CANCELLED, EXIT_FAILED, EXIT_PASSED
+from trezor_backupctl.json_output import history_json
 from trezor_backupctl.operation_commands import (
-    EXIT_CANCELLED,
-    EXIT_FAILED,
-    EXIT_PASSED,
     UsageError,
     choose_device,
     exit_code_for_result,
     exit_code_for_start_error,
 )
-from trezor_backupctl.render import history_json, history_table
+from trezor_backupctl.render import history_table
 from trezor_backupctl.terminal_agent import (
     BAD_PIN,
     CLOSED,

@@ -6,14 +6,8 @@ tests/test_ctl_operations.py.
 
 from typing import Any
 
-from trezor_backupctl.render import (
-    MIN_NEXT_STEP_WIDTH,
-    device_record,
-    event_line,
-    snake_case,
-    status_json,
-    status_table,
-)
+from trezor_backupctl.json_output import device_record, event_line, snake_case, status_json
+from trezor_backupctl.render import MIN_NEXT_STEP_WIDTH, status_table
 
 PATH = "/io/github/TrezorBackupGuard/devices/AE3C744E355C817510C0EABF"
 
