@@ -10,8 +10,8 @@ daemon said. Pure functions without D-Bus, testable without a bus.
 
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from trezor_backup_api.names import PROPERTY_NAMES
@@ -24,12 +24,19 @@ def snake_case(name: str) -> str:
     return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
+def iso_utc(seconds: int) -> str:
+    """A D-Bus time (whole seconds since the epoch) in ISO 8601 UTC, as
+    `datetime.isoformat()` writes it (`2026-12-07T09:00:00+00:00`); by `time`, as the
+    datetime module alone costs `status` ~3 ms of its start."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(seconds))
+
+
 def _json_value(name: str, value: Any) -> Any:
     """Convert the values whose D-Bus encoding has an in-band 'never' into JSON null."""
     if name in ("LastCheckTime", "StateReadTime"):
         if not value:
             return None
-        return datetime.fromtimestamp(value, UTC).isoformat()
+        return iso_utc(value)
     if name == "LastCheckResult":
         return value or None
     if isinstance(value, bytes):
@@ -64,7 +71,7 @@ def history_record(event: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "kind": event.get("Kind", ""),
         "result": event.get("Result", ""),
-        "time": datetime.fromtimestamp(event.get("Time", 0), UTC).isoformat(),
+        "time": iso_utc(event.get("Time", 0)),
         "detail": event.get("Detail", ""),
     }
 

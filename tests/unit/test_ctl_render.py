@@ -4,9 +4,18 @@ What the CLI prints when the daemon is not there is tested with the real CLI in
 tests/test_ctl_operations.py.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
-from trezor_backupctl.json_output import device_record, event_line, snake_case, status_json
+import pytest
+
+from trezor_backupctl.json_output import (
+    device_record,
+    event_line,
+    iso_utc,
+    snake_case,
+    status_json,
+)
 from trezor_backupctl.render import MIN_NEXT_STEP_WIDTH, status_table
 
 PATH = "/io/github/TrezorBackupGuard/devices/AE3C744E355C817510C0EABF"
@@ -158,3 +167,8 @@ def test_table_shows_empty_values_as_dash() -> None:
         "unverified",
         "-",
     ]
+
+
+@pytest.mark.parametrize("seconds", [0, 1, 1_780_000_000, 2**31 + 5])
+def test_json_times_are_iso_8601_utc_as_datetime_writes_them(seconds: int) -> None:
+    assert iso_utc(seconds) == datetime.fromtimestamp(seconds, UTC).isoformat()
