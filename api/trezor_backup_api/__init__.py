@@ -9,8 +9,10 @@ which actions fit a device (`actions`: the one rule the daemon's refusals and ev
 ask), the order of urgency every view lists devices in (`urgency`), the async client
 (`client`), the blocking one for one-shot calls (`blocking_client`), the errors both raise
 (`daemon_errors`), the Agent1 export with its sender rule (`agent`), the input rules the
-terminal and the dialogs share (`input_rules`), the USB ids of every Trezor (`usb_ids`) and
-the XDG places of config and state (`paths`).
+terminal and the dialogs share (`input_rules`), the owner's language: the text domain, a
+sentence the daemon sends for each client to translate, and the words for each state
+(`i18n`), the USB ids of every Trezor (`usb_ids`) and the XDG places of config and state
+(`paths`).
 """
 
 __version__ = "0.1.0"

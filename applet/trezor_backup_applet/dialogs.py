@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -555,7 +554,7 @@ class ProgressWindow(Window):
         self.bar = Gtk.ProgressBar()
         accessible(self.bar, _("Progress"))
         self.box.pack_start(self.bar, False, False, 4)
-        # The bar pulses only while no step count is known, and only while the window lives.
+        # The bar pulses while the window lives.
         self._pulse: int | None = GLib.timeout_add(120, self._pulse_once)
         self.cancel_button = self.button(self.button_row(), _("_Cancel"), on_cancel)
 
@@ -572,12 +571,9 @@ class ProgressWindow(Window):
         self.on_cancel()
 
     def update(self, message: str) -> None:
-        """Show the daemon's sentence; "word 3 of 24" also moves the bar."""
+        """Show the daemon's sentence for the step (the bar goes on pulsing: the daemon
+        tells steps, not how far along a flow is)."""
         self.message.set_text(message)
-        step = re.search(r"(\d+) of (\d+)", message)
-        if step and int(step.group(2)) > 0:
-            self._stop_pulse()
-            self.bar.set_fraction(min(1.0, int(step.group(1)) / int(step.group(2))))
 
     def close(self) -> None:
         """The operation ended."""
