@@ -68,10 +68,7 @@ check-po:
 	done
 
 mo:
-	for lang in $(LINGUAS); do \
-		mkdir -p $(LOCALE_DIR)/$$lang/LC_MESSAGES && \
-		msgfmt --check -o $(LOCALE_DIR)/$$lang/LC_MESSAGES/$(DOMAIN).mo po/$$lang.po || exit 1; \
-	done
+	sh po/compile.sh $(LOCALE_DIR)
 
 # For packagers: `make install PY=/usr/bin/python3 PREFIX=/usr DESTDIR=$(pkgdir)` (PY becomes
 # the scripts' #! line; it needs setuptools>=70.1). Installs the Python package
@@ -101,7 +98,7 @@ SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("pu
 PACKAGES = trezor_backup_api trezor_backupd trezor_backupctl trezor_backup_applet
 SCRIPTS = trezor-backupd trezor-backupctl trezor-backup-applet
 
-install: install-data mo
+install: install-data
 	$(PIP) install --quiet --root "$(DESTDIR)/" --prefix "$(PREFIX)" --no-deps \
 		--no-build-isolation --no-warn-script-location --ignore-installed .
 

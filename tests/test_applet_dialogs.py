@@ -593,12 +593,13 @@ def test_the_main_window_shows_the_most_urgent_trezor_first_and_all_three_at_its
         assert "Last check: never on this computer." in rows["D1"].lines
         assert [name for _, name in rows["D1"].buttons] == ["check", "history", "later"]
         assert rows["D2"].look is Look.DANGER
-        # One date format, the desktop's, for every date in a row.
-        checked = time.strftime("%x", time.localtime(1_780_000_000))
+        # One date format, the desktop's, for every date in a row (ISO 8601 in the tests' C
+        # locale: i18n.date_format).
+        checked = time.strftime("%Y-%m-%d", time.localtime(1_780_000_000))
         assert f"Last check: {checked}, failed: the words are not a valid recovery seed." in (
             rows["D2"].lines
         )
-        seen = time.strftime("%x", time.localtime(1_780_000_100))
+        seen = time.strftime("%Y-%m-%d", time.localtime(1_780_000_100))
         assert f"Not connected since {seen}. Plug in My Model One to check it or to act on it." in (
             rows["D2"].lines
         )

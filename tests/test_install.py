@@ -48,7 +48,7 @@ def copy_of_the_checkout(target: Path) -> Path:
     """The project's files (as they are now, committed or not) in target: building there
     leaves the checkout without build/ or egg-info."""
     ignore = shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "screenshots"
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "screenshots", "locale"
     )
     shutil.copytree(ROOT, target, ignore=ignore)
     return target
@@ -75,6 +75,11 @@ def test_make_install_into_destdir_is_complete_and_runs(tmp_path: Path) -> None:
         usr / "bin/trezor-backupctl",
         site / "trezor_backupd/data/io.github.TrezorBackupGuard.xml",
         site / "trezor_backupctl/data" / RULES,
+        # The build compiled the translations (setup.py), with no `make mo` before it.
+        *(
+            site / f"trezor_backup_api/locale/{lang}/LC_MESSAGES/trezor-backup-guard.mo"
+            for lang in ("cs", "de", "es", "fr")
+        ),
     ):
         assert path.is_file(), path
     unit = (usr / "lib/systemd/user" / UNIT).read_text()

@@ -7,7 +7,8 @@ and an event loop is no help for one call and its reply. jeepney's blocking conn
 Python, the D-Bus library secretstorage is built on, so already installed) costs a few
 milliseconds. It raises the same `DaemonUnreachable` and `DaemonError` as `DaemonClient`, by
 the same mapping (daemon_errors), and imports nothing costly itself: neither dbus-fast nor
-the dataclasses of the records and events.
+the dataclasses of the records and events. jeepney speaks to unix sockets only, which every
+session bus of dbus-daemon and dbus-broker is; a tcp: session bus is reported unreachable.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class BlockingBus:
         address = session_bus_address()
         try:
             self._connection: DBusConnection = open_dbus_connection(bus=address)
-        except (OSError, ValueError, RuntimeError, StopIteration) as error:
+        except Exception as error:  # no socket, refused, Hello failed, no unix: transport
             reason = str(error) or type(error).__name__
             raise DaemonUnreachable(f"no session bus at {address}: {reason}") from None
 

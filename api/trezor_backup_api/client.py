@@ -198,6 +198,8 @@ class OperationText:
 
     path: str
     text: tuple[Sentence, ...]
+    precedes: str
+    """The member of the signal these sentences belong to (`OperationProgress`, ...)."""
 
 
 BusEvent = (
@@ -269,9 +271,9 @@ def event_of(msg: Message) -> BusEvent | OperationText | None:
         return DevicePropertiesChanged(path, plain(msg.body[1]), list(msg.body[2]))
     elif msg.interface == DEVICE_INTERFACE:
         if msg.member == "OperationProgressText" and msg.signature == "sa(ssa{ss})":
-            return OperationText(path, sentences_from_bus(msg.body[1]))
+            return OperationText(path, sentences_from_bus(msg.body[1]), "OperationProgress")
         if msg.member == "OperationFinishedText" and msg.signature == "ssa(ssa{ss})":
-            return OperationText(path, sentences_from_bus(msg.body[2]))
+            return OperationText(path, sentences_from_bus(msg.body[2]), "OperationFinished")
         if msg.member == "OperationProgress" and msg.signature == "ss":
             return OperationProgress(path, *msg.body)
         if msg.member == "OperationFinished" and msg.signature == "sss":
@@ -468,16 +470,17 @@ class DaemonClient:
         wanted: Callable[[BusEvent], bool],
         on_event: Callable[[BusEvent], None],
     ) -> None:
-        texts: dict[tuple[str | None, str], tuple[Sentence, ...]] = {}
-        """(sender, path) -> the sentences of the operation signal that comes next there."""
+        texts: dict[tuple[str | None, str, str], tuple[Sentence, ...]] = {}
+        """(sender, path, member) -> the sentences of that signal, which comes next there."""
 
         def handle(msg: Message) -> None:
             event = event_of(msg)
             if isinstance(event, OperationText):
-                texts[msg.sender, event.path] = event.text
+                texts[msg.sender, event.path, event.precedes] = event.text
                 return
             if isinstance(event, OperationProgress | OperationFinished):
-                event = dataclasses.replace(event, text=texts.pop((msg.sender, event.path), ()))
+                key = (msg.sender, event.path, msg.member or "")
+                event = dataclasses.replace(event, text=texts.pop(key, ()))
             if event is not None and wanted(event):
                 on_event(event)
 

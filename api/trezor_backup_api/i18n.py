@@ -17,6 +17,8 @@ find them beside this file; a system-wide install under /usr/share/locale is fou
 from __future__ import annotations
 
 import gettext as _gettext
+import locale
+import string
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,14 +65,28 @@ def N_(message: str) -> str:
     return message
 
 
+def date_format() -> str:
+    """The strftime format of a date for the owner: the locale's own (`%x`) once the program
+    chose a locale (`locale.setlocale`); ISO 8601 in C and POSIX, the locale of scripts and
+    tests and the one a program is left in when the owner's locale is not installed, whose
+    `%x` (12/07/26) reads as another day in most of the world, in any language."""
+    chosen = locale.setlocale(locale.LC_TIME)
+    return "%Y-%m-%d" if chosen in ("C", "POSIX") or chosen.startswith("C.") else "%x"
+
+
+def local_day(seconds: float) -> str:
+    """A Unix time as the owner reads a date: the local day, in `date_format`."""
+    return time.strftime(date_format(), time.localtime(seconds))
+
+
 def format_date(iso_date: str) -> str:
-    """An ISO date (`2026-12-07`) in the locale's date format (`%x`; the program has called
-    `locale.setlocale`); a value that is no ISO date is returned as it is."""
+    """An ISO date (`2026-12-07`) in `date_format`; a value that is no ISO date is returned
+    as it is."""
     try:
         parsed = time.strptime(iso_date, "%Y-%m-%d")
     except ValueError:
         return iso_date
-    return time.strftime("%x", parsed)
+    return time.strftime(date_format(), parsed)
 
 
 STATE_WORDS: dict[str, str] = {
@@ -127,9 +143,9 @@ class Sentence:
 
     def translated(self) -> str:
         """The sentence in the owner's language; English (arguments as they are) where the
-        owner's catalogue has no translation of it."""
+        owner's catalogue has no translation of it, or a broken one."""
         template = self._template(_translations)
-        if template == self._template(_ENGLISH):
+        if template == self._template(_ENGLISH) or not _formats_with(template, self.args):
             return self.english()
         return template.format(**_for_owner(self.args))
 
@@ -141,6 +157,23 @@ class Sentence:
     def to_bus(self) -> tuple[str, str, dict[str, str]]:
         """The `(ssa{ss})` value."""
         return (self.msgid, self.plural, dict(self.args))
+
+
+def _formats_with(template: str, args: Mapping[str, str]) -> bool:
+    """Whether `template` names only plain placeholders that `args` has: what a sentence
+    from the bus or a catalogue must be before it is formatted (no index, no attribute, no
+    conversion, nothing missing, braces balanced)."""
+    try:
+        fields = list(_FORMATTER.parse(template))
+    except ValueError:
+        return False
+    return all(
+        name is None or (name.isidentifier() and name in args and not conversion)
+        for _, name, _, conversion in fields
+    )
+
+
+_FORMATTER = string.Formatter()
 
 
 def _for_owner(args: Mapping[str, str]) -> dict[str, str]:
@@ -188,7 +221,12 @@ def sentences_from_bus(value: object) -> tuple[Sentence, ...]:
             and isinstance(item[1], str)
             and isinstance(item[2], dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in item[2].items())
-            and (not item[1] or item[2].get("count", "").isdigit())
+            and (not item[1] or _is_count(item[2].get("count", "")))
+            and all(_formats_with(template, item[2]) for template in item[:2] if template)
         ):
             result.append(Sentence(item[0], dict(item[2]), item[1]))
     return tuple(result)
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdecimal()

@@ -25,7 +25,7 @@ from dbus_fast.aio import MessageBus
 from trezor_backup_api.actions import FAILED
 from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import DaemonClient, DaemonError, DaemonUnreachable
-from trezor_backup_api.i18n import N_, _
+from trezor_backup_api.i18n import N_, _, local_day
 from trezor_backup_api.names import BUS_NAME, ROOT_PATH, device_path
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome
 
@@ -38,7 +38,7 @@ from .guide import next_step_and_guide
 from .icons import Look
 from .main_window import MainWindow
 from .notifications import REMIND_STATES, Notifier, finished_title
-from .reminders import Step, day, next_step_time, reminder_of
+from .reminders import Step, next_step_time, reminder_of
 from .settings import AppletSettings
 from .snooze import DAY, SnoozeStore
 from .tray import Tray
@@ -518,7 +518,7 @@ def history_line(event: Mapping[str, Any]) -> str:
     headline its notification had), with the daemon's detail."""
     moment = int(event.get("Time", 0))
     values = {
-        "date": day(moment),
+        "date": local_day(moment),
         "time": time.strftime("%H:%M", time.localtime(moment)),
         "what": finished_title(str(event.get("Kind", "")), str(event.get("Result", ""))),
     }

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from trezor_backup_api.actions import CHECKABLE, Action, allowed_actions
-from trezor_backup_api.i18n import N_, _, ngettext
+from trezor_backup_api.i18n import N_, _, local_day, ngettext
 from trezor_backup_api.urgency import most_urgent_first
 from trezor_backup_api.vocabulary import Outcome
 
@@ -24,7 +24,7 @@ from .dialogs import Window, accessible, wrapped
 from .gtk_setup import APP_NAME, GLib, Gtk, pixbuf_of
 from .guide import Guide, model_name, next_step_and_guide
 from .icons import Look, draw, look_name, look_of_state
-from .reminders import Step, day, step_of
+from .reminders import Step, step_of
 from .tray import state_words, unsaid_model
 
 NOT_RUNNING = N_("The backup service is not running, so what you see may be out of date.")
@@ -78,7 +78,7 @@ class Row:
 
 def last_check_line(device: Device) -> str:
     """When the latest verdict on the written words came, and what it was."""
-    date = day(device.last_check_time)
+    date = local_day(device.last_check_time)
     line = LAST_CHECK_LINES.get(device.last_check_result)
     if line is None:  # a verdict this version does not know: the daemon's word for it
         result = device.last_check_result.replace("_", " ")
@@ -104,7 +104,7 @@ def row_of(device: Device, now: float, daemon_running: bool = True) -> Row:
             Step.DUE: _("Check due since {date}."),
             Step.OVERDUE: _("Check overdue: it was due on {date}."),
         }[step]
-        lines.append(due.format(date=day(device.check_due_time)))
+        lines.append(due.format(date=local_day(device.check_due_time)))
     if device.last_check_time:
         lines.append(last_check_line(device))
     elif device.state in CHECKABLE:
@@ -115,7 +115,7 @@ def row_of(device: Device, now: float, daemon_running: bool = True) -> Row:
             if device.last_seen
             else _("Not connected. Plug in {name} to check it or to act on it.")
         )
-        lines.append(away.format(date=day(device.last_seen), name=device.name))
+        lines.append(away.format(date=local_day(device.last_seen), name=device.name))
     allowed = allowed_actions(device, connected=device.connected)
     buttons = [
         (label, action.value)

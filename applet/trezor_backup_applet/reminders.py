@@ -12,11 +12,10 @@ applet's clock can be injected in tests.
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from trezor_backup_api.i18n import _, ngettext
+from trezor_backup_api.i18n import _, local_day, ngettext
 from trezor_backup_api.vocabulary import Outcome
 
 from .device_mirror import Device
@@ -46,12 +45,6 @@ class Reminder:
         return f"{self.step.name.lower()}@{device.check_due_time}"
 
 
-def day(seconds: int) -> str:
-    """A Unix time as the owner reads dates: the local day in the desktop's format (the
-    locale GTK sets up), the one date format of every window and notification."""
-    return time.strftime("%x", time.localtime(seconds))
-
-
 def step_of(device: Device, now: float) -> Step | None:
     """The ladder step the device is on now; None before it (or without a passed check)."""
     if not device.check_due_time or device.last_check_result != Outcome.PASSED:
@@ -71,7 +64,7 @@ def reminder_of(device: Device, now: float) -> Reminder | None:
     if step is None:
         return None
     name = device.name
-    last = day(device.last_check_time)
+    last = local_day(device.last_check_time)
     every = max(1, (device.check_due_time - device.last_check_time) // DAY)
     if step is Step.DUE_SOON:
         soon = (
@@ -88,7 +81,7 @@ def reminder_of(device: Device, now: float) -> Reminder | None:
         return Reminder(
             step,
             _("Check the backup of {name} soon").format(name=name),
-            soon.format(date=day(device.check_due_time)),
+            soon.format(date=local_day(device.check_due_time)),
         )
     title = (
         _("Time to check the backup of {name}")

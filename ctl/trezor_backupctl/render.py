@@ -6,14 +6,13 @@ the records of json_output (the daemon's properties under their JSON keys), so a
 what `--json` would, in words.
 """
 
-import locale
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from trezor_backup_api.i18n import N_, _
+from trezor_backup_api.i18n import N_, _, date_format
 
 MIN_NEXT_STEP_WIDTH = 32
 """Narrower than this, NEXT STEP in a table would read a few words per line: `status`
@@ -92,13 +91,6 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines or [_EMPTY_CELL]
 
 
-def _date_format() -> str:
-    """The locale's date (`%x`) once the program chose a locale; ISO 8601 in C and POSIX, the
-    locale of scripts and tests, whose `%x` is the ambiguous 11/14/23."""
-    chosen = locale.setlocale(locale.LC_TIME)
-    return "%Y-%m-%d" if chosen in ("C", "POSIX") or chosen.startswith("C.") else "%x"
-
-
 def history_table(device_id: str, events: Sequence[Mapping[str, Any]]) -> str:
     """The human form of `history`: local time, kind, result and detail, oldest first."""
     if not events:
@@ -106,7 +98,7 @@ def history_table(device_id: str, events: Sequence[Mapping[str, Any]]) -> str:
             device=device_id
         )
     headers = tuple(_(header) for header in _HISTORY_HEADERS)
-    time_format = f"{_date_format()} %H:%M %Z"
+    time_format = f"{date_format()} %H:%M %Z"
     rows = [
         [
             datetime.fromtimestamp(event.get("Time", 0), UTC).astimezone().strftime(time_format),

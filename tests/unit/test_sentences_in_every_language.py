@@ -91,3 +91,16 @@ def test_english_stays_the_msgids_themselves() -> None:
     """Without a catalogue (LANG=C, the tests' own), a sentence is its English."""
     sentence = daemon_sentences()[0]
     assert sentence.translated() == sentence.english()
+
+
+def test_a_date_reads_the_same_everywhere_without_the_owners_locale(language: str) -> None:
+    """The text in the owner's language, the locale not installed (the tests' C): the date
+    is ISO 8601, never C's 03/04/26, which reads as 3 April in most of the world."""
+    sentence = Sentence(
+        "Your written backup passed the check on {check_date}. The next check is due after "
+        "{due_date}.",
+        {"check_date": "2026-03-04", "due_date": "2026-08-31"},
+    )
+    rendered = sentence.translated()
+    assert rendered != sentence.english()
+    assert "2026-03-04" in rendered and "2026-08-31" in rendered
