@@ -116,9 +116,17 @@ _RESULT_LINES = {
 
 def _is_yes(answer: str) -> bool:
     """A yes to the backup's confirmation: English `y`/`yes` always (scripts send those), and
-    the owner's language's word for yes."""
+    the owner's language's word for yes, typed with or without its accents ("si" for "sí")."""
     words = {"y", "yes", _("y"), _("yes")}
-    return answer.strip().lower() in {word.lower() for word in words}
+    return _folded(answer.strip()) in {_folded(word) for word in words}
+
+
+def _folded(text: str) -> str:
+    """`text` in lower case without accents, for comparing what a person typed."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 class UsageError(Exception):
