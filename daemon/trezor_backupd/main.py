@@ -21,6 +21,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
 from trezor_backup_api import __version__
+from trezor_backup_api.i18n import _
 from trezor_backup_api.names import BUS_NAME, device_path
 from trezor_backup_api.paths import config_path, state_dir
 
@@ -54,17 +55,17 @@ EXIT_NAME_TAKEN = 75  # EX_TEMPFAIL: another instance owns the name
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="trezor-backupd",
-        description=(
+        description=_(
             "Watch connected Trezor hardware wallets and serve the state of their recovery-seed "
-            f"backup on the session D-Bus as {BUS_NAME}. Usually started by systemd --user or "
+            "backup on the session D-Bus as {bus_name}. Usually started by systemd --user or "
             "by D-Bus activation; see trezor-backupctl for the command line client."
-        ),
-        epilog=(
+        ).format(bus_name=BUS_NAME),
+        epilog=_(
             "Configuration: $XDG_CONFIG_HOME/trezor-backup-guard/config.toml. "
             "History: $XDG_STATE_HOME/trezor-backup-guard/history.sqlite3. "
-            f"Exit codes: 0 stopped cleanly, {EXIT_NAME_TAKEN} another instance is running, "
-            f"{EXIT_CONFIG} bad configuration."
-        ),
+            "Exit codes: 0 stopped cleanly, {name_taken} another instance is running, "
+            "{bad_config} bad configuration."
+        ).format(name_taken=EXIT_NAME_TAKEN, bad_config=EXIT_CONFIG),
     )
     parser.add_argument(
         "--emulator",
@@ -72,28 +73,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         type=_endpoint_argument,
-        help=(
+        help=_(
             "also watch a Trezor emulator (or trezor-backup-sim) at this address; repeatable. "
             "An emulator is read once when it is found (which ends a flow another program "
             "runs on a core emulator at that moment), then only after this daemon's own "
             "operations and on Refresh: use it for development only."
         ),
     )
-    parser.add_argument("--config", type=Path, help="read this config file instead")
+    parser.add_argument("--config", type=Path, help=_("read this config file instead"))
     parser.add_argument(
         "--check-config",
         action="store_true",
-        help=(
+        help=_(
             "only read and validate the config file: print what is wrong (file, line, key) "
-            f"and exit with {EXIT_CONFIG}, or exit 0 when it is fine (trezor-backupctl and "
+            "and exit with {bad_config}, or exit 0 when it is fine (trezor-backupctl and "
             "its doctor ask this)"
-        ),
+        ).format(bad_config=EXIT_CONFIG),
     )
     parser.add_argument(
         "--log-level",
         default=os.environ.get("TREZOR_BACKUPD_LOG_LEVEL", "info"),
         choices=["debug", "info", "warning", "error"],
-        help="how much to log to standard error (default: info)",
+        help=_("how much to log to standard error (default: info)"),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
