@@ -133,3 +133,17 @@ def test_a_check_from_the_terminal_speaks_the_owners_language(
     result = words.gettext("Check result: {result}").format(result="passed")
     assert " ".join(result.split()) in said
     assert "Your written backup is correct" not in said
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_help_and_a_usage_error_speak_the_owners_language(language: str) -> None:
+    """argparse's own words too ("usage:", "options", its errors), from our catalogue."""
+    words = catalogue(language)
+    helped = cli("--help", env=locale_env(language))
+    assert helped.returncode == 0
+    assert helped.stdout.startswith(words.gettext("usage: ") + "trezor-backupctl")
+    assert "show this help message and exit" not in helped.stdout
+    wrong = cli("statuss", env=locale_env(language))
+    assert wrong.returncode == 2
+    error = words.gettext("%(prog)s: error: %(message)s\n").split("%(message)s")[0]
+    assert error % {"prog": "trezor-backupctl"} in wrong.stderr, wrong.stderr

@@ -65,6 +65,33 @@ def N_(message: str) -> str:
     return message
 
 
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"),
+    N_("the following arguments are required: %s"),
+    N_("expected one argument"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+)
+"""argparse's own words an owner meets in `--help` and in a usage error, as Python 3.11's
+argparse writes them: marked here so that they are in our catalogue, where argparse finds
+them once a program made ours the default domain (`speak_for_argparse`)."""
+
+
+def speak_for_argparse() -> None:
+    """Make our text domain the process's default, so argparse (which translates through
+    the default domain) says "usage:", "options" and its errors in the owner's language.
+    Called by the programs that parse a command line, before they build the parser."""
+    _gettext.bindtextdomain(TEXT_DOMAIN, str(LOCALE_DIR))
+    _gettext.textdomain(TEXT_DOMAIN)
+
+
 def date_format() -> str:
     """The strftime format of a date for the owner: the locale's own (`%x`) once the program
     chose a locale (`locale.setlocale`); ISO 8601 in C and POSIX, the locale of scripts and

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trezor_backup_api.i18n import _
+from trezor_backup_api.i18n import _, speak_for_argparse
 
 from .applet_service import APPLET_INTERFACE, APPLET_PATH
 from .controller import APPLET_BUS_NAME, Applet
@@ -55,6 +55,7 @@ def _show_running_window() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the applet until Quit, SIGINT or SIGTERM."""
+    speak_for_argparse()
     parser = argparse.ArgumentParser(
         prog="trezor-backup-applet",
         description=_("Tray icon, window and notifications of Trezor Backup Guard."),

@@ -14,7 +14,7 @@ from typing import Any
 
 from trezor_backup_api import __version__
 from trezor_backup_api.client import DaemonClient
-from trezor_backup_api.i18n import N_, _
+from trezor_backup_api.i18n import N_, _, speak_for_argparse
 from trezor_backupctl.conventions import ACTIVATION_NAME, EXIT_OK, PROG, UNIT_NAME
 from trezor_backupctl.operation_parser import add_parsers as add_operation_parsers
 
@@ -186,6 +186,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; its --help texts double as the manual page."""
+    speak_for_argparse()
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=_(DESCRIPTION),

@@ -21,7 +21,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
 from trezor_backup_api import __version__
-from trezor_backup_api.i18n import _
+from trezor_backup_api.i18n import _, speak_for_argparse
 from trezor_backup_api.names import BUS_NAME, device_path
 from trezor_backup_api.paths import config_path, state_dir
 
@@ -53,6 +53,7 @@ EXIT_NAME_TAKEN = 75  # EX_TEMPFAIL: another instance owns the name
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    speak_for_argparse()
     parser = argparse.ArgumentParser(
         prog="trezor-backupd",
         description=_(

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from trezor_backup_api import i18n
-from trezor_backup_api.i18n import STATE_WORDS, TEXT_DOMAIN, Sentence, state_words
+from trezor_backup_api.i18n import (
+    ARGPARSE_WORDS,
+    STATE_WORDS,
+    TEXT_DOMAIN,
+    Sentence,
+    state_words,
+)
 from trezor_backup_api.vocabulary import BackupState
 
 from daemon_sentences import daemon_sentences
@@ -104,3 +110,13 @@ def test_a_date_reads_the_same_everywhere_without_the_owners_locale(language: st
     rendered = sentence.translated()
     assert rendered != sentence.english()
     assert "2026-03-04" in rendered and "2026-08-31" in rendered
+
+
+def test_argparses_own_words_are_the_ones_its_source_translates() -> None:
+    """ARGPARSE_WORDS must be argparse's msgids exactly, or its --help stays English."""
+    import argparse
+    import inspect
+
+    source = inspect.getsource(argparse)
+    for msgid in ARGPARSE_WORDS:
+        assert repr(msgid) in source or repr(msgid).replace("'", '"') in source, msgid
