@@ -15,7 +15,8 @@ import json
 
 from dbus_fast import NameFlag, RequestNameReply
 
-from trezor_backup_api.client import BusCallError, bus_call, call, connect_session_bus
+from trezor_backup_api.client import bus_call, call, connect_session_bus
+from trezor_backup_api.daemon_errors import BusCallError
 from trezor_backup_api.names import AGENT_INTERFACE, BUS_NAME
 
 # A refusal is immediate; an agent that opened a prompt keeps the call waiting.

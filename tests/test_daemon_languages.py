@@ -12,7 +12,8 @@ import pytest
 from dbus_fast import Message, MessageType
 
 from trezor_backup_api import i18n
-from trezor_backup_api.client import DaemonClient, DaemonError
+from trezor_backup_api.client import DaemonClient
+from trezor_backup_api.daemon_errors import DaemonError
 from trezor_backup_api.device import plain
 from trezor_backup_api.i18n import paragraph_english, sentences_from_bus
 from trezor_backup_api.vocabulary import OperationKind

@@ -30,7 +30,8 @@ from typing import Any, Protocol, runtime_checkable
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from .client import BusCallError, DaemonClient, call
+from .client import DaemonClient, call
+from .daemon_errors import BusCallError
 from .names import (
     AGENT_CANCELLED_ERROR,
     AGENT_INTERFACE,

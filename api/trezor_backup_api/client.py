@@ -26,16 +26,16 @@ if TYPE_CHECKING:
     from dbus_fast import Message
     from dbus_fast.aio import MessageBus
 
-# The errors are every client's, so they are this module's too (daemon_errors says why they
-# live apart).
-from .daemon_errors import CALL_TIMEOUT_SECONDS as CALL_TIMEOUT_SECONDS
-from .daemon_errors import DISCONNECTED_ERROR as DISCONNECTED_ERROR
-from .daemon_errors import TIMEOUT_ERROR as TIMEOUT_ERROR
-from .daemon_errors import BusCallError as BusCallError
-from .daemon_errors import DaemonError as DaemonError
-from .daemon_errors import DaemonUnreachable as DaemonUnreachable
-from .daemon_errors import daemon_failure
-from .daemon_errors import session_bus_address as session_bus_address
+from .daemon_errors import (
+    CALL_TIMEOUT_SECONDS,
+    DISCONNECTED_ERROR,
+    TIMEOUT_ERROR,
+    BusCallError,
+    DaemonError,
+    DaemonUnreachable,
+    daemon_failure,
+    session_bus_address,
+)
 from .device import DeviceRecord, plain
 from .i18n import Sentence, paragraph_translated, sentences_from_bus
 from .names import (

@@ -24,7 +24,8 @@ from dbus_fast.aio import MessageBus
 
 from trezor_backup_api.actions import FAILED
 from trezor_backup_api.agent import AgentExport
-from trezor_backup_api.client import DaemonClient, DaemonError, DaemonUnreachable
+from trezor_backup_api.client import DaemonClient
+from trezor_backup_api.daemon_errors import DaemonError, DaemonUnreachable
 from trezor_backup_api.i18n import N_, _, local_day
 from trezor_backup_api.names import BUS_NAME, ROOT_PATH, device_path
 from trezor_backup_api.vocabulary import BackupState, OperationKind, Outcome

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from trezor_backup_api import client as bus
 from trezor_backup_api.agent import AgentExport
-from trezor_backup_api.client import BusEvent, DaemonClient, DaemonError, DaemonUnreachable
+from trezor_backup_api.client import BusEvent, DaemonClient
+from trezor_backup_api.daemon_errors import DaemonError, DaemonUnreachable
 from trezor_backup_api.device import DeviceRecord
 from trezor_backup_api.names import device_id_of, names_a_place
 from trezor_backup_api.vocabulary import BackupState, Outcome

@@ -20,14 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trezor_backup_api.client import (
-    BusCallError,
-    DaemonUnreachable,
-    bus_call,
-    call,
-    connect_session_bus,
-    session_bus_address,
-)
+from trezor_backup_api.client import bus_call, call, connect_session_bus
+from trezor_backup_api.daemon_errors import BusCallError, DaemonUnreachable, session_bus_address
 from trezor_backup_api.i18n import N_, _, ngettext
 from trezor_backup_api.names import BUS_NAME, MANAGER_INTERFACE, PROPERTIES_INTERFACE, ROOT_PATH
 from trezor_backup_api.paths import config_path, state_dir

@@ -24,12 +24,11 @@ from trezor_backup_api.agent import AgentExport
 from trezor_backup_api.client import (
     BusEvent,
     DaemonClient,
-    DaemonError,
     DaemonOwnerChanged,
-    DaemonUnreachable,
     OperationFinished,
     OperationProgress,
 )
+from trezor_backup_api.daemon_errors import DaemonError, DaemonUnreachable
 from trezor_backup_api.device import DeviceRecord
 from trezor_backup_api.i18n import N_, _
 from trezor_backup_api.input_rules import AFTER_BACKUP, BEFORE_BACKUP

@@ -13,13 +13,12 @@ from typing import Any
 from trezor_backup_api.client import (
     BusEvent,
     DaemonClient,
-    DaemonError,
     DaemonOwnerChanged,
-    DaemonUnreachable,
     DeviceAdded,
     DevicePropertiesChanged,
     DeviceRemoved,
 )
+from trezor_backup_api.daemon_errors import DaemonError, DaemonUnreachable
 from trezor_backup_api.i18n import _
 from trezor_backupctl.json_output import device_record
 

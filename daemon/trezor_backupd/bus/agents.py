@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from trezor_backup_api.client import TIMEOUT_ERROR, BusCallError, call
+from trezor_backup_api.client import call
+from trezor_backup_api.daemon_errors import TIMEOUT_ERROR, BusCallError
 from trezor_backup_api.names import AGENT_INTERFACE, DBUS_NAME, DBUS_PATH
 
 from ..device_values import AgentUnanswered
