@@ -39,24 +39,33 @@ def _catalogue() -> _gettext.NullTranslations:
     return _gettext.translation(TEXT_DOMAIN, localedir, fallback=True)
 
 
-_translations = _catalogue()
+_translations: _gettext.NullTranslations | None = None
+"""The catalogue once something was translated: loaded on first use, so the daemon, which
+never translates, and `status --json` never read one."""
+
+
+def _owners() -> _gettext.NullTranslations:
+    global _translations
+    if _translations is None:
+        _translations = _catalogue()
+    return _translations
 
 
 def reload_catalogue() -> None:
-    """Choose the catalogue again from the environment (a test switching languages in one
-    process; programs choose once at import)."""
+    """Choose the catalogue again from the environment at the next translation (a test
+    switching languages in one process; programs choose once)."""
     global _translations
-    _translations = _catalogue()
+    _translations = None
 
 
 def _(message: str) -> str:
     """The owner's translation of `message` (the gettext convention, for xgettext)."""
-    return _translations.gettext(message)
+    return _owners().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The owner's translation of a sentence about `n` things, by the language's plural rule."""
-    return _translations.ngettext(singular, plural, n)
+    return _owners().ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:
@@ -171,7 +180,7 @@ class Sentence:
     def translated(self) -> str:
         """The sentence in the owner's language; English (arguments as they are) where the
         owner's catalogue has no translation of it, or a broken one."""
-        template = self._template(_translations)
+        template = self._template(_owners())
         if template == self._template(_ENGLISH) or not _formats_with(template, self.args):
             return self.english()
         return template.format(**_for_owner(self.args))
