@@ -366,13 +366,14 @@ def get_devices() -> list[dict[str, Any]]:
     return [{k: v["data"] for k, v in device.items()} for device in reply["data"][0]]
 
 
-def ctl(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run trezor-backupctl and capture what it prints."""
+def ctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run trezor-backupctl and capture what it prints; `env` adds to its environment."""
     return subprocess.run(
         [sys.executable, "-m", "trezor_backupctl", *args],
         capture_output=True,
         text=True,
         timeout=EVENT_TIMEOUT,
+        env=None if env is None else os.environ | env,
     )
 
 

@@ -20,7 +20,6 @@ directory (`TREZOR_BACKUP_SCREENSHOTS=docs/screenshots` refreshes the tracked on
 from __future__ import annotations
 
 import functools
-import gettext
 import queue
 import subprocess
 import sys
@@ -40,7 +39,6 @@ from gi.repository import Atspi, GLib  # noqa: E402
 from test_ctl_operations import TrezorEyes  # noqa: E402
 
 from trezor_backup_api.client import BusEvent, OperationFinished, OperationProgress  # noqa: E402
-from trezor_backup_api.i18n import LOCALE_DIR, TEXT_DOMAIN  # noqa: E402
 from trezor_backup_api.input_rules import AFTER_BACKUP, BEFORE_BACKUP  # noqa: E402
 from trezor_backup_api.vocabulary import Stage  # noqa: E402
 from trezor_backup_applet.icons import Look  # noqa: E402
@@ -49,12 +47,12 @@ import seed_safety  # noqa: E402
 from conftest import DaemonFactory  # noqa: E402
 from desktop_fixtures import SCREEN, Desktop  # noqa: E402
 from harness import EVENT_TIMEOUT, Daemon, LineReader, running  # noqa: E402
+from languages import LANGUAGES, catalogue, locale_env  # noqa: E402
 from other_program import answer_quiz, write_down  # noqa: E402
 from seed_safety import MNEMONIC12  # noqa: E402
 from sim_helpers import ABANDON24, Simulator, matrix_key, start_simulator  # noqa: E402
 from test_applet_desktop import tray_look  # noqa: E402
 
-LANGUAGES = (Path(__file__).resolve().parent.parent / "po" / "LINGUAS").read_text().split()
 APP_ID = "io.github.TrezorBackupGuard.Applet"
 """The applet's program name: its application's name in the tree."""
 MODEL_ONE_ID = "A11A11A11A11A11A11A11A11"
@@ -221,8 +219,7 @@ class AppletProcess:
         }
         env.pop("NO_AT_BRIDGE", None)  # the desktop fixture's, for the in-process tests
         if language:
-            name = f"{locale_of(language)}.UTF-8"
-            env |= {"LANGUAGE": language, "LANG": name, "LC_ALL": name}
+            env |= locale_env(language)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "trezor_backup_applet", *args, "--log-level", "debug"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -246,12 +243,6 @@ def applet(
         yield process
     finally:
         process.stop()
-
-
-def locale_of(language: str) -> str:
-    """The locale a language is usually spoken in ("de" -> "de_DE"), as tests/setup-system.sh
-    makes them."""
-    return language if "_" in language else f"{language}_{language.upper()}"
 
 
 def test_a_model_one_check_is_done_from_the_main_window_by_accessible_names(
@@ -480,24 +471,24 @@ def test_the_main_window_reads_in_the_owners_language(
     """The applet started with $LANG of another language: its window names the Trezor's
     state, its explanation (the daemon's sentence) and its buttons in the catalogue's words,
     and is saved as a screenshot."""
-    catalogue = gettext.translation(TEXT_DOMAIN, str(LOCALE_DIR), languages=[language])
-    words = catalogue.gettext("backup not checked yet")
+    words_of = catalogue(language)
+    words = words_of.gettext("backup not checked yet")
     assert words != "backup not checked yet"
-    state = catalogue.gettext("{name}: {state}").format(
+    state = words_of.gettext("{name}: {state}").format(
         name="Drawer", state=words[:1].upper() + words[1:]
     )
-    explanation = catalogue.gettext(
+    explanation = words_of.gettext(
         "The Trezor says this wallet is backed up, but the written words have never been "
         "checked on this computer."
     )
-    check = catalogue.gettext("_Check backup...").replace("_", "")
+    check = words_of.gettext("_Check backup...").replace("_", "")
     with (
         start_simulator("one", "backed_up", device_id=MODEL_ONE_ID, label="Drawer") as sim,
         running(make_daemon(sim.path)) as daemon,
         applet(daemon, desktop, "--no-tray", language=language),
     ):
         app = until(applet_in_tree, "the applet in the accessibility tree")
-        main = window_named(app, catalogue.gettext("Trezor Backup Guard"))
+        main = window_named(app, words_of.gettext("Trezor Backup Guard"))
         row = control(main, R.LIST_ITEM, state)
         assert explanation in row.get_description()
         control(main, R.PUSH_BUTTON, check)

@@ -9,50 +9,19 @@ The catalogues are the checkout's (`make mo`, which `make test` runs first)."""
 
 from __future__ import annotations
 
-import gettext
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from test_ctl_operations import CtlSession
 
-from trezor_backup_api.i18n import LOCALE_DIR, TEXT_DOMAIN
-
 from conftest import DaemonFactory
 from desktop_fixtures import Desktop
-from harness import EVENT_TIMEOUT, get_devices, running
+from harness import ctl, get_devices, running
+from languages import LANGUAGES, catalogue, locale_env
 from sim_helpers import ABANDON24, start_simulator
 from test_applet_desktop import applet
 
-ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = (ROOT / "po" / "LINGUAS").read_text().split()
 DEVICE_ID = "A1B2C3D4E5F60718293A4B5C"
-
-
-def locale_env(language: str) -> dict[str, str]:
-    """The environment of an owner whose desktop speaks `language` (the locales that
-    tests/setup-system.sh makes)."""
-    name = f"{language}_{language.upper()}.UTF-8"
-    return {"LANG": name, "LC_ALL": name}
-
-
-def catalogue(language: str) -> gettext.NullTranslations:
-    """The language's catalogue as the programs load it; a missing one fails the test."""
-    assert (LOCALE_DIR / language).is_dir(), "run `make mo` first"
-    return gettext.translation(TEXT_DOMAIN, str(LOCALE_DIR), languages=[language])
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trezor_backupctl", *args],
-        env=os.environ | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=EVENT_TIMEOUT,
-    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -83,9 +52,9 @@ def test_status_speaks_the_owners_language_and_json_does_not(
     words = catalogue(language)
     with start_simulator("one", "backup_required", device_id=DEVICE_ID, label="Drawer") as sim:
         with running(make_daemon(sim.path)):
-            english = cli("status")
-            spoken = cli("status", env=locale_env(language))
-            as_json = [cli("status", "--json", env=env) for env in (None, locale_env(language))]
+            english = ctl("status")
+            spoken = ctl("status", env=locale_env(language))
+            as_json = [ctl("status", "--json", env=env) for env in (None, locale_env(language))]
     assert english.returncode == spoken.returncode == 0, spoken.stderr
     create = (
         "Create the backup now: take your time, find a private place and write down the "
@@ -139,11 +108,11 @@ def test_a_check_from_the_terminal_speaks_the_owners_language(
 def test_help_and_a_usage_error_speak_the_owners_language(language: str) -> None:
     """argparse's own words too ("usage:", "options", its errors), from our catalogue."""
     words = catalogue(language)
-    helped = cli("--help", env=locale_env(language))
+    helped = ctl("--help", env=locale_env(language))
     assert helped.returncode == 0
     assert helped.stdout.startswith(words.gettext("usage: ") + "trezor-backupctl")
     assert "show this help message and exit" not in helped.stdout
-    wrong = cli("statuss", env=locale_env(language))
+    wrong = ctl("statuss", env=locale_env(language))
     assert wrong.returncode == 2
     error = words.gettext("%(prog)s: error: %(message)s\n").split("%(message)s")[0]
     assert error % {"prog": "trezor-backupctl"} in wrong.stderr, wrong.stderr

@@ -6,7 +6,6 @@ compiled from po/ for the test, so it checks the files a change touches, not an 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,30 +15,20 @@ from trezor_backup_api import i18n
 from trezor_backup_api.i18n import (
     ARGPARSE_WORDS,
     STATE_WORDS,
-    TEXT_DOMAIN,
     Sentence,
     state_words,
 )
 from trezor_backup_api.vocabulary import BackupState
 
 from daemon_sentences import daemon_sentences
-
-ROOT = Path(__file__).resolve().parents[2]
-LANGUAGES = (ROOT / "po" / "LINGUAS").read_text().split()
+from languages import LANGUAGES, compile_catalogues
 
 
 @pytest.fixture(scope="module")
 def catalogues(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """po/*.po compiled (msgfmt --check) into a locale directory of their own."""
+    """po/*.po compiled into a locale directory of their own."""
     folder = tmp_path_factory.mktemp("locale")
-    for language in LANGUAGES:
-        target = folder / language / "LC_MESSAGES"
-        target.mkdir(parents=True)
-        subprocess.run(
-            ["msgfmt", "--check", "-o", str(target / f"{TEXT_DOMAIN}.mo"), f"po/{language}.po"],
-            cwd=ROOT,
-            check=True,
-        )
+    compile_catalogues(folder)
     return folder
 
 
